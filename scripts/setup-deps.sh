@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages b2bseg needs, only those missing. Idempotent; needs root (or sudo).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libtbb-dev libroaring-dev libxxhash-dev libgtest-dev
+      libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev)
+if [[ "${B2BSEG_WITH_FUZZ:-0}" == 1 ]]; then pkgs+=(clang libclang-rt-14-dev); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+echo "b2bseg: installing missing packages: ${missing[*]}" >&2
+sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
