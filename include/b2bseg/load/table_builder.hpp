@@ -1,0 +1,645 @@
+// Builds entity tables from raw text records: parse values per chunk in parallel, then merge
+// dictionaries, check keys, resolve links, number rows and build every index.
+#pragma once
+
+#include <roaring/roaring.hh>
+#include <tbb/parallel_for.h>
+#include <tbb/parallel_sort.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "b2bseg/common/error.hpp"
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/load/load_report.hpp"
+#include "b2bseg/storage/graph.hpp"
+
+namespace b2bseg::detail {
+
+/// Where each schema item sits in a record: field index of the key, of each attribute, of each link.
+struct field_map {
+  int key = -1;
+  std::vector<int> attributes;
+  std::vector<int> links;
+};
+
+/// Copies strings that must outlive the record they came from. Stable addresses; owns the bytes.
+class string_arena {
+ public:
+  std::string_view copy(std::string_view s) {
+    if (s.size() > left_) {
+      std::size_t n = std::max<std::size_t>(s.size(), 1 << 16);
+      blocks_.push_back(std::make_unique<char[]>(n));
+      cur_ = blocks_.back().get();
+      left_ = n;
+    }
+    std::memcpy(cur_, s.data(), s.size());
+    std::string_view out(cur_, s.size());
+    cur_ += s.size();
+    left_ -= s.size();
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* cur_ = nullptr;
+  std::size_t left_ = 0;
+};
+
+/// A small open-addressing string -> code table (codes in insertion order), hashed with XXH3.
+/// Does not own the strings it holds.
+class string_interner {
+ public:
+  std::uint32_t insert(std::string_view s) {
+    if ((values_.size() + 1) * 2 > slots_.size()) grow();
+    std::size_t mask = slots_.size() - 1;
+    std::uint64_t h = hash_bytes(s);
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      std::uint32_t c = slots_[i];
+      if (c == 0) {
+        values_.push_back(s);
+        hashes_.push_back(h);
+        slots_[i] = static_cast<std::uint32_t>(values_.size());
+        return static_cast<std::uint32_t>(values_.size() - 1);
+      }
+      if (hashes_[c - 1] == h && values_[c - 1] == s) return c - 1;
+    }
+  }
+  /// Code of s, or ~0u.
+  std::uint32_t find(std::string_view s) const noexcept {
+    if (slots_.empty()) return ~0u;
+    std::size_t mask = slots_.size() - 1;
+    std::uint64_t h = hash_bytes(s);
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      std::uint32_t c = slots_[i];
+      if (c == 0) return ~0u;
+      if (hashes_[c - 1] == h && values_[c - 1] == s) return c - 1;
+    }
+  }
+  const std::vector<std::string_view>& values() const noexcept { return values_; }
+
+ private:
+  void grow() {
+    std::size_t cap = std::max<std::size_t>(64, slots_.size() * 2);
+    slots_.assign(cap, 0);
+    std::size_t mask = cap - 1;
+    for (std::size_t c = 0; c < values_.size(); ++c) {
+      std::size_t i = hashes_[c] & mask;
+      while (slots_[i]) i = (i + 1) & mask;
+      slots_[i] = static_cast<std::uint32_t>(c + 1);
+    }
+  }
+  std::vector<std::uint32_t> slots_;
+  std::vector<std::string_view> values_;
+  std::vector<std::uint64_t> hashes_;
+};
+
+/// Lenient-mode bookkeeping of one kind of problem in one column.
+struct issue_count {
+  std::uint64_t count = 0;
+  std::size_t first_line = 0;
+  std::string first_value;
+  void note(std::size_t line, std::string_view value) {
+    if (count++ == 0) {
+      first_line = line;
+      first_value = std::string(value.substr(0, 80));
+    }
+  }
+};
+
+/// Attribute values of one chunk, parsed but not yet merged.
+struct raw_column {
+  std::vector<std::int64_t> ints;
+  std::vector<double> floats;
+  std::vector<std::uint8_t> flags;  ///< numeric: 1 = null; bool: 0 false, 1 true, 2 null
+  std::vector<std::uint32_t> codes; ///< string: local code or ~0u for null; list: element codes
+  std::vector<std::uint32_t> list_offsets;
+  string_interner dict;
+  issue_count bad;
+};
+
+/// One chunk of records of one entity, parsed.
+struct raw_chunk {
+  std::size_t rows = 0;
+  std::vector<std::uint64_t> lines;
+  std::vector<std::string_view> keys;
+  std::vector<std::uint32_t> key_columns;
+  std::vector<raw_column> attributes;
+  std::vector<std::vector<std::string_view>> link_keys;
+  std::vector<std::vector<std::uint32_t>> link_columns;
+  string_arena arena;
+  std::optional<data_error> error;  ///< the first error of this chunk, strict mode
+};
+
+inline std::string_view type_word(value_type t) {
+  switch (t) {
+    case value_type::integer: return "int";
+    case value_type::floating: return "float";
+    case value_type::boolean: return "bool";
+    case value_type::timestamp: return "timestamp";
+    default: return "string";
+  }
+}
+
+inline std::string quote_value(std::string_view v) {
+  std::string s = "'";
+  for (char c : v.substr(0, 80)) {
+    if (c == '\n') s += "\\n"; else if (c == '\r') s += "\\r"; else s += c;
+  }
+  if (v.size() > 80) s += "...";
+  return s + "'";
+}
+
+/// Parses the records a `Reader` yields into `out`. A Reader has `bool next(std::vector<
+/// std::string_view>&)`, `line()` and `column(i)`. Views that do not point into [stable_begin,
+/// stable_end) are copied into the chunk's arena (a null `stable_begin` means every view the
+/// reader yields outlives the build). In strict mode the first bad value ends the
+/// chunk with `out.error`; in lenient mode it becomes null and is counted.
+template <class Reader>
+void parse_records(Reader& reader, const entity_def& def, const field_map& fm, const char* stable_begin,
+                   const char* stable_end, const std::string& file, bool lenient, raw_chunk& out) {
+  out.attributes.resize(def.attributes.size());
+  out.link_keys.resize(def.links.size());
+  out.link_columns.resize(def.links.size());
+  for (std::size_t a = 0; a < def.attributes.size(); ++a)
+    if (def.attributes[a].type == value_type::string_list) out.attributes[a].list_offsets.push_back(0);
+  auto stable = [&](std::string_view s) {
+    if (s.empty() || !stable_begin || (s.data() >= stable_begin && s.data() + s.size() <= stable_end))
+      return s;
+    return out.arena.copy(s);
+  };
+  std::vector<std::string_view> f;
+  try {
+    while (reader.next(f)) {
+      std::size_t line = reader.line();
+      out.lines.push_back(line);
+      if (fm.key >= 0) {
+        out.keys.push_back(stable(f[fm.key]));
+        out.key_columns.push_back(static_cast<std::uint32_t>(reader.column(fm.key)));
+      }
+      for (std::size_t l = 0; l < def.links.size(); ++l) {
+        out.link_keys[l].push_back(stable(f[fm.links[l]]));
+        out.link_columns[l].push_back(static_cast<std::uint32_t>(reader.column(fm.links[l])));
+      }
+      for (std::size_t a = 0; a < def.attributes.size(); ++a) {
+        std::string_view v = f[fm.attributes[a]];
+        raw_column& rc = out.attributes[a];
+        value_type t = def.attributes[a].type;
+        bool bad = false;
+        switch (t) {
+          case value_type::integer:
+          case value_type::timestamp: {
+            std::int64_t x = 0;
+            bool null = v.empty();
+            if (!null && !(t == value_type::integer ? parse_int64(v, x) : parse_timestamp(v, x))) bad = null = true;
+            rc.ints.push_back(x);
+            rc.flags.push_back(null);
+            break;
+          }
+          case value_type::floating: {
+            double x = 0;
+            bool null = v.empty();
+            if (!null && !parse_double(v, x)) bad = null = true;
+            rc.floats.push_back(x);
+            rc.flags.push_back(null);
+            break;
+          }
+          case value_type::boolean: {
+            bool x = false;
+            std::uint8_t flag = 2;
+            if (!v.empty()) {
+              if (parse_bool(v, x)) flag = x; else bad = true;
+            }
+            rc.flags.push_back(flag);
+            break;
+          }
+          case value_type::string:
+            rc.codes.push_back(v.empty() ? ~0u : rc.dict.insert(stable(v)));
+            break;
+          case value_type::string_list: {
+            std::size_t start = 0;
+            while (start <= v.size() && !v.empty()) {
+              std::size_t bar = v.find('|', start);
+              if (bar == std::string_view::npos) bar = v.size();
+              if (bar > start) rc.codes.push_back(rc.dict.insert(stable(v.substr(start, bar - start))));
+              start = bar + 1;
+            }
+            rc.list_offsets.push_back(static_cast<std::uint32_t>(rc.codes.size()));
+            break;
+          }
+        }
+        if (bad) {
+          if (!lenient)
+            throw data_error(file, line, reader.column(fm.attributes[a]),
+                             "column '" + def.attributes[a].column + "': bad " +
+                                 std::string(type_word(t)) + " value " + quote_value(v));
+          rc.bad.note(line, v);
+        }
+      }
+      ++out.rows;
+    }
+  } catch (const data_error& e) {
+    out.error = e;
+  }
+}
+
+/// A link whose target is built after its source (a self link or a cycle): kept as key strings
+/// in final row order and resolved once every table exists.
+struct deferred_link {
+  entity_id entity = no_entity;
+  std::uint32_t link = 0;
+  std::string file;
+  std::vector<std::string> keys;
+  std::vector<std::uint64_t> lines;
+  std::vector<std::uint32_t> columns;
+};
+
+/// Builds the table of entity `e` from its parsed chunks. Tables of entities in `built` (by id)
+/// are complete and may be link targets; links to others are returned in `deferred`.
+/// Throws data_error in strict mode (the first error in file order).
+inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_chunk>& chunks,
+                                const std::string& file, const std::vector<entity_table>& tables,
+                                const std::vector<bool>& built, bool lenient, load_report& report,
+                                std::vector<deferred_link>& deferred) {
+  const entity_def& def = s.entities[e];
+  for (auto& c : chunks)
+    if (c.error) throw *c.error;
+
+  std::vector<std::size_t> base(chunks.size() + 1, 0);
+  for (std::size_t i = 0; i < chunks.size(); ++i) base[i + 1] = base[i] + chunks[i].rows;
+  const std::size_t raw_rows = base.back();
+  if (raw_rows >= no_row) throw data_error(file, 0, 0, "too many rows (at most 4294967294)");
+  auto locate = [&](std::size_t raw) {
+    std::size_t c = std::upper_bound(base.begin(), base.end(), raw) - base.begin() - 1;
+    return std::pair<std::size_t, std::size_t>(c, raw - base[c]);
+  };
+  std::vector<std::uint8_t> dropped(raw_rows, 0);
+
+  // Keys: unique and non-empty.
+  std::vector<std::string_view> raw_keys;
+  if (def.key) {
+    raw_keys.reserve(raw_rows);
+    for (auto& c : chunks) raw_keys.insert(raw_keys.end(), c.keys.begin(), c.keys.end());
+    issue_count empty, dup;
+    string_interner seen;
+    std::vector<std::uint32_t> first_raw;
+    for (std::size_t r = 0; r < raw_rows; ++r) {
+      auto [c, i] = locate(r);
+      if (raw_keys[r].empty()) {
+        if (!lenient)
+          throw data_error(file, chunks[c].lines[i], chunks[c].key_columns[i],
+                           "column '" + *def.key + "': empty key");
+        empty.note(chunks[c].lines[i], "");
+        dropped[r] = 1;
+        continue;
+      }
+      std::uint32_t code = seen.insert(raw_keys[r]);
+      if (code < first_raw.size()) {
+        auto [fc, fi] = locate(first_raw[code]);
+        if (!lenient)
+          throw data_error(file, chunks[c].lines[i], chunks[c].key_columns[i],
+                           "column '" + *def.key + "': duplicate key " + quote_value(raw_keys[r]) +
+                               " (first on line " + std::to_string(chunks[fc].lines[fi]) + ")");
+        dup.note(chunks[c].lines[i], raw_keys[r]);
+        dropped[r] = 1;
+        continue;
+      }
+      first_raw.push_back(static_cast<std::uint32_t>(r));
+    }
+    if (empty.count) {
+      report.bad_values += empty.count;
+      report.issues.push_back(file + ": column '" + *def.key + "': " + std::to_string(empty.count) +
+                              " rows with an empty key dropped (first: line " +
+                              std::to_string(empty.first_line) + ")");
+    }
+    if (dup.count) {
+      report.duplicate_keys += dup.count;
+      report.issues.push_back(file + ": column '" + *def.key + "': " + std::to_string(dup.count) +
+                              " rows with a duplicate key dropped (first: line " +
+                              std::to_string(dup.first_line) + ", " + quote_value(dup.first_value) + ")");
+    }
+  }
+
+  // Links to built tables resolve now; the first such link to another entity clusters the rows.
+  const std::size_t n_links = def.links.size();
+  std::vector<std::vector<row_id>> raw_parents(n_links);
+  int cluster = -1;
+  for (std::size_t l = 0; l < n_links; ++l) {
+    const link_def& ld = def.links[l];
+    if (!built[ld.target] || ld.target == e) continue;
+    if (cluster < 0) cluster = static_cast<int>(l);
+    auto& parents = raw_parents[l];
+    parents.assign(raw_rows, no_row);
+    const entity_table& target = tables[ld.target];
+    std::vector<issue_count> dangling(chunks.size());
+    std::vector<std::optional<data_error>> errors(chunks.size());
+    tbb::parallel_for(std::size_t(0), chunks.size(), [&](std::size_t c) {
+      const raw_chunk& ch = chunks[c];
+      for (std::size_t i = 0; i < ch.rows; ++i) {
+        std::string_view k = ch.link_keys[l][i];
+        if (k.empty() || dropped[base[c] + i]) continue;
+        row_id p = target.keys.find(k);
+        if (p == no_row) {
+          if (!lenient) {
+            errors[c] = data_error(file, ch.lines[i], ch.link_columns[l][i],
+                                   "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(k));
+            return;
+          }
+          dangling[c].note(ch.lines[i], k);
+          continue;
+        }
+        parents[base[c] + i] = p;
+      }
+    });
+    for (auto& err : errors)
+      if (err) throw *err;
+    issue_count total;
+    for (auto& d : dangling) {
+      if (d.count && !total.count) { total.first_line = d.first_line; total.first_value = d.first_value; }
+      total.count += d.count;
+    }
+    if (total.count) {
+      report.dangling_links += total.count;
+      report.issues.push_back(file + ": column '" + ld.column + "': " + std::to_string(total.count) +
+                              " links to missing " + ld.to + " keys turned into null (first: line " +
+                              std::to_string(total.first_line) + ", " + quote_value(total.first_value) + ")");
+    }
+  }
+
+  // Number the rows: by cluster parent (unset last), then by key, else by file order.
+  std::vector<std::uint32_t> order;
+  order.reserve(raw_rows);
+  for (std::size_t r = 0; r < raw_rows; ++r)
+    if (!dropped[r]) order.push_back(static_cast<std::uint32_t>(r));
+  const row_id* cp = cluster >= 0 ? raw_parents[cluster].data() : nullptr;
+  if (cp || def.key) {
+    tbb::parallel_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      if (cp && cp[a] != cp[b]) return cp[a] < cp[b];
+      if (def.key) return raw_keys[a] < raw_keys[b];
+      return a < b;
+    });
+  }
+  const std::size_t n = order.size();
+
+  entity_table t;
+  t.rows = n;
+  t.has_key = def.key.has_value();
+  if (t.has_key) {
+    std::vector<std::string_view> keys(n);
+    for (std::size_t i = 0; i < n; ++i) keys[i] = raw_keys[order[i]];
+    t.keys = key_index(keys);
+  }
+  // chunk and index of every final row, computed once.
+  std::vector<std::uint32_t> row_chunk(n), row_index(n);
+  tbb::parallel_for(std::size_t(0), n, [&](std::size_t i) {
+    auto [c, k] = locate(order[i]);
+    row_chunk[i] = static_cast<std::uint32_t>(c);
+    row_index[i] = static_cast<std::uint32_t>(k);
+  });
+
+  // Attributes.
+  t.columns.resize(def.attributes.size());
+  tbb::parallel_for(std::size_t(0), def.attributes.size(), [&](std::size_t a) {
+    const attribute_def& ad = def.attributes[a];
+    column col(ad.type);
+    using acc = detail_column_access;
+    acc::size(col) = n;
+    std::vector<std::uint32_t> null_rows;
+    switch (ad.type) {
+      case value_type::integer:
+      case value_type::timestamp: {
+        auto& v = acc::ints(col);
+        v.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          const raw_column& rc = chunks[row_chunk[i]].attributes[a];
+          if (rc.flags[row_index[i]]) null_rows.push_back(std::uint32_t(i));
+          else v[i] = rc.ints[row_index[i]];
+        }
+        break;
+      }
+      case value_type::floating: {
+        auto& v = acc::floats(col);
+        v.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          const raw_column& rc = chunks[row_chunk[i]].attributes[a];
+          if (rc.flags[row_index[i]]) null_rows.push_back(std::uint32_t(i));
+          else v[i] = rc.floats[row_index[i]];
+        }
+        break;
+      }
+      case value_type::boolean: {
+        std::vector<std::uint32_t> true_rows;
+        for (std::size_t i = 0; i < n; ++i) {
+          std::uint8_t f = chunks[row_chunk[i]].attributes[a].flags[row_index[i]];
+          if (f == 2) null_rows.push_back(std::uint32_t(i));
+          else if (f == 1) true_rows.push_back(std::uint32_t(i));
+        }
+        acc::trues(col).addMany(true_rows.size(), true_rows.data());
+        acc::trues(col).runOptimize();
+        break;
+      }
+      case value_type::string:
+      case value_type::string_list: {
+        // Merge chunk dictionaries into one sorted dictionary, then map local codes to final ones.
+        string_interner global;
+        std::vector<std::vector<std::uint32_t>> to_global(chunks.size());
+        for (std::size_t c = 0; c < chunks.size(); ++c) {
+          const auto& vals = chunks[c].attributes[a].dict.values();
+          to_global[c].resize(vals.size());
+          for (std::size_t k = 0; k < vals.size(); ++k) to_global[c][k] = global.insert(vals[k]);
+        }
+        // Only values used by a kept row enter the dictionary.
+        std::vector<std::uint8_t> used(global.values().size(), 0);
+        bool list = ad.type == value_type::string_list;
+        for (std::size_t i = 0; i < n; ++i) {
+          const raw_column& rc = chunks[row_chunk[i]].attributes[a];
+          const auto& tg = to_global[row_chunk[i]];
+          if (!list) {
+            std::uint32_t lc = rc.codes[row_index[i]];
+            if (lc != ~0u) used[tg[lc]] = 1;
+          } else {
+            for (std::uint32_t k = rc.list_offsets[row_index[i]]; k < rc.list_offsets[row_index[i] + 1]; ++k)
+              used[tg[rc.codes[k]]] = 1;
+          }
+        }
+        std::vector<std::uint32_t> ids;
+        for (std::uint32_t g = 0; g < used.size(); ++g)
+          if (used[g]) ids.push_back(g);
+        const auto& gv = global.values();
+        std::sort(ids.begin(), ids.end(), [&](std::uint32_t x, std::uint32_t y) { return gv[x] < gv[y]; });
+        std::vector<std::uint32_t> final_code(gv.size(), ~0u);
+        std::vector<std::string_view> sorted(ids.size());
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+          final_code[ids[k]] = static_cast<std::uint32_t>(k);
+          sorted[k] = gv[ids[k]];
+        }
+        acc::dictionary(col) = string_dictionary(sorted);
+        const std::size_t dict_size = sorted.size();
+        std::vector<std::uint32_t> counts(dict_size + 1, 0);
+        if (!list) {
+          code_array codes(n, dict_size);
+          for (std::size_t i = 0; i < n; ++i) {
+            const raw_column& rc = chunks[row_chunk[i]].attributes[a];
+            std::uint32_t lc = rc.codes[row_index[i]];
+            if (lc == ~0u) { null_rows.push_back(std::uint32_t(i)); continue; }
+            std::uint32_t fc = final_code[to_global[row_chunk[i]][lc]];
+            codes.set(i, fc);
+            ++counts[fc + 1];
+          }
+          acc::codes(col) = std::move(codes);
+        } else {
+          auto& offs = acc::list_offsets(col);
+          auto& lcodes = acc::list_codes(col);
+          offs.reserve(n + 1);
+          offs.push_back(0);
+          std::vector<std::uint32_t> tmp;
+          for (std::size_t i = 0; i < n; ++i) {
+            const raw_column& rc = chunks[row_chunk[i]].attributes[a];
+            tmp.clear();
+            for (std::uint32_t k = rc.list_offsets[row_index[i]]; k < rc.list_offsets[row_index[i] + 1]; ++k)
+              tmp.push_back(final_code[to_global[row_chunk[i]][rc.codes[k]]]);
+            std::sort(tmp.begin(), tmp.end());
+            tmp.erase(std::unique(tmp.begin(), tmp.end()), tmp.end());
+            if (tmp.empty()) null_rows.push_back(std::uint32_t(i));
+            for (auto fc : tmp) ++counts[fc + 1];
+            lcodes.insert(lcodes.end(), tmp.begin(), tmp.end());
+            offs.push_back(static_cast<std::uint32_t>(lcodes.size()));
+          }
+        }
+        // One bitmap per value, unless the column is nearly unique (then they cost more than a
+        // scan of the codes saves).
+        bool bitmaps = dict_size <= 4096 || dict_size * 16 <= n;
+        if (bitmaps && dict_size) {
+          for (std::size_t k = 1; k <= dict_size; ++k) counts[k] += counts[k - 1];
+          std::vector<std::uint32_t> rows_by_value(counts[dict_size]);
+          std::vector<std::uint32_t> fill(counts.begin(), counts.end() - 1);
+          for (std::size_t i = 0; i < n; ++i) {
+            if (!list) {
+              if (chunks[row_chunk[i]].attributes[a].codes[row_index[i]] == ~0u) continue;
+              rows_by_value[fill[acc::codes(col)[i]]++] = std::uint32_t(i);
+            } else {
+              for (auto fc : col.list_at(row_id(i))) rows_by_value[fill[fc]++] = std::uint32_t(i);
+            }
+          }
+          auto& vb = acc::value_bitmaps(col);
+          vb.resize(dict_size);
+          tbb::parallel_for(std::size_t(0), dict_size, [&](std::size_t k) {
+            vb[k].addMany(counts[k + 1] - counts[k], rows_by_value.data() + counts[k]);
+            vb[k].runOptimize();
+            vb[k].shrinkToFit();
+          });
+        }
+        break;
+      }
+    }
+    acc::nulls(col).addMany(null_rows.size(), null_rows.data());
+    acc::nulls(col).runOptimize();
+    acc::nulls(col).shrinkToFit();
+    t.columns[a] = std::move(col);
+  });
+
+  // Lenient counts of bad values, per column, in file order.
+  for (std::size_t a = 0; a < def.attributes.size(); ++a) {
+    issue_count total;
+    for (auto& c : chunks) {
+      const issue_count& b = c.attributes[a].bad;
+      if (b.count && !total.count) { total.first_line = b.first_line; total.first_value = b.first_value; }
+      total.count += b.count;
+    }
+    if (total.count) {
+      report.bad_values += total.count;
+      report.issues.push_back(file + ": column '" + def.attributes[a].column + "': " +
+                              std::to_string(total.count) + " bad " +
+                              std::string(type_word(def.attributes[a].type)) +
+                              " values turned into null (first: line " + std::to_string(total.first_line) +
+                              ", " + quote_value(total.first_value) + ")");
+    }
+  }
+
+  // Links: resolved ones become indexes now; the others wait, as strings in final row order.
+  t.links.resize(n_links);
+  for (std::size_t l = 0; l < n_links; ++l) {
+    const link_def& ld = def.links[l];
+    if (!raw_parents[l].empty()) {
+      std::vector<row_id> parents(n);
+      for (std::size_t i = 0; i < n; ++i) parents[i] = raw_parents[l][order[i]];
+      t.links[l] = link_index(std::move(parents), tables[ld.target].rows);
+    } else {
+      deferred_link d;
+      d.entity = e;
+      d.link = static_cast<std::uint32_t>(l);
+      d.file = file;
+      d.keys.resize(n);
+      d.lines.resize(n);
+      d.columns.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const raw_chunk& ch = chunks[row_chunk[i]];
+        d.keys[i] = std::string(ch.link_keys[l][row_index[i]]);
+        d.lines[i] = ch.lines[row_index[i]];
+        d.columns[i] = ch.link_columns[l][row_index[i]];
+      }
+      deferred.push_back(std::move(d));
+    }
+  }
+  return t;
+}
+
+/// Resolves a deferred link once its target table exists. Same errors as `build_table`.
+inline void resolve_deferred(const schema& s, deferred_link& d, std::vector<entity_table>& tables,
+                             bool lenient, load_report& report) {
+  const link_def& ld = s.entities[d.entity].links[d.link];
+  const entity_table& target = tables[ld.target];
+  std::vector<row_id> parents(d.keys.size(), no_row);
+  issue_count dangling;
+  for (std::size_t i = 0; i < d.keys.size(); ++i) {
+    if (d.keys[i].empty()) continue;
+    row_id p = target.keys.find(d.keys[i]);
+    if (p == no_row) {
+      if (!lenient)
+        throw data_error(d.file, d.lines[i], d.columns[i],
+                         "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(d.keys[i]));
+      dangling.note(d.lines[i], d.keys[i]);
+      continue;
+    }
+    parents[i] = p;
+  }
+  if (dangling.count) {
+    report.dangling_links += dangling.count;
+    report.issues.push_back(d.file + ": column '" + ld.column + "': " + std::to_string(dangling.count) +
+                            " links to missing " + ld.to + " keys turned into null (first: line " +
+                            std::to_string(dangling.first_line) + ", " + quote_value(dangling.first_value) + ")");
+  }
+  tables[d.entity].links[d.link] = link_index(std::move(parents), target.rows);
+}
+
+/// The order in which entities are built: an entity comes after the targets of its links where
+/// the links allow it (self links and cycles are deferred).
+inline std::vector<entity_id> build_order(const schema& s) {
+  std::vector<entity_id> out;
+  std::vector<bool> done(s.entities.size(), false);
+  while (out.size() < s.entities.size()) {
+    entity_id pick = no_entity;
+    for (entity_id e = 0; e < s.entities.size() && pick == no_entity; ++e) {
+      if (done[e]) continue;
+      bool ready = true;
+      for (const auto& l : s.entities[e].links)
+        if (l.target != e && !done[l.target]) ready = false;
+      if (ready) pick = e;
+    }
+    if (pick == no_entity)
+      for (entity_id e = 0; e < s.entities.size(); ++e)
+        if (!done[e]) { pick = e; break; }
+    done[pick] = true;
+    out.push_back(pick);
+  }
+  return out;
+}
+
+}  // namespace b2bseg::detail

@@ -1,0 +1,287 @@
+// One attribute column of an entity: typed values, a null bitmap and the indexes predicates use.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/common/types.hpp"
+
+namespace b2bseg {
+
+/// Dense row number within an entity. `no_row` marks an unset link.
+using row_id = std::uint32_t;
+inline constexpr row_id no_row = ~row_id{0};
+
+/// An immutable string dictionary, sorted by bytes (memcmp order), so that code order is value
+/// order: range comparisons on strings become code ranges. Owns its characters.
+class string_dictionary {
+ public:
+  string_dictionary() { offsets_.push_back(0); }
+  /// Builds from values that must be sorted and distinct (checked by `validate()`).
+  explicit string_dictionary(const std::vector<std::string_view>& sorted_values) {
+    std::size_t total = 0;
+    for (auto v : sorted_values) total += v.size();
+    chars_.reserve(total);
+    offsets_.reserve(sorted_values.size() + 1);
+    offsets_.push_back(0);
+    for (auto v : sorted_values) {
+      chars_.append(v);
+      offsets_.push_back(chars_.size());
+    }
+  }
+  std::size_t size() const noexcept { return offsets_.size() - 1; }
+  std::string_view operator[](std::uint32_t code) const noexcept {
+    return std::string_view(chars_).substr(offsets_[code], offsets_[code + 1] - offsets_[code]);
+  }
+  /// Code of `v`, or -1. O(log size).
+  std::int64_t find(std::string_view v) const noexcept {
+    std::size_t lo = lower_bound(v);
+    return lo < size() && (*this)[static_cast<std::uint32_t>(lo)] == v ? std::int64_t(lo) : -1;
+  }
+  /// First code whose value is >= v (size() if none). O(log size).
+  std::size_t lower_bound(std::string_view v) const noexcept {
+    std::size_t lo = 0, hi = size();
+    while (lo < hi) {
+      std::size_t mid = (lo + hi) / 2;
+      if ((*this)[static_cast<std::uint32_t>(mid)] < v) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+  /// First code whose value is > v. O(log size).
+  std::size_t upper_bound(std::string_view v) const noexcept {
+    std::size_t lo = 0, hi = size();
+    while (lo < hi) {
+      std::size_t mid = (lo + hi) / 2;
+      if (!(v < (*this)[static_cast<std::uint32_t>(mid)])) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+  std::size_t memory_bytes() const noexcept {
+    return chars_.capacity() + offsets_.capacity() * sizeof(std::uint64_t);
+  }
+  /// Throws std::logic_error unless values are strictly increasing.
+  void validate() const {
+    for (std::size_t i = 1; i < size(); ++i)
+      if (!((*this)[std::uint32_t(i - 1)] < (*this)[std::uint32_t(i)]))
+        throw std::logic_error("string dictionary not strictly sorted");
+  }
+
+ private:
+  std::string chars_;
+  std::vector<std::uint64_t> offsets_;
+};
+
+/// Dictionary codes of one string column, stored 1, 2 or 4 bytes wide depending on the dictionary
+/// size, to keep memory per row low.
+class code_array {
+ public:
+  code_array() = default;
+  code_array(std::size_t n, std::size_t dictionary_size)
+      : width_(dictionary_size <= 0x100 ? 1 : dictionary_size <= 0x10000 ? 2 : 4),
+        bytes_(n * width_) {}
+  std::size_t size() const noexcept { return width_ ? bytes_.size() / width_ : 0; }
+  unsigned width() const noexcept { return width_; }
+  std::uint32_t operator[](std::size_t i) const noexcept {
+    switch (width_) {
+      case 1: return bytes_[i];
+      case 2: { std::uint16_t v; std::memcpy(&v, &bytes_[i * 2], 2); return v; }
+      default: { std::uint32_t v; std::memcpy(&v, &bytes_[i * 4], 4); return v; }
+    }
+  }
+  void set(std::size_t i, std::uint32_t code) noexcept {
+    switch (width_) {
+      case 1: bytes_[i] = static_cast<std::uint8_t>(code); break;
+      case 2: { auto v = static_cast<std::uint16_t>(code); std::memcpy(&bytes_[i * 2], &v, 2); break; }
+      default: std::memcpy(&bytes_[i * 4], &code, 4);
+    }
+  }
+  /// Calls f(i, code) for i in [begin, end) with the width resolved once (hot loops).
+  template <class F>
+  void for_range(std::size_t begin, std::size_t end, F&& f) const {
+    switch (width_) {
+      case 1: for (std::size_t i = begin; i < end; ++i) f(i, std::uint32_t(bytes_[i])); break;
+      case 2: {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(bytes_.data());
+        for (std::size_t i = begin; i < end; ++i) {
+          std::uint16_t v; std::memcpy(&v, p + 2 * i, 2); f(i, std::uint32_t(v));
+        }
+        break;
+      }
+      default: {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(bytes_.data());
+        for (std::size_t i = begin; i < end; ++i) {
+          std::uint32_t v; std::memcpy(&v, p + 4 * i, 4); f(i, v);
+        }
+      }
+    }
+  }
+  std::size_t memory_bytes() const noexcept { return bytes_.capacity(); }
+
+ private:
+  unsigned width_ = 4;
+  std::vector<std::uint8_t> bytes_;
+};
+
+/// One attribute column: values by row, a null bitmap, and per-type indexes.
+///
+/// - int, timestamp: `int64` values (0 where null); float: `double` values (0 where null).
+/// - bool: a bitmap of rows that are true.
+/// - string: a sorted dictionary, a code per row, and, unless the column is nearly unique, one
+///   Roaring bitmap per distinct value.
+/// - string[]: a sorted dictionary, per-row offsets into a code list, and one bitmap per value
+///   holding the rows whose list contains it. An empty list is null.
+///
+/// Built by the loader (`detail::column_builder`); immutable afterwards, so it can be read from any
+/// number of threads.
+class column {
+ public:
+  column() = default;
+  explicit column(value_type t) : type_(t) {}
+
+  value_type type() const noexcept { return type_; }
+  std::size_t size() const noexcept { return size_; }
+
+  /// Rows where the value is null. O(1).
+  const Roaring& nulls() const noexcept { return nulls_; }
+  /// O(log containers).
+  bool is_null(row_id r) const noexcept { return nulls_.contains(r); }
+
+  /// int and timestamp values (0 where null). O(1) each.
+  std::span<const std::int64_t> ints() const noexcept { return ints_; }
+  /// float values (0 where null).
+  std::span<const double> floats() const noexcept { return floats_; }
+  /// A numeric value as double (int, float or timestamp). O(1).
+  double number_at(row_id r) const noexcept {
+    return type_ == value_type::floating ? floats_[r] : static_cast<double>(ints_[r]);
+  }
+
+  /// bool: rows whose value is true.
+  const Roaring& trues() const noexcept { return trues_; }
+  bool bool_at(row_id r) const noexcept { return trues_.contains(r); }
+
+  /// string and string[]: the sorted dictionary.
+  const string_dictionary& dictionary() const noexcept { return dictionary_; }
+  /// string: the code of each row (meaningless where null).
+  const code_array& codes() const noexcept { return codes_; }
+  std::string_view string_at(row_id r) const noexcept { return dictionary_[codes_[r]]; }
+  /// string[]: codes of row r's list (empty where null). O(1).
+  std::span<const std::uint32_t> list_at(row_id r) const noexcept {
+    return std::span<const std::uint32_t>(list_codes_).subspan(list_offsets_[r],
+                                                               list_offsets_[r + 1] - list_offsets_[r]);
+  }
+  /// string, string[]: whether per-value bitmaps exist (false for nearly unique columns).
+  bool has_value_bitmaps() const noexcept { return !value_bitmaps_.empty() || dictionary_.size() == 0; }
+  /// Rows holding dictionary value `code` (for lists: whose list contains it).
+  const Roaring& value_bitmap(std::uint32_t code) const noexcept { return value_bitmaps_[code]; }
+
+  /// Bytes held by this column, all structures included.
+  std::size_t memory_bytes() const noexcept {
+    std::size_t b = nulls_.getSizeInBytes() + trues_.getSizeInBytes() + ints_.capacity() * 8 +
+                    floats_.capacity() * 8 + dictionary_.memory_bytes() + codes_.memory_bytes() +
+                    list_offsets_.capacity() * 4 + list_codes_.capacity() * 4;
+    for (const auto& v : value_bitmaps_) b += v.getSizeInBytes() + sizeof(Roaring);
+    return b;
+  }
+
+  /// Checks every invariant (sizes, dictionary order, bitmaps consistent with codes, nulls
+  /// consistent with values). O(rows). Throws std::logic_error naming what is broken.
+  void validate() const;
+
+ private:
+  friend struct detail_column_access;
+  value_type type_ = value_type::string;
+  std::size_t size_ = 0;
+  Roaring nulls_;
+  Roaring trues_;
+  std::vector<std::int64_t> ints_;
+  std::vector<double> floats_;
+  string_dictionary dictionary_;
+  code_array codes_;
+  std::vector<std::uint32_t> list_offsets_;
+  std::vector<std::uint32_t> list_codes_;
+  std::vector<Roaring> value_bitmaps_;
+};
+
+/// Builder access to column internals (used by the loader only).
+struct detail_column_access {
+  static value_type& type(column& c) { return c.type_; }
+  static std::size_t& size(column& c) { return c.size_; }
+  static Roaring& nulls(column& c) { return c.nulls_; }
+  static Roaring& trues(column& c) { return c.trues_; }
+  static std::vector<std::int64_t>& ints(column& c) { return c.ints_; }
+  static std::vector<double>& floats(column& c) { return c.floats_; }
+  static string_dictionary& dictionary(column& c) { return c.dictionary_; }
+  static code_array& codes(column& c) { return c.codes_; }
+  static std::vector<std::uint32_t>& list_offsets(column& c) { return c.list_offsets_; }
+  static std::vector<std::uint32_t>& list_codes(column& c) { return c.list_codes_; }
+  static std::vector<Roaring>& value_bitmaps(column& c) { return c.value_bitmaps_; }
+};
+
+inline void column::validate() const {
+  auto fail = [](const char* what) { throw std::logic_error(std::string("column: ") + what); };
+  if (!nulls_.isEmpty() && nulls_.maximum() >= size_) fail("null bitmap beyond size");
+  switch (type_) {
+    case value_type::integer:
+    case value_type::timestamp:
+      if (ints_.size() != size_) fail("value count differs from size");
+      break;
+    case value_type::floating:
+      if (floats_.size() != size_) fail("value count differs from size");
+      break;
+    case value_type::boolean:
+      if (!trues_.isEmpty() && trues_.maximum() >= size_) fail("true bitmap beyond size");
+      if (trues_.and_cardinality(nulls_) != 0) fail("a null row is also true");
+      break;
+    case value_type::string: {
+      dictionary_.validate();
+      if (codes_.size() != size_) fail("code count differs from size");
+      std::vector<std::uint64_t> counts(dictionary_.size(), 0);
+      for (row_id r = 0; r < size_; ++r) {
+        if (nulls_.contains(r)) continue;
+        if (codes_[r] >= dictionary_.size()) fail("code beyond dictionary");
+        ++counts[codes_[r]];
+        if (!value_bitmaps_.empty() && !value_bitmaps_[codes_[r]].contains(r))
+          fail("row missing from its value bitmap");
+      }
+      if (!value_bitmaps_.empty()) {
+        if (value_bitmaps_.size() != dictionary_.size()) fail("bitmap count differs from dictionary");
+        for (std::size_t c = 0; c < counts.size(); ++c)
+          if (value_bitmaps_[c].cardinality() != counts[c]) fail("value bitmap has extra rows");
+      }
+      for (auto c : counts)
+        if (c == 0) fail("dictionary value used by no row");
+      break;
+    }
+    case value_type::string_list: {
+      dictionary_.validate();
+      if (list_offsets_.size() != size_ + 1) fail("list offsets differ from size");
+      std::vector<std::uint64_t> counts(dictionary_.size(), 0);
+      for (row_id r = 0; r < size_; ++r) {
+        auto l = list_at(r);
+        if (l.empty() != nulls_.contains(r)) fail("empty list and null disagree");
+        for (std::size_t k = 0; k < l.size(); ++k) {
+          if (l[k] >= dictionary_.size()) fail("code beyond dictionary");
+          if (k && l[k - 1] >= l[k]) fail("list codes not sorted and distinct");
+          ++counts[l[k]];
+          if (!value_bitmaps_.empty() && !value_bitmaps_[l[k]].contains(r))
+            fail("row missing from its value bitmap");
+        }
+      }
+      if (!value_bitmaps_.empty())
+        for (std::size_t c = 0; c < counts.size(); ++c)
+          if (value_bitmaps_[c].cardinality() != counts[c]) fail("value bitmap has extra rows");
+      break;
+    }
+  }
+}
+
+}  // namespace b2bseg

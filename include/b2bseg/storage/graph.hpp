@@ -1,0 +1,124 @@
+// The in-memory graph: one table per entity (keys, attribute columns, links) under a schema.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "b2bseg/storage/column.hpp"
+#include "b2bseg/storage/key_index.hpp"
+#include "b2bseg/storage/link_index.hpp"
+#include "b2bseg/storage/schema.hpp"
+
+namespace b2bseg {
+
+/// The rows of one entity. Row ids are dense, 0..size()-1, in the order HACKING.md describes
+/// (clustered by the entity's first link to another entity, then by key).
+struct entity_table {
+  std::size_t rows = 0;
+  bool has_key = false;
+  key_index keys;                 ///< empty when the entity has no key
+  std::vector<column> columns;    ///< one per schema attribute, same order
+  std::vector<link_index> links;  ///< one per schema link, same order
+
+  std::size_t memory_bytes() const noexcept {
+    std::size_t b = keys.memory_bytes();
+    for (const auto& c : columns) b += c.memory_bytes();
+    for (const auto& l : links) b += l.memory_bytes();
+    return b;
+  }
+};
+
+/// Memory used by one structure of the graph, for `b2bseg stats`.
+struct memory_item {
+  std::string entity;
+  std::string structure;  ///< "keys", "attribute <name>", "link <name>"
+  std::size_t bytes = 0;
+};
+
+/// A loaded, fully indexed, immutable graph. Safe to read from any number of threads.
+/// Owns everything it references. Built by `load_dataset()` or `graph_builder`.
+class graph {
+ public:
+  graph() = default;
+  graph(schema s, std::vector<entity_table> tables) : schema_(std::move(s)), tables_(std::move(tables)) {}
+
+  const b2bseg::schema& schema() const noexcept { return schema_; }
+  std::size_t entity_count() const noexcept { return tables_.size(); }
+  const entity_table& table(entity_id e) const noexcept { return tables_[e]; }
+  std::size_t rows(entity_id e) const noexcept { return tables_[e].rows; }
+  const column& attribute(entity_id e, std::uint32_t a) const noexcept { return tables_[e].columns[a]; }
+  const link_index& link(entity_id e, std::uint32_t l) const noexcept { return tables_[e].links[l]; }
+  /// The external key of row r of entity e (empty view when the entity has no key).
+  std::string_view key(entity_id e, row_id r) const noexcept {
+    return tables_[e].has_key ? tables_[e].keys.key(r) : std::string_view{};
+  }
+  /// The row of key k in entity e, or `no_row`. O(1) expected.
+  row_id find_key(entity_id e, std::string_view k) const noexcept { return tables_[e].keys.find(k); }
+
+  /// Bytes used, per entity and structure.
+  std::vector<memory_item> memory_report() const {
+    std::vector<memory_item> out;
+    for (entity_id e = 0; e < tables_.size(); ++e) {
+      const auto& def = schema_.entities[e];
+      const auto& t = tables_[e];
+      if (t.has_key) out.push_back({def.name, "keys", t.keys.memory_bytes()});
+      for (std::size_t a = 0; a < t.columns.size(); ++a)
+        out.push_back({def.name, "attribute " + def.attributes[a].name, t.columns[a].memory_bytes()});
+      for (std::size_t l = 0; l < t.links.size(); ++l)
+        out.push_back({def.name, "link " + def.links[l].name, t.links[l].memory_bytes()});
+    }
+    return out;
+  }
+  std::size_t memory_bytes() const noexcept {
+    std::size_t b = 0;
+    for (const auto& t : tables_) b += t.memory_bytes();
+    return b;
+  }
+
+  /// Checks every invariant of every index and adjacency. O(total rows). Throws std::logic_error
+  /// naming the entity and structure that is broken.
+  void validate() const {
+    if (tables_.size() != schema_.entities.size()) throw std::logic_error("graph: table count");
+    for (entity_id e = 0; e < tables_.size(); ++e) {
+      const auto& def = schema_.entities[e];
+      const auto& t = tables_[e];
+      auto where = [&](const std::string& what) { return def.name + " " + what + ": "; };
+      try {
+        if (t.has_key != def.key.has_value()) throw std::logic_error("key presence");
+        if (t.has_key) {
+          if (t.keys.size() != t.rows) throw std::logic_error("key count");
+          t.keys.validate();
+        }
+      } catch (const std::logic_error& x) { throw std::logic_error(where("keys") + x.what()); }
+      if (t.columns.size() != def.attributes.size()) throw std::logic_error(where("columns") + "count");
+      for (std::size_t a = 0; a < t.columns.size(); ++a) {
+        try {
+          if (t.columns[a].size() != t.rows) throw std::logic_error("row count");
+          if (t.columns[a].type() != def.attributes[a].type) throw std::logic_error("type");
+          t.columns[a].validate();
+        } catch (const std::logic_error& x) {
+          throw std::logic_error(where("attribute " + def.attributes[a].name) + x.what());
+        }
+      }
+      if (t.links.size() != def.links.size()) throw std::logic_error(where("links") + "count");
+      for (std::size_t l = 0; l < t.links.size(); ++l) {
+        try {
+          if (t.links[l].source_rows() != t.rows) throw std::logic_error("row count");
+          if (t.links[l].target_rows() != tables_[def.links[l].target].rows)
+            throw std::logic_error("target row count");
+          t.links[l].validate();
+        } catch (const std::logic_error& x) {
+          throw std::logic_error(where("link " + def.links[l].name) + x.what());
+        }
+      }
+    }
+  }
+
+ private:
+  b2bseg::schema schema_;
+  std::vector<entity_table> tables_;
+};
+
+}  // namespace b2bseg

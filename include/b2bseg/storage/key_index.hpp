@@ -1,0 +1,82 @@
+// External keys of an entity: the key string of every row and a hash index from key to row.
+#pragma once
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <bit>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/storage/column.hpp"
+
+namespace b2bseg {
+
+/// XXH3 of a string: the hash of every key table and dictionary builder.
+inline std::uint64_t hash_bytes(std::string_view s) noexcept { return XXH3_64bits(s.data(), s.size()); }
+
+/// Keys by row (owned, packed) plus an open-addressing table key -> row hashed with XXH3.
+/// Immutable once built; safe to read from many threads. Lookup is O(1) expected.
+class key_index {
+ public:
+  key_index() { offsets_.push_back(0); }
+
+  /// Builds from keys in row order. Keys must be distinct (the loader checks that before).
+  explicit key_index(const std::vector<std::string_view>& keys) {
+    std::size_t total = 0;
+    for (auto k : keys) total += k.size();
+    chars_.reserve(total);
+    offsets_.reserve(keys.size() + 1);
+    offsets_.push_back(0);
+    for (auto k : keys) {
+      chars_.append(k);
+      offsets_.push_back(chars_.size());
+    }
+    rebuild_table();
+  }
+
+  std::size_t size() const noexcept { return offsets_.size() - 1; }
+  /// The key of row `r`. O(1).
+  std::string_view key(row_id r) const noexcept {
+    return std::string_view(chars_).substr(offsets_[r], offsets_[r + 1] - offsets_[r]);
+  }
+  /// The row of key `k`, or `no_row`. O(1) expected.
+  row_id find(std::string_view k) const noexcept {
+    if (slots_.empty()) return no_row;
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash_bytes(k) & mask;; i = (i + 1) & mask) {
+      row_id r = slots_[i];
+      if (r == no_row) return no_row;
+      if (key(r) == k) return r;
+    }
+  }
+  std::size_t memory_bytes() const noexcept {
+    return chars_.capacity() + offsets_.capacity() * 8 + slots_.capacity() * 4;
+  }
+  /// Checks that every key is found at its own row (so keys are distinct). O(rows).
+  void validate() const {
+    for (row_id r = 0; r < size(); ++r)
+      if (find(key(r)) != r) throw std::logic_error("key index: key not found at its row");
+  }
+
+ private:
+  void rebuild_table() {
+    std::size_t cap = std::bit_ceil(std::max<std::size_t>(16, size() + size() / 2 + 1));
+    slots_.assign(cap, no_row);
+    std::size_t mask = cap - 1;
+    for (row_id r = 0; r < size(); ++r) {
+      std::size_t i = hash_bytes(key(r)) & mask;
+      while (slots_[i] != no_row) i = (i + 1) & mask;
+      slots_[i] = r;
+    }
+  }
+  std::string chars_;
+  std::vector<std::uint64_t> offsets_;
+  std::vector<row_id> slots_;
+};
+
+}  // namespace b2bseg
