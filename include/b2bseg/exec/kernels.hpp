@@ -1,0 +1,471 @@
+// Evaluation kernels: each plan node kind computed into a flat bitset, split by id ranges over
+// oneTBB tasks, with thread-private output words (ranges never share a word).
+#pragma once
+
+#include <roaring/roaring.hh>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/exec/bitset.hpp"
+#include "b2bseg/exec/like.hpp"
+#include "b2bseg/plan/plan.hpp"
+#include "b2bseg/storage/graph.hpp"
+
+namespace b2bseg::detail {
+
+/// Runs f(w0, w1) over word ranges of a bitset of `n_bits` bits, in parallel. Each range owns its
+/// words, so f may write them without synchronization.
+template <class F>
+void parallel_words(std::size_t n_bits, F&& f) {
+  const std::size_t n_words = (n_bits + 63) / 64;
+  if (n_words <= 2048) {
+    f(std::size_t(0), n_words);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n_words, 1024),
+                    [&](const tbb::blocked_range<std::size_t>& r) { f(r.begin(), r.end()); });
+}
+
+/// Sets bit i of `out` to pred(i) for every row i < n, in parallel.
+template <class Pred>
+void fill_by_row(bitset& out, std::size_t n, Pred&& pred) {
+  std::uint64_t* w = out.words();
+  parallel_words(n, [&](std::size_t w0, std::size_t w1) {
+    for (std::size_t k = w0; k < w1; ++k) {
+      const std::size_t base = k * 64;
+      const std::size_t lim = std::min<std::size_t>(64, n - base);
+      std::uint64_t bits = 0;
+      for (std::size_t j = 0; j < lim; ++j) bits |= std::uint64_t(pred(base + j) ? 1 : 0) << j;
+      w[k] = bits;
+    }
+  });
+}
+
+/// out &= ~r, with r a Roaring bitmap over the same rows.
+inline void andnot_roaring(bitset& out, const Roaring& r) {
+  if (r.isEmpty()) return;
+  if (r.cardinality() * 64 < out.size()) {
+    for (auto it = r.begin(); it != r.end(); ++it) out.reset(*it);
+    return;
+  }
+  bitset tmp = to_bitset(&r.roaring, out.size());
+  out.andnot_with(tmp);
+}
+
+/// A flat copy of a Roaring bitmap.
+inline bitset flat(const Roaring& r, std::size_t n) { return to_bitset(&r.roaring, n); }
+
+inline bool cmp(cmp_op op, int c) noexcept {  // c = sign of (x - v)
+  switch (op) {
+    case cmp_op::eq: return c == 0;
+    case cmp_op::ne: return c != 0;
+    case cmp_op::lt: return c < 0;
+    case cmp_op::le: return c <= 0;
+    case cmp_op::gt: return c > 0;
+    case cmp_op::ge: return c >= 0;
+  }
+  return false;
+}
+template <class T>
+inline int sign3(T a, T b) noexcept { return (a > b) - (a < b); }
+
+inline long double literal_number(const literal& l) noexcept {
+  switch (l.type) {
+    case value_type::floating: return l.f;
+    case value_type::timestamp: return static_cast<long double>(l.t);
+    case value_type::boolean: return l.b;
+    default: return static_cast<long double>(l.i);
+  }
+}
+
+/// An inclusive int64 range equivalent to `x op v` for integers x (v may be fractional);
+/// `ne` sets `exclude` instead. `empty` when nothing can match.
+struct int_range {
+  std::int64_t lo = std::numeric_limits<std::int64_t>::min();
+  std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+  bool empty = false;
+  bool has_exclude = false;
+  std::int64_t exclude = 0;
+};
+
+inline int_range int_range_of(cmp_op op, long double v) {
+  int_range r;
+  const long double lo_lim = -9.2233720368547758e18L, hi_lim = 9.2233720368547758e18L;
+  auto clamp = [&](long double x) -> std::int64_t {
+    if (x <= lo_lim) return std::numeric_limits<std::int64_t>::min();
+    if (x >= hi_lim) return std::numeric_limits<std::int64_t>::max();
+    return static_cast<std::int64_t>(x);
+  };
+  const bool integral = std::floor(v) == v;
+  switch (op) {
+    case cmp_op::eq:
+      if (!integral || v < lo_lim || v > hi_lim) r.empty = true; else r.lo = r.hi = clamp(v);
+      break;
+    case cmp_op::ne:
+      if (integral && v >= lo_lim && v <= hi_lim) { r.has_exclude = true; r.exclude = clamp(v); }
+      break;
+    case cmp_op::lt:
+      if (v <= lo_lim) r.empty = true; else r.hi = clamp(std::ceil(v) - 1);
+      break;
+    case cmp_op::le:
+      if (v < lo_lim) r.empty = true; else r.hi = clamp(std::floor(v));
+      break;
+    case cmp_op::gt:
+      if (v >= hi_lim) r.empty = true; else r.lo = clamp(std::floor(v) + 1);
+      break;
+    case cmp_op::ge:
+      if (v > hi_lim) r.empty = true; else r.lo = clamp(std::ceil(v));
+      break;
+  }
+  if (r.lo > r.hi) r.empty = true;
+  return r;
+}
+
+inline int_range intersect(int_range a, const int_range& b) {
+  a.lo = std::max(a.lo, b.lo);
+  a.hi = std::min(a.hi, b.hi);
+  a.empty = a.empty || b.empty || a.lo > a.hi;
+  if (b.has_exclude) { a.has_exclude = true; a.exclude = b.exclude; }
+  return a;
+}
+
+/// Whether a value of type `t` compares `op` with literal `v`: the one definition of literal
+/// comparison, shared by every scan (numbers numerically, strings byte-wise, false < true).
+struct value_test {
+  cmp_op op;
+  const literal& v;
+  bool operator()(std::string_view s) const noexcept {
+    int c = s.compare(v.s);
+    return cmp(op, (c > 0) - (c < 0));
+  }
+  bool operator()(bool b) const noexcept { return cmp(op, sign3<int>(b, v.b)); }
+};
+
+/// Rows of a string or string[] column whose value (for lists: some element) has a code with
+/// `match[code]` set. Uses the value bitmaps when few codes match, a scan of codes otherwise.
+inline bitset string_rows(const column& c, std::size_t n, const std::vector<std::uint8_t>& match) {
+  std::size_t hits = 0;
+  for (auto m : match) hits += m;
+  bitset out(n);
+  if (hits == 0) return out;
+  if (c.has_value_bitmaps() && hits <= 16) {
+    for (std::uint32_t code = 0; code < match.size(); ++code)
+      if (match[code]) or_into(out, &c.value_bitmap(code).roaring);
+    return out;
+  }
+  if (c.type() == value_type::string) {
+    const code_array& codes = c.codes();
+    std::uint64_t* w = out.words();
+    parallel_words(n, [&](std::size_t w0, std::size_t w1) {
+      std::size_t r0 = w0 * 64, r1 = std::min(n, w1 * 64);
+      codes.for_range(r0, r1, [&](std::size_t i, std::uint32_t code) {
+        if (match[code]) w[i >> 6] |= std::uint64_t(1) << (i & 63);
+      });
+    });
+    andnot_roaring(out, c.nulls());  // null rows hold an arbitrary code
+  } else {
+    fill_by_row(out, n, [&](std::size_t r) {
+      for (auto code : c.list_at(static_cast<row_id>(r)))
+        if (match[code]) return true;
+      return false;
+    });
+  }
+  return out;
+}
+
+/// Evaluates a scan predicate over entity `e`.
+inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
+  const std::size_t n = g.rows(e);
+  using K = scan_pred::kind;
+  if (p.k == K::link_null) {
+    const link_index& li = g.link(e, p.link);
+    const row_id* par = li.parents().data();
+    bitset out(n);
+    fill_by_row(out, n, [&](std::size_t r) { return (par[r] == no_row) != p.negated; });
+    return out;
+  }
+  if (p.k == K::compare_attrs) {
+    bitset out(n);
+    auto follow = [&](const attr_ref& a, row_id r) {
+      for (const auto& h : a.path) {
+        r = g.link(h.from, h.link).parent(r);
+        if (r == no_row) return no_row;
+      }
+      return r;
+    };
+    const column& ca = g.attribute(p.left.entity, p.left.attribute);
+    const column& cb = g.attribute(p.right.entity, p.right.attribute);
+    bitset na = flat(ca.nulls(), ca.size()), nb = flat(cb.nulls(), cb.size());
+    auto strings_of = [](const column& c, row_id r, std::vector<std::string_view>& out) {
+      out.clear();
+      if (c.type() == value_type::string) out.push_back(c.string_at(r));
+      else for (auto code : c.list_at(r)) out.push_back(c.dictionary()[code]);
+    };
+    const bool both_int = (ca.type() == value_type::integer || ca.type() == value_type::timestamp) &&
+                          (cb.type() == value_type::integer || cb.type() == value_type::timestamp);
+    fill_by_row(out, n, [&](std::size_t r0) {
+      row_id ra = follow(p.left, row_id(r0)), rb = follow(p.right, row_id(r0));
+      if (ra == no_row || rb == no_row || na.test(ra) || nb.test(rb)) return false;
+      switch (ca.type()) {
+        case value_type::boolean: return cmp(p.op, sign3<int>(ca.bool_at(ra), cb.bool_at(rb)));
+        case value_type::string:
+        case value_type::string_list: {
+          thread_local std::vector<std::string_view> xa, xb;
+          strings_of(ca, ra, xa);
+          strings_of(cb, rb, xb);
+          for (auto x : xa)
+            for (auto y : xb) {
+              int c = x.compare(y);
+              if (cmp(p.op, (c > 0) - (c < 0))) return true;
+            }
+          return false;
+        }
+        default:
+          if (both_int) return cmp(p.op, sign3(ca.ints()[ra], cb.ints()[rb]));
+          return cmp(p.op, sign3<long double>(ca.number_at(ra), cb.number_at(rb)));
+      }
+    });
+    return out;
+  }
+
+  const column& c = g.attribute(e, p.attribute);
+  if (p.k == K::is_null) {
+    bitset out = flat(c.nulls(), n);
+    if (p.negated) out.flip_all();
+    return out;
+  }
+
+  switch (c.type()) {
+    case value_type::integer:
+    case value_type::timestamp: {
+      bitset out(n);
+      const std::int64_t* v = c.ints().data();
+      if (p.k == K::in_list) {
+        std::vector<std::int64_t> set;
+        for (const auto& l : p.values) {
+          long double x = literal_number(l);
+          int_range r = int_range_of(cmp_op::eq, x);
+          if (!r.empty) set.push_back(r.lo);
+        }
+        std::sort(set.begin(), set.end());
+        fill_by_row(out, n, [&](std::size_t r) {
+          return std::binary_search(set.begin(), set.end(), v[r]) != p.negated;
+        });
+      } else {
+        int_range range;
+        if (p.k == K::compare) range = int_range_of(p.op, literal_number(p.values[0]));
+        else range = intersect(int_range_of(cmp_op::ge, literal_number(p.values[0])),
+                               int_range_of(cmp_op::le, literal_number(p.values[1])));
+        if (range.empty) return out;
+        const std::int64_t lo = range.lo, hi = range.hi;
+        if (range.has_exclude) {
+          const std::int64_t x = range.exclude;
+          fill_by_row(out, n, [&](std::size_t r) { return v[r] != x; });
+        } else {
+          fill_by_row(out, n, [&](std::size_t r) { return lo <= v[r] && v[r] <= hi; });
+        }
+      }
+      andnot_roaring(out, c.nulls());
+      return out;
+    }
+    case value_type::floating: {
+      bitset out(n);
+      const double* v = c.floats().data();
+      if (p.k == K::in_list) {
+        std::vector<double> set;
+        for (const auto& l : p.values) set.push_back(static_cast<double>(literal_number(l)));
+        std::sort(set.begin(), set.end());
+        fill_by_row(out, n, [&](std::size_t r) {
+          return std::binary_search(set.begin(), set.end(), v[r]) != p.negated;
+        });
+      } else if (p.k == K::compare) {
+        const double x = static_cast<double>(literal_number(p.values[0]));
+        switch (p.op) {
+          case cmp_op::eq: fill_by_row(out, n, [&](std::size_t r) { return v[r] == x; }); break;
+          case cmp_op::ne: fill_by_row(out, n, [&](std::size_t r) { return v[r] != x; }); break;
+          case cmp_op::lt: fill_by_row(out, n, [&](std::size_t r) { return v[r] < x; }); break;
+          case cmp_op::le: fill_by_row(out, n, [&](std::size_t r) { return v[r] <= x; }); break;
+          case cmp_op::gt: fill_by_row(out, n, [&](std::size_t r) { return v[r] > x; }); break;
+          case cmp_op::ge: fill_by_row(out, n, [&](std::size_t r) { return v[r] >= x; }); break;
+        }
+      } else {
+        const double lo = static_cast<double>(literal_number(p.values[0]));
+        const double hi = static_cast<double>(literal_number(p.values[1]));
+        fill_by_row(out, n, [&](std::size_t r) { return lo <= v[r] && v[r] <= hi; });
+      }
+      andnot_roaring(out, c.nulls());
+      return out;
+    }
+    case value_type::boolean: {
+      // Decide for false and for true, then combine the two row sets.
+      auto holds = [&](bool b) {
+        switch (p.k) {
+          case K::compare: return value_test{p.op, p.values[0]}(b);
+          case K::in_list: {
+            bool in = false;
+            for (const auto& l : p.values) in = in || l.b == b;
+            return in != p.negated;
+          }
+          case K::between: return value_test{cmp_op::ge, p.values[0]}(b) && value_test{cmp_op::le, p.values[1]}(b);
+          default: return false;
+        }
+      };
+      bool t = holds(true), f = holds(false);
+      bitset out(n);
+      if (t) or_into(out, &c.trues().roaring);
+      if (f) {
+        bitset falses(n, true);
+        andnot_roaring(falses, c.trues());
+        andnot_roaring(falses, c.nulls());
+        out.or_with(falses);
+      }
+      return out;
+    }
+    case value_type::string:
+    case value_type::string_list: {
+      const string_dictionary& d = c.dictionary();
+      std::vector<std::uint8_t> match(d.size(), 0);
+      switch (p.k) {
+        case K::compare: {
+          if (p.op == cmp_op::eq) {
+            auto code = d.find(p.values[0].s);
+            if (code >= 0) match[code] = 1;
+          } else {
+            value_test test{p.op, p.values[0]};
+            for (std::uint32_t code = 0; code < d.size(); ++code) match[code] = test(d[code]);
+          }
+          break;
+        }
+        case K::in_list: {
+          if (!p.negated) {
+            for (const auto& l : p.values) {
+              auto code = d.find(l.s);
+              if (code >= 0) match[code] = 1;
+            }
+          } else {
+            std::fill(match.begin(), match.end(), 1);
+            for (const auto& l : p.values) {
+              auto code = d.find(l.s);
+              if (code >= 0) match[code] = 0;
+            }
+          }
+          break;
+        }
+        case K::between: {
+          std::size_t lo = d.lower_bound(p.values[0].s), hi = d.upper_bound(p.values[1].s);
+          for (std::size_t code = lo; code < hi; ++code) match[code] = 1;
+          break;
+        }
+        case K::like:
+          for (std::uint32_t code = 0; code < d.size(); ++code)
+            match[code] = like_match(p.values[0].s, d[code], p.case_insensitive);
+          break;
+        default: break;
+      }
+      return string_rows(c, n, match);
+    }
+  }
+  return bitset(n);
+}
+
+/// Rows of entity `e` whose link `link` is set and whose parent is in `in`.
+inline bitset eval_to_one(const graph& g, entity_id e, std::uint32_t link, const bitset& in) {
+  const std::size_t n = g.rows(e);
+  const row_id* par = g.link(e, link).parents().data();
+  const std::uint64_t* iw = in.words();
+  bitset out(n);
+  fill_by_row(out, n, [&](std::size_t r) {
+    row_id p = par[r];
+    return p != no_row && ((iw[p >> 6] >> (p & 63)) & 1);
+  });
+  return out;
+}
+
+/// Parents (rows of `node.entity`) whose count of children in `in` over `node.source.link`
+/// passes `node.test`. A clustered link counts with a popcount over the child range.
+inline bitset eval_rev_count(const graph& g, const plan_node& node, const bitset& in) {
+  const std::size_t n = g.rows(node.entity);
+  const link_index& li = g.link(node.source, node.link);
+  int_range range;
+  if (node.test.between)
+    range = intersect(int_range_of(cmp_op::ge, literal_number(node.test.value)),
+                      int_range_of(cmp_op::le, literal_number(node.test.hi)));
+  else
+    range = int_range_of(node.test.op, literal_number(node.test.value));
+  bitset out(n);
+  if (range.empty) return out;
+  const std::int64_t lo = range.lo, hi = range.hi, ex = range.exclude;
+  const bool has_ex = range.has_exclude;
+  auto pass = [&](std::int64_t k) { return has_ex ? k != ex : (lo <= k && k <= hi); };
+  const auto* off = li.offsets().data();
+  if (li.clustered()) {
+    fill_by_row(out, n, [&](std::size_t p) { return pass(std::int64_t(in.count_range(off[p], off[p + 1]))); });
+  } else {
+    const std::uint64_t* iw = in.words();
+    fill_by_row(out, n, [&](std::size_t p) {
+      std::int64_t k = 0;
+      for (row_id c : li.children(row_id(p))) k += (iw[c >> 6] >> (c & 63)) & 1;
+      return pass(k);
+    });
+  }
+  return out;
+}
+
+/// Parents whose aggregate `node.fn` of `node.source.attribute` over children in `in` (nulls
+/// skipped) passes `node.test`. Sums of int and timestamp values are exact int64; of floats, a
+/// double accumulated in ascending child order. avg = sum / count; avg/min/max of no value is
+/// null, which fails every test; sum of no value is 0. Tests compare as long double.
+inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bitset& in) {
+  const std::size_t n = g.rows(node.entity);
+  const link_index& li = g.link(node.source, node.link);
+  const column& c = g.attribute(node.source, node.attribute);
+  bitset usable = in.clone();
+  andnot_roaring(usable, c.nulls());
+  const bool is_float = c.type() == value_type::floating;
+  const std::int64_t* iv = c.ints().data();
+  const double* fv = c.floats().data();
+  auto pass = [&](long double x) {
+    if (node.test.between)
+      return literal_number(node.test.value) <= x && x <= literal_number(node.test.hi);
+    long double v = literal_number(node.test.value);
+    return cmp(node.test.op, sign3(x, v));
+  };
+  bitset out(n);
+  fill_by_row(out, n, [&](std::size_t p) {
+    std::int64_t count = 0, isum = 0, imin = 0, imax = 0;
+    double fsum = 0, fmin = 0, fmax = 0;
+    li.for_each_child(row_id(p), [&](row_id ch) {
+      if (!usable.test(ch)) return;
+      if (is_float) {
+        double x = fv[ch];
+        fsum += x;
+        if (count == 0 || x < fmin) fmin = x;
+        if (count == 0 || x > fmax) fmax = x;
+      } else {
+        std::int64_t x = iv[ch];
+        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) + static_cast<std::uint64_t>(x));
+        if (count == 0 || x < imin) imin = x;
+        if (count == 0 || x > imax) imax = x;
+      }
+      ++count;
+    });
+    long double sum = is_float ? (long double)fsum : (long double)isum;
+    switch (node.fn) {
+      case aggregate_fn::count: return pass((long double)count);
+      case aggregate_fn::sum: return pass(sum);
+      case aggregate_fn::avg: return count > 0 && pass(sum / (long double)count);
+      case aggregate_fn::min: return count > 0 && pass(is_float ? (long double)fmin : (long double)imin);
+      case aggregate_fn::max: return count > 0 && pass(is_float ? (long double)fmax : (long double)imax);
+    }
+    return false;
+  });
+  return out;
+}
+
+}  // namespace b2bseg::detail
