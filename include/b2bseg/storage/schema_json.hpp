@@ -1,0 +1,484 @@
+// Reading schema.json (SPEC 2.1) into a `schema`, and the validation every schema goes through.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "b2bseg/common/error.hpp"
+#include "b2bseg/common/types.hpp"
+#include "b2bseg/detail/json.hpp"
+#include "b2bseg/storage/schema.hpp"
+
+namespace b2bseg {
+
+namespace detail::schema_json {
+
+/// A 1-based place in schema.json; 0/0 for a schema built in code.
+struct pos {
+  std::size_t line = 0;
+  std::size_t column = 0;
+};
+
+inline pos pos_of(const json::value& v) noexcept {
+  return {v.line, v.column};
+}
+inline pos pos_of(const json::member& m) noexcept {
+  return {m.line, m.column};
+}
+
+/// Where the parts of one link were written.
+struct link_positions {
+  pos name, column, to, reverse;
+};
+
+/// Where the parts of one entity were written; vectors parallel `entity_def`'s.
+struct entity_positions {
+  pos name, file, key;
+  std::vector<pos> attributes;
+  std::vector<link_positions> links;
+};
+
+/// Where the parts of a schema were written; `entities` parallels `schema::entities`.
+struct schema_positions {
+  pos entities_member;
+  std::vector<entity_positions> entities;
+};
+
+[[noreturn]] inline void fail(const std::string& file, pos p, const std::string& message) {
+  throw data_error(file, p.line, p.column, message);
+}
+
+/// True for `[A-Za-z_][A-Za-z0-9_]*`.
+constexpr bool is_identifier(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+/// `s` in single quotes for a message: control bytes as \xNN, cut after 64 bytes.
+inline std::string quote(std::string_view s) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string q = "'";
+  for (std::size_t i = 0; i < s.size() && i < 64; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) {
+      q += "\\x";
+      q += digits[c >> 4];
+      q += digits[c & 15];
+    } else {
+      q += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 64) q += "...";
+  return q + "'";
+}
+
+/// Edit distance counting insertions, deletions, substitutions and swaps of adjacent characters
+/// (optimal string alignment). O(|a|·|b|) time and memory; callers keep both short.
+inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const std::size_t w = b.size() + 1;
+  std::vector<std::size_t> d((a.size() + 1) * w);
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i * w] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t best = std::min({d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1,
+                                   d[(i - 1) * w + j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        best = std::min(best, d[(i - 2) * w + j - 2] + 1);
+      d[i * w + j] = best;
+    }
+  }
+  return d[a.size() * w + b.size()];
+}
+
+/// The candidate closest to `got`, or "" when none is close: at most 1 edit for candidates of up
+/// to 4 characters, 2 up to 7, 3 beyond. Names longer than 64 bytes are not compared.
+template <class Range>
+std::string_view closest(std::string_view got, const Range& candidates) {
+  std::string_view best;
+  std::size_t best_distance = ~std::size_t{0};
+  if (got.size() > 64) return best;
+  for (std::string_view c : candidates) {
+    if (c.size() > 64 || c == got) continue;
+    const std::size_t allowed = c.size() <= 4 ? 1 : c.size() <= 7 ? 2 : 3;
+    const std::size_t d = edit_distance(got, c);
+    if (d <= allowed && d < got.size() && d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+/// "; did you mean 'x'?" for the closest candidate, or `otherwise` when none is close.
+template <class Range>
+std::string suggestion(std::string_view got, const Range& candidates,
+                       const std::string& otherwise) {
+  std::string_view best = closest(got, candidates);
+  return best.empty() ? otherwise : "; did you mean " + quote(best) + "?";
+}
+
+/// Throws unless `name` is an identifier. `what` is "entity", "attribute", ...; `where` says where
+/// the name stands (" in entity 'person'"), or is empty.
+inline void check_identifier(const std::string& file, pos p, std::string_view what,
+                             std::string_view name, const std::string& where) {
+  if (!is_identifier(name))
+    fail(file, p,
+         "invalid " + std::string(what) + " name " + quote(name) + where +
+             " (expected [A-Za-z_][A-Za-z0-9_]*)");
+}
+
+/// Throws for a member not in `allowed`: "unknown member 'x' <where>; did you mean 'y'?".
+inline void check_member(const std::string& file, const json::member& m,
+                         std::initializer_list<std::string_view> allowed,
+                         const std::string& where) {
+  for (std::string_view a : allowed)
+    if (m.key == a) return;
+  std::string expected = " (expected ";
+  std::size_t i = 0;
+  for (std::string_view a : allowed) {
+    if (i > 0) expected += i + 1 == allowed.size() ? " or " : ", ";
+    expected += quote(a);
+    ++i;
+  }
+  expected += ")";
+  fail(file, pos_of(m),
+       "unknown member " + quote(m.key) + " " + where + suggestion(m.key, allowed, expected));
+}
+
+/// The text of a string member that must be a non-empty string without NUL characters.
+inline const std::string& text_of(const std::string& file, const json::member& m,
+                                  const std::string& what) {
+  const json::value& v = m.val;
+  if (!v.is_string())
+    fail(file, pos_of(v), what + " must be a string, not " + std::string(json::kind_name(v.type)));
+  if (v.text.empty()) fail(file, pos_of(v), what + " must not be empty");
+  if (v.text.find('\0') != std::string::npos)
+    fail(file, pos_of(v), what + " must not contain a NUL character");
+  return v.text;
+}
+
+inline void read_attribute(const std::string& file, const json::member& m, entity_def& e,
+                           entity_positions& ep) {
+  const std::string where = " of entity " + quote(e.name);
+  check_identifier(file, pos_of(m), "attribute", m.key, " in entity " + quote(e.name));
+  attribute_def a;
+  a.name = m.key;
+  a.column = m.key;
+  const json::value* type = nullptr;
+  if (m.val.is_string()) {
+    type = &m.val;
+  } else if (m.val.is_object()) {
+    for (const json::member& am : m.val.members) {
+      check_member(file, am, {"type", "column"}, "in attribute " + quote(a.name) + where);
+      if (am.key == "type")
+        type = &am.val;
+      else
+        a.column = text_of(file, am, "'column' of attribute " + quote(a.name) + where);
+    }
+    if (!type) fail(file, pos_of(m.val), "attribute " + quote(a.name) + where + " has no 'type'");
+    if (!type->is_string())
+      fail(file, pos_of(*type),
+           "'type' of attribute " + quote(a.name) + where + " must be a string, not " +
+               std::string(json::kind_name(type->type)));
+  } else {
+    fail(file, pos_of(m.val),
+         "attribute " + quote(a.name) + where +
+             " must be a type name or an object {\"type\": ..., \"column\": ...}, not " +
+             std::string(json::kind_name(m.val.type)));
+  }
+  auto t = parse_value_type(type->text);
+  if (!t)
+    fail(file, pos_of(*type),
+         "unknown type " + quote(type->text) + " for attribute " + quote(a.name) +
+             " (expected string, int, float, bool, timestamp or string[])");
+  a.type = *t;
+  e.attributes.push_back(std::move(a));
+  ep.attributes.push_back(pos_of(m));
+}
+
+inline void read_link(const std::string& file, const json::member& m, entity_def& e,
+                      entity_positions& ep) {
+  check_identifier(file, pos_of(m), "link", m.key, " in entity " + quote(e.name));
+  const std::string what = "link " + quote(e.name + "." + m.key);
+  if (!m.val.is_object())
+    fail(file, pos_of(m.val),
+         what + " must be an object {\"column\": ..., \"to\": ..., \"reverse\": ...}, not " +
+             std::string(json::kind_name(m.val.type)));
+  link_def l;
+  l.name = m.key;
+  link_positions lp;
+  lp.name = pos_of(m);
+  bool has_column = false, has_to = false;
+  for (const json::member& lm : m.val.members) {
+    check_member(file, lm, {"column", "to", "reverse"}, "in " + what);
+    if (lm.key == "column") {
+      l.column = text_of(file, lm, "'column' of " + what);
+      lp.column = pos_of(lm.val);
+      has_column = true;
+    } else if (lm.key == "to") {
+      l.to = text_of(file, lm, "'to' of " + what);
+      lp.to = pos_of(lm.val);
+      has_to = true;
+    } else {
+      if (!lm.val.is_string())
+        fail(file, pos_of(lm.val),
+             "'reverse' of " + what + " must be a string, not " +
+                 std::string(json::kind_name(lm.val.type)));
+      l.reverse = lm.val.text;
+      lp.reverse = pos_of(lm.val);
+      check_identifier(file, lp.reverse, "reverse", l.reverse, " of " + what);
+    }
+  }
+  if (!has_column) fail(file, pos_of(m.val), what + " has no 'column'");
+  if (!has_to) fail(file, pos_of(m.val), what + " has no 'to'");
+  e.links.push_back(std::move(l));
+  ep.links.push_back(lp);
+}
+
+inline void read_entity(const std::string& file, const json::member& m, schema& s,
+                        schema_positions& sp) {
+  check_identifier(file, pos_of(m), "entity", m.key, "");
+  const std::string where = "entity " + quote(m.key);
+  if (!m.val.is_object())
+    fail(file, pos_of(m.val),
+         where + " must be an object, not " + std::string(json::kind_name(m.val.type)));
+  entity_def e;
+  e.name = m.key;
+  entity_positions ep;
+  ep.name = pos_of(m);
+  bool has_file = false;
+  for (const json::member& em : m.val.members) {
+    check_member(file, em, {"file", "key", "attributes", "links"}, "in " + where);
+    if (em.key == "file") {
+      e.file = text_of(file, em, "'file' of " + where);
+      ep.file = pos_of(em.val);
+      has_file = true;
+    } else if (em.key == "key") {
+      e.key = text_of(file, em, "'key' of " + where);
+      ep.key = pos_of(em.val);
+    } else {
+      const bool attributes = em.key == "attributes";
+      if (!em.val.is_object())
+        fail(file, pos_of(em.val),
+             "'" + em.key + "' of " + where + " must be an object, not " +
+                 std::string(json::kind_name(em.val.type)));
+      for (const json::member& item : em.val.members) {
+        if (attributes)
+          read_attribute(file, item, e, ep);
+        else
+          read_link(file, item, e, ep);
+      }
+    }
+  }
+  if (!has_file) e.file = e.name + ".csv";
+  s.entities.push_back(std::move(e));
+  sp.entities.push_back(std::move(ep));
+}
+
+/// Builds a schema from a parsed schema.json, checking its shape and the local rules (names,
+/// types, members); `validate` does the rest.
+inline schema from_json(const json::value& root, const std::string& file, schema_positions& sp) {
+  if (!root.is_object())
+    fail(file, pos_of(root),
+         "schema must be a JSON object, not " + std::string(json::kind_name(root.type)));
+  const json::member* entities = nullptr;
+  for (const json::member& m : root.members) {
+    check_member(file, m, {"entities"}, "at the top level");
+    entities = &m;
+  }
+  if (!entities) fail(file, pos_of(root), "schema has no 'entities' member");
+  if (!entities->val.is_object())
+    fail(file, pos_of(entities->val),
+         "'entities' must be an object, not " + std::string(json::kind_name(entities->val.type)));
+  sp.entities_member = pos_of(entities->val);
+  schema s;
+  for (const json::member& m : entities->val.members) read_entity(file, m, s, sp);
+  return s;
+}
+
+/// What a name within an entity stands for, to report clashes.
+struct name_owner {
+  enum { attribute, link, reverse } what;
+  entity_id source;  ///< for a reverse: the entity whose link lands here
+  std::uint32_t index;
+};
+
+/// Checks the whole schema, fills defaults, resolves link targets and fills the reverses.
+/// `sp`, when given, parallels `s` and places the errors; otherwise errors carry no line.
+inline void validate(schema& s, const std::string& file, const schema_positions* sp) {
+  const entity_positions no_entity_positions;
+  auto at = [&](std::size_t e) -> const entity_positions& {
+    return sp && e < sp->entities.size() ? sp->entities[e] : no_entity_positions;
+  };
+  auto attr_pos = [&](std::size_t e, std::size_t i) {
+    const auto& v = at(e).attributes;
+    return i < v.size() ? v[i] : pos{};
+  };
+  auto link_pos = [&](std::size_t e, std::size_t i) {
+    const auto& v = at(e).links;
+    return i < v.size() ? v[i] : link_positions{};
+  };
+  auto later = [](pos a, pos b) {
+    return a.line != b.line ? (a.line > b.line ? a : b) : (a.column > b.column ? a : b);
+  };
+
+  if (s.entities.empty()) fail(file, sp ? sp->entities_member : pos{}, "schema has no entities");
+  if (s.entities.size() >= no_entity) fail(file, pos{}, "too many entities");
+
+  std::unordered_map<std::string_view, entity_id> entity_index;
+  std::vector<std::unordered_map<std::string_view, name_owner>> names(s.entities.size());
+  for (std::size_t ei = 0; ei < s.entities.size(); ++ei) {
+    entity_def& e = s.entities[ei];
+    const std::string in = " in entity " + quote(e.name);
+    check_identifier(file, at(ei).name, "entity", e.name, "");
+    if (!entity_index.emplace(e.name, static_cast<entity_id>(ei)).second)
+      fail(file, at(ei).name, "duplicate entity " + quote(e.name));
+    if (e.file.empty()) e.file = e.name + ".csv";
+    if (e.file.find('\0') != std::string::npos)
+      fail(file, at(ei).file, "'file' of entity " + quote(e.name) + " must not contain a NUL");
+    if (e.key && e.key->empty())
+      fail(file, at(ei).key, "'key' of entity " + quote(e.name) + " must not be empty");
+    auto& own = names[ei];
+    for (std::size_t i = 0; i < e.attributes.size(); ++i) {
+      attribute_def& a = e.attributes[i];
+      check_identifier(file, attr_pos(ei, i), "attribute", a.name, in);
+      if (a.column.empty()) a.column = a.name;
+      if (!own.emplace(a.name,
+                       name_owner{name_owner::attribute, no_entity, static_cast<std::uint32_t>(i)})
+               .second)
+        fail(file, attr_pos(ei, i), "duplicate attribute " + quote(a.name) + in);
+    }
+    if (e.links.size() > 0xFFFFFFFFu) fail(file, at(ei).name, "too many links" + in);
+    for (std::size_t i = 0; i < e.links.size(); ++i) {
+      link_def& l = e.links[i];
+      const link_positions lp = link_pos(ei, i);
+      check_identifier(file, lp.name, "link", l.name, in);
+      auto [it, fresh] = own.emplace(
+          l.name, name_owner{name_owner::link, no_entity, static_cast<std::uint32_t>(i)});
+      if (!fresh) {
+        if (it->second.what == name_owner::link)
+          fail(file, lp.name, "duplicate link " + quote(l.name) + in);
+        fail(file, later(lp.name, attr_pos(ei, it->second.index)),
+             "name " + quote(l.name) + " is both an attribute and a link" + in);
+      }
+      const std::string what = "link " + quote(e.name + "." + l.name);
+      if (l.column.empty()) fail(file, lp.column, what + " has no column");
+      if (!l.reverse.empty())
+        check_identifier(file, lp.reverse, "reverse", l.reverse, " of " + what);
+    }
+  }
+
+  for (std::size_t ei = 0; ei < s.entities.size(); ++ei) {
+    entity_def& e = s.entities[ei];
+    for (std::size_t i = 0; i < e.links.size(); ++i) {
+      link_def& l = e.links[i];
+      auto it = entity_index.find(l.to);
+      if (it == entity_index.end()) {
+        std::vector<std::string_view> known;
+        known.reserve(s.entities.size());
+        for (const entity_def& k : s.entities) known.push_back(k.name);
+        fail(file, link_pos(ei, i).to,
+             "link " + quote(e.name + "." + l.name) + " points to unknown entity " + quote(l.to) +
+                 suggestion(l.to, known, ""));
+      }
+      l.target = it->second;
+    }
+  }
+
+  for (entity_def& e : s.entities) e.reverses.clear();
+  for (std::size_t ei = 0; ei < s.entities.size(); ++ei) {
+    const entity_def& e = s.entities[ei];
+    for (std::size_t i = 0; i < e.links.size(); ++i) {
+      const link_def& l = e.links[i];
+      if (l.reverse.empty()) continue;
+      entity_def& target = s.entities[l.target];
+      const std::string what =
+          "reverse " + quote(l.reverse) + " of link " + quote(e.name + "." + l.name);
+      auto [it, fresh] = names[l.target].emplace(
+          l.reverse, name_owner{name_owner::reverse, static_cast<entity_id>(ei),
+                                static_cast<std::uint32_t>(i)});
+      if (!fresh) {
+        const name_owner& o = it->second;
+        std::string other;
+        if (o.what == name_owner::attribute)
+          other = "attribute " + quote(l.reverse) + " of entity " + quote(target.name);
+        else if (o.what == name_owner::link)
+          other = "link " + quote(l.reverse) + " of entity " + quote(target.name);
+        else
+          other =
+              "reverse " + quote(l.reverse) + " of link " +
+              quote(s.entities[o.source].name + "." + s.entities[o.source].links[o.index].name) +
+              " on entity " + quote(target.name);
+        fail(file, link_pos(ei, i).reverse, what + " clashes with " + other);
+      }
+      target.reverses.push_back(
+          reverse_def{l.reverse, static_cast<entity_id>(ei), static_cast<std::uint32_t>(i)});
+    }
+  }
+}
+
+/// Reads a whole file into a string. Throws data_error "cannot open" / "cannot read".
+inline std::string read_text(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) fail(path, pos{}, std::string("cannot open: ") + std::strerror(errno));
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    std::size_t n = std::fread(buffer, 1, sizeof buffer, f);
+    text.append(buffer, n);
+    if (n < sizeof buffer) break;
+  }
+  const bool bad = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  if (bad) fail(path, pos{}, std::string("cannot read: ") + std::strerror(err));
+  return text;
+}
+
+}  // namespace detail::schema_json
+
+/// Parses and validates schema.json text (SPEC 2.1); `file` names it in errors. An entity without
+/// "file" reads "<entity>.csv"; an attribute given as a bare type reads the column of its own name.
+/// Link targets are resolved and every entity's `reverses` filled, as `validate_schema` does.
+/// O(size of text). Throws data_error(file, line, column, ...) at the offending JSON value: syntax
+/// errors ("invalid JSON: ..."), unknown members, bad names, unknown types, links to unknown
+/// entities, name clashes within an entity, a schema without entities.
+inline schema parse_schema(std::string_view json_text, const std::string& file) {
+  const detail::json::value root = detail::json::parse(json_text, file);
+  detail::schema_json::schema_positions positions;
+  schema s = detail::schema_json::from_json(root, file, positions);
+  detail::schema_json::validate(s, file, &positions);
+  return s;
+}
+
+/// Reads and parses the schema file at `path` (see `parse_schema`); errors name `path`. Throws
+/// data_error, "cannot open: <reason>" for a file that cannot be opened.
+inline schema read_schema(const std::string& path) {
+  return parse_schema(detail::schema_json::read_text(path), path);
+}
+
+/// Checks a schema built in code by the rules of `parse_schema`, with messages that name `origin`
+/// and no line. Fills what is left empty: `file` becomes "<entity>.csv", an attribute's `column`
+/// its name. Resolves every `link_def::target` and rebuilds every entity's `reverses` (in schema
+/// order of the source entities and their links), so calling it again is harmless. An empty
+/// `reverse` means the link has none. O(names). Throws data_error.
+inline void validate_schema(schema& s, const std::string& origin = "schema") {
+  detail::schema_json::validate(s, origin, nullptr);
+}
+
+}  // namespace b2bseg
