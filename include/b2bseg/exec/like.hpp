@@ -7,7 +7,7 @@
 namespace b2bseg {
 
 namespace detail {
-inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+inline char like_fold(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
 /// Length of the UTF-8 character starting with byte `c` (1 for stray continuation bytes).
 inline std::size_t utf8_length(unsigned char c) noexcept {
   return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
@@ -19,7 +19,7 @@ inline std::size_t utf8_length(unsigned char c) noexcept {
 inline bool like_match(std::string_view pattern, std::string_view text, bool ci) noexcept {
   std::size_t p = 0, t = 0;
   std::size_t star_p = std::string_view::npos, star_t = 0;
-  auto eq = [ci](char a, char b) { return ci ? detail::ascii_lower(a) == detail::ascii_lower(b) : a == b; };
+  auto eq = [ci](char a, char b) { return ci ? detail::like_fold(a) == detail::like_fold(b) : a == b; };
   while (t < text.size()) {
     if (p < pattern.size()) {
       char c = pattern[p];

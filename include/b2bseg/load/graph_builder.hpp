@@ -25,7 +25,7 @@ namespace b2bseg {
 class graph_builder {
  public:
   /// Validates `s` (see `validate_schema`). Throws data_error for a bad schema.
-  explicit graph_builder(schema s) : schema_(std::move(s)) {
+  explicit graph_builder(b2bseg::schema s) : schema_(std::move(s)) {
     validate_schema(schema_, "schema");
     rows_.resize(schema_.entities.size());
     columns_.resize(schema_.entities.size());

@@ -23,7 +23,7 @@ struct entity_table {
   std::vector<link_index> links;  ///< one per schema link, same order
 
   std::size_t memory_bytes() const noexcept {
-    std::size_t b = keys.memory_bytes();
+    std::size_t b = has_key ? keys.memory_bytes() : 0;
     for (const auto& c : columns) b += c.memory_bytes();
     for (const auto& l : links) b += l.memory_bytes();
     return b;
@@ -42,7 +42,7 @@ struct memory_item {
 class graph {
  public:
   graph() = default;
-  graph(schema s, std::vector<entity_table> tables) : schema_(std::move(s)), tables_(std::move(tables)) {}
+  graph(b2bseg::schema s, std::vector<entity_table> tables) : schema_(std::move(s)), tables_(std::move(tables)) {}
 
   const b2bseg::schema& schema() const noexcept { return schema_; }
   std::size_t entity_count() const noexcept { return tables_.size(); }

@@ -1,0 +1,302 @@
+// Tests of the graph store and the loader: CSV and in-memory builds, ids, indexes, errors, lenient.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "b2bseg/b2bseg.hpp"
+#include "support/graph_dump.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace b2bseg;
+using b2bseg::testing::temp_dir;
+
+namespace {
+
+std::string mini_dir() { return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini"; }
+
+std::string load_error(const std::string& dir, bool lenient = false) {
+  try {
+    load_options o;
+    o.lenient = lenient;
+    load_dataset(dir, o);
+  } catch (const data_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+/// A dataset folder holding the mini dataset with one file replaced.
+struct patched_dataset {
+  temp_dir dir;
+  patched_dataset(const std::string& file, const std::string& text) {
+    b2bseg::testing::copy_dataset("mini", dir.path());
+    dir.write(file, text);
+  }
+  std::string error(bool lenient = false) { return load_error(dir.str(), lenient); }
+};
+
+}  // namespace
+
+TEST(Store, LoadsMiniDataset) {
+  load_report rep;
+  graph g = load_dataset(mini_dir(), {}, &rep);
+  g.validate();
+  const schema& s = g.schema();
+  entity_id account = s.find_entity("account"), person = s.find_entity("person"), event = s.find_entity("event");
+  ASSERT_NE(account, no_entity);
+  EXPECT_EQ(g.rows(account), 4u);
+  EXPECT_EQ(g.rows(person), 5u);
+  EXPECT_EQ(g.rows(event), 6u);
+  EXPECT_EQ(rep.total_rows, 15u);
+  EXPECT_EQ(rep.entities.size(), 3u);
+
+  // Quoted fields, "" escapes, BOM, CRLF and a column given under another name.
+  row_id a1 = g.find_key(account, "A1"), a3 = g.find_key(account, "A3");
+  ASSERT_NE(a1, no_row);
+  EXPECT_EQ(g.attribute(account, 0).string_at(a1), "Acme, Inc.");
+  EXPECT_EQ(g.attribute(account, 0).string_at(a3), "Initech \"Labs\"");
+  EXPECT_EQ(g.attribute(account, 1).string_at(a1), "Software");
+  EXPECT_TRUE(g.attribute(account, 1).is_null(g.find_key(account, "A4")));
+  EXPECT_TRUE(g.attribute(account, 2).is_null(a3));
+  EXPECT_EQ(g.attribute(account, 2).ints()[a1], 1200);
+  EXPECT_DOUBLE_EQ(g.attribute(account, 3).floats()[a1], 1.5e7);
+  EXPECT_TRUE(g.attribute(account, 4).bool_at(a1));
+  EXPECT_FALSE(g.attribute(account, 4).bool_at(g.find_key(account, "A2")));
+  EXPECT_FALSE(g.attribute(account, 4).is_null(g.find_key(account, "A4")));
+  timestamp_us t = 0;
+  ASSERT_TRUE(parse_timestamp("2023-03-03T08:30:00Z", t));
+  EXPECT_EQ(g.attribute(account, 5).ints()[a3], t);
+  // Lists: sorted, distinct codes; an empty list is null.
+  const column& tags = g.attribute(account, 6);
+  EXPECT_EQ(tags.list_at(a1).size(), 3u);
+  EXPECT_TRUE(tags.is_null(g.find_key(account, "A2")));
+  EXPECT_EQ(tags.value_bitmap(std::uint32_t(tags.dictionary().find("ai"))).cardinality(), 2u);
+
+  // Links both ways; people are numbered by account, so an account's people are a range.
+  const link_index& pa = g.link(person, 0);
+  EXPECT_TRUE(pa.clustered());
+  EXPECT_EQ(pa.degree(a1), 2u);
+  auto [b, e] = pa.child_range(a1);
+  EXPECT_EQ(g.key(person, b), "P1");
+  EXPECT_EQ(g.key(person, e - 1), "P2");
+  EXPECT_EQ(pa.parent(g.find_key(person, "P4")), no_row);
+  // The self link account.parent resolves after all accounts exist.
+  const link_index& parent = g.link(account, 0);
+  EXPECT_EQ(parent.parent(g.find_key(account, "A2")), a1);
+  EXPECT_EQ(parent.degree(a1), 2u);
+  EXPECT_EQ(g.link(event, 0).degree(g.find_key(person, "P1")), 3u);
+}
+
+TEST(Store, MemoryReportCoversEveryStructure) {
+  graph g = load_dataset(mini_dir());
+  auto m = g.memory_report();
+  // keys of 2 keyed entities, 12 attributes, 3 links
+  EXPECT_EQ(m.size(), 2u + 12u + 3u);
+  std::size_t total = 0;
+  for (auto& i : m) total += i.bytes;
+  EXPECT_EQ(total, g.memory_bytes());
+  EXPECT_GT(total, 0u);
+}
+
+TEST(Store, ShuffledRowsAndColumnsGiveTheSameGraph) {
+  graph a = load_dataset(mini_dir());
+  std::string reference = b2bseg::testing::dump(a);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 5; ++round) {
+    temp_dir dir;
+    b2bseg::testing::copy_dataset("mini", dir.path());
+    for (const char* name : {"account.csv", "person.csv", "event.csv"}) {
+      // Re-read through the loader's own CSV reader, then write rows and columns shuffled.
+      csv_file f = csv_file::open((dir.path() / name).string());
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& chunk : f.split(1)) {
+        csv_record_reader rd(f, chunk);
+        std::vector<std::string_view> fields;
+        while (rd.next(fields)) rows.emplace_back(fields.begin(), fields.end());
+      }
+      std::vector<std::size_t> cols(f.header().size());
+      for (std::size_t i = 0; i < cols.size(); ++i) cols[i] = i;
+      std::shuffle(cols.begin(), cols.end(), rng);
+      std::shuffle(rows.begin(), rows.end(), rng);
+      std::string text;
+      for (std::size_t i = 0; i < cols.size(); ++i) {
+        if (i) text += ",";
+        text += f.header()[cols[i]];
+      }
+      text += "\n";
+      for (auto& r : rows) {
+        for (std::size_t i = 0; i < cols.size(); ++i) {
+          if (i) text += ",";
+          append_csv_field(text, r[cols[i]]);
+        }
+        text += round % 2 ? "\r\n" : "\n";
+      }
+      dir.write(name, text);
+    }
+    graph b = load_dataset(dir.str());
+    b.validate();
+    EXPECT_EQ(b2bseg::testing::dump(b), reference);
+    // Keyed entities get the same dense ids whatever the file order.
+    for (entity_id e : {a.schema().find_entity("account"), a.schema().find_entity("person")})
+      for (row_id r = 0; r < a.rows(e); ++r) EXPECT_EQ(a.key(e, r), b.key(e, r));
+  }
+}
+
+TEST(Store, ManyChunksGiveTheSameGraphAsOne) {
+  temp_dir dir;
+  b2bseg::testing::copy_dataset("mini", dir.path());
+  std::string people = "person_id,email,seniority,score,account_id\n";
+  std::string events = "type,timestamp,person_id\n";
+  for (int i = 0; i < 3000; ++i) {
+    std::string id = "Q" + std::to_string(i);
+    people += id + ",\"" + id + "@x.com\"," + (i % 3 ? "VP" : "\"Dir,ector\"") + "," + std::to_string(i % 97) + "," +
+              (i % 5 ? "A" + std::to_string(1 + i % 4) : "") + "\n";
+    events += std::string(i % 2 ? "email.open" : "\"web\npage\"") + ",2026-01-01T00:00:" + std::to_string(10 + i % 50) +
+              "Z," + id + "\n";
+  }
+  dir.write("person.csv", people);
+  dir.write("event.csv", events);
+  load_options one;
+  one.chunks = 1;
+  load_options many;
+  many.chunks = 13;
+  graph a = load_dataset(dir.str(), one), b = load_dataset(dir.str(), many);
+  a.validate();
+  b.validate();
+  EXPECT_EQ(b2bseg::testing::dump(a), b2bseg::testing::dump(b));
+  EXPECT_EQ(a.rows(a.schema().find_entity("person")), 3000u);
+}
+
+TEST(Store, InMemoryBuilderMatchesCsvLoad) {
+  graph csv = load_dataset(mini_dir());
+  graph_builder b(read_schema(mini_dir() + "/schema.json"));
+  b.add_row("account", {{"account_id", "A1"}, {"name", "Acme, Inc."}, {"Industry", "Software"}, {"employees", "1200"},
+                        {"annual_revenue", "1.5e7"}, {"is_customer", "true"}, {"created_at", "2024-01-15"},
+                        {"tags", "ai|cloud|saas"}});
+  b.add_row("account", {{"account_id", "A2"}, {"name", "Globex"}, {"Industry", "Fintech"}, {"employees", "80"},
+                        {"is_customer", "no"}, {"created_at", "2025-06-01T10:00:00Z"}, {"parent_id", "A1"}});
+  b.add_row("account", {{"account_id", "A3"}, {"name", "Initech \"Labs\""}, {"Industry", "Software"},
+                        {"annual_revenue", "250000.5"}, {"is_customer", "YES"}, {"created_at", "2023-03-03 08:30:00"},
+                        {"tags", "cloud"}, {"parent_id", "A1"}});
+  b.add_row("account", {{"account_id", "A4"}, {"name", "Umbrella"}, {"employees", "5000"}, {"annual_revenue", "9e8"},
+                        {"is_customer", "0"}, {"tags", "saas|ai"}});
+  b.add_row("person", {{"person_id", "P1"}, {"email", "ann@acme.com"}, {"seniority", "VP"}, {"score", "90"}, {"account_id", "A1"}});
+  b.add_row("person", {{"person_id", "P2"}, {"email", "bob@acme.com"}, {"seniority", "Director"}, {"score", "40"}, {"account_id", "A1"}});
+  b.add_row("person", {{"person_id", "P3"}, {"email", "cy@globex.com"}, {"seniority", "Manager"}, {"account_id", "A2"}});
+  b.add_row("person", {{"person_id", "P4"}, {"email", "dee@example.com"}, {"seniority", "VP"}, {"score", "75"}});
+  b.add_row("person", {{"person_id", "P5"}, {"email", "eve@initech.com"}, {"seniority", "C-Level"}, {"score", "60"}, {"account_id", "A3"}});
+  for (auto [type, ts, p] : std::vector<std::tuple<const char*, const char*, const char*>>{
+           {"webinar.attended", "2026-11-01T10:00:00Z", "P1"}, {"email.open", "2026-10-01T10:00:00+01:00", "P1"},
+           {"web.pageview", "2026-11-20", "P2"}, {"webinar.attended", "2025-01-01", "P3"},
+           {"email.click", "2026-11-21T23:59:59.123Z", "P5"}, {"web.pageview", "2026-11-10", "P1"}})
+    b.add_row("event", {{"type", type}, {"timestamp", ts}, {"person_id", p}});
+  graph mem = b.build();
+  mem.validate();
+  EXPECT_EQ(b2bseg::testing::dump(mem), b2bseg::testing::dump(csv));
+  EXPECT_THROW(b.add_row("nobody", {}), data_error);
+  EXPECT_THROW(b.add_row("person", {{"nope", "1"}}), data_error);
+}
+
+TEST(Store, BadValueNamesFileLineColumnAndValue) {
+  patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a@b,VP,12x,A1\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":2:11: column 'score': bad int value '12x'");
+}
+
+TEST(Store, BadTimestamp) {
+  patched_dataset d("event.csv", "type,timestamp,person_id\nx,2026-13-01,P1\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "event.csv").string() + ":2:3: column 'timestamp': bad timestamp value '2026-13-01'");
+}
+
+TEST(Store, DuplicateKey) {
+  patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,1,A1\nP2,b,VP,1,A1\nP1,c,VP,1,A1\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":4:1: column 'person_id': duplicate key 'P1' (first on line 2)");
+}
+
+TEST(Store, DanglingLink) {
+  patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,1,A9\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":2:11: column 'account_id': no account with key 'A9'");
+}
+
+TEST(Store, DanglingSelfLink) {
+  patched_dataset d("account.csv",
+                    "account_id,name,Industry,employees,annual_revenue,is_customer,created_at,tags,parent_id\n"
+                    "A1,n,i,1,1,true,2024-01-01,,\nA2,n,i,1,1,true,2024-01-01,,A1\nA3,n,i,1,1,true,2024-01-01,,ZZ\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "account.csv").string() + ":4:29: column 'parent_id': no account with key 'ZZ'");
+}
+
+TEST(Store, MissingHeaderColumn) {
+  patched_dataset d("person.csv", "person_id,email,score,account_id\nP1,a,1,A1\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":1: column 'seniority' named in the schema is missing from the header");
+}
+
+TEST(Store, MissingFileEmptyFileAndBadSchema) {
+  {
+    temp_dir dir;
+    b2bseg::testing::copy_dataset("mini", dir.path());
+    std::filesystem::remove(dir.path() / "event.csv");
+    std::string e = load_error(dir.str());
+    EXPECT_NE(e.find((dir.path() / "event.csv").string()), std::string::npos) << e;
+  }
+  {
+    patched_dataset d("event.csv", "");
+    std::string e = d.error();
+    EXPECT_NE(e.find("event.csv"), std::string::npos) << e;
+    EXPECT_NE(e.find("empty"), std::string::npos) << e;
+  }
+  {
+    patched_dataset d("schema.json", "this is not json");
+    std::string e = d.error();
+    EXPECT_EQ(e.rfind((d.dir.path() / "schema.json").string() + ":1:1:", 0), 0u) << e;
+  }
+  {
+    patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,caf\xe9,VP,1,A1\n");
+    std::string e = d.error();
+    EXPECT_NE(e.find("person.csv:2:"), std::string::npos) << e;
+    EXPECT_NE(e.find("UTF-8"), std::string::npos) << e;
+  }
+}
+
+TEST(Store, LenientTurnsErrorsIntoCountedNulls) {
+  patched_dataset d("person.csv",
+                    "person_id,email,seniority,score,account_id\n"
+                    "P1,a,VP,12x,A1\n"
+                    "P2,b,VP,7,A9\n"
+                    "P1,c,VP,3,A1\n"
+                    "P3,d,VP,oops,A2\n");
+  // P5 in event.csv now dangles too.
+  load_options o;
+  o.lenient = true;
+  load_report rep;
+  graph g = load_dataset(d.dir.str(), o, &rep);
+  g.validate();
+  entity_id person = g.schema().find_entity("person");
+  EXPECT_EQ(g.rows(person), 3u);  // P1, P2, P3; the second P1 dropped
+  EXPECT_EQ(rep.bad_values, 2u);
+  EXPECT_EQ(rep.duplicate_keys, 1u);
+  EXPECT_EQ(rep.dangling_links, 2u);  // P2 -> A9, event -> P5
+  row_id p1 = g.find_key(person, "P1"), p2 = g.find_key(person, "P2");
+  EXPECT_TRUE(g.attribute(person, 2).is_null(p1));
+  EXPECT_EQ(g.attribute(person, 0).string_at(p1), "a");  // the first row is kept
+  EXPECT_EQ(g.link(person, 0).parent(p2), no_row);
+  ASSERT_EQ(rep.issues.size(), 4u);
+  std::string all;
+  for (auto& i : rep.issues) all += i + "\n";
+  EXPECT_NE(all.find("column 'score': 2 bad int values turned into null (first: line 2, '12x')"), std::string::npos) << all;
+  EXPECT_NE(all.find("column 'person_id': 1 rows with a duplicate key dropped (first: line 4, 'P1')"), std::string::npos) << all;
+  EXPECT_NE(all.find("column 'account_id': 1 links to missing account keys turned into null (first: line 3, 'A9')"), std::string::npos) << all;
+}
+
+TEST(Store, ValidateCatchesBrokenIndexes) {
+  std::vector<row_id> parents = {0, 1, no_row, 1};
+  link_index li(parents, 2);
+  EXPECT_NO_THROW(li.validate());
+  EXPECT_FALSE(li.clustered());
+  link_index clustered(std::vector<row_id>{0, 0, 1, no_row}, 2);
+  EXPECT_TRUE(clustered.clustered());
+  EXPECT_NO_THROW(clustered.validate());
+  key_index keys(std::vector<std::string_view>{"a", "b", "c"});
+  EXPECT_NO_THROW(keys.validate());
+  EXPECT_EQ(keys.find("b"), 1u);
+  EXPECT_EQ(keys.find("z"), no_row);
+}
