@@ -1,0 +1,101 @@
+// Syntax tree of a segments file, as parsed and before any name is resolved against a schema.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "b2bseg/common/types.hpp"
+#include "b2bseg/lang/bound.hpp"
+
+namespace b2bseg {
+
+/// A name as written (backticks removed) and where it starts.
+struct ast_name {
+  std::string text;
+  source_pos pos;
+};
+
+/// A literal as written. Numbers keep both forms: `i` is exact for integers, `f` always set.
+struct ast_literal {
+  enum class kind : std::uint8_t { string, integer, floating, boolean, timestamp, now };
+  kind k = kind::integer;
+  std::string s;
+  std::int64_t i = 0;
+  double f = 0;
+  bool b = false;
+  timestamp_us t = 0;          ///< absolute timestamp
+  std::int64_t offset_us = 0;  ///< for `now`: `now + offset_us`
+  source_pos pos;
+};
+
+/// `op value` or `between value and hi`, after count() and aggregates.
+struct ast_number_test {
+  bool between = false;
+  cmp_op op = cmp_op::eq;
+  ast_literal value;
+  ast_literal hi;
+};
+
+/// One expression node. Fields used per kind are listed with the kind.
+struct ast_expr {
+  enum class kind : std::uint8_t {
+    constant,      ///< `true` / `false`: `constant`
+    and_,          ///< `children`
+    or_,           ///< `children`
+    not_,          ///< `children[0]`
+    compare,       ///< `path op value`
+    compare_path,  ///< `path op path2`
+    in_list,       ///< `path [not] in (values)`: `negated`
+    between,       ///< `path between value and hi`
+    like,          ///< `path like value` (a string): `case_insensitive` for ilike
+    is_null,       ///< `path is [not] null`: `negated`
+    bare,          ///< `path` alone (a bool attribute)
+    within,        ///< `path within last|next D`: `within_next`, `duration_us`
+    quantified,    ///< `path.any|none|all(children[0]?)`: `quant`
+    count,         ///< `path[.where(filter)].count(children[0]?) test`
+    aggregate,     ///< `path[.where(filter)].fn(fn_attr) test`
+    in_segment,    ///< `[path.]in_segment("segment")`
+  };
+
+  kind k = kind::constant;
+  source_pos pos;     ///< where the expression starts
+  source_pos op_pos;  ///< the operator, keyword or function name
+  bool constant = false;
+  std::vector<ast_name> path;   ///< the subject: attribute, link or relation path
+  std::vector<ast_name> path2;  ///< right side of compare_path
+  cmp_op op = cmp_op::eq;
+  ast_literal value;
+  ast_literal hi;
+  std::vector<ast_literal> values;
+  bool negated = false;
+  bool case_insensitive = false;
+  bool within_next = false;
+  std::int64_t duration_us = 0;
+  quantifier quant = quantifier::any;
+  aggregate_fn fn = aggregate_fn::count;
+  ast_name fn_attr;
+  ast_number_test test;
+  ast_name segment;                  ///< the segment named by in_segment (position of its string)
+  std::unique_ptr<ast_expr> filter;  ///< the `where(...)` condition, if any
+  std::vector<std::unique_ptr<ast_expr>> children;
+};
+
+/// One `segment NAME on ENTITY where EXPR` definition. After a syntax error, `where` is null and
+/// the parts read before it are kept (an empty text means not read), so that the name still
+/// counts as defined.
+struct ast_definition {
+  source_pos pos;  ///< the `segment` keyword
+  ast_name name;
+  ast_name entity;
+  std::unique_ptr<ast_expr> where;
+  bool ok = false;  ///< parsed without a syntax error
+};
+
+/// A whole segments file, definitions in file order.
+struct ast_file {
+  std::vector<ast_definition> definitions;
+};
+
+}  // namespace b2bseg

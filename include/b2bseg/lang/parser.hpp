@@ -1,0 +1,623 @@
+// Recursive-descent parser of the segment language: tokens to ast_file, recovering after errors.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "b2bseg/common/edit_distance.hpp"
+#include "b2bseg/common/error.hpp"
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/lang/ast.hpp"
+#include "b2bseg/lang/lexer.hpp"
+
+namespace b2bseg {
+
+namespace detail::lang {
+
+/// How deeply expressions may nest (parentheses, `not`, conditions inside any/count/where...).
+/// Bounds the recursion of the parser, the binder and every consumer of the tree.
+inline constexpr int max_nesting = 200;
+
+/// Thrown inside the parser after a syntax error was reported, to abandon the definition.
+struct syntax_abort {};
+
+/// Microseconds in one duration unit (`weeks`...`seconds`, singular too); 0 when `w` is none.
+constexpr std::int64_t duration_unit_us(std::string_view w) noexcept {
+  constexpr std::int64_t s = 1'000'000;
+  if (w == "week" || w == "weeks") return 7 * 86'400 * s;
+  if (w == "day" || w == "days") return 86'400 * s;
+  if (w == "hour" || w == "hours") return 3'600 * s;
+  if (w == "minute" || w == "minutes") return 60 * s;
+  if (w == "second" || w == "seconds") return s;
+  return 0;
+}
+
+/// The functions that may follow a path: `rel.any(...)`, `link.in_segment("x")`...
+inline const std::vector<std::string_view>& lang_functions() {
+  static const std::vector<std::string_view> names = {"any", "none", "all", "count", "where",
+                                                      "sum", "avg",  "min", "max",   "in_segment"};
+  return names;
+}
+
+class parser {
+ public:
+  parser(const source_text& src, const std::vector<token>& tokens, std::vector<diagnostic>& diags)
+      : src_(src), toks_(tokens), diags_(diags) {}
+
+  /// Parses every definition, recovering at the next `segment` keyword after a syntax error.
+  ast_file run() {
+    ast_file file;
+    while (cur().kind != token_kind::eof) {
+      if (!is_kw(cur(), "segment")) {
+        report(cur(), "expected 'segment' to start a definition, found " + describe(cur()));
+        skip_to_segment();
+        continue;
+      }
+      file.definitions.push_back(definition());
+    }
+    return file;
+  }
+
+ private:
+  // --- tokens --------------------------------------------------------------------------------
+  const token& cur() const noexcept { return toks_[i_]; }
+  const token& peek(std::size_t k) const noexcept {
+    return i_ + k < toks_.size() ? toks_[i_ + k] : toks_.back();
+  }
+  const token& advance() noexcept {
+    const token& t = toks_[i_];
+    if (i_ + 1 < toks_.size()) ++i_;
+    return t;
+  }
+  static bool is_kw(const token& t, std::string_view k) noexcept {
+    return t.kind == token_kind::name && !t.quoted && t.value == k;
+  }
+  static bool is_keyword(const token& t) noexcept {
+    return t.kind == token_kind::name && !t.quoted && is_lang_keyword(t.value);
+  }
+  /// A name that may denote an attribute, link, relation, segment or entity.
+  static bool is_plain_name(const token& t) noexcept {
+    return t.kind == token_kind::name && (t.quoted || !is_lang_keyword(t.value));
+  }
+  static bool is_cmp(const token& t) noexcept {
+    switch (t.kind) {
+      case token_kind::eq:
+      case token_kind::ne:
+      case token_kind::lt:
+      case token_kind::le:
+      case token_kind::gt:
+      case token_kind::ge:
+        return true;
+      default:
+        return false;
+    }
+  }
+  static cmp_op to_cmp(const token& t) noexcept {
+    switch (t.kind) {
+      case token_kind::ne:
+        return cmp_op::ne;
+      case token_kind::lt:
+        return cmp_op::lt;
+      case token_kind::le:
+        return cmp_op::le;
+      case token_kind::gt:
+        return cmp_op::gt;
+      case token_kind::ge:
+        return cmp_op::ge;
+      default:
+        return cmp_op::eq;
+    }
+  }
+  static std::string describe(const token& t) {
+    switch (t.kind) {
+      case token_kind::eof:
+        return "end of file";
+      case token_kind::string:
+        return "a string";
+      case token_kind::name:
+        return "'" + t.value + "'";
+      default:
+        return "'" + std::string(t.text) + "'";
+    }
+  }
+
+  // --- errors --------------------------------------------------------------------------------
+  void report(const token& t, std::string message) {
+    // An error token was reported by the lexer already: one diagnostic per problem.
+    if (t.kind == token_kind::error) return;
+    diags_.push_back(src_.make(t.pos, std::move(message)));
+  }
+  [[noreturn]] void fail(const token& t, std::string message) {
+    report(t, std::move(message));
+    throw syntax_abort{};
+  }
+  [[noreturn]] void fail_at(source_pos pos, std::string message) {
+    diags_.push_back(src_.make(pos, std::move(message)));
+    throw syntax_abort{};
+  }
+  void skip_to_segment() {
+    while (cur().kind != token_kind::eof && !is_kw(cur(), "segment")) advance();
+  }
+  void expect(token_kind k, const std::string& message) {
+    if (cur().kind != k) fail(cur(), message + ", found " + describe(cur()));
+    advance();
+  }
+
+  // --- definitions ---------------------------------------------------------------------------
+  ast_definition definition() {
+    ast_definition d;
+    d.pos = advance().pos;  // `segment`
+    try {
+      if (!is_plain_name(cur()))
+        fail(cur(), "expected a segment name after 'segment', found " + describe(cur()));
+      d.name = {cur().value, cur().pos};
+      advance();
+      if (!is_kw(cur(), "on"))
+        fail(cur(), "expected 'on' after segment name, found " + describe(cur()));
+      advance();
+      if (!is_plain_name(cur()))
+        fail(cur(), "expected an entity name after 'on', found " + describe(cur()));
+      d.entity = {cur().value, cur().pos};
+      advance();
+      if (!is_kw(cur(), "where"))
+        fail(cur(), "expected 'where' after entity name, found " + describe(cur()));
+      advance();
+      d.where = or_expr(0);
+      if (cur().kind != token_kind::eof && !is_kw(cur(), "segment")) {
+        if (cur().kind == token_kind::rparen) fail(cur(), "unexpected ')'");
+        fail(cur(), "expected 'and', 'or' or the next 'segment', found " + describe(cur()));
+      }
+      d.ok = true;
+    } catch (const syntax_abort&) {
+      d.where.reset();
+      skip_to_segment();
+    }
+    return d;
+  }
+
+  // --- expressions ---------------------------------------------------------------------------
+  static std::unique_ptr<ast_expr> node(ast_expr::kind k, source_pos pos) {
+    auto e = std::make_unique<ast_expr>();
+    e->k = k;
+    e->pos = pos;
+    e->op_pos = pos;
+    return e;
+  }
+
+  std::unique_ptr<ast_expr> or_expr(int depth) {
+    auto first = and_expr(depth);
+    if (!is_kw(cur(), "or")) return first;
+    auto e = node(ast_expr::kind::or_, first->pos);
+    e->op_pos = cur().pos;
+    e->children.push_back(std::move(first));
+    while (is_kw(cur(), "or")) {
+      advance();
+      e->children.push_back(and_expr(depth));
+    }
+    return e;
+  }
+
+  std::unique_ptr<ast_expr> and_expr(int depth) {
+    auto first = unary(depth);
+    if (!is_kw(cur(), "and")) return first;
+    auto e = node(ast_expr::kind::and_, first->pos);
+    e->op_pos = cur().pos;
+    e->children.push_back(std::move(first));
+    while (is_kw(cur(), "and")) {
+      advance();
+      e->children.push_back(unary(depth));
+    }
+    return e;
+  }
+
+  std::unique_ptr<ast_expr> unary(int depth) {
+    if (depth >= max_nesting)
+      fail(cur(),
+           "expression nested too deeply (more than " + std::to_string(max_nesting) + " levels)");
+    if (is_kw(cur(), "not")) {
+      auto e = node(ast_expr::kind::not_, advance().pos);
+      e->children.push_back(unary(depth + 1));
+      return e;
+    }
+    return primary(depth);
+  }
+
+  std::unique_ptr<ast_expr> primary(int depth) {
+    const token& t = cur();
+    if (t.kind == token_kind::lparen) {
+      advance();
+      auto e = or_expr(depth + 1);
+      expect(token_kind::rparen, "expected ')'");
+      return e;
+    }
+    if (is_kw(t, "true") || is_kw(t, "false")) {
+      auto e = node(ast_expr::kind::constant, t.pos);
+      e->constant = t.value == "true";
+      advance();
+      return e;
+    }
+    if (is_plain_name(t)) return predicate(depth);
+    if (t.kind == token_kind::rparen) fail(t, "unexpected ')'");
+    if (is_keyword(t) && looks_like_subject(peek(1)))
+      fail(t, "'" + t.value + "' is a keyword; write `" + t.value + "` to use it as a name");
+    fail(t, "expected a condition, found " + describe(t));
+  }
+
+  // True when `t` can follow the subject of a predicate: a keyword misused as a name then reads
+  // as one (`last = "x"`).
+  static bool looks_like_subject(const token& t) noexcept {
+    return is_cmp(t) || t.kind == token_kind::dot || is_kw(t, "is") || is_kw(t, "in") ||
+           is_kw(t, "between") || is_kw(t, "like") || is_kw(t, "ilike") || is_kw(t, "within");
+  }
+
+  // A name after '.': keywords are names only in backticks, except a function (`where(`).
+  ast_name name_after_dot() {
+    const token& t = cur();
+    if (t.kind != token_kind::name) fail(t, "expected a name after '.', found " + describe(t));
+    if (!t.quoted && is_lang_keyword(t.value) && peek(1).kind != token_kind::lparen)
+      fail(t, "'" + t.value + "' is a keyword; write `" + t.value + "` to use it as a name");
+    advance();
+    return {t.value, t.pos};
+  }
+
+  std::unique_ptr<ast_expr> predicate(int depth) {
+    std::vector<ast_name> path;
+    path.push_back({cur().value, cur().pos});
+    advance();
+    while (cur().kind == token_kind::dot) {
+      advance();
+      path.push_back(name_after_dot());
+      if (cur().kind == token_kind::lparen) break;
+    }
+    if (cur().kind == token_kind::lparen) {
+      ast_name fn = std::move(path.back());
+      path.pop_back();
+      return call(std::move(path), std::move(fn), depth);
+    }
+    const source_pos start = path.front().pos;
+    const token& t = cur();
+    if (is_cmp(t)) {
+      const std::string op(t.text);
+      const source_pos op_pos = advance().pos;
+      if (is_plain_name(cur())) {
+        auto e = node(ast_expr::kind::compare_path, start);
+        e->op_pos = op_pos;
+        e->op = to_cmp(t);
+        e->path = std::move(path);
+        e->path2.push_back({cur().value, cur().pos});
+        advance();
+        while (cur().kind == token_kind::dot) {
+          advance();
+          e->path2.push_back(name_after_dot());
+        }
+        if (cur().kind == token_kind::lparen)
+          fail(cur(), "the right side of '" + op + "' must be a value or an attribute");
+        return e;
+      }
+      auto e = node(ast_expr::kind::compare, start);
+      e->op_pos = op_pos;
+      e->op = to_cmp(t);
+      e->path = std::move(path);
+      e->value = literal("'" + op + "'");
+      return e;
+    }
+    if (is_kw(t, "not") || is_kw(t, "in")) {
+      auto e = node(ast_expr::kind::in_list, start);
+      e->op_pos = t.pos;
+      e->path = std::move(path);
+      if (is_kw(t, "not")) {
+        advance();
+        if (!is_kw(cur(), "in")) fail(cur(), "expected 'in' after 'not', found " + describe(cur()));
+        e->negated = true;
+      }
+      advance();
+      expect(token_kind::lparen, "expected '(' after 'in'");
+      e->values.push_back(literal("'('"));
+      while (cur().kind == token_kind::comma) {
+        advance();
+        e->values.push_back(literal("','"));
+      }
+      expect(token_kind::rparen, "expected ',' or ')' in the list");
+      return e;
+    }
+    if (is_kw(t, "between")) {
+      auto e = node(ast_expr::kind::between, start);
+      e->op_pos = advance().pos;
+      e->path = std::move(path);
+      e->value = literal("'between'");
+      if (!is_kw(cur(), "and"))
+        fail(cur(), "expected 'and' between the bounds of 'between', found " + describe(cur()));
+      advance();
+      e->hi = literal("'and'");
+      return e;
+    }
+    if (is_kw(t, "like") || is_kw(t, "ilike")) {
+      auto e = node(ast_expr::kind::like, start);
+      e->case_insensitive = t.value == "ilike";
+      const std::string kw = t.value;
+      e->op_pos = advance().pos;
+      e->path = std::move(path);
+      if (cur().kind != token_kind::string)
+        fail(cur(), "expected a string pattern after '" + kw + "', found " + describe(cur()));
+      e->value.k = ast_literal::kind::string;
+      e->value.s = cur().value;
+      e->value.pos = cur().pos;
+      advance();
+      return e;
+    }
+    if (is_kw(t, "is")) {
+      auto e = node(ast_expr::kind::is_null, start);
+      e->op_pos = advance().pos;
+      e->path = std::move(path);
+      if (is_kw(cur(), "not")) {
+        advance();
+        e->negated = true;
+        if (!is_kw(cur(), "null"))
+          fail(cur(), "expected 'null' after 'is not', found " + describe(cur()));
+      } else if (!is_kw(cur(), "null")) {
+        fail(cur(), "expected 'null' or 'not null' after 'is', found " + describe(cur()));
+      }
+      advance();
+      return e;
+    }
+    if (is_kw(t, "within")) {
+      auto e = node(ast_expr::kind::within, start);
+      e->op_pos = advance().pos;
+      e->path = std::move(path);
+      if (!is_kw(cur(), "last") && !is_kw(cur(), "next"))
+        fail(cur(), "expected 'last' or 'next' after 'within', found " + describe(cur()));
+      e->within_next = cur().value == "next";
+      const std::string after = "'within " + cur().value + "'";
+      advance();
+      e->duration_us = duration(after);
+      return e;
+    }
+    auto e = node(ast_expr::kind::bare, start);
+    e->path = std::move(path);
+    return e;
+  }
+
+  // `[path.]fn(...)`, the function name already read; cur() is '('.
+  std::unique_ptr<ast_expr> call(std::vector<ast_name> path, ast_name fn, int depth) {
+    const source_pos start = path.empty() ? fn.pos : path.front().pos;
+    if (fn.text == "in_segment") {
+      auto e = node(ast_expr::kind::in_segment, start);
+      e->op_pos = fn.pos;
+      e->path = std::move(path);
+      advance();
+      if (cur().kind != token_kind::string)
+        fail(cur(), "expected a segment name in double quotes after 'in_segment(', found " +
+                        describe(cur()));
+      e->segment = {cur().value, cur().pos};
+      advance();
+      expect(token_kind::rparen, "expected ')' after the segment name");
+      return e;
+    }
+    const auto& fns = lang_functions();
+    bool known = false;
+    for (std::string_view f : fns) known |= f == fn.text;
+    if (!known) fail_at(fn.pos, "unknown function '" + fn.text + "'" + did_you_mean(fn.text, fns));
+    if (path.empty())
+      fail_at(fn.pos, "'" + fn.text + "(...)' must follow a relation, as in 'opportunities." +
+                          fn.text + "(...)'");
+    std::unique_ptr<ast_expr> filter;
+    if (fn.text == "where") {
+      advance();
+      if (cur().kind == token_kind::rparen)
+        fail(cur(), "where(...) needs a condition, as in 'where(amount > 0)'");
+      filter = or_expr(depth + 1);
+      expect(token_kind::rparen, "expected ')'");
+      if (cur().kind != token_kind::dot || peek(1).kind != token_kind::name ||
+          peek(2).kind != token_kind::lparen)
+        fail(cur(),
+             "expected '.count()', '.sum(...)', '.avg(...)', '.min(...)' or '.max(...)' after "
+             "'where(...)', found " +
+                 describe(cur()));
+      advance();
+      fn = {cur().value, cur().pos};
+      if (fn.text != "count" && fn.text != "sum" && fn.text != "avg" && fn.text != "min" &&
+          fn.text != "max")
+        fail(cur(),
+             "expected '.count()', '.sum(...)', '.avg(...)', '.min(...)' or '.max(...)' after "
+             "'where(...)', found " +
+                 describe(cur()));
+      advance();
+    }
+    if (fn.text == "any" || fn.text == "none" || fn.text == "all") {
+      auto e = node(ast_expr::kind::quantified, start);
+      e->op_pos = fn.pos;
+      e->path = std::move(path);
+      e->quant = fn.text == "any"    ? quantifier::any
+                 : fn.text == "none" ? quantifier::none
+                                     : quantifier::all;
+      advance();
+      if (cur().kind != token_kind::rparen) {
+        e->children.push_back(or_expr(depth + 1));
+      } else if (e->quant == quantifier::all) {
+        fail(cur(), "all(...) needs a condition, as in 'opportunities.all(is_closed)'");
+      }
+      expect(token_kind::rparen, "expected ')'");
+      return e;
+    }
+    if (fn.text == "count") {
+      auto e = node(ast_expr::kind::count, start);
+      e->op_pos = fn.pos;
+      e->path = std::move(path);
+      e->filter = std::move(filter);
+      advance();
+      if (cur().kind != token_kind::rparen) e->children.push_back(or_expr(depth + 1));
+      expect(token_kind::rparen, "expected ')'");
+      e->test = number_test("count()");
+      return e;
+    }
+    // sum, avg, min, max
+    auto e = node(ast_expr::kind::aggregate, start);
+    e->op_pos = fn.pos;
+    e->path = std::move(path);
+    e->filter = std::move(filter);
+    e->fn = fn.text == "sum"   ? aggregate_fn::sum
+            : fn.text == "avg" ? aggregate_fn::avg
+            : fn.text == "min" ? aggregate_fn::min
+                               : aggregate_fn::max;
+    advance();
+    if (!is_plain_name(cur()))
+      fail(cur(), "expected an attribute name in " + fn.text + "(...), found " + describe(cur()));
+    e->fn_attr = {cur().value, cur().pos};
+    advance();
+    if (cur().kind == token_kind::dot)
+      fail(cur(), fn.text + "(...) takes an attribute of the related entity, not a path");
+    expect(token_kind::rparen, "expected ')' after the attribute of " + fn.text + "(...)");
+    e->test = number_test(fn.text + "(" + e->fn_attr.text + ")");
+    return e;
+  }
+
+  ast_number_test number_test(const std::string& what) {
+    ast_number_test t;
+    if (is_cmp(cur())) {
+      t.op = to_cmp(cur());
+      const std::string op(cur().text);
+      advance();
+      t.value = literal("'" + op + "'");
+      return t;
+    }
+    if (is_kw(cur(), "between")) {
+      advance();
+      t.between = true;
+      t.value = literal("'between'");
+      if (!is_kw(cur(), "and"))
+        fail(cur(), "expected 'and' between the bounds of 'between', found " + describe(cur()));
+      advance();
+      t.hi = literal("'and'");
+      return t;
+    }
+    fail(cur(), "expected a comparison such as '>= 1' or 'between 1 and 5' after " + what +
+                    ", found " + describe(cur()));
+  }
+
+  // --- literals ------------------------------------------------------------------------------
+  ast_literal literal(const std::string& after) {
+    ast_literal l;
+    const token& t = cur();
+    l.pos = t.pos;
+    switch (t.kind) {
+      case token_kind::string:
+        l.k = ast_literal::kind::string;
+        l.s = t.value;
+        advance();
+        return l;
+      case token_kind::timestamp:
+        l.k = ast_literal::kind::timestamp;
+        l.t = t.time;
+        advance();
+        return l;
+      case token_kind::integer:
+      case token_kind::decimal:
+        number(l, false);
+        return l;
+      case token_kind::minus:
+        advance();
+        if (cur().kind != token_kind::integer && cur().kind != token_kind::decimal)
+          fail(cur(), "expected a number after '-', found " + describe(cur()));
+        number(l, true);
+        return l;
+      default:
+        break;
+    }
+    if (is_kw(t, "true") || is_kw(t, "false")) {
+      l.k = ast_literal::kind::boolean;
+      l.b = t.value == "true";
+      advance();
+      return l;
+    }
+    if (is_kw(t, "now")) {
+      l.k = ast_literal::kind::now;
+      advance();
+      if (cur().kind == token_kind::plus || cur().kind == token_kind::minus) {
+        const bool minus = cur().kind == token_kind::minus;
+        advance();
+        l.offset_us = duration(minus ? "'now -'" : "'now +'");
+        if (minus) l.offset_us = -l.offset_us;
+      }
+      return l;
+    }
+    if (is_kw(t, "null")) fail(t, "compare with null using 'is null' or 'is not null'");
+    fail(t, "expected a value after " + after + ", found " + describe(t));
+  }
+
+  // Reads the number at cur() (negated when `negative`) into `l`.
+  void number(ast_literal& l, bool negative) {
+    const token& t = cur();
+    const std::string text = (negative ? "-" : "") + std::string(t.text);
+    if (t.kind == token_kind::integer) {
+      if (!parse_int64(text, l.i)) fail(t, "bad number '" + text + "': out of the 64-bit range");
+      l.k = ast_literal::kind::integer;
+      l.f = static_cast<double>(l.i);
+    } else {
+      if (!parse_double(text, l.f)) fail(t, "bad number '" + text + "': out of range");
+      l.k = ast_literal::kind::floating;
+    }
+    advance();
+    if (cur().kind == token_kind::name && !cur().quoted && duration_unit_us(cur().value) != 0)
+      fail_at(t.pos, "a duration is only valid after 'now -', 'now +' or 'within last/next'");
+  }
+
+  // `N unit` after `after` (for messages); returns microseconds.
+  std::int64_t duration(const std::string& after) {
+    const token& n = cur();
+    if (n.kind != token_kind::integer && n.kind != token_kind::decimal)
+      fail(n, "expected a duration such as '30 days' after " + after + ", found " + describe(n));
+    advance();
+    const token& u = cur();
+    const std::int64_t unit =
+        u.kind == token_kind::name && !u.quoted ? duration_unit_us(u.value) : 0;
+    if (unit == 0)
+      fail(u, "expected a duration unit (weeks, days, hours, minutes or seconds) after '" +
+                  std::string(n.text) + "', found " + describe(u));
+    advance();
+    const std::string out_of_range =
+        "duration '" + std::string(n.text) + " " + u.value + "' is out of range";
+    if (n.kind == token_kind::integer) {
+      std::int64_t v = 0;
+      if (!parse_int64(n.text, v) || v > std::numeric_limits<std::int64_t>::max() / unit)
+        fail(n, out_of_range);
+      return v * unit;
+    }
+    double v = 0;
+    if (!parse_double(n.text, v)) fail(n, out_of_range);
+    const double us = std::round(v * static_cast<double>(unit));
+    // 2^63 is exactly representable: anything below it converts without overflow.
+    if (!(us < 9223372036854775808.0)) fail(n, out_of_range);
+    return static_cast<std::int64_t>(us);
+  }
+
+  const source_text& src_;
+  const std::vector<token>& toks_;
+  std::vector<diagnostic>& diags_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace detail::lang
+
+/// Lexes and parses `text` into a syntax tree, appending every lexical and syntax error to
+/// `diags` in source order (`file` names the text in them). After a syntax error the parser skips
+/// to the next `segment` keyword and goes on, leaving the broken definition with `ok == false`.
+/// Nesting deeper than 200 levels is an error, so the depth of the tree is bounded.
+/// O(size); the tree owns its strings. Never throws except std::bad_alloc.
+inline ast_file parse_segments(std::string_view text, const std::string& file,
+                               std::vector<diagnostic>& diags) {
+  detail::lang::source_text src(text, file);
+  std::vector<diagnostic> found;
+  const std::vector<token> tokens = detail::lang::lexer(src, found).run();
+  ast_file tree = detail::lang::parser(src, tokens, found).run();
+  src.finish(found);
+  diags.insert(diags.end(), found.begin(), found.end());
+  return tree;
+}
+
+}  // namespace b2bseg
