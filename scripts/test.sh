@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds b2bseg and runs its tests. Installs missing Debian packages first.
+#   scripts/test.sh                       # Release build in build/, default test set
+#   scripts/test.sh --sanitize address\;undefined   # ASan+UBSan build in build-asan/
+#   scripts/test.sh --sanitize thread     # TSan build in build-tsan/
+#   scripts/test.sh --label large         # also the long, large-scale tests
+# Extra arguments after -- go to ctest (e.g. -- -R Store).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitize=""; labels_exclude="large"; ctest_args=()
+while (($#)); do
+  case "$1" in
+    --sanitize) sanitize="$2"; shift 2 ;;
+    --label) labels_exclude=""; shift 2 ;;
+    --) shift; ctest_args=("$@"); break ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+scripts/setup-deps.sh
+build=build; type=Release
+case "$sanitize" in
+  "") ;;
+  thread) build=build-tsan; type=RelWithDebInfo ;;
+  *) build=build-asan; type=RelWithDebInfo ;;
+esac
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" -j2
+args=(--test-dir "$build" -j2 --output-on-failure)
+[[ -n "$labels_exclude" ]] && args+=(-LE "$labels_exclude")
+ctest "${args[@]}" "${ctest_args[@]}"
