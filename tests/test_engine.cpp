@@ -1,0 +1,174 @@
+// Engine tests: exact members of hand-checked segments on the mini dataset, SPEC semantics of
+// nulls, lists, unset links and empty relations, sharing of sub-expressions, threads.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "b2bseg/b2bseg.hpp"
+
+using namespace b2bseg;
+
+namespace {
+
+const graph& mini() {
+  static graph g = load_dataset(std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini");
+  return g;
+}
+
+timestamp_us as_of() {
+  timestamp_us t = 0;
+  parse_timestamp("2026-11-22T00:00:00Z", t);
+  return t;
+}
+
+/// Members (keys, sorted) of the last segment of `text`.
+std::set<std::string> members(const std::string& text, unsigned threads = 0) {
+  bound_file f = compile_segments(text, mini().schema(), "test.seg");
+  eval_options o;
+  o.as_of = as_of();
+  o.threads = threads;
+  evaluation ev = evaluate(mini(), f, o);
+  std::set<std::string> out;
+  for (const auto& s : ev.segments)
+    if (s.name == f.segments.back().name)
+      for (auto id : s.members) out.insert(std::string(mini().key(s.entity, id)));
+  return out;
+}
+
+using keys = std::set<std::string>;
+
+}  // namespace
+
+TEST(Engine, ComparisonsAndNulls) {
+  EXPECT_EQ(members("segment s on account where employees >= 1000"), (keys{"A1", "A4"}));
+  // != and not in are false on null; `not` is plain complement.
+  EXPECT_EQ(members("segment s on account where industry != \"Software\""), (keys{"A2"}));
+  EXPECT_EQ(members("segment s on account where not industry = \"Software\""), (keys{"A2", "A4"}));
+  EXPECT_EQ(members("segment s on account where industry not in (\"Fintech\")"), (keys{"A1", "A3"}));
+  EXPECT_EQ(members("segment s on account where industry is null"), (keys{"A4"}));
+  EXPECT_EQ(members("segment s on account where employees between 80 and 1200"), (keys{"A1", "A2"}));
+  EXPECT_EQ(members("segment s on account where annual_revenue > 1000000"), (keys{"A1", "A4"}));
+  EXPECT_EQ(members("segment s on account where annual_revenue < 250000.5"), (keys{}));
+  EXPECT_EQ(members("segment s on account where annual_revenue <= 250000.5"), (keys{"A3"}));
+  EXPECT_EQ(members("segment s on account where employees > 79.5 and employees < 80.5"), (keys{"A2"}));
+  EXPECT_EQ(members("segment s on account where is_customer"), (keys{"A1", "A3"}));
+  EXPECT_EQ(members("segment s on account where is_customer = false"), (keys{"A2", "A4"}));
+  EXPECT_EQ(members("segment s on account where name like \"%, Inc.\""), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on account where name ilike \"initech%\""), (keys{"A3"}));
+  EXPECT_EQ(members("segment s on account where name like \"_lobex\""), (keys{"A2"}));
+  EXPECT_EQ(members("segment s on account where name < \"H\""), (keys{"A1", "A2"}));
+  EXPECT_EQ(members("segment s on account where created_at >= @2024-01-15"), (keys{"A1", "A2"}));
+  EXPECT_EQ(members("segment s on account where created_at within last 600 days"), (keys{"A2"}));
+}
+
+TEST(Engine, ListsMatchAnyElement) {
+  EXPECT_EQ(members("segment s on account where tags = \"ai\""), (keys{"A1", "A4"}));
+  EXPECT_EQ(members("segment s on account where tags != \"cloud\""), (keys{"A1", "A4"}));
+  EXPECT_EQ(members("segment s on account where tags in (\"cloud\")"), (keys{"A1", "A3"}));
+  EXPECT_EQ(members("segment s on account where tags is null"), (keys{"A2"}));
+  EXPECT_EQ(members("segment s on account where tags like \"s%\""), (keys{"A1", "A4"}));
+}
+
+TEST(Engine, ToOneLinksAndUnsetLinks) {
+  EXPECT_EQ(members("segment s on person where account.industry = \"Software\""), (keys{"P1", "P2", "P5"}));
+  // Through an unset link everything is false, even != and none().
+  EXPECT_EQ(members("segment s on person where account.industry != \"Fintech\""), (keys{"P1", "P2", "P5"}));
+  EXPECT_EQ(members("segment s on person where account.people.none(seniority = \"CEO\")"), (keys{"P1", "P2", "P3", "P5"}));
+  EXPECT_EQ(members("segment s on person where account is null"), (keys{"P4"}));
+  EXPECT_EQ(members("segment s on person where account is not null"), (keys{"P1", "P2", "P3", "P5"}));
+  EXPECT_EQ(members("segment s on person where account.parent.name = \"Acme, Inc.\""), (keys{"P3", "P5"}));
+  EXPECT_EQ(members("segment s on account where parent is null"), (keys{"A1", "A4"}));
+}
+
+TEST(Engine, ReverseLinksCountsAndAggregates) {
+  EXPECT_EQ(members("segment s on account where people.any()"), (keys{"A1", "A2", "A3"}));
+  EXPECT_EQ(members("segment s on account where people.none()"), (keys{"A4"}));
+  EXPECT_EQ(members("segment s on account where people.all(seniority = \"VP\")"), (keys{"A4"}));
+  EXPECT_EQ(members("segment s on account where people.all(score >= 40)"), (keys{"A1", "A3", "A4"}));
+  EXPECT_EQ(members("segment s on account where people.count() >= 2"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on account where people.count() < 1"), (keys{"A4"}));
+  EXPECT_EQ(members("segment s on account where people.count(seniority = \"VP\") = 0"), (keys{"A2", "A3", "A4"}));
+  EXPECT_EQ(members("segment s on account where people.count() between 1 and 1"), (keys{"A2", "A3"}));
+  EXPECT_EQ(members("segment s on account where people.sum(score) > 100"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on account where people.sum(score) = 0"), (keys{"A2", "A4"}));
+  EXPECT_EQ(members("segment s on account where people.avg(score) >= 60"), (keys{"A1", "A3"}));
+  EXPECT_EQ(members("segment s on account where people.min(score) < 50"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on account where people.max(score) >= 0"), (keys{"A1", "A3"}));
+  EXPECT_EQ(members("segment s on account where people.where(seniority = \"VP\").count() >= 1"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on account where subsidiaries.count() = 2"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on person where events.where(type = \"webinar.attended\" and timestamp within last 90 days).count() >= 1"),
+            (keys{"P1"}));
+  EXPECT_EQ(members("segment s on person where events.max(timestamp) >= now - 7 days"), (keys{"P2", "P5"}));
+  EXPECT_EQ(members("segment s on account where people.any(events.count() >= 3)"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on person where account.people.count() >= 2"), (keys{"P1", "P2"}));
+}
+
+TEST(Engine, SegmentsOfSegmentsAndAttributeComparisons) {
+  std::string text =
+      "segment big on account where employees >= 1000\n"
+      "segment in_big on person where account.in_segment(\"big\") and seniority = \"VP\"\n"
+      "segment not_big on person where not in_segment(\"in_big\")\n";
+  EXPECT_EQ(members(text), (keys{"P2", "P3", "P4", "P5"}));
+  EXPECT_EQ(members("segment s on account where created_at > parent.created_at"), (keys{"A2"}));
+  EXPECT_EQ(members("segment s on person where score < account.employees"), (keys{"P1", "P2"}));
+}
+
+TEST(Engine, SharedSubExpressionsAreComputedOnce) {
+  std::string text =
+      "segment a on person where account.industry = \"Software\" and seniority = \"VP\"\n"
+      "segment b on person where seniority = \"VP\" and account.industry = \"Software\" and score > 50\n"
+      "segment c on person where account.industry = \"Software\" or score > 50\n";
+  bound_file f = compile_segments(text, mini().schema(), "share.seg");
+  plan p = build_plan(mini().schema(), f, as_of());
+  std::size_t industry_scans = 0, to_ones = 0;
+  for (const auto& n : p.nodes) {
+    if (n.op == plan_op::scan && n.label.find("industry") != std::string::npos) ++industry_scans;
+    if (n.op == plan_op::to_one) ++to_ones;
+  }
+  EXPECT_EQ(industry_scans, 1u);
+  EXPECT_EQ(to_ones, 1u);
+  EXPECT_GT(p.requested, p.nodes.size());
+  // a's conjunction is an input of b's (flattened and de-duplicated), so `a and score > 50` shares it.
+  evaluation ev = executor(mini()).run(std::move(p), f);
+  ASSERT_EQ(ev.segments.size(), 3u);
+  EXPECT_EQ(ev.segments[0].members.cardinality(), 1u);  // P1
+  EXPECT_EQ(ev.segments[1].members.cardinality(), 1u);
+}
+
+TEST(Engine, SelectedSegmentsBringTheirDependencies) {
+  std::string text =
+      "segment big on account where employees >= 1000\n"
+      "segment unrelated on account where employees < 10\n"
+      "segment in_big on person where account.in_segment(\"big\")\n";
+  bound_file f = compile_segments(text, mini().schema(), "sel.seg");
+  eval_options o;
+  o.as_of = as_of();
+  o.segments = {"in_big"};
+  evaluation ev = evaluate(mini(), f, o);
+  std::set<std::string> names;
+  for (auto& s : ev.segments) names.insert(s.name);
+  EXPECT_EQ(names, (std::set<std::string>{"big", "in_big"}));
+  o.segments = {"nope"};
+  EXPECT_THROW(evaluate(mini(), f, o), data_error);
+}
+
+TEST(Engine, ThreadCountsAgree) {
+  std::string text = "segment s on person where events.count() >= 1 and account.people.count() >= 1";
+  EXPECT_EQ(members(text, 1), members(text, 2));
+  EXPECT_EQ(members(text, 1), (keys{"P1", "P2", "P3", "P5"}));
+}
+
+TEST(Engine, LikeMatcher) {
+  EXPECT_TRUE(like_match("a%", "abc", false));
+  EXPECT_TRUE(like_match("%c", "abc", false));
+  EXPECT_TRUE(like_match("a_c", "abc", false));
+  EXPECT_TRUE(like_match("_", "\xc3\xa9", false));  // one UTF-8 character
+  EXPECT_FALSE(like_match("__", "\xc3\xa9", false));
+  EXPECT_TRUE(like_match("100\\%", "100%", false));
+  EXPECT_FALSE(like_match("100\\%", "1000", false));
+  EXPECT_TRUE(like_match("A%C", "abc", true));
+  EXPECT_FALSE(like_match("A%C", "abc", false));
+  EXPECT_TRUE(like_match("%", "", false));
+  EXPECT_FALSE(like_match("_", "", false));
+  EXPECT_TRUE(like_match("%a%b%c%", "xxaxxbxxcxx", false));
+}
