@@ -9,6 +9,7 @@
 #include "b2bseg/lang/compile.hpp"
 #include "b2bseg/lang/lexer.hpp"
 #include "b2bseg/lang/parser.hpp"
+#include "b2bseg/storage/schema_json.hpp"
 #include "support/lang_schema.hpp"
 
 namespace b2bseg {
@@ -656,6 +657,51 @@ TEST(Bind, DeepButAllowedNesting) {
   for (int i = 0; i < 60; ++i) nested = "account.opportunities.any(" + nested + ")";
   auto f = bind_where("opportunity", nested);
   EXPECT_EQ(f->k, bk::quantified);
+}
+
+TEST(Bind, TestSchemaIsValidAndSpecSchemaJsonWorks) {
+  // The hand-linked test schema is what schema validation makes of it.
+  schema checked = test::b2b_schema();
+  ASSERT_NO_THROW(validate_schema(checked, "test"));
+  for (std::size_t i = 0; i < checked.entities.size(); ++i) {
+    ASSERT_EQ(checked.entities[i].reverses.size(), b2b().entities[i].reverses.size());
+    for (std::size_t r = 0; r < checked.entities[i].reverses.size(); ++r)
+      EXPECT_EQ(checked.entities[i].reverses[r].name, b2b().entities[i].reverses[r].name);
+  }
+  // The schema.json of SPEC 2.1, as loaded from a dataset.
+  const schema spec = parse_schema(R"({
+  "entities": {
+    "account": {
+      "file": "account.csv", "key": "account_id",
+      "attributes": { "name": "string", "industry": "string", "employees": "int",
+        "annual_revenue": "float", "is_customer": "bool", "created_at": "timestamp",
+        "tags": "string[]" }
+    },
+    "person": {
+      "file": "person.csv", "key": "person_id",
+      "attributes": { "email": "string", "seniority": "string" },
+      "links": { "account": { "column": "account_id", "to": "account", "reverse": "people" } }
+    },
+    "event": {
+      "file": "event.csv",
+      "attributes": { "type": "string", "timestamp": "timestamp" },
+      "links": { "person": { "column": "person_id", "to": "person", "reverse": "events" } }
+    }
+  }
+})",
+                                   "schema.json");
+  const bound_file f = compile_segments(R"(
+segment target_accounts on account where industry in ("Software", "Fintech") and employees >= 1000
+  and people.count(seniority = "VP") >= 1
+segment buying_committee on person where
+    account.in_segment("target_accounts")
+    and seniority in ("VP", "C-Level", "Director")
+    and events.where(type = "webinar.attended"
+                     and timestamp within last 90 days).count() >= 1
+)",
+                                        spec);
+  ASSERT_EQ(f.segments.size(), 2u);
+  EXPECT_EQ(f.segments[1].where->children[2]->rel.source, spec.find_entity("event"));
 }
 
 // --- errors --------------------------------------------------------------------------------

@@ -46,6 +46,12 @@ struct relation_ref {
 
 /// A typed literal. For `timestamp`, `relative` means `now + offset_us` (offset may be negative),
 /// resolved at evaluation time from the as-of instant; otherwise `t` is absolute.
+/// Numbers (compared with an int or float attribute, or in a `number_test`): `type` is `floating`
+/// when the attribute (or aggregate result: avg of an int is floating) is float or the literal
+/// was written with a fraction or exponent, else `integer`. `f` always holds the value; `i` holds
+/// it exactly when it was written as an integer (and is 0 otherwise). So read `i` when `type` is
+/// `integer` and `f` when it is `floating`. A literal compared with a string[] attribute is typed
+/// `string`.
 struct literal {
   value_type type = value_type::string;  ///< string, integer, floating, boolean or timestamp
   std::string s;
