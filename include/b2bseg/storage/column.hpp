@@ -27,15 +27,17 @@ class string_dictionary {
  public:
   string_dictionary() { offsets_.push_back(0); }
   /// Builds from values that must be sorted and distinct (checked by `validate()`).
+  /// Throws std::length_error when the values hold 4 GiB of characters or more.
   explicit string_dictionary(const std::vector<std::string_view>& sorted_values) {
     std::size_t total = 0;
     for (auto v : sorted_values) total += v.size();
+    if (total >= 0xFFFFFFFFu) throw std::length_error("string dictionary over 4 GiB");
     chars_.reserve(total);
     offsets_.reserve(sorted_values.size() + 1);
     offsets_.push_back(0);
     for (auto v : sorted_values) {
       chars_.append(v);
-      offsets_.push_back(chars_.size());
+      offsets_.push_back(static_cast<std::uint32_t>(chars_.size()));
     }
   }
   std::size_t size() const noexcept { return offsets_.size() - 1; }
@@ -66,7 +68,7 @@ class string_dictionary {
     return lo;
   }
   std::size_t memory_bytes() const noexcept {
-    return chars_.capacity() + offsets_.capacity() * sizeof(std::uint64_t);
+    return chars_.capacity() + offsets_.capacity() * sizeof(std::uint32_t);
   }
   /// Throws std::logic_error unless values are strictly increasing.
   void validate() const {
@@ -77,7 +79,7 @@ class string_dictionary {
 
  private:
   std::string chars_;
-  std::vector<std::uint64_t> offsets_;
+  std::vector<std::uint32_t> offsets_;
 };
 
 /// Dictionary codes of one string column, stored 1, 2 or 4 bytes wide depending on the dictionary

@@ -26,15 +26,17 @@ class key_index {
   key_index() { offsets_.push_back(0); }
 
   /// Builds from keys in row order. Keys must be distinct (the loader checks that before).
+  /// Throws std::length_error when the keys hold 4 GiB of characters or more.
   explicit key_index(const std::vector<std::string_view>& keys) {
     std::size_t total = 0;
     for (auto k : keys) total += k.size();
+    if (total >= 0xFFFFFFFFu) throw std::length_error("keys over 4 GiB");
     chars_.reserve(total);
     offsets_.reserve(keys.size() + 1);
     offsets_.push_back(0);
     for (auto k : keys) {
       chars_.append(k);
-      offsets_.push_back(chars_.size());
+      offsets_.push_back(static_cast<std::uint32_t>(chars_.size()));
     }
     rebuild_table();
   }
@@ -55,7 +57,7 @@ class key_index {
     }
   }
   std::size_t memory_bytes() const noexcept {
-    return chars_.capacity() + offsets_.capacity() * 8 + slots_.capacity() * 4;
+    return chars_.capacity() + offsets_.capacity() * 4 + slots_.capacity() * 4;
   }
   /// Checks that every key is found at its own row (so keys are distinct). O(rows).
   void validate() const {
@@ -75,7 +77,7 @@ class key_index {
     }
   }
   std::string chars_;
-  std::vector<std::uint64_t> offsets_;
+  std::vector<std::uint32_t> offsets_;
   std::vector<row_id> slots_;
 };
 
