@@ -185,6 +185,27 @@ TEST_P(Levels, KernelsMatchNaive) {
       EXPECT_EQ(b2bseg::andnot_popcount_words(a, b, n), pandnot);
       EXPECT_EQ(b2bseg::xor_popcount_words(a, b, n), pxor);
       EXPECT_EQ(b2bseg::count_runs_words(a, n), naive_runs(a, n));
+
+      // decode_words with exact room (nothing written past it) and with spare room, at a low
+      // base and at the top of the 32-bit id space.
+      for (std::uint64_t base : {std::uint64_t{64} * offset, (std::uint64_t{1} << 32) - 64 * n}) {
+        std::vector<std::uint32_t> want;
+        for (std::size_t i = 0; i < 64 * n; ++i)
+          if ((a[i / 64] >> (i % 64)) & 1) want.push_back(static_cast<std::uint32_t>(base + i));
+        std::vector<std::uint32_t> got(want.size() + 1, 0xdeadbeef);
+        ASSERT_EQ(
+            b2bseg::decode_words(a, n, static_cast<std::uint32_t>(base), got.data(), want.size()),
+            want.size());
+        EXPECT_EQ(got.back(), 0xdeadbeefu) << "wrote past the room given";
+        got.pop_back();
+        EXPECT_EQ(got, want);
+        std::vector<std::uint32_t> roomy(want.size() + 100);
+        ASSERT_EQ(b2bseg::decode_words(a, n, static_cast<std::uint32_t>(base), roomy.data(),
+                                       roomy.size()),
+                  want.size());
+        roomy.resize(want.size());
+        EXPECT_EQ(roomy, want);
+      }
     }
   }
 }

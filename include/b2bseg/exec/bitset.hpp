@@ -1,5 +1,4 @@
-// The flat bitset for dense set algebra (64-byte-aligned words, SIMD kernels) and its fast
-// conversions to and from CRoaring bitmaps.
+// The flat bitset for dense set algebra, and its fast conversions to and from CRoaring bitmaps.
 #pragma once
 
 #include <roaring/roaring.h>
@@ -52,23 +51,6 @@ inline void clear_bits(std::uint64_t* w, std::size_t a, std::size_t b) noexcept 
   w[wa] &= ~ma;
   std::fill(w + wa + 1, w + wb, std::uint64_t{0});
   w[wb] &= ~mb;
-}
-
-/// Writes base + (position of each set bit) of w[0, n_words), ascending, to out; returns how
-/// many. `T` must hold base + 64 * n_words - 1.
-template <class T>
-inline std::size_t decode_bits(const std::uint64_t* w, std::size_t n_words, std::size_t base,
-                               T* out) noexcept {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < n_words; ++i) {
-    std::uint64_t x = w[i];
-    const std::size_t b = base + 64 * i;
-    while (x != 0) {
-      out[n++] = static_cast<T>(b + static_cast<std::size_t>(std::countr_zero(x)));
-      x &= x - 1;
-    }
-  }
-  return n;
 }
 
 }  // namespace detail
@@ -198,16 +180,18 @@ class bitset {
     clear_padding();
   }
 
-  /// Calls f(id) for each set bit, ascending; `id` is std::uint32_t. O(size / 64 + count).
-  /// f must not resize this bitset; it may throw (the walk then stops).
+  /// Calls f(id) for each set bit, ascending; `id` is std::uint32_t. Decodes 32 words at a time
+  /// into an 8 KiB stack buffer with the SIMD decoder, then calls f on each id.
+  /// O(size / 64 + count). f must not modify this bitset; it may throw (the walk then stops).
   template <class F>
   void for_each(F&& f) const {
-    for (std::size_t i = 0; i < n_words_; ++i) {
-      std::uint64_t x = words_[i];
-      while (x != 0) {
-        f(static_cast<std::uint32_t>(64 * i + static_cast<std::size_t>(std::countr_zero(x))));
-        x &= x - 1;
-      }
+    constexpr std::size_t batch_words = 32;
+    std::uint32_t ids[batch_words * 64];
+    for (std::size_t w0 = 0; w0 < n_words_; w0 += batch_words) {
+      const std::size_t k =
+          decode_words(words_ + w0, std::min(batch_words, n_words_ - w0),
+                       static_cast<std::uint32_t>(64 * w0), ids, batch_words * 64);
+      for (std::size_t j = 0; j < k; ++j) f(ids[j]);
     }
   }
 
@@ -343,24 +327,25 @@ class bitset {
 
 // ---- decoding -------------------------------------------------------------------------------
 
-/// Writes the ids of the set bits of words [0, n_words), ascending, to out, adding `base` (the id
-/// of bit 0 of words[0]); returns how many. out must have room for popcount_words(words,
-/// n_words) ids. Lets threads decode disjoint word ranges. O(n_words + ids). Never throws.
+/// Writes the ids of the set bits of words[0, n_words), ascending, to out, adding `base` (the id
+/// of bit 0 of words[0]); returns how many. out must have room for exactly that many ids
+/// (popcount_words(words, n_words)); nothing past them is written. Lets threads decode disjoint
+/// word ranges. O(n_words + ids), SIMD. Never throws.
 inline std::size_t decode_words(const std::uint64_t* words, std::size_t n_words, std::uint32_t base,
                                 std::uint32_t* out) noexcept {
-  return detail::decode_bits(words, n_words, base, out);
+  return decode_words(words, n_words, base, out, popcount_words(words, n_words));
 }
 
 /// Writes the ids of all set bits of b, ascending, to out; returns how many (b.count()). out must
 /// have room for b.count() ids. O(size / 64 + count). Never throws.
 inline std::size_t to_ids(const bitset& b, std::uint32_t* out) noexcept {
-  return detail::decode_bits(b.words(), b.word_count(), 0, out);
+  return decode_words(b.words(), b.word_count(), 0, out, b.count());
 }
 
 /// The ids of all set bits of b, ascending. O(size / 64 + count). Throws std::bad_alloc.
 inline std::vector<std::uint32_t> to_ids(const bitset& b) {
   std::vector<std::uint32_t> ids(b.count());
-  to_ids(b, ids.data());
+  decode_words(b.words(), b.word_count(), 0, ids.data(), ids.size());
   return ids;
 }
 
@@ -482,7 +467,7 @@ inline void* make_roaring_container(const std::uint64_t* w, std::size_t n_words,
   if (card <= DEFAULT_MAX_SIZE) {
     array_container_t* ac = array_container_create_given_capacity(static_cast<std::int32_t>(card));
     if (ac == nullptr) return nullptr;
-    ac->cardinality = static_cast<std::int32_t>(decode_bits(w, n_words, 0, ac->array));
+    ac->cardinality = static_cast<std::int32_t>(decode_portable(w, n_words, 0, ac->array, card));
     *type = ARRAY_CONTAINER_TYPE_CODE;
     return ac;
   }

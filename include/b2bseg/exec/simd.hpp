@@ -1,5 +1,4 @@
-// Word-array kernels (AND/OR/ANDNOT/XOR/NOT, popcounts) with AVX-512, AVX2 and portable versions,
-// chosen once at run time from what the CPU supports.
+// Kernels over 64-bit word arrays (set algebra, popcounts, decoding), AVX-512/AVX2/scalar by CPU.
 #pragma once
 
 #include <atomic>
@@ -16,7 +15,7 @@
 #include <immintrin.h>
 // Function-level targets: the library is compiled for baseline x86-64 and only these functions
 // use wider instructions, after `__builtin_cpu_supports` said the CPU and the OS allow them.
-#define B2BSEG_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
+#define B2BSEG_TARGET_AVX2 __attribute__((target("avx2,bmi,popcnt")))
 #define B2BSEG_TARGET_AVX512F __attribute__((target("avx512f,popcnt")))
 #define B2BSEG_TARGET_AVX512BW __attribute__((target("avx512f,avx512bw,popcnt")))
 #define B2BSEG_TARGET_AVX512VPOPCNT __attribute__((target("avx512f,avx512vpopcntdq,popcnt")))
@@ -57,6 +56,8 @@ using binop_fn = void (*)(std::uint64_t*, const std::uint64_t*, const std::uint6
 using unop_fn = void (*)(std::uint64_t*, const std::uint64_t*, std::size_t) noexcept;
 using count1_fn = std::size_t (*)(const std::uint64_t*, std::size_t) noexcept;
 using count2_fn = std::size_t (*)(const std::uint64_t*, const std::uint64_t*, std::size_t) noexcept;
+using decode_fn = std::size_t (*)(const std::uint64_t*, std::size_t, std::uint32_t, std::uint32_t*,
+                                  std::size_t) noexcept;
 
 /// One level's kernels. The public functions below call through the active table.
 struct simd_kernels {
@@ -72,6 +73,7 @@ struct simd_kernels {
   count2_fn andnot_popcount_words;
   count2_fn xor_popcount_words;
   count1_fn count_runs_words;
+  decode_fn decode_words;
 };
 
 // ---- the operations, as scalar and vector functions --------------------------------------------
@@ -240,13 +242,105 @@ inline std::size_t scalar_count_runs(const std::uint64_t* a, std::size_t n) noex
   return popcount64(a[0] & ~(a[0] << 1)) + scalar_count(src_run_starts{a}, 1, n);
 }
 
-inline constexpr simd_kernels scalar_kernels{
-    simd_level::scalar,        &scalar_binop<op_and>,
-    &scalar_binop<op_or>,      &scalar_binop<op_andnot>,
-    &scalar_binop<op_xor>,     &scalar_not,
-    &scalar_popcount,          &scalar_popcount2<op_and>,
-    &scalar_popcount2<op_or>,  &scalar_popcount2<op_andnot>,
-    &scalar_popcount2<op_xor>, &scalar_count_runs};
+/// Writes base + (position of each set bit) of w[0, n_words), ascending, to out; returns how
+/// many. Never writes past the ids it returns. `T` must hold base + 64 * n_words - 1.
+template <class T>
+inline std::size_t decode_exact(const std::uint64_t* w, std::size_t n_words, std::size_t base,
+                                T* out) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < n_words; ++i) {
+    std::uint64_t x = w[i];
+    const std::size_t b = base + 64 * i;
+    while (x != 0) {
+      out[n++] = static_cast<T>(b + static_cast<std::size_t>(std::countr_zero(x)));
+      x &= x - 1;
+    }
+  }
+  return n;
+}
+
+/// Decodes words into ids, skipping zero words eight at a time (one test per eight words for
+/// sparse sets). `decode_word(x, b, o)` writes the ids of word x (bit 0 = id b) to o, possibly
+/// followed by junk, using at most `Slack` slots, and returns the number of ids. Runs while at
+/// least `Slack` slots remain before `cap` (the room in out), then finishes exactly.
+/// Forced inline so that it compiles for its caller's target.
+template <std::size_t Slack, class T, class DecodeWord>
+[[gnu::always_inline]] inline std::size_t decode_skipping_zeros(const std::uint64_t* w,
+                                                                std::size_t n_words,
+                                                                std::size_t base, T* out,
+                                                                std::size_t cap,
+                                                                DecodeWord decode_word) noexcept {
+  std::size_t n = 0, i = 0;
+  for (; i + 8 <= n_words; i += 8) {
+    unsigned nonzero = 0;
+    for (unsigned j = 0; j < 8; ++j) nonzero |= static_cast<unsigned>(w[i + j] != 0) << j;
+    while (nonzero != 0) {
+      const std::size_t k = i + static_cast<std::size_t>(std::countr_zero(nonzero));
+      if (n + Slack > cap) return n + decode_exact(w + k, n_words - k, base + 64 * k, out + n);
+      n += decode_word(w[k], base + 64 * k, out + n);
+      nonzero &= nonzero - 1;
+    }
+  }
+  return n + decode_exact(w + i, n_words - i, base + 64 * i, out + n);
+}
+
+/// Writes a word's ids eight at a time without testing for the end (junk past the count, at most
+/// 64 slots), which mispredicts far less than one branch per id. `Pop` counts bits.
+template <class T, class Pop>
+struct batched_word_decoder {
+  [[gnu::always_inline]] std::size_t operator()(std::uint64_t x, std::size_t b,
+                                                T* o) const noexcept {
+    const std::size_t cnt = Pop{}(x);
+    for (std::size_t k = 0;; k += 8) {
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < 8; ++j) {  // countr_zero(0) is 64: junk, never out of bounds
+        o[k + j] = static_cast<T>(b + static_cast<std::size_t>(std::countr_zero(x)));
+        x &= x - 1;
+      }
+      if (k + 8 >= cnt) return cnt;
+    }
+  }
+};
+
+/// Writes a word's ids exactly, one ctz per id (no junk, no slack).
+template <class T>
+struct exact_word_decoder {
+  [[gnu::always_inline]] std::size_t operator()(std::uint64_t x, std::size_t b,
+                                                T* o) const noexcept {
+    std::size_t n = 0;
+    for (; x != 0; x &= x - 1)
+      o[n++] = static_cast<T>(b + static_cast<std::size_t>(std::countr_zero(x)));
+    return n;
+  }
+};
+
+/// Decoding without POPCNT/TZCNT: zero words skipped eight at a time, then one ctz per id (the
+/// batched writer loses here: baseline countr_zero needs a branch-free fix-up for zero words).
+/// Writes nothing past the ids; `cap` is unused.
+template <class T>
+inline std::size_t decode_portable(const std::uint64_t* w, std::size_t n_words, std::size_t base,
+                                   T* out, std::size_t cap) noexcept {
+  return decode_skipping_zeros<0>(w, n_words, base, out, cap, exact_word_decoder<T>{});
+}
+
+inline std::size_t scalar_decode(const std::uint64_t* w, std::size_t n_words, std::uint32_t base,
+                                 std::uint32_t* out, std::size_t cap) noexcept {
+  return decode_portable(w, n_words, base, out, cap);
+}
+
+inline constexpr simd_kernels scalar_kernels{simd_level::scalar,
+                                             &scalar_binop<op_and>,
+                                             &scalar_binop<op_or>,
+                                             &scalar_binop<op_andnot>,
+                                             &scalar_binop<op_xor>,
+                                             &scalar_not,
+                                             &scalar_popcount,
+                                             &scalar_popcount2<op_and>,
+                                             &scalar_popcount2<op_or>,
+                                             &scalar_popcount2<op_andnot>,
+                                             &scalar_popcount2<op_xor>,
+                                             &scalar_count_runs,
+                                             &scalar_decode};
 
 #if B2BSEG_SIMD_X86
 
@@ -326,12 +420,32 @@ B2BSEG_TARGET_AVX2 inline std::size_t avx2_count_runs(const std::uint64_t* a,
          avx2_count(src_run_starts{a}, 1, n);
 }
 
-inline constexpr simd_kernels avx2_kernels{simd_level::avx2,        &avx2_binop<op_and>,
-                                           &avx2_binop<op_or>,      &avx2_binop<op_andnot>,
-                                           &avx2_binop<op_xor>,     &avx2_not,
-                                           &avx2_popcount,          &avx2_popcount2<op_and>,
-                                           &avx2_popcount2<op_or>,  &avx2_popcount2<op_andnot>,
-                                           &avx2_popcount2<op_xor>, &avx2_count_runs};
+struct builtin_popcount {
+  [[gnu::always_inline]] std::size_t operator()(std::uint64_t x) const noexcept {
+    return static_cast<std::size_t>(__builtin_popcountll(x));  // POPCNT in the caller's target
+  }
+};
+
+B2BSEG_TARGET_AVX2 inline std::size_t avx2_decode(const std::uint64_t* w, std::size_t n_words,
+                                                  std::uint32_t base, std::uint32_t* out,
+                                                  std::size_t cap) noexcept {
+  return decode_skipping_zeros<64>(w, n_words, base, out, cap,
+                                   batched_word_decoder<std::uint32_t, builtin_popcount>{});
+}
+
+inline constexpr simd_kernels avx2_kernels{simd_level::avx2,
+                                           &avx2_binop<op_and>,
+                                           &avx2_binop<op_or>,
+                                           &avx2_binop<op_andnot>,
+                                           &avx2_binop<op_xor>,
+                                           &avx2_not,
+                                           &avx2_popcount,
+                                           &avx2_popcount2<op_and>,
+                                           &avx2_popcount2<op_or>,
+                                           &avx2_popcount2<op_andnot>,
+                                           &avx2_popcount2<op_xor>,
+                                           &avx2_count_runs,
+                                           &avx2_decode};
 
 // ---- AVX-512 (bitwise work needs only AVX-512F; counting has two versions) ---------------------
 
@@ -453,21 +567,63 @@ B2BSEG_TARGET_AVX512VPOPCNT inline std::size_t avx512_count_runs(const std::uint
          avx512_count(src_run_starts{a}, 1, n);
 }
 
-inline constexpr simd_kernels avx512bw_kernels{
-    simd_level::avx512bw,        &avx512_binop<op_and>,
-    &avx512_binop<op_or>,        &avx512_binop<op_andnot>,
-    &avx512_binop<op_xor>,       &avx512_not,
-    &avx512bw_popcount,          &avx512bw_popcount2<op_and>,
-    &avx512bw_popcount2<op_or>,  &avx512bw_popcount2<op_andnot>,
-    &avx512bw_popcount2<op_xor>, &avx512bw_count_runs};
+/// Writes a word's ids 16 bits at a time: VPCOMPRESSD packs the ids of the set bits into a
+/// vector, stored whole (junk past the count, at most 64 + 16 slots). Zero words are skipped
+/// eight at a time; exact decoding once fewer than 80 slots remain before cap.
+B2BSEG_TARGET_AVX512F inline std::size_t avx512_decode(const std::uint64_t* w, std::size_t n_words,
+                                                       std::uint32_t base, std::uint32_t* out,
+                                                       std::size_t cap) noexcept {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  std::size_t n = 0, i = 0;
+  for (; i + 8 <= n_words; i += 8) {
+    const __m512i block = _mm512_loadu_si512(w + i);
+    unsigned nonzero = _mm512_test_epi64_mask(block, block);
+    while (nonzero != 0) {
+      const std::size_t k = i + static_cast<std::size_t>(std::countr_zero(nonzero));
+      if (n + 80 > cap) return n + decode_exact(w + k, n_words - k, base + 64 * k, out + n);
+      const std::uint64_t x = w[k];
+      __m512i ids = _mm512_add_epi32(
+          iota, _mm512_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(base + 64 * k))));
+      for (int q = 0; q < 4; ++q) {
+        const auto m = static_cast<__mmask16>(x >> (16 * q));
+        _mm512_storeu_si512(out + n, _mm512_maskz_compress_epi32(m, ids));
+        n += static_cast<std::size_t>(__builtin_popcount(m));
+        ids = _mm512_add_epi32(ids, sixteen);
+      }
+      nonzero &= nonzero - 1;
+    }
+  }
+  return n + decode_exact(w + i, n_words - i, base + 64 * i, out + n);
+}
 
-inline constexpr simd_kernels avx512_kernels{
-    simd_level::avx512,        &avx512_binop<op_and>,
-    &avx512_binop<op_or>,      &avx512_binop<op_andnot>,
-    &avx512_binop<op_xor>,     &avx512_not,
-    &avx512_popcount,          &avx512_popcount2<op_and>,
-    &avx512_popcount2<op_or>,  &avx512_popcount2<op_andnot>,
-    &avx512_popcount2<op_xor>, &avx512_count_runs};
+inline constexpr simd_kernels avx512bw_kernels{simd_level::avx512bw,
+                                               &avx512_binop<op_and>,
+                                               &avx512_binop<op_or>,
+                                               &avx512_binop<op_andnot>,
+                                               &avx512_binop<op_xor>,
+                                               &avx512_not,
+                                               &avx512bw_popcount,
+                                               &avx512bw_popcount2<op_and>,
+                                               &avx512bw_popcount2<op_or>,
+                                               &avx512bw_popcount2<op_andnot>,
+                                               &avx512bw_popcount2<op_xor>,
+                                               &avx512bw_count_runs,
+                                               &avx512_decode};
+
+inline constexpr simd_kernels avx512_kernels{simd_level::avx512,
+                                             &avx512_binop<op_and>,
+                                             &avx512_binop<op_or>,
+                                             &avx512_binop<op_andnot>,
+                                             &avx512_binop<op_xor>,
+                                             &avx512_not,
+                                             &avx512_popcount,
+                                             &avx512_popcount2<op_and>,
+                                             &avx512_popcount2<op_or>,
+                                             &avx512_popcount2<op_andnot>,
+                                             &avx512_popcount2<op_xor>,
+                                             &avx512_count_runs,
+                                             &avx512_decode};
 
 #endif  // B2BSEG_SIMD_X86
 
@@ -479,7 +635,8 @@ inline bool cpu_supports(simd_level level) noexcept {
     case simd_level::scalar:
       return true;
     case simd_level::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+             __builtin_cpu_supports("popcnt");
     case simd_level::avx512bw:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("popcnt");
@@ -494,7 +651,7 @@ inline bool cpu_supports(simd_level level) noexcept {
 }
 
 /// The kernel table of a level; the caller checked `cpu_supports(level)`.
-inline const simd_kernels& kernels_for(simd_level level) noexcept {
+inline const simd_kernels& kernels_for([[maybe_unused]] simd_level level) noexcept {
 #if B2BSEG_SIMD_X86
   switch (level) {
     case simd_level::scalar:
@@ -637,6 +794,15 @@ inline std::size_t xor_popcount_words(const std::uint64_t* a, const std::uint64_
 /// (bit 0 of a[0] first). Used to pick Roaring run containers.
 inline std::size_t count_runs_words(const std::uint64_t* a, std::size_t n_words) noexcept {
   return detail::active_kernels().count_runs_words(a, n_words);
+}
+
+/// Writes base + (position of each set bit) of words[0, n_words), ascending, to out; returns how
+/// many. `cap` is the room in out, at least the number of set bits: slots between that number and
+/// cap may be overwritten with junk. base + 64 * n_words must not exceed 2^32. Threads may decode
+/// disjoint word ranges into disjoint parts of one array. O(n_words + ids). Never throws.
+inline std::size_t decode_words(const std::uint64_t* words, std::size_t n_words, std::uint32_t base,
+                                std::uint32_t* out, std::size_t cap) noexcept {
+  return detail::active_kernels().decode_words(words, n_words, base, out, cap);
 }
 
 }  // namespace b2bseg
