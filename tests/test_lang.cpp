@@ -647,16 +647,23 @@ segment u on person where `last` = "x" or (account.name = "y")
 }
 
 TEST(Bind, DeepButAllowedNesting) {
-  std::string expr;
-  for (int i = 0; i < 150; ++i) expr += "(";
-  expr += "is_customer";
-  for (int i = 0; i < 150; ++i) expr += ")";
-  auto e = bind_where("account", expr);
-  EXPECT_EQ(e->k, bk::compare);
-  std::string nested = "is_won";
-  for (int i = 0; i < 60; ++i) nested = "account.opportunities.any(" + nested + ")";
-  auto f = bind_where("opportunity", nested);
-  EXPECT_EQ(f->k, bk::quantified);
+  // 199 levels inside the top one is the most allowed; one more is an error.
+  for (int levels : {199, 200}) {
+    std::string expr;
+    for (int i = 0; i < levels; ++i) expr += "(";
+    expr += "is_customer";
+    for (int i = 0; i < levels; ++i) expr += ")";
+    std::string nested = "is_won";
+    for (int i = 0; i < levels; ++i) nested = "account.opportunities.any(" + nested + ")";
+    if (levels == 199) {
+      EXPECT_EQ(bind_where("account", expr)->k, bk::compare);
+      EXPECT_EQ(bind_where("opportunity", nested)->k, bk::quantified);
+    } else {
+      EXPECT_EQ(message_of("account", expr), "expression nested too deeply (more than 200 levels)");
+      EXPECT_EQ(message_of("opportunity", nested),
+                "expression nested too deeply (more than 200 levels)");
+    }
+  }
 }
 
 TEST(Bind, TestSchemaIsValidAndSpecSchemaJsonWorks) {

@@ -1,5 +1,4 @@
-// Binder of the segment language: resolves names of a syntax tree against a schema, types the
-// literals, links in_segment references and orders the segments (ast_file to bound_file).
+// Binder of the segment language: names resolved against a schema, typed literals, segment order.
 #pragma once
 
 #include <algorithm>
