@@ -351,6 +351,11 @@ inline std::vector<std::uint32_t> to_ids(const bitset& b) {
 
 // ---- CRoaring conversions (CRoaring 0.2.66 container layouts) -------------------------------
 
+// The conversions read and build CRoaring's containers directly, so they depend on its layouts.
+static_assert(ROARING_VERSION_MAJOR == 0 && ROARING_VERSION_MINOR == 2,
+              "b2bseg/exec/bitset.hpp reads CRoaring 0.2.x internals (roaring_array_t, the "
+              "container structs and type codes); port its conversions for this CRoaring");
+
 namespace detail {
 
 inline constexpr std::size_t roaring_chunk_words = 1024;  // 65536 bits per Roaring container
