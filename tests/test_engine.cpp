@@ -2,6 +2,7 @@
 // nulls, lists, unset links and empty relations, sharing of sub-expressions, threads.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 
 #include "b2bseg/b2bseg.hpp"
@@ -171,4 +172,18 @@ TEST(Engine, LikeMatcher) {
   EXPECT_TRUE(like_match("%", "", false));
   EXPECT_FALSE(like_match("_", "", false));
   EXPECT_TRUE(like_match("%a%b%c%", "xxaxxbxxcxx", false));
+}
+
+TEST(Engine, CompiledLikeAgreesWithTheGeneralMatcher) {
+  std::mt19937 rng(3);
+  const std::string alpha = "abAB%_\\";
+  const std::string text_alpha = "abAB%_";
+  for (int i = 0; i < 20000; ++i) {
+    std::string p, t;
+    for (int k = rng() % 7; k > 0; --k) p += alpha[rng() % alpha.size()];
+    for (int k = rng() % 9; k > 0; --k) t += text_alpha[rng() % text_alpha.size()];
+    for (bool ci : {false, true}) {
+      ASSERT_EQ(like_matcher(p, ci)(t), like_match(p, t, ci)) << "pattern '" << p << "' text '" << t << "' ci " << ci;
+    }
+  }
 }

@@ -362,10 +362,15 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
           for (std::size_t code = lo; code < hi; ++code) match[code] = 1;
           break;
         }
-        case K::like:
-          for (std::uint32_t code = 0; code < d.size(); ++code)
-            match[code] = like_match(p.values[0].s, d[code], p.case_insensitive);
+        case K::like: {
+          const like_matcher m(p.values[0].s, p.case_insensitive);
+          tbb::parallel_for(tbb::blocked_range<std::size_t>(0, d.size(), 4096),
+                            [&](const tbb::blocked_range<std::size_t>& r) {
+                              for (std::size_t code = r.begin(); code < r.end(); ++code)
+                                match[code] = m(d[static_cast<std::uint32_t>(code)]);
+                            });
           break;
+        }
         default: break;
       }
       return string_rows(c, n, match);

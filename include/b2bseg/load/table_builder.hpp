@@ -380,9 +380,24 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     if (!dropped[r]) order.push_back(static_cast<std::uint32_t>(r));
   const row_id* cp = cluster >= 0 ? raw_parents[cluster].data() : nullptr;
   if (cp || def.key) {
+    // Keys compare by their first 8 bytes (big-endian, so integer order is byte order) and only
+    // on a tie by the whole string: most comparisons never touch the file buffer.
+    std::vector<std::uint64_t> prefix;
+    if (def.key) {
+      prefix.resize(raw_rows);
+      tbb::parallel_for(std::size_t(0), raw_rows, [&](std::size_t r) {
+        std::uint64_t x = 0;
+        std::string_view k = raw_keys[r];
+        for (std::size_t i = 0; i < 8; ++i) x = (x << 8) | (i < k.size() ? static_cast<unsigned char>(k[i]) : 0u);
+        prefix[r] = x;
+      });
+    }
     tbb::parallel_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
       if (cp && cp[a] != cp[b]) return cp[a] < cp[b];
-      if (def.key) return raw_keys[a] < raw_keys[b];
+      if (def.key) {
+        if (prefix[a] != prefix[b]) return prefix[a] < prefix[b];
+        return raw_keys[a] < raw_keys[b];
+      }
       return a < b;
     });
   }

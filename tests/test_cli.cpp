@@ -1,0 +1,153 @@
+// Tests of the b2bseg command: exit statuses, outputs written whole, errors, help, explain, stats.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include "support/temp_dir.hpp"
+
+using b2bseg::testing::read_file;
+using b2bseg::testing::temp_dir;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct result {
+  int status = -1;
+  std::string out;  ///< stdout and stderr together
+};
+
+result run(const std::string& args) {
+  std::string cmd = std::string(B2BSEG_EXE) + " " + args + " 2>&1";
+  result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string mini() { return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini"; }
+
+}  // namespace
+
+TEST(Cli, EvalWritesOneCsvPerSegmentAndASummary) {
+  temp_dir dir;
+  std::string seg = dir.write("s.seg",
+                              "# accounts\nsegment big on account where employees >= 1000\n"
+                              "segment vps on person where seniority = \"VP\" and account.in_segment(\"big\")\n");
+  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --as-of 2026-11-22");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(read_file(dir.path() / "out" / "big.csv"), "account_id\nA1\nA4\n");
+  EXPECT_EQ(read_file(dir.path() / "out" / "vps.csv"), "person_id\nP1\n");
+  std::string summary = read_file(dir.path() / "out" / "summary.json");
+  EXPECT_NE(summary.find("\"as_of\": \"2026-11-22T00:00:00Z\""), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"name\": \"vps\""), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"count\": 1"), std::string::npos) << summary;
+  EXPECT_NE(r.out.find("big"), std::string::npos);
+  // No temporaries are left behind.
+  for (auto& e : fs::directory_iterator(dir.path() / "out")) EXPECT_NE(e.path().filename().string()[0], '.');
+}
+
+TEST(Cli, SelectedSegmentsOnly) {
+  temp_dir dir;
+  std::string seg = dir.write("s.seg",
+                              "segment big on account where employees >= 1000\n"
+                              "segment other on account where employees < 10\n"
+                              "segment vps on person where account.in_segment(\"big\")\n");
+  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --segment vps");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir.path() / "out" / "vps.csv"));
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "other.csv"));
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "big.csv"));
+  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --segment vip");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("unknown segment 'vip' (did you mean 'vps'?)"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CompileErrorsExitTwoAndWriteNothing) {
+  temp_dir dir;
+  std::string seg = dir.write("bad.seg",
+                              "segment ok on account where employees > 1\n"
+                              "segment bad on account where industy = \"x\"\n");
+  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(seg + ":2:30: error: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("did you mean 'industry'?"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "ok.csv"));
+  r = run("check --data " + mini() + " --segments " + seg);
+  EXPECT_EQ(r.status, 2);
+  std::string good = dir.write("good.seg", "segment ok on account where employees > 1\n");
+  r = run("check --data " + mini() + " --segments " + good);
+  EXPECT_EQ(r.status, 0) << r.out;
+}
+
+TEST(Cli, DataErrorsExitOne) {
+  temp_dir dir;
+  std::string seg = dir.write("s.seg", "segment ok on account where employees > 1\n");
+  result r = run("eval --data " + dir.str() + " --segments " + seg + " --out " + dir.str() + "/out");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("schema.json"), std::string::npos) << r.out;
+  b2bseg::testing::copy_dataset("mini", dir.path());
+  dir.write("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,x1,A1\n");
+  r = run("stats --data " + dir.str());
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("person.csv:2:11: column 'score': bad int value 'x1'"), std::string::npos) << r.out;
+  r = run("stats --data " + dir.str() + " --lenient");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("1 bad values"), std::string::npos) << r.out;
+}
+
+TEST(Cli, UsageErrorsAndHelp) {
+  EXPECT_EQ(run("").status, 2);
+  EXPECT_EQ(run("frobnicate").status, 2);
+  EXPECT_EQ(run("eval --data " + mini()).status, 2);
+  result r = run("eval --data " + mini() + " --segments x --out y --as-of yesterday");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("--as-of"), std::string::npos) << r.out;
+  for (const char* sub : {"generate", "eval", "check", "explain", "stats"}) {
+    r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
+  }
+  EXPECT_EQ(run("--help").status, 0);
+}
+
+TEST(Cli, ExplainShowsTheTreeWithSizesAndSharing) {
+  temp_dir dir;
+  std::string seg = dir.write("s.seg",
+                              "segment a on person where account.industry = \"Software\" and seniority = \"VP\"\n"
+                              "segment b on person where account.industry = \"Software\" and score > 50\n");
+  result r = run("explain --data " + mini() + " --segments " + seg + " --segment b --as-of 2026-11-22");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("segment b on person: 2 members"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("via person.account"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("account.industry = \"Software\"  [2 rows"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("shared"), std::string::npos) << r.out;
+}
+
+TEST(Cli, StatsReportsCountsNullsAndMemory) {
+  result r = run("stats --data " + mini());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("person: 5 rows"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("link account -> account: 4 of 5 rows set"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("memory by structure"), std::string::npos) << r.out;
+}
+
+TEST(Cli, GenerateIsDeterministic) {
+  temp_dir dir;
+  result a = run("generate --people 300 --seed 7 --out " + dir.str() + "/a --threads 1");
+  result b = run("generate --people 300 --seed 7 --out " + dir.str() + "/b --threads 2");
+  ASSERT_EQ(a.status, 0) << a.out;
+  ASSERT_EQ(b.status, 0) << b.out;
+  for (auto& e : fs::directory_iterator(dir.path() / "a"))
+    EXPECT_EQ(read_file(e.path()), read_file(dir.path() / "b" / e.path().filename())) << e.path();
+  result st = run("stats --data " + dir.str() + "/a");
+  EXPECT_EQ(st.status, 0) << st.out;
+}
