@@ -1,0 +1,76 @@
+// libFuzzer target: arbitrary bytes through the CSV reader, in one chunk and in several.
+//
+// Besides crashes (with sanitizers), it checks the splitting contract: reading the chunks of
+// split(n) in order gives the records of reading one chunk, and, on a malformed file, the same
+// first error. Every field also goes through the value parsers.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/load/csv.hpp"
+
+namespace {
+
+struct outcome {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::size_t> lines;
+  std::string error;
+};
+
+outcome read_in_chunks(const b2bseg::csv_file& f, std::size_t n) {
+  outcome o;
+  std::vector<std::string_view> fields;
+  try {
+    for (const b2bseg::csv_chunk& c : f.split(n)) {
+      b2bseg::csv_record_reader reader(f, c);
+      while (reader.next(fields)) {
+        o.records.emplace_back(fields.begin(), fields.end());
+        o.lines.push_back(reader.line());
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+          std::int64_t iv;
+          double dv;
+          bool bv;
+          b2bseg::timestamp_us tv;
+          b2bseg::parse_int64(fields[i], iv);
+          b2bseg::parse_double(fields[i], dv);
+          b2bseg::parse_bool(fields[i], bv);
+          if (b2bseg::parse_timestamp(fields[i], tv)) {
+            // format_timestamp must round-trip, within years 0000-9999 (an offset can move a
+            // time just outside them).
+            const std::string s = b2bseg::format_timestamp(tv);
+            b2bseg::timestamp_us back;
+            if (s.size() > 4 && s[4] == '-' && (!b2bseg::parse_timestamp(s, back) || back != tv))
+              std::abort();
+          }
+          if (reader.column(i) == 0 || reader.field_line(i) < reader.line()) std::abort();
+        }
+      }
+    }
+  } catch (const b2bseg::data_error& e) {
+    o.error = e.what();
+  }
+  return o;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  // The first byte picks the chunk count; the rest is the file.
+  const std::size_t chunks = 2 + data[0] % 15;
+  std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  try {
+    const b2bseg::csv_file f = b2bseg::csv_file::from_string(std::move(text), "fuzz.csv");
+    const outcome one = read_in_chunks(f, 1);
+    const outcome many = read_in_chunks(f, chunks);
+    if (one.records != many.records || one.lines != many.lines || one.error != many.error)
+      std::abort();
+  } catch (const b2bseg::data_error&) {
+    // Malformed input is expected.
+  }
+  return 0;
+}
