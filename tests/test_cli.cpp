@@ -66,9 +66,9 @@ TEST(Cli, SelectedSegmentsOnly) {
   EXPECT_TRUE(fs::exists(dir.path() / "out" / "vps.csv"));
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "other.csv"));
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "big.csv"));
-  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --segment vip");
+  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --segment vpss");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.out.find("unknown segment 'vip' (did you mean 'vps'?)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown segment 'vpss' (did you mean 'vps'?)"), std::string::npos) << r.out;
 }
 
 TEST(Cli, CompileErrorsExitTwoAndWriteNothing) {
@@ -98,7 +98,7 @@ TEST(Cli, DataErrorsExitOne) {
   dir.write("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,x1,A1\n");
   r = run("stats --data " + dir.str());
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("person.csv:2:11: column 'score': bad int value 'x1'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("person.csv:2:9: column 'score': bad int value 'x1'"), std::string::npos) << r.out;
   r = run("stats --data " + dir.str() + " --lenient");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("1 bad values"), std::string::npos) << r.out;
