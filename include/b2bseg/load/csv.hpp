@@ -2,6 +2,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -277,7 +278,22 @@ class csv_file {
   csv_file() = default;
   void init();
 
-  std::unique_ptr<std::string> data_;  // the file's bytes; heap-held so that moves keep pointers
+  /// The file's bytes: a read-only mapping of a regular file, or a heap string (from_string,
+  /// pipes). Held behind a pointer so that moves keep every view valid.
+  struct bytes {
+    std::string text;
+    void* map = nullptr;
+    std::size_t map_size = 0;
+    bytes() = default;
+    bytes(const bytes&) = delete;
+    bytes& operator=(const bytes&) = delete;
+    ~bytes() {
+      if (map) ::munmap(map, map_size);
+    }
+    const char* data() const noexcept { return map ? static_cast<const char*>(map) : text.data(); }
+    std::size_t size() const noexcept { return map ? map_size : text.size(); }
+  };
+  std::unique_ptr<bytes> data_;
   std::string name_;
   std::vector<std::string> header_;
   const char* body_begin_ = nullptr;
@@ -539,38 +555,50 @@ inline csv_file csv_file::open(const std::string& path) {
   if (::fstat(fd, &st) != 0) fail("cannot open: ", errno);
   if (S_ISDIR(st.st_mode)) fail("cannot open: ", EISDIR);
 
-  auto text = std::make_unique<std::string>();
-  // Regular files: one read of the known size (a probe read then confirms the end). Others
-  // (pipes, /proc): read in growing steps.
-  text->resize(S_ISREG(st.st_mode) && st.st_size > 0 ? static_cast<std::size_t>(st.st_size)
-                                                     : std::size_t{1} << 16);
-  std::size_t got = 0;
-  for (;;) {
-    if (got == text->size()) {
-      char probe[4096];
-      const ssize_t r = ::read(fd, probe, sizeof probe);
+  auto bytes = std::make_unique<csv_file::bytes>();
+  // Regular files are mapped read-only (no zero-fill, no copy; pages come from the page cache).
+  // The file must not shrink while it is loaded.
+  if (S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* m = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
+                     MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m != MAP_FAILED) {
+      bytes->map = m;
+      bytes->map_size = static_cast<std::size_t>(st.st_size);
+    }
+  }
+  if (!bytes->map) {
+    // Others (pipes, /proc, a failed mapping): read in growing steps.
+    std::string* text = &bytes->text;
+    text->resize(S_ISREG(st.st_mode) && st.st_size > 0 ? static_cast<std::size_t>(st.st_size)
+                                                       : std::size_t{1} << 16);
+    std::size_t got = 0;
+    for (;;) {
+      if (got == text->size()) {
+        char probe[4096];
+        const ssize_t r = ::read(fd, probe, sizeof probe);
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          fail("cannot read: ", errno);
+        }
+        if (r == 0) break;
+        text->resize(std::max(text->size() * 2, got + static_cast<std::size_t>(r)));
+        std::memcpy(text->data() + got, probe, static_cast<std::size_t>(r));
+        got += static_cast<std::size_t>(r);
+        continue;
+      }
+      const ssize_t r = ::read(fd, text->data() + got, text->size() - got);
       if (r < 0) {
         if (errno == EINTR) continue;
         fail("cannot read: ", errno);
       }
       if (r == 0) break;
-      text->resize(std::max(text->size() * 2, got + static_cast<std::size_t>(r)));
-      std::memcpy(text->data() + got, probe, static_cast<std::size_t>(r));
       got += static_cast<std::size_t>(r);
-      continue;
     }
-    const ssize_t r = ::read(fd, text->data() + got, text->size() - got);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot read: ", errno);
-    }
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
+    text->resize(got);
   }
-  text->resize(got);
 
   csv_file f;
-  f.data_ = std::move(text);
+  f.data_ = std::move(bytes);
   f.name_ = path;
   f.init();
   return f;
@@ -578,7 +606,8 @@ inline csv_file csv_file::open(const std::string& path) {
 
 inline csv_file csv_file::from_string(std::string text, std::string name) {
   csv_file f;
-  f.data_ = std::make_unique<std::string>(std::move(text));
+  f.data_ = std::make_unique<csv_file::bytes>();
+  f.data_->text = std::move(text);
   f.name_ = std::move(name);
   f.init();
   return f;
