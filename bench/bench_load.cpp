@@ -1,0 +1,211 @@
+// Load benchmarks of the graph store: `load_dataset` on a generated dataset (default 1M people,
+// ~100k accounts, ~300k opportunities, ~10M events; seed 42, cached under bench/data/<N>/) with 1
+// and 2 threads, and the load of one entity file alone (person.csv, event.csv).
+//
+// Counters: CSV_MB/s (bytes of all CSV files / real time, 1 MB = 10^6 bytes), rows/s, memory of
+// the graph (graph_MB, B/row) and of the person table (person_B/row), and the loader's own phase
+// times from load_report (parse_ms, index_ms, summed over entities; other_ms: the rest).
+// Each load is checked: row counts against the generator's report (every iteration), and
+// graph::validate() once per benchmark (outside the timed region).
+//
+//   B2BSEG_BENCH_PEOPLE=100000 build-bench/bench/bench_load   # quick run on 100k people
+#include "common.hpp"
+
+#include <b2bseg/b2bseg.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using b2bseg::entity_id;
+
+// Checks a loaded graph against the generator's report: one table per entity, row counts equal.
+bool check_rows(benchmark::State& state, const b2bseg::graph& g, const bench::dataset& d) {
+  if (!bench::check(state, "entity count", g.entity_count(), d.rows.size())) return false;
+  for (entity_id e = 0; e < g.entity_count(); ++e) {
+    const std::string& name = g.schema().entities[e].name;
+    if (!bench::check(state, "rows of " + name, g.rows(e), d.rows_of(name))) return false;
+  }
+  return true;
+}
+
+bool check_valid(benchmark::State& state, const b2bseg::graph& g) {
+  try {
+    g.validate();
+    return true;
+  } catch (const std::exception& x) {
+    state.SkipWithError((std::string("graph::validate failed: ") + x.what()).c_str());
+    return false;
+  }
+}
+
+// Prints, once per process, where the person table's bytes go.
+void print_person_memory(const b2bseg::graph& g) {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const entity_id person = g.schema().find_entity("person");
+  const double rows = static_cast<double>(g.rows(person));
+  std::fprintf(stderr, "person table: %.1f bytes/row over %.0f rows:", g.table(person).memory_bytes() / rows,
+               rows);
+  for (const auto& m : g.memory_report())
+    if (m.entity == "person") std::fprintf(stderr, " [%s %.1f]", m.structure.c_str(), m.bytes / rows);
+  std::fprintf(stderr, "\n");
+}
+
+// ---- the whole dataset ------------------------------------------------------------------------
+
+void BM_load_dataset(benchmark::State& state) {
+  const bench::thread_cap cap(static_cast<std::size_t>(state.range(0)));
+  const bench::dataset& d = bench::cached_dataset(bench::people_from_env());
+  bool validated = false;
+  double graph_bytes = 0, person_bytes_per_row = 0, parse_ms = 0, index_ms = 0, load_ms = 0;
+  double person_ms = 0, event_ms = 0, person_mb = 0, event_mb = 0;
+  for (auto _ : state) {
+    b2bseg::load_report rep;
+    std::optional<b2bseg::graph> g;
+    g.emplace(b2bseg::load_dataset(d.dir, {}, &rep));
+    state.PauseTiming();
+    if (!check_rows(state, *g, d)) break;
+    if (!bench::check(state, "report total_bytes", rep.total_bytes, d.csv_bytes)) break;
+    if (!validated) {
+      if (!check_valid(state, *g)) break;
+      validated = true;
+      print_person_memory(*g);
+    }
+    const entity_id person = g->schema().find_entity("person");
+    graph_bytes = static_cast<double>(g->memory_bytes());
+    person_bytes_per_row = static_cast<double>(g->table(person).memory_bytes()) / g->rows(person);
+    parse_ms = index_ms = 0;
+    for (const auto& e : rep.entities) {
+      parse_ms += e.parse_ms;
+      index_ms += e.index_ms;
+      if (e.entity == "person") person_ms = e.parse_ms + e.index_ms, person_mb = e.bytes / 1e6;
+      if (e.entity == "event") event_ms = e.parse_ms + e.index_ms, event_mb = e.bytes / 1e6;
+    }
+    load_ms = rep.load_ms;
+    g.reset();  // freeing the graph is not part of the load
+    state.ResumeTiming();
+  }
+  state.counters["CSV_MB/s"] = bench::rate(d.csv_bytes / 1e6, state);
+  state.counters["rows/s"] = bench::rate(static_cast<double>(d.total_rows()), state);
+  state.counters["graph_MB"] = graph_bytes / 1e6;
+  state.counters["B/row"] = graph_bytes / static_cast<double>(d.total_rows());
+  state.counters["person_B/row"] = person_bytes_per_row;
+  state.counters["parse_ms"] = parse_ms;
+  state.counters["index_ms"] = index_ms;
+  state.counters["other_ms"] = load_ms - parse_ms - index_ms;
+  state.counters["person_MB/s"] = person_ms > 0 ? person_mb / (person_ms / 1e3) : 0;
+  state.counters["event_MB/s"] = event_ms > 0 ? event_mb / (event_ms / 1e3) : 0;
+  state.SetLabel(std::to_string(d.people) + " people, " + std::to_string(d.csv_bytes / 1000000) + " MB CSV");
+}
+
+// ---- one entity file alone --------------------------------------------------------------------
+
+// The graph every per-entity benchmark takes its link targets from, loaded once.
+const b2bseg::graph& reference_graph(const bench::dataset& d) {
+  static std::optional<b2bseg::graph> g;
+  static std::string dir;
+  if (!g || dir != d.dir) {
+    g.reset();
+    g.emplace(b2bseg::load_dataset(d.dir));
+    dir = d.dir;
+  }
+  return *g;
+}
+
+// Loads entity `name` from its CSV file exactly as load_dataset does for one entity (read and
+// validate the file, split, parse chunks in parallel, build the table with every index), with the
+// tables of its link targets taken from the reference graph. Keep in step with load_dataset.
+void BM_load_entity(benchmark::State& state, const char* name) {
+  const bench::thread_cap cap(static_cast<std::size_t>(state.range(0)));
+  const bench::dataset& d = bench::cached_dataset(bench::people_from_env());
+  const b2bseg::graph& ref = reference_graph(d);
+  const b2bseg::schema& s = ref.schema();
+  const entity_id e = s.find_entity(name);
+  if (!bench::check_true(state, e != b2bseg::no_entity, std::string("entity ") + name + " exists")) return;
+  const b2bseg::entity_def& def = s.entities[e];
+  // Link targets are complete tables, as in a full load.
+  std::vector<b2bseg::entity_table> tables(s.entities.size());
+  std::vector<bool> built(s.entities.size(), false);
+  for (const auto& l : def.links)
+    if (l.target != e) {
+      tables[l.target] = ref.table(l.target);
+      built[l.target] = true;
+    }
+  const std::string path = (std::filesystem::path(d.dir) / def.file).string();
+  const std::uint64_t bytes = std::filesystem::file_size(path);
+  bool validated = false;
+  double parse_ms = 0, index_ms = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    b2bseg::csv_file f = b2bseg::csv_file::open(path);
+    b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
+    const std::size_t workers = static_cast<std::size_t>(tbb::this_task_arena::max_concurrency());
+    const std::size_t want = std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+    std::vector<b2bseg::csv_chunk> parts = f.split(want);
+    std::vector<b2bseg::detail::raw_chunk> chunks(parts.size());
+    tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
+      b2bseg::csv_record_reader reader(f, parts[c]);
+      b2bseg::detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), false, chunks[c]);
+    });
+    auto t1 = std::chrono::steady_clock::now();
+    b2bseg::load_report rep;
+    std::vector<b2bseg::detail::deferred_link> deferred;
+    std::optional<b2bseg::entity_table> t;
+    t.emplace(b2bseg::detail::build_table(s, e, chunks, f.name(), tables, built, false, rep, deferred));
+    auto t2 = std::chrono::steady_clock::now();
+    state.PauseTiming();
+    parse_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    index_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    if (!bench::check(state, std::string("rows of ") + name, t->rows, d.rows_of(name))) break;
+    if (!bench::check(state, "deferred links", deferred.size(), std::size_t(0))) break;
+    if (!validated) {  // the table must equal the one of the full load
+      validated = true;
+      const auto& r = ref.table(e);
+      if (!bench::check(state, "memory bytes vs full load", t->memory_bytes(), r.memory_bytes())) break;
+      bool same = true;
+      for (std::size_t l = 0; l < def.links.size() && same; ++l) {
+        auto a = t->links[l].parents(), b = r.links[l].parents();
+        same = std::equal(a.begin(), a.end(), b.begin(), b.end());
+      }
+      for (std::size_t k = 0; k < t->rows && same && t->has_key; ++k)
+        same = t->keys.key(b2bseg::row_id(k)) == r.keys.key(b2bseg::row_id(k));
+      if (!bench::check_true(state, same, "keys and links equal those of the full load")) break;
+      try {
+        for (auto& c : t->columns) c.validate();
+        for (auto& l : t->links) l.validate();
+      } catch (const std::exception& x) {
+        state.SkipWithError((std::string("validate failed: ") + x.what()).c_str());
+        break;
+      }
+    }
+    t.reset();
+    chunks.clear();
+    state.ResumeTiming();
+  }
+  state.counters["MB/s"] = bench::rate(bytes / 1e6, state);
+  state.counters["rows/s"] = bench::rate(static_cast<double>(d.rows_of(name)), state);
+  state.counters["parse_ms"] = parse_ms;
+  state.counters["index_ms"] = index_ms;
+  state.SetLabel(std::string(def.file) + ", " + std::to_string(bytes / 1000000) + " MB");
+}
+
+}  // namespace
+
+BENCHMARK(BM_load_dataset)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_load_entity, person, "person")->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_load_entity, event, "event")->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  bench::settle_malloc();
+  benchmark::AddCustomContext("people", std::to_string(bench::people_from_env()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
