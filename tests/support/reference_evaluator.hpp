@@ -1,0 +1,446 @@
+// A naive reference evaluator of bound segments: one row at a time, straight from SPEC 3, no
+// bitmaps and no plan. Slow and obviously correct, so that the engine can be checked against it.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/lang/bound.hpp"
+#include "b2bseg/storage/graph.hpp"
+
+namespace b2bseg::test_support {
+
+/// The UTF-8 characters of `s` (a lead byte says how long its character is; a stray byte is one
+/// character; a truncated character ends at the end of `s`).
+inline std::vector<std::string_view> utf8_characters(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (i + n > s.size()) n = s.size() - i;
+    out.push_back(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+/// SQL LIKE by dynamic programming over characters: `%` any run of characters, `_` exactly one
+/// UTF-8 character, `\` makes the next character literal (a `\` at the very end is a literal
+/// `\`); `ci` compares ASCII letters without case. O(|pattern| x |text|).
+inline bool reference_like(std::string_view pattern, std::string_view text, bool ci) {
+  struct tok {
+    enum { any_run, one_char, literal } k;
+    std::string_view ch;
+  };
+  std::vector<tok> toks;
+  const auto pc = utf8_characters(pattern);
+  for (std::size_t i = 0; i < pc.size(); ++i) {
+    if (pc[i] == "%")
+      toks.push_back({tok::any_run, {}});
+    else if (pc[i] == "_")
+      toks.push_back({tok::one_char, {}});
+    else if (pc[i] == "\\" && i + 1 < pc.size())
+      toks.push_back({tok::literal, pc[++i]});
+    else
+      toks.push_back({tok::literal, pc[i]});
+  }
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  auto same = [&](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (ci ? lower(a[i]) != lower(b[i]) : a[i] != b[i]) return false;
+    return true;
+  };
+  const auto tc = utf8_characters(text);
+  const std::size_t n = tc.size();
+  // can[j]: the tokens seen so far match exactly the first j characters of the text.
+  std::vector<char> can(n + 1, 0), next(n + 1, 0);
+  can[0] = 1;
+  for (const tok& t : toks) {
+    for (std::size_t j = 0; j <= n; ++j) {
+      switch (t.k) {
+        case tok::any_run:
+          next[j] = can[j] || (j > 0 && next[j - 1]);
+          break;
+        case tok::one_char:
+          next[j] = j > 0 && can[j - 1];
+          break;
+        case tok::literal:
+          next[j] = j > 0 && can[j - 1] && same(t.ch, tc[j - 1]);
+          break;
+      }
+    }
+    can.swap(next);
+  }
+  return can[n] != 0;
+}
+
+/// Evaluates a compiled segments file over a graph, row at a time. Semantics (SPEC 3.2):
+/// - every comparison, in, between, like and within is false on null, `!=` and `not in` too;
+///   `not` is plain complement;
+/// - anything reached through an unset to-one link is false, whatever the predicate;
+/// - on string[] a comparison holds when any element satisfies it; an empty list is null;
+/// - relations (to-one hops, then a reverse) range over the rows whose link points at the owner;
+///   count() and sum() of nothing are 0, avg/min/max of nothing are null (every test false);
+/// - numbers: int with int exactly, int with float as long double; timestamps as int64
+///   microseconds, relative literals being as_of + offset; strings byte-wise (memcmp);
+///   false < true; aggregates compared as long double.
+///
+/// Children of every link are computed once from the parents (not from the graph's adjacency),
+/// so that the reference does not share that structure with the engine. Not thread-safe.
+class reference_evaluator {
+ public:
+  /// Indexes the children of every link of `g`. O(total rows).
+  explicit reference_evaluator(const graph& g) : g_(g) {
+    const schema& s = g.schema();
+    children_.resize(s.entities.size());
+    for (entity_id e = 0; e < s.entities.size(); ++e) {
+      children_[e].resize(s.entities[e].links.size());
+      for (std::uint32_t l = 0; l < s.entities[e].links.size(); ++l) {
+        auto& kids = children_[e][l];
+        kids.resize(g.rows(s.entities[e].links[l].target));
+        for (row_id r = 0; r < g.rows(e); ++r) {
+          const row_id p = g.link(e, l).parent(r);
+          if (p != no_row) kids.at(p).push_back(r);  // ascending, as r ascends
+        }
+      }
+    }
+  }
+
+  /// Sets the file and the as-of instant that `holds` uses, forgetting memoized segments.
+  void bind(const bound_file& f, timestamp_us as_of) {
+    file_ = &f;
+    as_of_ = as_of;
+    memo_.assign(f.segments.size(), {});
+  }
+
+  /// Whether expression `e` holds for row `row` of `e.context`. `bind` must have been called.
+  bool holds(const bound_expr& e, row_id row) {
+    using K = bound_expr::kind;
+    switch (e.k) {
+      case K::constant:
+        return e.constant;
+      case K::and_:
+        for (const auto& c : e.children)
+          if (!holds(*c, row)) return false;
+        return true;
+      case K::or_:
+        for (const auto& c : e.children)
+          if (holds(*c, row)) return true;
+        return false;
+      case K::not_:
+        return !holds(*e.children.at(0), row);
+      case K::compare:
+        return any_value(e.attr, row,
+                         [&](const value& v) { return test(compare(v, e.value), e.op); });
+      case K::in_list:
+        return any_value(e.attr, row, [&](const value& v) {
+          bool found = false;
+          for (const literal& l : e.values) found = found || compare(v, l) == 0;
+          return found != e.negated;
+        });
+      case K::between:
+        return any_value(e.attr, row, [&](const value& v) {
+          return compare(v, e.value) >= 0 && compare(v, e.hi) <= 0;
+        });
+      case K::like:
+        return any_value(e.attr, row, [&](const value& v) {
+          return reference_like(e.value.s, v.s, e.case_insensitive);
+        });
+      case K::is_null: {
+        const row_id r = follow(e.attr.path, row);
+        if (r == no_row) return false;
+        return values_of(e.attr.entity, e.attr.attribute, r).empty() != e.negated;
+      }
+      case K::link_is_null: {
+        const auto& hops = e.attr.path;
+        row_id r = row;
+        for (std::size_t i = 0; i + 1 < hops.size(); ++i) {
+          r = g_.link(hops[i].from, hops[i].link).parent(r);
+          if (r == no_row) return false;
+        }
+        const link_hop& last = hops.at(hops.size() - 1);
+        const bool unset = g_.link(last.from, last.link).parent(r) == no_row;
+        return unset != e.negated;
+      }
+      case K::compare_attrs: {
+        const row_id a = follow(e.attr.path, row), b = follow(e.attr2.path, row);
+        if (a == no_row || b == no_row) return false;
+        for (const value& x : values_of(e.attr.entity, e.attr.attribute, a))
+          for (const value& y : values_of(e.attr2.entity, e.attr2.attribute, b))
+            if (test(compare(x, y), e.op)) return true;
+        return false;
+      }
+      case K::quantified: {
+        const row_id owner = follow(e.rel.path, row);
+        if (owner == no_row) return false;
+        const bound_expr* p = e.children.empty() ? nullptr : e.children[0].get();
+        std::size_t matching = 0, all = 0;
+        for (row_id c : related(e.rel, owner)) {
+          ++all;
+          if (!p || holds(*p, c)) ++matching;
+        }
+        switch (e.quant) {
+          case quantifier::any:
+            return matching > 0;
+          case quantifier::none:
+            return matching == 0;
+          case quantifier::all:
+            return matching == all;
+        }
+        return false;
+      }
+      case K::count: {
+        const row_id owner = follow(e.rel.path, row);
+        if (owner == no_row) return false;
+        const bound_expr* p = e.children.empty() ? nullptr : e.children[0].get();
+        std::int64_t n = 0;
+        for (row_id c : related(e.rel, owner))
+          if (!p || holds(*p, c)) ++n;
+        return passes(e.test, static_cast<long double>(n));
+      }
+      case K::aggregate:
+        return aggregate(e, row);
+      case K::in_segment: {
+        const row_id r = follow(e.attr.path, row);
+        if (r == no_row) return false;
+        return in_segment(e.segment, r);
+      }
+    }
+    throw std::logic_error("reference_evaluator: unknown expression kind");
+  }
+
+  /// Whether row `row` (of the segment's entity) belongs to segment `seg`. Memoized.
+  bool in_segment(std::uint32_t seg, row_id row) {
+    const bound_segment& s = file_->segments.at(seg);
+    auto& m = memo_.at(seg);
+    if (m.empty()) m.assign(g_.rows(s.entity), -1);
+    if (m.at(row) < 0) m[row] = holds(*s.where, row) ? 1 : 0;
+    return m[row] == 1;
+  }
+
+  /// The rows of segment `seg` of `f`, ascending. Binds `f` and `as_of` unless they are bound
+  /// already (call `bind` for a new file that may live where an old one did).
+  std::vector<row_id> member_rows(const bound_file& f, std::uint32_t seg, timestamp_us as_of) {
+    if (file_ != &f || as_of_ != as_of) bind(f, as_of);
+    std::vector<row_id> out;
+    const entity_id e = f.segments.at(seg).entity;
+    for (row_id r = 0; r < g_.rows(e); ++r)
+      if (in_segment(seg, r)) out.push_back(r);
+    return out;
+  }
+
+  /// The keys of the members of segment `seg` of `f`, in dense row order.
+  std::vector<std::string> members(const bound_file& f, std::uint32_t seg, timestamp_us as_of) {
+    std::vector<std::string> out;
+    const entity_id e = f.segments.at(seg).entity;
+    for (row_id r : member_rows(f, seg, as_of)) out.emplace_back(g_.key(e, r));
+    return out;
+  }
+
+ private:
+  /// One value of a cell (a string[] cell has one per element).
+  struct value {
+    value_type type = value_type::string;
+    std::int64_t i = 0;  // int, timestamp
+    double f = 0;
+    bool b = false;
+    std::string_view s;
+  };
+
+  row_id follow(const std::vector<link_hop>& path, row_id r) const {
+    for (const link_hop& h : path) {
+      r = g_.link(h.from, h.link).parent(r);
+      if (r == no_row) return no_row;
+    }
+    return r;
+  }
+
+  const std::vector<row_id>& related(const relation_ref& rel, row_id owner) const {
+    return children_.at(rel.source).at(rel.link).at(owner);
+  }
+
+  /// The values of attribute `a` of row `r` of entity `e`: none when null (an empty list is
+  /// null), one for a scalar, one per element for a string[].
+  std::vector<value> values_of(entity_id e, std::uint32_t a, row_id r) const {
+    const column& c = g_.attribute(e, a);
+    std::vector<value> out;
+    if (c.is_null(r)) return out;
+    value v;
+    v.type = c.type();
+    switch (c.type()) {
+      case value_type::integer:
+      case value_type::timestamp:
+        v.i = c.ints()[r];
+        break;
+      case value_type::floating:
+        v.f = c.floats()[r];
+        break;
+      case value_type::boolean:
+        v.b = c.bool_at(r);
+        break;
+      case value_type::string:
+        v.s = c.string_at(r);
+        break;
+      case value_type::string_list:
+        v.type = value_type::string;
+        for (std::uint32_t code : c.list_at(r)) {
+          v.s = c.dictionary()[code];
+          out.push_back(v);
+        }
+        return out;
+    }
+    out.push_back(v);
+    return out;
+  }
+
+  template <class F>
+  bool any_value(const attr_ref& a, row_id row, F&& f) const {
+    const row_id r = follow(a.path, row);
+    if (r == no_row) return false;
+    for (const value& v : values_of(a.entity, a.attribute, r))
+      if (f(v)) return true;
+    return false;
+  }
+
+  timestamp_us time_of(const literal& l) const { return l.relative ? as_of_ + l.offset_us : l.t; }
+
+  /// A literal as a number: an int by `i`, a float by `f`, a timestamp by its instant.
+  long double number(const literal& l) const {
+    switch (l.type) {
+      case value_type::integer:
+        return static_cast<long double>(l.i);
+      case value_type::floating:
+        return static_cast<long double>(l.f);
+      case value_type::timestamp:
+        return static_cast<long double>(time_of(l));
+      default:
+        throw std::logic_error("reference_evaluator: literal is not a number");
+    }
+  }
+
+  template <class T>
+  static int sign(T a, T b) {
+    return a < b ? -1 : b < a ? 1 : 0;
+  }
+
+  static int bytes_compare(std::string_view a, std::string_view b) {
+    const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+    const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
+    if (c != 0) return c < 0 ? -1 : 1;
+    return sign(a.size(), b.size());
+  }
+
+  /// The sign of (v - l).
+  int compare(const value& v, const literal& l) const {
+    switch (v.type) {
+      case value_type::string:
+      case value_type::string_list:
+        return bytes_compare(v.s, l.s);
+      case value_type::boolean:
+        return sign(int(v.b), int(l.b));
+      case value_type::integer:
+        if (l.type == value_type::integer) return sign(v.i, l.i);
+        return sign(static_cast<long double>(v.i), number(l));
+      case value_type::floating:
+        return sign(static_cast<long double>(v.f), number(l));
+      case value_type::timestamp:
+        return sign(v.i, time_of(l));
+    }
+    throw std::logic_error("reference_evaluator: bad value type");
+  }
+
+  /// The sign of (a - b) for two attribute values.
+  static int compare(const value& a, const value& b) {
+    if (a.type == value_type::string || a.type == value_type::string_list)
+      return bytes_compare(a.s, b.s);
+    if (a.type == value_type::boolean) return sign(int(a.b), int(b.b));
+    if (a.type == b.type && a.type != value_type::floating) return sign(a.i, b.i);  // exact
+    auto num = [](const value& v) {
+      return v.type == value_type::floating ? static_cast<long double>(v.f)
+                                            : static_cast<long double>(v.i);
+    };
+    return sign(num(a), num(b));
+  }
+
+  static bool test(int c, cmp_op op) {
+    switch (op) {
+      case cmp_op::eq:
+        return c == 0;
+      case cmp_op::ne:
+        return c != 0;
+      case cmp_op::lt:
+        return c < 0;
+      case cmp_op::le:
+        return c <= 0;
+      case cmp_op::gt:
+        return c > 0;
+      case cmp_op::ge:
+        return c >= 0;
+    }
+    return false;
+  }
+
+  bool passes(const number_test& t, long double x) const {
+    if (t.between) return number(t.value) <= x && x <= number(t.hi);
+    return test(sign(x, number(t.value)), t.op);
+  }
+
+  bool aggregate(const bound_expr& e, row_id row) {
+    const row_id owner = follow(e.rel.path, row);
+    if (owner == no_row) return false;
+    const bound_expr* p = e.children.empty() ? nullptr : e.children[0].get();
+    const column& c = g_.attribute(e.rel.source, e.attr.attribute);
+    const bool is_float = c.type() == value_type::floating;
+    std::int64_t n = 0, isum = 0, imin = 0, imax = 0;
+    double fsum = 0, fmin = 0, fmax = 0;
+    for (row_id ch : related(e.rel, owner)) {
+      if (p && !holds(*p, ch)) continue;
+      if (c.is_null(ch)) continue;
+      if (is_float) {
+        const double x = c.floats()[ch];
+        fsum += x;
+        if (n == 0 || x < fmin) fmin = x;
+        if (n == 0 || x > fmax) fmax = x;
+      } else {
+        const std::int64_t x = c.ints()[ch];
+        // Wraps like two's complement; generated segments never sum values that could overflow.
+        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) +
+                                         static_cast<std::uint64_t>(x));
+        if (n == 0 || x < imin) imin = x;
+        if (n == 0 || x > imax) imax = x;
+      }
+      ++n;
+    }
+    const long double sum =
+        is_float ? static_cast<long double>(fsum) : static_cast<long double>(isum);
+    switch (e.fn) {
+      case aggregate_fn::count:
+        return passes(e.test, static_cast<long double>(n));
+      case aggregate_fn::sum:
+        return passes(e.test, sum);
+      case aggregate_fn::avg:
+        return n > 0 && passes(e.test, sum / static_cast<long double>(n));
+      case aggregate_fn::min:
+        return n > 0 && passes(e.test, is_float ? static_cast<long double>(fmin)
+                                                : static_cast<long double>(imin));
+      case aggregate_fn::max:
+        return n > 0 && passes(e.test, is_float ? static_cast<long double>(fmax)
+                                                : static_cast<long double>(imax));
+    }
+    return false;
+  }
+
+  const graph& g_;
+  std::vector<std::vector<std::vector<std::vector<row_id>>>> children_;  // [entity][link][parent]
+  const bound_file* file_ = nullptr;
+  timestamp_us as_of_ = 0;
+  std::vector<std::vector<std::int8_t>> memo_;  // [segment][row]: -1 unknown, 0, 1
+};
+
+}  // namespace b2bseg::test_support
