@@ -26,8 +26,10 @@ namespace g = b2bseg::detail::gen;
 
 namespace {
 
+// ctest runs each test in its own process, several at once: each test gets its own folder.
 fs::path tmp_dir(const std::string& name) {
-  fs::path p = fs::path(B2BSEG_TEST_TMP) / "generate" / name;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path p = fs::path(B2BSEG_TEST_TMP) / "generate" / (info ? info->name() : "none") / name;
   fs::remove_all(p);
   return p;
 }
