@@ -187,3 +187,50 @@ TEST(Engine, CompiledLikeAgreesWithTheGeneralMatcher) {
     }
   }
 }
+
+TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {
+  std::mt19937_64 rng(11);
+  for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 1000u, 4097u}) {
+    std::vector<std::int64_t> iv(n);
+    std::vector<double> fv(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      iv[i] = std::int64_t(rng() % 200) - 100;
+      fv[i] = double(iv[i]) / 4;
+    }
+    const std::size_t words = (n + 63) / 64;
+    for (auto level : all_simd_levels) {
+      if (!simd_level_supported(level)) continue;
+      detail::force_simd_level(level);
+      for (int t = 0; t < 20; ++t) {
+        std::int64_t lo = std::int64_t(rng() % 240) - 120, hi = lo + std::int64_t(rng() % 100);
+        std::vector<std::uint64_t> a(words + 1, ~0ull), b(words + 1, ~0ull);
+        detail::range_words(iv.data(), n, lo, hi, a.data(), 0, words);
+        detail::range_words(fv.data(), n, double(lo) / 4, double(hi) / 4, b.data(), 0, words);
+        for (std::size_t i = 0; i < n; ++i) {
+          ASSERT_EQ((a[i / 64] >> (i % 64)) & 1, std::uint64_t(lo <= iv[i] && iv[i] <= hi)) << i << " " << simd_level_name(level);
+          ASSERT_EQ((b[i / 64] >> (i % 64)) & 1, std::uint64_t(lo <= iv[i] && iv[i] <= hi)) << i;
+        }
+        if (n % 64) {
+          EXPECT_EQ(a[words - 1] >> (n % 64), 0u);  // no bit past the end
+          EXPECT_EQ(b[words - 1] >> (n % 64), 0u);
+        }
+        EXPECT_EQ(a[words], ~0ull);  // nothing written past the range
+      }
+      // Per-parent counts over contiguous child ranges.
+      std::vector<std::uint32_t> off(1, 0);
+      while (off.back() < n) off.push_back(std::min<std::uint32_t>(std::uint32_t(n), off.back() + std::uint32_t(rng() % 140)));
+      const std::size_t parents = off.size() - 1;
+      std::vector<std::uint64_t> bits(words + 1, 0), out((parents + 63) / 64 + 1, 0);
+      for (std::size_t i = 0; i < n; ++i)
+        if (rng() % 3 == 0) bits[i / 64] |= 1ull << (i % 64);
+      std::int64_t lo = std::int64_t(rng() % 5), hi = lo + std::int64_t(rng() % 40);
+      detail::range_counts(bits.data(), off.data(), 0, parents, lo, hi, out.data());
+      for (std::size_t p = 0; p < parents; ++p) {
+        std::int64_t c = 0;
+        for (std::size_t i = off[p]; i < off[p + 1]; ++i) c += (bits[i / 64] >> (i % 64)) & 1;
+        ASSERT_EQ((out[p / 64] >> (p % 64)) & 1, std::uint64_t(lo <= c && c <= hi)) << p;
+      }
+    }
+    detail::reset_simd_level();
+  }
+}

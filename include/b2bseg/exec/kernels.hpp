@@ -14,6 +14,7 @@
 
 #include "b2bseg/exec/bitset.hpp"
 #include "b2bseg/exec/like.hpp"
+#include "b2bseg/exec/scan_simd.hpp"
 #include "b2bseg/plan/plan.hpp"
 #include "b2bseg/storage/graph.hpp"
 
@@ -75,13 +76,21 @@ inline bool cmp(cmp_op op, int c) noexcept {  // c = sign of (x - v)
 template <class T>
 inline int sign3(T a, T b) noexcept { return (a > b) - (a < b); }
 
+/// The exact value of a numeric literal: an integer written as such stays exact even when typed
+/// floating (long double holds every int64 and every double exactly).
 inline long double literal_number(const literal& l) noexcept {
   switch (l.type) {
-    case value_type::floating: return l.f;
+    case value_type::floating: return l.integral ? static_cast<long double>(l.i) : l.f;
     case value_type::timestamp: return static_cast<long double>(l.t);
     case value_type::boolean: return l.b;
     default: return static_cast<long double>(l.i);
   }
+}
+
+/// A numeric value as long double, exact for every int64 and double.
+inline long double exact_number(const column& c, row_id r) noexcept {
+  return c.type() == value_type::floating ? static_cast<long double>(c.floats()[r])
+                                          : static_cast<long double>(c.ints()[r]);
 }
 
 /// An inclusive int64 range equivalent to `x op v` for integers x (v may be fractional);
@@ -94,37 +103,82 @@ struct int_range {
   std::int64_t exclude = 0;
 };
 
+/// The int64 range equivalent to `x op v` for integers x and an exact value v (integral or not).
 inline int_range int_range_of(cmp_op op, long double v) {
   int_range r;
-  const long double lo_lim = -9.2233720368547758e18L, hi_lim = 9.2233720368547758e18L;
-  auto clamp = [&](long double x) -> std::int64_t {
-    if (x <= lo_lim) return std::numeric_limits<std::int64_t>::min();
-    if (x >= hi_lim) return std::numeric_limits<std::int64_t>::max();
-    return static_cast<std::int64_t>(x);
+  constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  const long double two63 = 9223372036854775808.0L;  // 2^63, exact in long double
+  // Clamps an integral long double into int64; `below` / `above` say it fell outside.
+  auto to_int = [&](long double x, bool& below, bool& above) -> std::int64_t {
+    below = x < -two63;
+    above = x >= two63;
+    return below ? min : above ? max : static_cast<std::int64_t>(x);
   };
+  bool below = false, above = false;
   const bool integral = std::floor(v) == v;
   switch (op) {
-    case cmp_op::eq:
-      if (!integral || v < lo_lim || v > hi_lim) r.empty = true; else r.lo = r.hi = clamp(v);
+    case cmp_op::eq: {
+      std::int64_t x = to_int(v, below, above);
+      if (!integral || below || above) r.empty = true;
+      else r.lo = r.hi = x;
       break;
-    case cmp_op::ne:
-      if (integral && v >= lo_lim && v <= hi_lim) { r.has_exclude = true; r.exclude = clamp(v); }
+    }
+    case cmp_op::ne: {
+      std::int64_t x = to_int(v, below, above);
+      if (integral && !below && !above) { r.has_exclude = true; r.exclude = x; }
       break;
+    }
     case cmp_op::lt:
-      if (v <= lo_lim) r.empty = true; else r.hi = clamp(std::ceil(v) - 1);
+    case cmp_op::le: {  // x <= floor(v), or x <= ceil(v) - 1 for lt
+      long double h = op == cmp_op::le ? std::floor(v) : std::ceil(v) - 1;
+      r.hi = to_int(h, below, above);
+      if (below) r.empty = true;
       break;
-    case cmp_op::le:
-      if (v < lo_lim) r.empty = true; else r.hi = clamp(std::floor(v));
-      break;
+    }
     case cmp_op::gt:
-      if (v >= hi_lim) r.empty = true; else r.lo = clamp(std::floor(v) + 1);
+    case cmp_op::ge: {  // x >= floor(v) + 1, or x >= ceil(v) for ge
+      long double l = op == cmp_op::ge ? std::ceil(v) : std::floor(v) + 1;
+      r.lo = to_int(l, below, above);
+      if (above) r.empty = true;
       break;
-    case cmp_op::ge:
-      if (v > hi_lim) r.empty = true; else r.lo = clamp(std::ceil(v));
-      break;
+    }
   }
   if (r.lo > r.hi) r.empty = true;
   return r;
+}
+
+/// The inclusive double range [lo, hi] equivalent to `x op v` for doubles x and an exact value v
+/// (which a double may not hold: 2^53 + 1). `empty` when no double matches; `ne` is not a range.
+inline bool double_range_of(cmp_op op, long double v, double& lo, double& hi) {
+  const double inf = std::numeric_limits<double>::infinity();
+  lo = -inf;
+  hi = inf;
+  double d = static_cast<double>(v);
+  switch (op) {
+    case cmp_op::eq:
+      if (static_cast<long double>(d) != v) return false;
+      lo = hi = d;
+      return true;
+    case cmp_op::lt:
+      while (static_cast<long double>(d) >= v) d = std::nextafter(d, -inf);
+      hi = d;
+      return true;
+    case cmp_op::le:
+      while (static_cast<long double>(d) > v) d = std::nextafter(d, -inf);
+      hi = d;
+      return true;
+    case cmp_op::gt:
+      while (static_cast<long double>(d) <= v) d = std::nextafter(d, inf);
+      lo = d;
+      return true;
+    case cmp_op::ge:
+      while (static_cast<long double>(d) < v) d = std::nextafter(d, inf);
+      lo = d;
+      return true;
+    case cmp_op::ne: return true;
+  }
+  return true;
 }
 
 inline int_range intersect(int_range a, const int_range& b) {
@@ -228,7 +282,7 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
         }
         default:
           if (both_int) return cmp(p.op, sign3(ca.ints()[ra], cb.ints()[rb]));
-          return cmp(p.op, sign3<long double>(ca.number_at(ra), cb.number_at(rb)));
+          return cmp(p.op, sign3(exact_number(ca, ra), exact_number(cb, rb)));
       }
     });
     return out;
@@ -268,7 +322,8 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
           const std::int64_t x = range.exclude;
           fill_by_row(out, n, [&](std::size_t r) { return v[r] != x; });
         } else {
-          fill_by_row(out, n, [&](std::size_t r) { return lo <= v[r] && v[r] <= hi; });
+          std::uint64_t* w = out.words();
+          parallel_words(n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
         }
       }
       andnot_roaring(out, c.nulls());
@@ -279,25 +334,27 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
       const double* v = c.floats().data();
       if (p.k == K::in_list) {
         std::vector<double> set;
-        for (const auto& l : p.values) set.push_back(static_cast<double>(literal_number(l)));
+        for (const auto& l : p.values) {
+          double lo, hi;  // only values a double holds exactly can be equal
+          if (double_range_of(cmp_op::eq, literal_number(l), lo, hi)) set.push_back(lo);
+        }
         std::sort(set.begin(), set.end());
         fill_by_row(out, n, [&](std::size_t r) {
           return std::binary_search(set.begin(), set.end(), v[r]) != p.negated;
         });
-      } else if (p.k == K::compare) {
-        const double x = static_cast<double>(literal_number(p.values[0]));
-        switch (p.op) {
-          case cmp_op::eq: fill_by_row(out, n, [&](std::size_t r) { return v[r] == x; }); break;
-          case cmp_op::ne: fill_by_row(out, n, [&](std::size_t r) { return v[r] != x; }); break;
-          case cmp_op::lt: fill_by_row(out, n, [&](std::size_t r) { return v[r] < x; }); break;
-          case cmp_op::le: fill_by_row(out, n, [&](std::size_t r) { return v[r] <= x; }); break;
-          case cmp_op::gt: fill_by_row(out, n, [&](std::size_t r) { return v[r] > x; }); break;
-          case cmp_op::ge: fill_by_row(out, n, [&](std::size_t r) { return v[r] >= x; }); break;
-        }
+      } else if (p.k == K::compare && p.op == cmp_op::ne) {
+        const long double x = literal_number(p.values[0]);
+        fill_by_row(out, n, [&](std::size_t r) { return static_cast<long double>(v[r]) != x; });
       } else {
-        const double lo = static_cast<double>(literal_number(p.values[0]));
-        const double hi = static_cast<double>(literal_number(p.values[1]));
-        fill_by_row(out, n, [&](std::size_t r) { return lo <= v[r] && v[r] <= hi; });
+        // Every other test is an inclusive range of doubles: x < c is x <= the double below c.
+        double lo, hi, lo2, hi2;
+        bool any = p.k == K::compare ? double_range_of(p.op, literal_number(p.values[0]), lo, hi)
+                                     : double_range_of(cmp_op::ge, literal_number(p.values[0]), lo, hi2) &&
+                                           double_range_of(cmp_op::le, literal_number(p.values[1]), lo2, hi);
+        if (any && lo <= hi) {
+          std::uint64_t* w = out.words();
+          parallel_words(n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
+        }
       }
       andnot_roaring(out, c.nulls());
       return out;
@@ -385,9 +442,19 @@ inline bitset eval_to_one(const graph& g, entity_id e, std::uint32_t link, const
   const row_id* par = g.link(e, link).parents().data();
   const std::uint64_t* iw = in.words();
   bitset out(n);
-  fill_by_row(out, n, [&](std::size_t r) {
-    row_id p = par[r];
-    return p != no_row && ((iw[p >> 6] >> (p & 63)) & 1);
+  std::uint64_t* ow = out.words();
+  parallel_words(n, [&](std::size_t w0, std::size_t w1) {
+    for (std::size_t k = w0; k < w1; ++k) {
+      const std::size_t base = k * 64, lim = std::min<std::size_t>(64, n - base);
+      const row_id* pr = par + base;
+      std::uint64_t bits = 0;
+      for (std::size_t j = 0; j < lim; ++j) {
+        const row_id p = pr[j];
+        // no_row (all ones) reads no bit: shift it into a word index past the end, masked out.
+        bits |= (p != no_row ? (iw[p >> 6] >> (p & 63)) & 1 : 0) << j;
+      }
+      ow[k] = bits;
+    }
   });
   return out;
 }
@@ -409,8 +476,25 @@ inline bitset eval_rev_count(const graph& g, const plan_node& node, const bitset
   const bool has_ex = range.has_exclude;
   auto pass = [&](std::int64_t k) { return has_ex ? k != ex : (lo <= k && k <= hi); };
   const auto* off = li.offsets().data();
-  if (li.clustered()) {
+  if (in.count() == in.size()) {  // every child passes: the count is the degree
+    fill_by_row(out, n, [&](std::size_t p) { return pass(std::int64_t(off[p + 1] - off[p])); });
+  } else if (li.clustered() && !has_ex) {
+    std::uint64_t* ow = out.words();
+    const std::uint64_t* iw = in.words();
+    parallel_words(n, [&](std::size_t w0, std::size_t w1) {
+      range_counts(iw, off, w0 * 64, std::min(n, w1 * 64), lo, hi, ow);
+    });
+  } else if (li.clustered()) {
     fill_by_row(out, n, [&](std::size_t p) { return pass(std::int64_t(in.count_range(off[p], off[p + 1]))); });
+  } else if (std::size_t k = in.count(); k * 4 < li.set_count()) {
+    // Few children pass: push each one's count to its parent (one sequential pass over them)
+    // instead of pulling every parent's children.
+    std::vector<std::uint32_t> counts(n, 0);
+    const row_id* par = li.parents().data();
+    std::vector<std::uint32_t> ids = to_ids(in);
+    for (std::uint32_t c : ids)
+      if (par[c] != no_row) ++counts[par[c]];
+    fill_by_row(out, n, [&](std::size_t p) { return pass(std::int64_t(counts[p])); });
   } else {
     const std::uint64_t* iw = in.words();
     fill_by_row(out, n, [&](std::size_t p) {

@@ -256,6 +256,7 @@ class binder {
           out.type = l.k == k::floating || t == value_type::floating ? value_type::floating
                                                                      : value_type::integer;
           out.i = l.k == k::integer ? l.i : 0;
+          out.integral = l.k == k::integer;
           out.f = l.f;
         }
         break;

@@ -55,6 +55,9 @@ struct relation_ref {
 struct literal {
   value_type type = value_type::string;  ///< string, integer, floating, boolean or timestamp
   std::string s;
+  /// The number was written as an integer, so `i` holds it exactly even when `type` is
+  /// `floating` (2^53 + 1 compared with a float attribute must not become 2^53).
+  bool integral = false;
   std::int64_t i = 0;
   double f = 0;
   bool b = false;

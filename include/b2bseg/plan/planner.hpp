@@ -53,6 +53,7 @@ inline std::string literal_text(const literal& l) {
     }
     case value_type::integer: return std::to_string(l.i);
     case value_type::floating: {
+      if (l.integral) return std::to_string(l.i);
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.17g", l.f);
       return buf;
@@ -75,6 +76,10 @@ inline void literal_key(std::string& k, const literal& l) {
       break;
     case value_type::integer: k += std::to_string(l.i); break;
     case value_type::floating: {
+      if (l.integral) {  // exact: 2^53 + 1 and 2^53 are different literals
+        k += 'i' + std::to_string(l.i);
+        break;
+      }
       char buf[8];
       std::memcpy(buf, &l.f, 8);
       k.append(buf, 8);
@@ -272,8 +277,9 @@ class planner {
 
   static bool passes(const number_test& t, long double x) {
     auto num = [](const literal& l) -> long double {
-      return l.type == value_type::floating ? (long double)l.f
-             : l.type == value_type::timestamp ? (long double)l.t : (long double)l.i;
+      return l.type == value_type::floating && !l.integral ? (long double)l.f
+             : l.type == value_type::timestamp             ? (long double)l.t
+                                                           : (long double)l.i;
     };
     if (t.between) return num(t.value) <= x && x <= num(t.hi);
     long double v = num(t.value);
