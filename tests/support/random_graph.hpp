@@ -300,7 +300,8 @@ inline std::vector<entity_spec> b2b_specs() {
         {"duration", vt::floating, gen::float_money, ""},
         {"seq", vt::integer, gen::seq, ""},
         {"labels", vt::string_list, gen::list, ""},
-        {"is_bot", vt::boolean, gen::boolean, ""}},
+        {"is_bot", vt::boolean, gen::boolean, ""},
+        {"null", vt::string, gen::category, "null_reason"}},
        {{"person", "person_id", "person", "events"},
         {"account", "account_id", "account", "account_events"}},
        200},
@@ -395,9 +396,11 @@ inline attr_state make_state(const attr_spec& a, rng& r, timestamp_us as_of) {
   switch (a.kind) {
     case gen::category:
     case gen::list: {
-      const std::size_t n = 1 + r.below(a.kind == gen::list ? 8 : 10);
+      // Mostly a few values; now and then many (more than 16 matching codes: the scan paths).
+      const std::size_t n = r.chance(0.25) ? 20 + r.below(40) : 1 + r.below(10);
       while (st.strings.size() < n) {
         std::string w = word(r);
+        if (n > 10 && r.chance(0.6)) w += " " + std::to_string(r.below(100));
         if (a.kind == gen::list) {
           // List elements cannot hold '|' (the separator) and are never empty.
           if (w.find('|') != std::string::npos) continue;
@@ -755,12 +758,13 @@ inline std::string dump_graph(const graph& g) {
   return s;
 }
 
-/// Compares the built graph with the model of what was generated: row counts, every value,
-/// every link. Keyless rows are matched by their `seq` attribute. Returns the differences (at
-/// most 20), empty when the graph holds exactly what was meant.
-inline std::vector<std::string> check_against_model(const random_dataset& ds) {
+/// Compares graph `g` (by default the one built from the dataset) with the model of what was
+/// generated: row counts, every value, every link. Keyless rows are matched by their `seq`
+/// attribute. Returns the differences (at most 20), empty when `g` holds exactly what was meant.
+inline std::vector<std::string> check_against_model(const random_dataset& ds,
+                                                    const graph* other = nullptr) {
   std::vector<std::string> out;
-  const graph& g = ds.graph;
+  const graph& g = other ? *other : ds.graph;
   auto fail = [&](const std::string& m) {
     if (out.size() < 20) out.push_back(m);
   };
@@ -838,6 +842,106 @@ inline std::vector<std::string> check_against_model(const random_dataset& ds) {
     }
   }
   return out;
+}
+
+// --- the dataset as files (SPEC 2) -----------------------------------------------------------
+
+inline std::string json_string(std::string_view v) {
+  std::string s = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') s += '\\';
+    s += c;
+  }
+  return s + "\"";
+}
+
+/// A CSV field: quoted when it must be (comma, quote, line break, or empty text that must stay
+/// apart from null is not a thing here) and now and then when it need not be.
+inline std::string csv_field(std::string_view v, rng& r) {
+  const bool must = v.find_first_of(",\"\r\n") != std::string_view::npos;
+  if (!must && !r.chance(0.1)) return std::string(v);
+  std::string s = "\"";
+  for (char c : v) {
+    if (c == '"') s += '"';
+    s += c;
+  }
+  return s + "\"";
+}
+
+/// Writes `ds` as a dataset folder: `schema.json` (attributes as bare types or with a column
+/// object) and one CSV per entity, columns in random order plus one the schema does not name,
+/// RFC 4180 quoting, `\n` or `\r\n` line ends, sometimes a byte-order mark. Returns false when a
+/// file cannot be written.
+inline bool write_dataset_files(const random_dataset& ds, const std::string& dir) {
+  rng r(ds.seed * 31 + 7);
+  std::string js = "{\n  \"entities\": {";
+  for (std::size_t e = 0; e < ds.schema.entities.size(); ++e) {
+    const entity_def& def = ds.schema.entities[e];
+    js += (e ? ",\n    " : "\n    ") + json_string(def.name) +
+          ": {\n      \"file\": " + json_string(def.file);
+    if (def.key) js += ",\n      \"key\": " + json_string(*def.key);
+    js += ",\n      \"attributes\": {";
+    for (std::size_t a = 0; a < def.attributes.size(); ++a) {
+      const attribute_def& ad = def.attributes[a];
+      js += (a ? ", " : "") + json_string(ad.name) + ": ";
+      const std::string type = json_string(to_string(ad.type));
+      if (ad.column == ad.name && r.chance(0.8))
+        js += type;
+      else
+        js += "{\"type\": " + type + ", \"column\": " + json_string(ad.column) + "}";
+    }
+    js += "}";
+    if (!def.links.empty()) {
+      js += ",\n      \"links\": {";
+      for (std::size_t l = 0; l < def.links.size(); ++l) {
+        const link_def& ld = def.links[l];
+        js += (l ? ", " : "") + json_string(ld.name) + ": {\"column\": " + json_string(ld.column) +
+              ", \"to\": " + json_string(ld.to) + ", \"reverse\": " + json_string(ld.reverse) + "}";
+      }
+      js += "}";
+    }
+    js += "\n    }";
+  }
+  js += "\n  }\n}\n";
+  {
+    std::FILE* f = std::fopen((dir + "/schema.json").c_str(), "wb");
+    if (!f) return false;
+    std::fwrite(js.data(), 1, js.size(), f);
+    std::fclose(f);
+  }
+  for (std::size_t e = 0; e < ds.schema.entities.size(); ++e) {
+    const entity_def& def = ds.schema.entities[e];
+    // Columns: those of the rows' fields, in random order, and one more that is ignored.
+    std::vector<std::string> columns;
+    if (!ds.rows[e].empty())
+      for (const auto& f : ds.rows[e][0].fields) columns.push_back(f.first);
+    else {
+      if (def.key) columns.push_back(*def.key);
+      for (const auto& a : def.attributes) columns.push_back(a.column);
+      for (const auto& l : def.links) columns.push_back(l.column);
+    }
+    columns.push_back("not, in the schema");
+    for (std::size_t k = columns.size(); k > 1; --k) std::swap(columns[k - 1], columns[r.below(k)]);
+    const std::string eol = r.chance(0.3) ? "\r\n" : "\n";
+    std::string text = r.chance(0.2) ? "\xEF\xBB\xBF" : "";
+    for (std::size_t c = 0; c < columns.size(); ++c)
+      text += (c ? "," : "") + csv_field(columns[c], r);
+    for (const model_row& row : ds.rows[e]) {
+      text += eol;
+      for (std::size_t c = 0; c < columns.size(); ++c) {
+        std::string v = "junk, \"ignored\"";
+        for (const auto& f : row.fields)
+          if (f.first == columns[c]) v = f.second;
+        text += (c ? "," : "") + csv_field(v, r);
+      }
+    }
+    if (r.chance(0.7)) text += eol;
+    std::FILE* f = std::fopen((dir + "/" + def.file).c_str(), "wb");
+    if (!f) return false;
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+  return true;
 }
 
 }  // namespace b2bseg::test_support

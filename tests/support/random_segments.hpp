@@ -38,6 +38,7 @@ struct segment_options {
   int segments = 10;                 ///< definitions per file
   int max_depth = 3;                 ///< nesting of boolean operators and relations (0..4)
   double spacing = 0;                ///< chance of odd spacing, line breaks, comments
+  double shuffle = 0.5;              ///< chance that definitions come in a random order
   bool mixed_number_attrs = true;    ///< `int_attr op float_attr` in attribute comparisons
   bool extreme_int_literals = true;  ///< int literals within 2^62 of the ends of int64
   bool big_ints_on_floats = true;    ///< int literals beyond 2^53 against floats (or avg of ints)
@@ -63,6 +64,7 @@ class segment_generator {
     out.meant.file = "random.seg";
     opts_ = opts;
     defined_.clear();
+    pool_.clear();
     std::vector<entity_id> keyed;
     for (entity_id e = 0; e < s_.entities.size(); ++e)
       if (s_.entities[e].key) keyed.push_back(e);
@@ -96,6 +98,7 @@ class segment_generator {
       out.meant.order.push_back(static_cast<std::uint32_t>(i));
       defined_.push_back({name, on});
     }
+    if (r_.chance(opts.shuffle)) shuffle(out);
     return out;
   }
 
@@ -115,6 +118,57 @@ class segment_generator {
     std::string text;
     literal value;
   };
+
+  /// A deep copy of a bound tree.
+  static node_ptr clone(const bound_expr& e) {
+    auto n = std::make_unique<bound_expr>();
+    n->k = e.k;
+    n->pos = e.pos;
+    n->context = e.context;
+    n->constant = e.constant;
+    n->attr = e.attr;
+    n->attr2 = e.attr2;
+    n->op = e.op;
+    n->value = e.value;
+    n->hi = e.hi;
+    n->values = e.values;
+    n->negated = e.negated;
+    n->case_insensitive = e.case_insensitive;
+    n->rel = e.rel;
+    n->quant = e.quant;
+    n->fn = e.fn;
+    n->test = e.test;
+    n->segment = e.segment;
+    for (const auto& c : e.children) n->children.push_back(clone(*c));
+    return n;
+  }
+
+  /// Puts the definitions in a random order: references then also go forwards. Segment indices
+  /// in the meant trees follow; `order` stays the generation order (references go backwards).
+  void shuffle(generated_segments& out) {
+    const std::size_t n = out.names.size();
+    std::vector<std::uint32_t> at(n);  // generation index -> position in the file
+    for (std::size_t i = 0; i < n; ++i) at[i] = static_cast<std::uint32_t>(i);
+    for (std::size_t k = n; k > 1; --k) std::swap(at[k - 1], at[r_.below(k)]);
+    generated_segments s;
+    s.meant.file = out.meant.file;
+    s.names.resize(n);
+    s.definitions.resize(n);
+    s.meant.segments.resize(n);
+    std::function<void(bound_expr&)> remap = [&](bound_expr& e) {
+      if (e.k == K::in_segment) e.segment = at[e.segment];
+      for (auto& c : e.children) remap(*c);
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      s.names[at[i]] = out.names[i];
+      s.definitions[at[i]] = out.definitions[i];
+      remap(*out.meant.segments[i].where);
+      s.meant.segments[at[i]] = std::move(out.meant.segments[i]);
+      s.meant.order.push_back(at[i]);
+    }
+    for (const auto& d : s.definitions) s.text += d + "\n\n";
+    out = std::move(s);
+  }
 
   static node_ptr make(K k, entity_id ctx) {
     auto n = std::make_unique<bound_expr>();
@@ -154,6 +208,8 @@ class segment_generator {
     }
   }
   std::string brk() { return r_.chance(0.5) ? "\n    " : " "; }
+  /// The space around a comparison operator: sometimes none (`score>=5`).
+  std::string osp() { return r_.chance(0.1) ? "" : sp(); }
 
   /// A string literal for bytes `s`: escapes quotes, backslashes and control characters, and
   /// writes some non-ASCII characters as \uXXXX (surrogate pairs above U+FFFF).
@@ -514,7 +570,27 @@ class segment_generator {
     return c.prec < prec || r_.chance(0.1) ? "(" + c.text + ")" : c.text;
   }
 
+  /// An expression over `ctx`; now and then one written before in this file (or its negation),
+  /// so that equal sub-expressions meet in the planner (`x and not x`, shared nodes).
   piece expr(entity_id ctx, int depth) {
+    if (r_.chance(0.06)) {
+      std::vector<const piece*> same;
+      for (const auto& p : pool_)
+        if (p.second.node->context == ctx) same.push_back(&p.second);
+      if (!same.empty()) {
+        const piece& old = *same[r_.below(same.size())];
+        if (r_.chance(0.5)) return piece{old.text, clone(*old.node), old.prec};
+        piece out{"not" + sp() + "(" + old.text + ")", make(K::not_, ctx), 2};
+        out.node->children.push_back(clone(*old.node));
+        return out;
+      }
+    }
+    piece p = fresh_expr(ctx, depth);
+    if (pool_.size() < 400) pool_.emplace_back(ctx, piece{p.text, clone(*p.node), p.prec});
+    return p;
+  }
+
+  piece fresh_expr(entity_id ctx, int depth) {
     const double u = r_.unit();
     if (depth > 0 && u < 0.35) {
       const bool is_and = r_.chance(0.55);
@@ -546,7 +622,7 @@ class segment_generator {
 
   piece leaf(entity_id ctx, int depth) {
     const double u = r_.unit();
-    if (u < 0.02) return constant(ctx);
+    if (u < 0.04) return constant(ctx);
     if (u < 0.30 && depth > 0) {
       if (auto s = relation(ctx, depth - 1)) return std::move(*s);
     }
@@ -649,7 +725,7 @@ class segment_generator {
     }
     const auto [op_text, op] = cmp_operator();
     lit l = literal_for(e, a, t);
-    piece out{subject + sp() + op_text + sp() + l.text, make(K::compare, ctx), 2};
+    piece out{subject + osp() + op_text + osp() + l.text, make(K::compare, ctx), 2};
     out.node->attr = ref;
     out.node->op = op;
     out.node->value = l.value;
@@ -685,7 +761,7 @@ class segment_generator {
     if (r->text == left.text && right.size() > 1 && r_.chance(0.8))
       r = right[r_.below(right.size())];
     const auto [op_text, op] = cmp_operator();
-    piece out{left.text + sp() + op_text + sp() + r->text, make(K::compare_attrs, ctx), 2};
+    piece out{left.text + osp() + op_text + osp() + r->text, make(K::compare_attrs, ctx), 2};
     out.node->attr = left.ref;
     out.node->attr2 = r->ref;
     out.node->op = op;
@@ -918,6 +994,7 @@ class segment_generator {
   rng r_;
   segment_options opts_;
   std::vector<std::pair<std::string, entity_id>> defined_;  // earlier segments of the file
+  std::vector<std::pair<entity_id, piece>> pool_;           // pieces written in this file
 };
 
 }  // namespace b2bseg::test_support
