@@ -2,9 +2,11 @@
 // ~100k accounts, ~300k opportunities, ~10M events; seed 42, cached under bench/data/<N>/) with 1
 // and 2 threads, and the load of one entity file alone (person.csv, event.csv).
 //
-// Counters: CSV_MB/s (bytes of all CSV files / real time, 1 MB = 10^6 bytes), rows/s, memory of
-// the graph (graph_MB, B/row) and of the person table (person_B/row), and the loader's own phase
-// times from load_report (parse_ms, index_ms, summed over entities; other_ms: the rest).
+// Counters: CSV_MB/s (bytes of all CSV files / real time, 1 MB = 10^6 bytes), rows/s, CPU time of
+// the whole process during the load (user_s, sys_s) and MB/cpu_s (CSV MB per CPU second: per-core
+// speed, less disturbed by other processes than wall time), memory of the graph (graph_MB, B/row)
+// and of the person table (person_B/row), and the loader's own phase times from load_report
+// (parse_ms, index_ms, summed over entities; other_ms: the rest).
 // Each load is checked: row counts against the generator's report (every iteration), and
 // graph::validate() once per benchmark (outside the timed region).
 //
@@ -12,6 +14,8 @@
 #include "common.hpp"
 
 #include <b2bseg/b2bseg.hpp>
+
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <optional>
@@ -21,6 +25,17 @@
 namespace {
 
 using b2bseg::entity_id;
+
+// User and system CPU seconds of the whole process so far (all threads).
+struct cpu_seconds {
+  double user = 0, sys = 0;
+  static cpu_seconds now() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return {sec(u.ru_utime), sec(u.ru_stime)};
+  }
+};
 
 // Checks a loaded graph against the generator's report: one table per entity, row counts equal.
 bool check_rows(benchmark::State& state, const b2bseg::graph& g, const bench::dataset& d) {
@@ -63,12 +78,16 @@ void BM_load_dataset(benchmark::State& state) {
   const bench::dataset& d = bench::cached_dataset(bench::people_from_env());
   bool validated = false;
   double graph_bytes = 0, person_bytes_per_row = 0, parse_ms = 0, index_ms = 0, load_ms = 0;
-  double person_ms = 0, event_ms = 0, person_mb = 0, event_mb = 0;
+  double person_ms = 0, event_ms = 0, person_mb = 0, event_mb = 0, user_s = 0, sys_s = 0;
   for (auto _ : state) {
     b2bseg::load_report rep;
     std::optional<b2bseg::graph> g;
+    const cpu_seconds c0 = cpu_seconds::now();
     g.emplace(b2bseg::load_dataset(d.dir, {}, &rep));
+    const cpu_seconds c1 = cpu_seconds::now();
     state.PauseTiming();
+    user_s = c1.user - c0.user;
+    sys_s = c1.sys - c0.sys;
     if (!check_rows(state, *g, d)) break;
     if (!bench::check(state, "report total_bytes", rep.total_bytes, d.csv_bytes)) break;
     if (!validated) {
@@ -92,6 +111,11 @@ void BM_load_dataset(benchmark::State& state) {
   }
   state.counters["CSV_MB/s"] = bench::rate(d.csv_bytes / 1e6, state);
   state.counters["rows/s"] = bench::rate(static_cast<double>(d.total_rows()), state);
+  // CPU seconds of all threads during one load, and CSV MB per CPU second (per-core speed, which
+  // other processes on the machine affect far less than the wall-clock rate).
+  state.counters["user_s"] = user_s;
+  state.counters["sys_s"] = sys_s;
+  state.counters["MB/cpu_s"] = user_s + sys_s > 0 ? d.csv_bytes / 1e6 / (user_s + sys_s) : 0;
   state.counters["graph_MB"] = graph_bytes / 1e6;
   state.counters["B/row"] = graph_bytes / static_cast<double>(d.total_rows());
   state.counters["person_B/row"] = person_bytes_per_row;
