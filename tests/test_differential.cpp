@@ -2,10 +2,9 @@
 // reference evaluator (tests/support/reference_evaluator.hpp); every member set must agree.
 //
 // Environment:
-//   B2BSEG_DIFF_SEGMENTS  random segments to run (default 30000; fewer under sanitizers)
+//   B2BSEG_DIFF_SEGMENTS  random segments to run (default 50000; fewer under sanitizers)
 //   B2BSEG_DIFF_SEED      first graph seed (default 1); a failure prints the seed to rerun
 //   B2BSEG_DIFF_FILE      with B2BSEG_DIFF_SEED: run only this file number of that graph
-//   B2BSEG_DIFF_ALL=1     also generate the constructs of known, not yet fixed engine bugs
 //   B2BSEG_DIFF_LARGE_SCALE  row count factor of the large graph test (default 700)
 #include <gtest/gtest.h>
 
@@ -250,20 +249,14 @@ TEST(differential, random_datasets_load_from_csv_as_generated) {
 }
 
 TEST(differential, engine_matches_reference_on_random_segments) {
-  const std::int64_t target = env_int("B2BSEG_DIFF_SEGMENTS", 30000);
+  const std::int64_t target = env_int("B2BSEG_DIFF_SEGMENTS", 50000);
   const auto first = static_cast<std::uint64_t>(env_int("B2BSEG_DIFF_SEED", 1));
   const std::int64_t only_file =
       std::getenv("B2BSEG_DIFF_SEED") ? env_int("B2BSEG_DIFF_FILE", -1) : -1;
   const auto t0 = std::chrono::steady_clock::now();
-  segment_options opts;
-  // Known engine bugs, each kept as a failing test in `regressions` below: steer clear of them
-  // here so that the random run can find others (B2BSEG_DIFF_ALL=1 goes there anyway). Remove
-  // these lines once they are fixed.
-  if (env_int("B2BSEG_DIFF_ALL", 0) == 0) {
-    opts.mixed_number_attrs = false;    // regressions.int_and_float_attributes_compare_exactly
-    opts.extreme_int_literals = false;  // regressions.int_literals_at_the_ends_of_int64
-    opts.big_ints_on_floats = false;    // regressions.int_literals_compare_exactly_with_floats
-  }
+  // Known engine bugs can be steered clear of with the segment_options flags (each with a
+  // failing test in `regressions`), so that the random run finds others meanwhile.
+  const segment_options opts;
   const run_totals t = run_differential(target, first, only_file, opts);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("differential: %zu segments in %.1f s; %zu empty, %zu full, %zu failures\n",
@@ -289,9 +282,6 @@ TEST(differential, large_graph) {
   reference_evaluator ref(ds.graph), meant_ref(ds.graph);
   run_totals totals;
   segment_options opts;
-  opts.mixed_number_attrs = false;
-  opts.extreme_int_literals = false;
-  opts.big_ints_on_floats = false;
   const unsigned threads[] = {2, 4, 0};
   for (int k = 0; k < 3; ++k) {
     segment_generator gen(ds.graph, ds.as_of, 777 + static_cast<std::uint64_t>(k));
@@ -397,11 +387,6 @@ void expect_tiny(const graph& g, const std::string& text, const keys& want) {
   EXPECT_EQ(a.engine, want) << "engine on:\n" << text;
 }
 
-/// Checks the engine alone (for compiler bugs, which the reference on the compiled tree shares).
-void expect_engine_tiny(const graph& g, const std::string& text, const keys& want) {
-  EXPECT_EQ(evaluate_tiny(g, text).engine, want) << "engine on:\n" << text;
-}
-
 TEST(differential, reference_follows_the_spec_on_a_tiny_graph) {
   const graph g = tiny_graph();
   // Nulls: comparisons are false on null, != included; not is plain complement.
@@ -474,20 +459,19 @@ TEST(differential, reference_like_matcher) {
   EXPECT_FALSE(reference_like("\xC3\x89", "\xC3\xA9", true));  // only ASCII folds
 }
 
-// --- engine bugs found by the random run, minimized. They fail until the engine is fixed; the
-// random run steers clear of them meanwhile (see the options set in the test above).
+// --- engine bugs found by the random run, minimized (all three fixed in 911c5b6).
 
 TEST(regressions, int_and_float_attributes_compare_exactly) {
   // SPEC 3.1: int and float compare numerically. A1: cap 2^53 (float), duns 2^53 + 1 (int).
-  // The kernel converts the int to double first (2^53), so cap < duns fails for A1.
+  // The kernel converted the int to double first (2^53), so cap < duns failed for A1.
   const graph g = tiny_graph();
   expect_tiny(g, "segment s on account where cap < duns", {"A1", "A4"});
   expect_tiny(g, "segment s on account where duns != cap", {"A1", "A3", "A4"});
 }
 
 TEST(regressions, int_literals_at_the_ends_of_int64) {
-  // int_range_of clamps with +-9.2233720368547758e18L, which is 2^63 - 8 as a long double, not
-  // 2^63: literals within 8 of the ends of int64 match nothing.
+  // int_range_of clamped with +-9.2233720368547758e18L, which is 2^63 - 8 as a long double, not
+  // 2^63: literals within 8 of the ends of int64 matched nothing.
   const graph g = tiny_graph();
   expect_tiny(g, "segment s on account where duns = 9223372036854775807", {"A2"});
   expect_tiny(g, "segment s on account where duns = -9223372036854775808", {"A3"});
@@ -497,14 +481,15 @@ TEST(regressions, int_literals_at_the_ends_of_int64) {
 }
 
 TEST(regressions, int_literals_compare_exactly_with_floats) {
-  // The binder turns an int literal compared with a float (a float attribute, or avg() of an
-  // int) into a double, so 2^53 + 1 becomes 2^53: cap = 9007199254740993 holds for cap = 2^53.
-  // Found by comparing the compiled tree with the generator's meaning.
+  // The binder turned an int literal compared with a float (a float attribute, or avg() of an
+  // int) into a double, so 2^53 + 1 became 2^53: cap = 9007199254740993 held for cap = 2^53.
+  // Found by comparing the compiled tree with the generator's meaning. (Now the literal keeps
+  // `i` with `integral` set.)
   const graph g = tiny_graph();
-  expect_engine_tiny(g, "segment s on account where cap = 9007199254740993", {});
-  expect_engine_tiny(g, "segment s on account where cap < 9007199254740993", {"A1", "A3", "A4"});
+  expect_tiny(g, "segment s on account where cap = 9007199254740993", {});
+  expect_tiny(g, "segment s on account where cap < 9007199254740993", {"A1", "A3", "A4"});
   // avg(big) over P1, P2 is 2^54 + 1 exactly.
-  expect_engine_tiny(g, "segment s on account where people.avg(big) = 18014398509481985", {"A1"});
+  expect_tiny(g, "segment s on account where people.avg(big) = 18014398509481985", {"A1"});
 }
 
 }  // namespace

@@ -252,7 +252,9 @@ inline std::vector<entity_spec> b2b_specs() {
         {"last", vt::timestamp, gen::ts_recent, "last_activity"},
         {"duns", vt::integer, gen::int_huge, ""},
         {"market_cap", vt::floating, gen::float_huge, ""}},
-       {{"parent", "parent_id", "account", "subsidiaries"}},
+       {{"parent", "parent_id", "account", "subsidiaries"},
+        // A cycle with person.account: one of the two must be resolved after both tables exist.
+        {"owner", "owner_id", "person", "owned_accounts"}},
        40},
       {"person",
        "person_id",

@@ -268,6 +268,7 @@ class segment_generator {
   static lit int_lit(std::int64_t x) {
     lit l{std::to_string(x), {}};
     l.value.type = value_type::integer;
+    l.value.integral = true;
     l.value.i = x;
     l.value.f = static_cast<double>(x);
     return l;
@@ -278,6 +279,7 @@ class segment_generator {
     lit l{text, {}};
     if (text.find_first_of(".eE") == std::string::npos) {
       l.value.type = value_type::integer;
+      l.value.integral = true;
       l.value.i = std::strtoll(text.c_str(), nullptr, 10);
       l.value.f = static_cast<double>(l.value.i);
     } else {

@@ -310,13 +310,14 @@ class reference_evaluator {
 
   timestamp_us time_of(const literal& l) const { return l.relative ? as_of_ + l.offset_us : l.t; }
 
-  /// A literal as a number: an int by `i`, a float by `f`, a timestamp by its instant.
+  /// A literal as a number: an int by `i`, a float by `f` (by `i` when it was written as an
+  /// integer: `integral`), a timestamp by its instant.
   long double number(const literal& l) const {
     switch (l.type) {
       case value_type::integer:
         return static_cast<long double>(l.i);
       case value_type::floating:
-        return static_cast<long double>(l.f);
+        return l.integral ? static_cast<long double>(l.i) : static_cast<long double>(l.f);
       case value_type::timestamp:
         return static_cast<long double>(time_of(l));
       default:
@@ -345,7 +346,7 @@ class reference_evaluator {
       case value_type::boolean:
         return sign(int(v.b), int(l.b));
       case value_type::integer:
-        if (l.type == value_type::integer) return sign(v.i, l.i);
+        if (l.type == value_type::integer || l.integral) return sign(v.i, l.i);  // exact
         return sign(static_cast<long double>(v.i), number(l));
       case value_type::floating:
         return sign(static_cast<long double>(v.f), number(l));
