@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -52,6 +53,58 @@ inline void clear_bits(std::uint64_t* w, std::size_t a, std::size_t b) noexcept 
   std::fill(w + wa + 1, w + wb, std::uint64_t{0});
   w[wb] &= ~mb;
 }
+
+}  // namespace detail
+
+namespace detail {
+
+/// A process-wide cache of freed large bitset blocks, by word count. Evaluation allocates and
+/// frees bitsets of the same few sizes (one per entity) over and over; blocks of 128 KiB and
+/// more would otherwise go back to the system (glibc maps them) and be faulted in again on every
+/// node. Holds at most 256 MiB; thread-safe; never destroyed (bitsets may outlive statics).
+class bitset_block_cache {
+ public:
+  static bitset_block_cache& instance() noexcept {
+    static bitset_block_cache* cache = new bitset_block_cache;
+    return *cache;
+  }
+  /// A cached block of exactly `words` words, or nullptr.
+  std::uint64_t* take(std::size_t words) noexcept {
+    if (words < min_words) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = 0; i < blocks_.size(); ++i)
+      if (blocks_[i].words == words) {
+        std::uint64_t* p = blocks_[i].p;
+        blocks_[i] = blocks_.back();
+        blocks_.pop_back();
+        bytes_ -= words * 8;
+        return p;
+      }
+    return nullptr;
+  }
+  /// Keeps `p` for reuse; false when it is too small or the cache is full (then free it).
+  bool give(std::uint64_t* p, std::size_t words) noexcept {
+    if (words < min_words) return false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bytes_ + words * 8 > max_bytes || blocks_.size() >= max_blocks) return false;
+    blocks_.push_back({p, words});  // never reallocates: capacity reserved up front
+    bytes_ += words * 8;
+    return true;
+  }
+
+ private:
+  bitset_block_cache() { blocks_.reserve(max_blocks); }
+  static constexpr std::size_t min_words = (std::size_t{128} << 10) / 8;
+  static constexpr std::size_t max_bytes = std::size_t{256} << 20;
+  static constexpr std::size_t max_blocks = 256;
+  struct block {
+    std::uint64_t* p;
+    std::size_t words;
+  };
+  std::mutex mutex_;
+  std::vector<block> blocks_;
+  std::size_t bytes_ = 0;
+};
 
 }  // namespace detail
 
@@ -290,13 +343,17 @@ class bitset {
     if (n_bits > max_bits)
       throw std::length_error("b2bseg::bitset: " + std::to_string(n_bits) +
                               " bits exceed the 2^32 id space");
-    if (n_words_ != 0)
-      words_ = static_cast<std::uint64_t*>(
-          ::operator new (n_words_ * sizeof(std::uint64_t), std::align_val_t{alignment}));
+    if (n_words_ != 0) {
+      words_ = detail::bitset_block_cache::instance().take(n_words_);
+      if (words_ == nullptr)
+        words_ = static_cast<std::uint64_t*>(
+            ::operator new (n_words_ * sizeof(std::uint64_t), std::align_val_t{alignment}));
+    }
   }
 
   void release() noexcept {
-    if (words_ != nullptr) ::operator delete (words_, std::align_val_t{alignment});
+    if (words_ != nullptr && !detail::bitset_block_cache::instance().give(words_, n_words_))
+      ::operator delete (words_, std::align_val_t{alignment});
     words_ = nullptr;
   }
 
