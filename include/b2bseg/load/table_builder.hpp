@@ -3,6 +3,7 @@
 #pragma once
 
 #include <roaring/roaring.hh>
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>
 
@@ -100,6 +101,14 @@ class string_interner {
   std::vector<std::string_view> values_;
   std::vector<std::uint64_t> hashes_;
 };
+
+/// The first 8 bytes of `s` as a big-endian integer (zero padded): comparing two prefixes orders
+/// strings as memcmp does, unless they tie; then compare the strings.
+inline std::uint64_t byte_prefix(std::string_view s) noexcept {
+  std::uint64_t x = 0;
+  for (std::size_t i = 0; i < 8; ++i) x = (x << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+  return x;
+}
 
 /// Lenient-mode bookkeeping of one kind of problem in one column.
 struct issue_count {
@@ -342,10 +351,15 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     std::vector<std::optional<data_error>> errors(chunks.size());
     tbb::parallel_for(std::size_t(0), chunks.size(), [&](std::size_t c) {
       const raw_chunk& ch = chunks[c];
+      std::string_view last_key;
+      row_id last_parent = no_row;
       for (std::size_t i = 0; i < ch.rows; ++i) {
         std::string_view k = ch.link_keys[l][i];
         if (k.empty() || dropped[base[c] + i]) continue;
-        row_id p = target.keys.find(k);
+        // Rows of one parent tend to follow each other (events of a person): reuse the last lookup.
+        row_id p = k == last_key ? last_parent : target.keys.find(k);
+        last_key = k;
+        last_parent = p;
         if (p == no_row) {
           if (!lenient) {
             errors[c] = data_error(file, ch.lines[i], ch.link_columns[l][i],
@@ -379,27 +393,34 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
   for (std::size_t r = 0; r < raw_rows; ++r)
     if (!dropped[r]) order.push_back(static_cast<std::uint32_t>(r));
   const row_id* cp = cluster >= 0 ? raw_parents[cluster].data() : nullptr;
-  if (cp || def.key) {
-    // Keys compare by their first 8 bytes (big-endian, so integer order is byte order) and only
-    // on a tie by the whole string: most comparisons never touch the file buffer.
-    std::vector<std::uint64_t> prefix;
+  // Keys compare by their first 8 bytes and only on a tie by the whole string.
+  std::vector<std::uint64_t> prefix;
+  if (def.key) {
+    prefix.resize(raw_rows);
+    tbb::parallel_for(std::size_t(0), raw_rows, [&](std::size_t r) { prefix[r] = byte_prefix(raw_keys[r]); });
+  }
+  auto key_less = [&](std::uint32_t a, std::uint32_t b) {
+    return prefix[a] != prefix[b] ? prefix[a] < prefix[b] : raw_keys[a] < raw_keys[b];
+  };
+  if (cp) {
+    // A counting sort by parent (unset last), stable, so unkeyed rows keep file order; then each
+    // parent's rows by key.
+    const std::size_t parents = tables[def.links[cluster].target].rows;
+    std::vector<std::uint32_t> start(parents + 2, 0);
+    for (auto r : order) ++start[(cp[r] == no_row ? parents : cp[r]) + 1];
+    for (std::size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
+    std::vector<std::uint32_t> sorted(order.size());
+    std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+    for (auto r : order) sorted[fill[cp[r] == no_row ? parents : cp[r]]++] = r;
+    order.swap(sorted);
     if (def.key) {
-      prefix.resize(raw_rows);
-      tbb::parallel_for(std::size_t(0), raw_rows, [&](std::size_t r) {
-        std::uint64_t x = 0;
-        std::string_view k = raw_keys[r];
-        for (std::size_t i = 0; i < 8; ++i) x = (x << 8) | (i < k.size() ? static_cast<unsigned char>(k[i]) : 0u);
-        prefix[r] = x;
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, parents + 1, 256), [&](const tbb::blocked_range<std::size_t>& g) {
+        for (std::size_t p = g.begin(); p < g.end(); ++p)
+          std::sort(order.begin() + start[p], order.begin() + start[p + 1], key_less);
       });
     }
-    tbb::parallel_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      if (cp && cp[a] != cp[b]) return cp[a] < cp[b];
-      if (def.key) {
-        if (prefix[a] != prefix[b]) return prefix[a] < prefix[b];
-        return raw_keys[a] < raw_keys[b];
-      }
-      return a < b;
-    });
+  } else if (def.key) {
+    tbb::parallel_sort(order.begin(), order.end(), key_less);
   }
   const std::size_t n = order.size();
 
@@ -488,7 +509,11 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         for (std::uint32_t g = 0; g < used.size(); ++g)
           if (used[g]) ids.push_back(g);
         const auto& gv = global.values();
-        std::sort(ids.begin(), ids.end(), [&](std::uint32_t x, std::uint32_t y) { return gv[x] < gv[y]; });
+        std::vector<std::uint64_t> prefix(gv.size());
+        for (auto g : ids) prefix[g] = byte_prefix(gv[g]);
+        tbb::parallel_sort(ids.begin(), ids.end(), [&](std::uint32_t x, std::uint32_t y) {
+          return prefix[x] != prefix[y] ? prefix[x] < prefix[y] : gv[x] < gv[y];
+        });
         std::vector<std::uint32_t> final_code(gv.size(), ~0u);
         std::vector<std::string_view> sorted(ids.size());
         for (std::size_t k = 0; k < ids.size(); ++k) {
