@@ -17,13 +17,13 @@ while (($#)); do
   esac
 done
 scripts/setup-deps.sh
-build=build; type=Release
+build=build; type=Release; bench=ON
 case "$sanitize" in
   "") ;;
-  thread) build=build-tsan; type=RelWithDebInfo ;;
-  *) build=build-asan; type=RelWithDebInfo ;;
+  thread) build=build-tsan; type=RelWithDebInfo; bench=OFF ;;
+  *) build=build-asan; type=RelWithDebInfo; bench=OFF ;;
 esac
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=ON >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=$bench >/dev/null
 cmake --build "$build" -j2
 args=(--test-dir "$build" -j2 --output-on-failure)
 [[ -n "$labels_exclude" ]] && args+=(-LE "$labels_exclude")
