@@ -208,10 +208,21 @@ inline bitset string_rows(const column& c, std::size_t n, const std::vector<std:
   for (auto m : match) hits += m;
   bitset out(n);
   if (hits == 0) return out;
-  if (c.has_value_bitmaps() && hits <= 16) {
-    for (std::uint32_t code = 0; code < match.size(); ++code)
-      if (match[code]) or_into(out, &c.value_bitmap(code).roaring);
-    return out;
+  if (c.has_value_bitmaps()) {
+    // OR the matching values' bitmaps when they are few, or hold few rows together (then
+    // setting their bits beats a pass over every row's code).
+    bool use_bitmaps = hits <= 16;
+    if (!use_bitmaps) {
+      std::uint64_t rows = 0;
+      for (std::uint32_t code = 0; code < match.size() && rows * 8 <= n; ++code)
+        if (match[code]) rows += c.value_bitmap(code).cardinality();
+      use_bitmaps = rows * 8 <= n;
+    }
+    if (use_bitmaps) {
+      for (std::uint32_t code = 0; code < match.size(); ++code)
+        if (match[code]) or_into(out, &c.value_bitmap(code).roaring);
+      return out;
+    }
   }
   if (c.type() == value_type::string) {
     const code_array& codes = c.codes();
