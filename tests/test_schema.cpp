@@ -399,7 +399,7 @@ TEST(SchemaErrors, UnknownMembers) {
                       "'attributes' or 'links')");
   t = R"({"entity": {}})";
   expect_schema_error(t, place_of(t, "\"entity\""),
-                      "unknown member 'entity' at the top level; did you mean 'entities'?");
+                      "unknown member 'entity' at the top level (expected 'entities')");
   t = R"({"entities": {"a": {}}, "version": 2})";
   expect_schema_error(t, place_of(t, "\"version\""),
                       "unknown member 'version' at the top level (expected 'entities')");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "b2bseg/common/error.hpp"
+#include "b2bseg/common/utf8.hpp"
 
 namespace b2bseg::detail::json {
 
@@ -297,23 +298,7 @@ class parser {
     return cp;
   }
 
-  static void append_utf8(std::string& out, unsigned long cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
+
 
   /// Length of the well-formed UTF-8 sequence at `at` (lead byte >= 0x80), or 0 when it is not
   /// (overlong forms, encoded surrogates and code points above U+10FFFF are ill-formed).
@@ -416,7 +401,7 @@ class parser {
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           len = 12;
         }
-        append_utf8(out, static_cast<unsigned long>(cp));
+        b2bseg::detail::append_utf8(out, static_cast<std::uint32_t>(cp));
         pos_ += len;
         return;
       }

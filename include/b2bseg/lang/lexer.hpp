@@ -9,6 +9,7 @@
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/parse.hpp"
+#include "b2bseg/common/utf8.hpp"
 #include "b2bseg/common/types.hpp"
 #include "b2bseg/lang/bound.hpp"
 
@@ -76,24 +77,6 @@ constexpr int hex_value(char c) noexcept {
   return -1;
 }
 
-/// Appends the UTF-8 encoding of code point `cp` (at most U+10FFFF, no surrogate) to `out`.
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 /// A segments text with its line starts, to turn byte offsets into diagnostics. Holds a view:
 /// the text must outlive it.

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "b2bseg/common/edit_distance.hpp"
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/types.hpp"
 #include "b2bseg/detail/json.hpp"
@@ -86,49 +87,19 @@ inline std::string quote(std::string_view s) {
   return q + "'";
 }
 
-/// Edit distance counting insertions, deletions, substitutions and swaps of adjacent characters
-/// (optimal string alignment). O(|a|·|b|) time and memory; callers keep both short.
-inline std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t w = b.size() + 1;
-  std::vector<std::size_t> d((a.size() + 1) * w);
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i * w] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t best = std::min({d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1,
-                                   d[(i - 1) * w + j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        best = std::min(best, d[(i - 2) * w + j - 2] + 1);
-      d[i * w + j] = best;
-    }
-  }
-  return d[a.size() * w + b.size()];
-}
-
-/// The candidate closest to `got`, or "" when none is close: at most 1 edit for candidates of up
-/// to 4 characters, 2 up to 7, 3 beyond. Names longer than 64 bytes are not compared.
+/// The candidate closest to `got` (see `b2bseg::closest_name`), or "" when none is close.
 template <class Range>
-std::string_view closest(std::string_view got, const Range& candidates) {
-  std::string_view best;
-  std::size_t best_distance = ~std::size_t{0};
-  if (got.size() > 64) return best;
-  for (std::string_view c : candidates) {
-    if (c.size() > 64 || c == got) continue;
-    const std::size_t allowed = c.size() <= 4 ? 1 : c.size() <= 7 ? 2 : 3;
-    const std::size_t d = edit_distance(got, c);
-    if (d <= allowed && d < got.size() && d < best_distance) {
-      best = c;
-      best_distance = d;
-    }
-  }
-  return best;
+std::string closest(std::string_view got, const Range& candidates) {
+  std::vector<std::string_view> names;
+  for (std::string_view c : candidates) names.push_back(c);
+  return b2bseg::closest_name(got, names);
 }
 
 /// "; did you mean 'x'?" for the closest candidate, or `otherwise` when none is close.
 template <class Range>
 std::string suggestion(std::string_view got, const Range& candidates,
                        const std::string& otherwise) {
-  std::string_view best = closest(got, candidates);
+  std::string best = closest(got, candidates);
   return best.empty() ? otherwise : "; did you mean " + quote(best) + "?";
 }
 
