@@ -26,5 +26,8 @@ esac
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=$bench >/dev/null
 cmake --build "$build" -j2
 args=(--test-dir "$build" -j2 --output-on-failure)
+if [[ "$sanitize" == thread ]]; then
+  export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
+fi
 [[ -n "$labels_exclude" ]] && args+=(-LE "$labels_exclude")
 ctest "${args[@]}" "${ctest_args[@]}"
