@@ -28,7 +28,9 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool stderr_is_terminal() { return ::isatty(2) == 1; }
+bool stderr_is_terminal() {
+  return ::isatty(2) == 1;
+}
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal.
 class progress_bar {
@@ -39,8 +41,8 @@ class progress_bar {
     if (!on_) return;
     double f = total ? double(done) / double(total) : 1.0;
     int filled = static_cast<int>(f * 30);
-    std::fprintf(stderr, "\r%s [%-30s] %3d%% %-24s", what_.c_str(), std::string(filled, '#').c_str(),
-                 int(f * 100), item.c_str());
+    std::fprintf(stderr, "\r%s [%-30s] %3d%% %-24s", what_.c_str(),
+                 std::string(filled, '#').c_str(), int(f * 100), item.c_str());
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -57,7 +59,8 @@ class progress_bar {
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+  if (!in)
+    throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -67,7 +70,8 @@ b2bseg::timestamp_us parse_as_of(const std::string& s) {
   if (s.empty()) return b2bseg::current_time();
   b2bseg::timestamp_us t = 0;
   if (!b2bseg::parse_timestamp(s, t))
-    throw usage_error("--as-of: '" + s + "' is not an ISO 8601 timestamp (e.g. 2026-11-22T00:00:00Z)");
+    throw usage_error("--as-of: '" + s +
+                      "' is not an ISO 8601 timestamp (e.g. 2026-11-22T00:00:00Z)");
   return t;
 }
 
@@ -95,7 +99,8 @@ b2bseg::bound_file compile_file(const std::string& data, const std::string& segm
   return b2bseg::compile_segments(text, s, segments);
 }
 
-std::vector<std::uint32_t> select_segments(const b2bseg::bound_file& f, const std::vector<std::string>& names) {
+std::vector<std::uint32_t> select_segments(const b2bseg::bound_file& f,
+                                           const std::vector<std::string>& names) {
   std::vector<std::uint32_t> out;
   for (const auto& n : names) {
     int i = f.find(n);
@@ -103,7 +108,8 @@ std::vector<std::uint32_t> select_segments(const b2bseg::bound_file& f, const st
       std::vector<std::string_view> known;
       for (const auto& s : f.segments) known.push_back(s.name);
       std::string hint = b2bseg::closest_name(n, known);
-      throw usage_error("unknown segment '" + n + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+      throw usage_error("unknown segment '" + n + "'" +
+                        (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
     }
     out.push_back(static_cast<std::uint32_t>(i));
   }
@@ -112,10 +118,14 @@ std::vector<std::uint32_t> select_segments(const b2bseg::bound_file& f, const st
 
 std::string human_bytes(std::uint64_t b) {
   char buf[32];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / double(1ull << 20));
-  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)b);
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / double(1ull << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)b);
   return buf;
 }
 
@@ -139,7 +149,9 @@ int run_eval(const eval_args& a) {
   b2bseg::graph g;
   {
     std::unique_ptr<tbb::global_control> cap;
-    if (a.threads) cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, a.threads);
+    if (a.threads)
+      cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  a.threads);
     g = b2bseg::load_dataset(a.data, load_options_for(a.lenient, bar), &rep);
   }
   bar.finish();
@@ -160,7 +172,8 @@ int run_eval(const eval_args& a) {
   for (const auto& s : ev.segments) {
     if (!wanted.empty() && !wanted.count(s.name)) continue;
     shown.push_back(&s);
-    files.write((fs::path(a.out) / (s.name + ".csv")).string(), b2bseg::members_csv(g, s.entity, s.members));
+    files.write((fs::path(a.out) / (s.name + ".csv")).string(),
+                b2bseg::members_csv(g, s.entity, s.members));
     summary["segments"].push_back({{"name", s.name},
                                    {"entity", g.schema().entities[s.entity].name},
                                    {"count", s.members.cardinality()},
@@ -175,25 +188,27 @@ int run_eval(const eval_args& a) {
     std::printf("%-*s  %-14s %12s %10s\n", int(w), "segment", "entity", "members", "time (ms)");
     for (auto* s : shown)
       std::printf("%-*s  %-14s %12llu %10.3f\n", int(w), s->name.c_str(),
-                  g.schema().entities[s->entity].name.c_str(), (unsigned long long)s->members.cardinality(),
-                  s->eval_ms);
-    std::printf("\n%zu segments over %llu rows: loaded in %.0f ms, evaluated in %.3f ms (as of %s)\n",
-                shown.size(), (unsigned long long)rep.total_rows, rep.load_ms, ev.eval_ms,
-                b2bseg::format_timestamp(as_of).c_str());
+                  g.schema().entities[s->entity].name.c_str(),
+                  (unsigned long long)s->members.cardinality(), s->eval_ms);
+    std::printf(
+        "\n%zu segments over %llu rows: loaded in %.0f ms, evaluated in %.3f ms (as of %s)\n",
+        shown.size(), (unsigned long long)rep.total_rows, rep.load_ms, ev.eval_ms,
+        b2bseg::format_timestamp(as_of).c_str());
     std::printf("results: %s/<segment>.csv and %s/summary.json\n", a.out.c_str(), a.out.c_str());
   }
   return 0;
 }
 
 // --- explain ----------------------------------------------------------------------------------
-void print_tree(const b2bseg::evaluation& ev, std::uint32_t node, const std::string& prefix, bool last,
-                bool top, std::set<std::uint32_t>& seen) {
+void print_tree(const b2bseg::evaluation& ev, std::uint32_t node, const std::string& prefix,
+                bool last, bool top, std::set<std::uint32_t>& seen) {
   const auto& n = ev.plan.nodes[node];
   const auto& st = ev.nodes[node];
   std::string branch = top ? "" : (last ? "└─ " : "├─ ");
   bool repeat = seen.count(node) > 0;
-  std::printf("%s%s#%u %s  [%llu rows, %.3f ms%s]%s\n", prefix.c_str(), branch.c_str(), node, n.label.c_str(),
-              (unsigned long long)st.count, st.ms, n.uses > 1 ? ", shared" : "", repeat ? " (see above)" : "");
+  std::printf("%s%s#%u %s  [%llu rows, %.3f ms%s]%s\n", prefix.c_str(), branch.c_str(), node,
+              n.label.c_str(), (unsigned long long)st.count, st.ms, n.uses > 1 ? ", shared" : "",
+              repeat ? " (see above)" : "");
   if (repeat) return;
   seen.insert(node);
   std::string child_prefix = top ? "" : prefix + (last ? "   " : "│  ");
@@ -211,7 +226,8 @@ int run_explain(const std::string& data, const std::string& segments, const std:
   b2bseg::graph g = b2bseg::load_dataset(data, load_options_for(lenient, bar), &rep);
   bar.finish();
   print_lenient_report(rep);
-  // Plan the whole file so that sharing with other segments shows, but compute only what `name` needs.
+  // Plan the whole file so that sharing with other segments shows, but compute only what `name`
+  // needs.
   b2bseg::plan whole = b2bseg::build_plan(g.schema(), f, as_of);
   b2bseg::executor ex(g);
   b2bseg::evaluation ev = ex.run(b2bseg::build_plan(g.schema(), f, as_of, selected), f);
@@ -222,10 +238,11 @@ int run_explain(const std::string& data, const std::string& segments, const std:
   for (const auto& s : ev.segments)
     if (s.name == name) seg = &s;
   std::printf("segment %s on %s: %llu members, %.3f ms (as of %s)\n", name.c_str(),
-              g.schema().entities[seg->entity].name.c_str(), (unsigned long long)seg->members.cardinality(),
-              seg->eval_ms, b2bseg::format_timestamp(as_of).c_str());
-  std::printf("plan: %zu nodes for the whole file, %zu sub-expressions shared\n", whole.nodes.size(),
-              whole.requested - whole.nodes.size());
+              g.schema().entities[seg->entity].name.c_str(),
+              (unsigned long long)seg->members.cardinality(), seg->eval_ms,
+              b2bseg::format_timestamp(as_of).c_str());
+  std::printf("plan: %zu nodes for the whole file, %zu sub-expressions shared\n",
+              whole.nodes.size(), whole.requested - whole.nodes.size());
   std::set<std::uint32_t> seen;
   print_tree(ev, seg->node, "", true, true, seen);
   return 0;
@@ -239,25 +256,32 @@ int run_stats(const std::string& data, bool lenient) {
   bar.finish();
   print_lenient_report(rep);
   const auto& s = g.schema();
-  std::printf("dataset %s: %llu rows, %s of CSV, loaded in %.0f ms (%.0f MB/s), %s in memory\n\n", data.c_str(),
-              (unsigned long long)rep.total_rows, human_bytes(rep.total_bytes).c_str(), rep.load_ms,
-              rep.load_ms > 0 ? rep.total_bytes / 1e3 / rep.load_ms : 0.0, human_bytes(g.memory_bytes()).c_str());
+  std::printf("dataset %s: %llu rows, %s of CSV, loaded in %.0f ms (%.0f MB/s), %s in memory\n\n",
+              data.c_str(), (unsigned long long)rep.total_rows,
+              human_bytes(rep.total_bytes).c_str(), rep.load_ms,
+              rep.load_ms > 0 ? rep.total_bytes / 1e3 / rep.load_ms : 0.0,
+              human_bytes(g.memory_bytes()).c_str());
   auto mem = g.memory_report();
   for (b2bseg::entity_id e = 0; e < s.entities.size(); ++e) {
     const auto& def = s.entities[e];
     const auto& t = g.table(e);
-    std::printf("%s: %llu rows, %s (%.1f bytes/row)%s\n", def.name.c_str(), (unsigned long long)t.rows,
-                human_bytes(t.memory_bytes()).c_str(), t.rows ? double(t.memory_bytes()) / t.rows : 0.0,
+    std::printf("%s: %llu rows, %s (%.1f bytes/row)%s\n", def.name.c_str(),
+                (unsigned long long)t.rows, human_bytes(t.memory_bytes()).c_str(),
+                t.rows ? double(t.memory_bytes()) / t.rows : 0.0,
                 def.key ? (", key " + *def.key).c_str() : ", no key");
-    std::printf("  %-24s %-10s %10s %10s %12s\n", "attribute", "type", "nulls", "distinct", "memory");
+    std::printf("  %-24s %-10s %10s %10s %12s\n", "attribute", "type", "nulls", "distinct",
+                "memory");
     for (std::size_t a = 0; a < def.attributes.size(); ++a) {
       const auto& c = t.columns[a];
       std::uint64_t distinct = 0;
       switch (c.type()) {
         case b2bseg::value_type::string:
-        case b2bseg::value_type::string_list: distinct = c.dictionary().size(); break;
+        case b2bseg::value_type::string_list:
+          distinct = c.dictionary().size();
+          break;
         case b2bseg::value_type::boolean:
-          distinct = (c.trues().cardinality() > 0) + (c.trues().cardinality() + c.nulls().cardinality() < t.rows);
+          distinct = (c.trues().cardinality() > 0) +
+                     (c.trues().cardinality() + c.nulls().cardinality() < t.rows);
           break;
         case b2bseg::value_type::floating: {
           std::vector<double> v;
@@ -277,30 +301,35 @@ int run_stats(const std::string& data, bool lenient) {
         }
       }
       std::printf("  %-24s %-10s %10llu %10llu %12s\n", def.attributes[a].name.c_str(),
-                  std::string(b2bseg::to_string(c.type())).c_str(), (unsigned long long)c.nulls().cardinality(),
-                  (unsigned long long)distinct, human_bytes(c.memory_bytes()).c_str());
+                  std::string(b2bseg::to_string(c.type())).c_str(),
+                  (unsigned long long)c.nulls().cardinality(), (unsigned long long)distinct,
+                  human_bytes(c.memory_bytes()).c_str());
     }
     for (std::size_t l = 0; l < def.links.size(); ++l) {
       const auto& li = t.links[l];
       const auto& ld = def.links[l];
       std::size_t targets_hit = 0;
-      for (std::size_t p = 0; p < li.target_rows(); ++p) targets_hit += li.degree(b2bseg::row_id(p)) > 0;
-      std::printf("  link %s -> %s: %llu of %llu rows set (%.1f%%), reaching %llu of %llu %s%s, %s\n",
-                  ld.name.c_str(), ld.to.c_str(), (unsigned long long)li.set_count(), (unsigned long long)t.rows,
-                  t.rows ? 100.0 * li.set_count() / t.rows : 0.0, (unsigned long long)targets_hit,
-                  (unsigned long long)li.target_rows(), ld.to.c_str(), li.clustered() ? ", clustered" : "",
-                  human_bytes(li.memory_bytes()).c_str());
+      for (std::size_t p = 0; p < li.target_rows(); ++p)
+        targets_hit += li.degree(b2bseg::row_id(p)) > 0;
+      std::printf(
+          "  link %s -> %s: %llu of %llu rows set (%.1f%%), reaching %llu of %llu %s%s, %s\n",
+          ld.name.c_str(), ld.to.c_str(), (unsigned long long)li.set_count(),
+          (unsigned long long)t.rows, t.rows ? 100.0 * li.set_count() / t.rows : 0.0,
+          (unsigned long long)targets_hit, (unsigned long long)li.target_rows(), ld.to.c_str(),
+          li.clustered() ? ", clustered" : "", human_bytes(li.memory_bytes()).c_str());
     }
     std::printf("\n");
   }
   std::printf("memory by structure:\n");
   for (const auto& m : mem)
-    std::printf("  %-22s %-36s %12s\n", m.entity.c_str(), m.structure.c_str(), human_bytes(m.bytes).c_str());
+    std::printf("  %-22s %-36s %12s\n", m.entity.c_str(), m.structure.c_str(),
+                human_bytes(m.bytes).c_str());
   return 0;
 }
 
 // --- generate ---------------------------------------------------------------------------------
-int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& out, unsigned threads) {
+int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& out,
+                 unsigned threads) {
   b2bseg::generate_options o;
   o.people = people;
   o.seed = seed;
@@ -310,14 +339,15 @@ int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& ou
   b2bseg::generate_report rep = b2bseg::generate_dataset(
       out, o, [&bar](std::uint64_t done, std::uint64_t total) { bar.update("", done, total); });
   bar.finish();
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::uint64_t rows = 0;
   for (const auto& [name, n] : rep.rows) {
     std::printf("  %-22s %12llu rows\n", name.c_str(), (unsigned long long)n);
     rows += n;
   }
-  std::printf("wrote %llu rows (%s) to %s in %.1f s\n", (unsigned long long)rows, human_bytes(rep.bytes).c_str(),
-              out.c_str(), ms / 1000);
+  std::printf("wrote %llu rows (%s) to %s in %.1f s\n", (unsigned long long)rows,
+              human_bytes(rep.bytes).c_str(), out.c_str(), ms / 1000);
   return 0;
 }
 
@@ -326,7 +356,8 @@ int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& ou
 int main(int argc, char** argv) {
   CLI::App app{
       "b2bseg: evaluate B2B audience segments over people, accounts, opportunities and events, in "
-      "milliseconds.\n\nA dataset is a folder with schema.json and one CSV per entity; a segments file holds\n"
+      "milliseconds.\n\nA dataset is a folder with schema.json and one CSV per entity; a segments "
+      "file holds\n"
       "definitions such as\n\n"
       "  segment target_accounts on account where industry = \"Software\" and employees >= 1000\n\n"
       "Start with:  b2bseg generate --people 10000 --out /tmp/demo\n"
@@ -339,37 +370,52 @@ int main(int argc, char** argv) {
   bool lenient = false;
   unsigned threads = 0;
 
-  auto* gen = app.add_subcommand("generate", "Write a synthetic B2B dataset (schema.json + CSVs); same seed, same bytes");
+  auto* gen = app.add_subcommand(
+      "generate", "Write a synthetic B2B dataset (schema.json + CSVs); same seed, same bytes");
   std::uint64_t people = 10000, seed = 42;
-  gen->add_option("--people", people, "Number of people (accounts, opportunities, events scale with it)")->required();
+  gen->add_option("--people", people,
+                  "Number of people (accounts, opportunities, events scale with it)")
+      ->required();
   gen->add_option("--seed", seed, "Random seed")->capture_default_str();
   gen->add_option("--out", out, "Folder to write into (created if missing)")->required();
-  gen->add_option("--threads", threads, "Worker threads (0 = all cores); the output does not depend on it");
+  gen->add_option("--threads", threads,
+                  "Worker threads (0 = all cores); the output does not depend on it");
 
   eval_args ea;
-  auto* ev = app.add_subcommand("eval", "Load a dataset, compile a segments file, evaluate, write NAME.csv per segment + summary.json");
-  ev->add_option("--data", ea.data, "Dataset folder (schema.json + CSVs)")->required()->check(CLI::ExistingDirectory);
+  auto* ev = app.add_subcommand("eval",
+                                "Load a dataset, compile a segments file, evaluate, write NAME.csv "
+                                "per segment + summary.json");
+  ev->add_option("--data", ea.data, "Dataset folder (schema.json + CSVs)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   ev->add_option("--segments", ea.segments, "Segments file")->required();
   ev->add_option("--out", ea.out, "Output folder (created if missing)")->required();
-  ev->add_option("--as-of", ea.as_of, "The instant 'now' stands for, ISO 8601 (default: the current time)");
+  ev->add_option("--as-of", ea.as_of,
+                 "The instant 'now' stands for, ISO 8601 (default: the current time)");
   ev->add_option("--segment", ea.only, "Evaluate only this segment (and what it uses); repeatable");
   ev->add_option("--threads", ea.threads, "Worker threads (0 = all cores)");
-  ev->add_flag("--lenient", ea.lenient, "Turn bad values and dangling links into nulls, drop duplicate keys; report counts");
+  ev->add_flag("--lenient", ea.lenient,
+               "Turn bad values and dangling links into nulls, drop duplicate keys; report counts");
   ev->add_flag("--quiet", ea.quiet, "Print nothing on success");
 
-  auto* ck = app.add_subcommand("check", "Compile a segments file against a dataset's schema and report every error");
-  ck->add_option("--data", data, "Dataset folder (only schema.json is read)")->required()->check(CLI::ExistingDirectory);
+  auto* ck = app.add_subcommand(
+      "check", "Compile a segments file against a dataset's schema and report every error");
+  ck->add_option("--data", data, "Dataset folder (only schema.json is read)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   ck->add_option("--segments", segments, "Segments file")->required();
   ck->add_flag("--lenient", lenient, "Accepted for symmetry; check loads no CSV");
 
-  auto* ex = app.add_subcommand("explain", "Print the plan of one segment as a tree, with set sizes, times and sharing");
+  auto* ex = app.add_subcommand(
+      "explain", "Print the plan of one segment as a tree, with set sizes, times and sharing");
   ex->add_option("--data", data, "Dataset folder")->required()->check(CLI::ExistingDirectory);
   ex->add_option("--segments", segments, "Segments file")->required();
   ex->add_option("--segment", name, "The segment to explain")->required();
   ex->add_option("--as-of", as_of, "The instant 'now' stands for, ISO 8601");
   ex->add_flag("--lenient", lenient, "Lenient load (see eval --help)");
 
-  auto* st = app.add_subcommand("stats", "Entity counts, nulls and distinct values per attribute, link coverage, memory");
+  auto* st = app.add_subcommand(
+      "stats", "Entity counts, nulls and distinct values per attribute, link coverage, memory");
   st->add_option("--data", data, "Dataset folder")->required()->check(CLI::ExistingDirectory);
   st->add_flag("--lenient", lenient, "Lenient load (see eval --help)");
 

@@ -33,16 +33,20 @@ result run(const std::string& args) {
   return r;
 }
 
-std::string mini() { return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini"; }
+std::string mini() {
+  return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini";
+}
 
 }  // namespace
 
 TEST(Cli, EvalWritesOneCsvPerSegmentAndASummary) {
   temp_dir dir;
-  std::string seg = dir.write("s.seg",
-                              "# accounts\nsegment big on account where employees >= 1000\n"
-                              "segment vps on person where seniority = \"VP\" and account.in_segment(\"big\")\n");
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --as-of 2026-11-22");
+  std::string seg =
+      dir.write("s.seg",
+                "# accounts\nsegment big on account where employees >= 1000\n"
+                "segment vps on person where seniority = \"VP\" and account.in_segment(\"big\")\n");
+  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                 "/out --as-of 2026-11-22");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(read_file(dir.path() / "out" / "big.csv"), "account_id\nA1\nA4\n");
   EXPECT_EQ(read_file(dir.path() / "out" / "vps.csv"), "person_id\nP1\n");
@@ -52,7 +56,8 @@ TEST(Cli, EvalWritesOneCsvPerSegmentAndASummary) {
   EXPECT_NE(summary.find("\"count\": 1"), std::string::npos) << summary;
   EXPECT_NE(r.out.find("big"), std::string::npos);
   // No temporaries are left behind.
-  for (auto& e : fs::directory_iterator(dir.path() / "out")) EXPECT_NE(e.path().filename().string()[0], '.');
+  for (auto& e : fs::directory_iterator(dir.path() / "out"))
+    EXPECT_NE(e.path().filename().string()[0], '.');
 }
 
 TEST(Cli, SelectedSegmentsOnly) {
@@ -61,12 +66,14 @@ TEST(Cli, SelectedSegmentsOnly) {
                               "segment big on account where employees >= 1000\n"
                               "segment other on account where employees < 10\n"
                               "segment vps on person where account.in_segment(\"big\")\n");
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --segment vps");
+  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                 "/out --segment vps");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir.path() / "out" / "vps.csv"));
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "other.csv"));
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "big.csv"));
-  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --segment vpss");
+  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+          "/out --segment vpss");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("unknown segment 'vpss' (did you mean 'vps'?)"), std::string::npos) << r.out;
 }
@@ -91,14 +98,16 @@ TEST(Cli, CompileErrorsExitTwoAndWriteNothing) {
 TEST(Cli, DataErrorsExitOne) {
   temp_dir dir;
   std::string seg = dir.write("s.seg", "segment ok on account where employees > 1\n");
-  result r = run("eval --data " + dir.str() + " --segments " + seg + " --out " + dir.str() + "/out");
+  result r =
+      run("eval --data " + dir.str() + " --segments " + seg + " --out " + dir.str() + "/out");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("schema.json"), std::string::npos) << r.out;
   b2bseg::testing::copy_dataset("mini", dir.path());
   dir.write("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,x1,A1\n");
   r = run("stats --data " + dir.str());
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("person.csv:2:9: column 'score': bad int value 'x1'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("person.csv:2:9: column 'score': bad int value 'x1'"), std::string::npos)
+      << r.out;
   r = run("stats --data " + dir.str() + " --lenient");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("1 bad values"), std::string::npos) << r.out;
@@ -121,10 +130,12 @@ TEST(Cli, UsageErrorsAndHelp) {
 
 TEST(Cli, ExplainShowsTheTreeWithSizesAndSharing) {
   temp_dir dir;
-  std::string seg = dir.write("s.seg",
-                              "segment a on person where account.industry = \"Software\" and seniority = \"VP\"\n"
-                              "segment b on person where account.industry = \"Software\" and score > 50\n");
-  result r = run("explain --data " + mini() + " --segments " + seg + " --segment b --as-of 2026-11-22");
+  std::string seg =
+      dir.write("s.seg",
+                "segment a on person where account.industry = \"Software\" and seniority = \"VP\"\n"
+                "segment b on person where account.industry = \"Software\" and score > 50\n");
+  result r =
+      run("explain --data " + mini() + " --segments " + seg + " --segment b --as-of 2026-11-22");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("segment b on person: 2 members"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("via person.account"), std::string::npos) << r.out;

@@ -5,7 +5,8 @@
 
 TEST(Docs, ReadmeExampleIsTheTestedConsumerProgram) {
   std::string readme = b2bseg::testing::read_file(std::string(B2BSEG_SOURCE_DIR) + "/README.md");
-  std::string program = b2bseg::testing::read_file(std::string(B2BSEG_SOURCE_DIR) + "/tests/consumers/app/main.cpp");
+  std::string program =
+      b2bseg::testing::read_file(std::string(B2BSEG_SOURCE_DIR) + "/tests/consumers/app/main.cpp");
   auto marker = readme.find("<!-- library-example -->");
   ASSERT_NE(marker, std::string::npos);
   auto begin = readme.find("```cpp\n", marker);

@@ -45,13 +45,16 @@ TEST(Engine, ComparisonsAndNulls) {
   // != and not in are false on null; `not` is plain complement.
   EXPECT_EQ(members("segment s on account where industry != \"Software\""), (keys{"A2"}));
   EXPECT_EQ(members("segment s on account where not industry = \"Software\""), (keys{"A2", "A4"}));
-  EXPECT_EQ(members("segment s on account where industry not in (\"Fintech\")"), (keys{"A1", "A3"}));
+  EXPECT_EQ(members("segment s on account where industry not in (\"Fintech\")"),
+            (keys{"A1", "A3"}));
   EXPECT_EQ(members("segment s on account where industry is null"), (keys{"A4"}));
-  EXPECT_EQ(members("segment s on account where employees between 80 and 1200"), (keys{"A1", "A2"}));
+  EXPECT_EQ(members("segment s on account where employees between 80 and 1200"),
+            (keys{"A1", "A2"}));
   EXPECT_EQ(members("segment s on account where annual_revenue > 1000000"), (keys{"A1", "A4"}));
   EXPECT_EQ(members("segment s on account where annual_revenue < 250000.5"), (keys{}));
   EXPECT_EQ(members("segment s on account where annual_revenue <= 250000.5"), (keys{"A3"}));
-  EXPECT_EQ(members("segment s on account where employees > 79.5 and employees < 80.5"), (keys{"A2"}));
+  EXPECT_EQ(members("segment s on account where employees > 79.5 and employees < 80.5"),
+            (keys{"A2"}));
   EXPECT_EQ(members("segment s on account where is_customer"), (keys{"A1", "A3"}));
   EXPECT_EQ(members("segment s on account where is_customer = false"), (keys{"A2", "A4"}));
   EXPECT_EQ(members("segment s on account where name like \"%, Inc.\""), (keys{"A1"}));
@@ -71,13 +74,18 @@ TEST(Engine, ListsMatchAnyElement) {
 }
 
 TEST(Engine, ToOneLinksAndUnsetLinks) {
-  EXPECT_EQ(members("segment s on person where account.industry = \"Software\""), (keys{"P1", "P2", "P5"}));
+  EXPECT_EQ(members("segment s on person where account.industry = \"Software\""),
+            (keys{"P1", "P2", "P5"}));
   // Through an unset link everything is false, even != and none().
-  EXPECT_EQ(members("segment s on person where account.industry != \"Fintech\""), (keys{"P1", "P2", "P5"}));
-  EXPECT_EQ(members("segment s on person where account.people.none(seniority = \"CEO\")"), (keys{"P1", "P2", "P3", "P5"}));
+  EXPECT_EQ(members("segment s on person where account.industry != \"Fintech\""),
+            (keys{"P1", "P2", "P5"}));
+  EXPECT_EQ(members("segment s on person where account.people.none(seniority = \"CEO\")"),
+            (keys{"P1", "P2", "P3", "P5"}));
   EXPECT_EQ(members("segment s on person where account is null"), (keys{"P4"}));
-  EXPECT_EQ(members("segment s on person where account is not null"), (keys{"P1", "P2", "P3", "P5"}));
-  EXPECT_EQ(members("segment s on person where account.parent.name = \"Acme, Inc.\""), (keys{"P3", "P5"}));
+  EXPECT_EQ(members("segment s on person where account is not null"),
+            (keys{"P1", "P2", "P3", "P5"}));
+  EXPECT_EQ(members("segment s on person where account.parent.name = \"Acme, Inc.\""),
+            (keys{"P3", "P5"}));
   EXPECT_EQ(members("segment s on account where parent is null"), (keys{"A1", "A4"}));
 }
 
@@ -85,21 +93,27 @@ TEST(Engine, ReverseLinksCountsAndAggregates) {
   EXPECT_EQ(members("segment s on account where people.any()"), (keys{"A1", "A2", "A3"}));
   EXPECT_EQ(members("segment s on account where people.none()"), (keys{"A4"}));
   EXPECT_EQ(members("segment s on account where people.all(seniority = \"VP\")"), (keys{"A4"}));
-  EXPECT_EQ(members("segment s on account where people.all(score >= 40)"), (keys{"A1", "A3", "A4"}));
+  EXPECT_EQ(members("segment s on account where people.all(score >= 40)"),
+            (keys{"A1", "A3", "A4"}));
   EXPECT_EQ(members("segment s on account where people.count() >= 2"), (keys{"A1"}));
   EXPECT_EQ(members("segment s on account where people.count() < 1"), (keys{"A4"}));
-  EXPECT_EQ(members("segment s on account where people.count(seniority = \"VP\") = 0"), (keys{"A2", "A3", "A4"}));
-  EXPECT_EQ(members("segment s on account where people.count() between 1 and 1"), (keys{"A2", "A3"}));
+  EXPECT_EQ(members("segment s on account where people.count(seniority = \"VP\") = 0"),
+            (keys{"A2", "A3", "A4"}));
+  EXPECT_EQ(members("segment s on account where people.count() between 1 and 1"),
+            (keys{"A2", "A3"}));
   EXPECT_EQ(members("segment s on account where people.sum(score) > 100"), (keys{"A1"}));
   EXPECT_EQ(members("segment s on account where people.sum(score) = 0"), (keys{"A2", "A4"}));
   EXPECT_EQ(members("segment s on account where people.avg(score) >= 60"), (keys{"A1", "A3"}));
   EXPECT_EQ(members("segment s on account where people.min(score) < 50"), (keys{"A1"}));
   EXPECT_EQ(members("segment s on account where people.max(score) >= 0"), (keys{"A1", "A3"}));
-  EXPECT_EQ(members("segment s on account where people.where(seniority = \"VP\").count() >= 1"), (keys{"A1"}));
+  EXPECT_EQ(members("segment s on account where people.where(seniority = \"VP\").count() >= 1"),
+            (keys{"A1"}));
   EXPECT_EQ(members("segment s on account where subsidiaries.count() = 2"), (keys{"A1"}));
-  EXPECT_EQ(members("segment s on person where events.where(type = \"webinar.attended\" and timestamp within last 90 days).count() >= 1"),
+  EXPECT_EQ(members("segment s on person where events.where(type = \"webinar.attended\" and "
+                    "timestamp within last 90 days).count() >= 1"),
             (keys{"P1"}));
-  EXPECT_EQ(members("segment s on person where events.max(timestamp) >= now - 7 days"), (keys{"P2", "P5"}));
+  EXPECT_EQ(members("segment s on person where events.max(timestamp) >= now - 7 days"),
+            (keys{"P2", "P5"}));
   EXPECT_EQ(members("segment s on account where people.any(events.count() >= 3)"), (keys{"A1"}));
   EXPECT_EQ(members("segment s on person where account.people.count() >= 2"), (keys{"P1", "P2"}));
 }
@@ -117,7 +131,8 @@ TEST(Engine, SegmentsOfSegmentsAndAttributeComparisons) {
 TEST(Engine, SharedSubExpressionsAreComputedOnce) {
   std::string text =
       "segment a on person where account.industry = \"Software\" and seniority = \"VP\"\n"
-      "segment b on person where seniority = \"VP\" and account.industry = \"Software\" and score > 50\n"
+      "segment b on person where seniority = \"VP\" and account.industry = \"Software\" and score "
+      "> 50\n"
       "segment c on person where account.industry = \"Software\" or score > 50\n";
   bound_file f = compile_segments(text, mini().schema(), "share.seg");
   plan p = build_plan(mini().schema(), f, as_of());
@@ -129,7 +144,8 @@ TEST(Engine, SharedSubExpressionsAreComputedOnce) {
   EXPECT_EQ(industry_scans, 1u);
   EXPECT_EQ(to_ones, 1u);
   EXPECT_GT(p.requested, p.nodes.size());
-  // a's conjunction is an input of b's (flattened and de-duplicated), so `a and score > 50` shares it.
+  // a's conjunction is an input of b's (flattened and de-duplicated), so `a and score > 50` shares
+  // it.
   evaluation ev = executor(mini()).run(std::move(p), f);
   ASSERT_EQ(ev.segments.size(), 3u);
   EXPECT_EQ(ev.segments[0].members.cardinality(), 1u);  // P1
@@ -154,7 +170,8 @@ TEST(Engine, SelectedSegmentsBringTheirDependencies) {
 }
 
 TEST(Engine, ThreadCountsAgree) {
-  std::string text = "segment s on person where events.count() >= 1 and account.people.count() >= 1";
+  std::string text =
+      "segment s on person where events.count() >= 1 and account.people.count() >= 1";
   EXPECT_EQ(members(text, 1), members(text, 2));
   EXPECT_EQ(members(text, 1), (keys{"P1", "P2", "P3", "P5"}));
 }
@@ -183,7 +200,8 @@ TEST(Engine, CompiledLikeAgreesWithTheGeneralMatcher) {
     for (int k = rng() % 7; k > 0; --k) p += alpha[rng() % alpha.size()];
     for (int k = rng() % 9; k > 0; --k) t += text_alpha[rng() % text_alpha.size()];
     for (bool ci : {false, true}) {
-      ASSERT_EQ(like_matcher(p, ci)(t), like_match(p, t, ci)) << "pattern '" << p << "' text '" << t << "' ci " << ci;
+      ASSERT_EQ(like_matcher(p, ci)(t), like_match(p, t, ci))
+          << "pattern '" << p << "' text '" << t << "' ci " << ci;
     }
   }
 }
@@ -207,7 +225,8 @@ TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {
         detail::range_words(iv.data(), n, lo, hi, a.data(), 0, words);
         detail::range_words(fv.data(), n, double(lo) / 4, double(hi) / 4, b.data(), 0, words);
         for (std::size_t i = 0; i < n; ++i) {
-          ASSERT_EQ((a[i / 64] >> (i % 64)) & 1, std::uint64_t(lo <= iv[i] && iv[i] <= hi)) << i << " " << simd_level_name(level);
+          ASSERT_EQ((a[i / 64] >> (i % 64)) & 1, std::uint64_t(lo <= iv[i] && iv[i] <= hi))
+              << i << " " << simd_level_name(level);
           ASSERT_EQ((b[i / 64] >> (i % 64)) & 1, std::uint64_t(lo <= iv[i] && iv[i] <= hi)) << i;
         }
         if (n % 64) {
@@ -218,7 +237,9 @@ TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {
       }
       // Per-parent counts over contiguous child ranges.
       std::vector<std::uint32_t> off(1, 0);
-      while (off.back() < n) off.push_back(std::min<std::uint32_t>(std::uint32_t(n), off.back() + std::uint32_t(rng() % 140)));
+      while (off.back() < n)
+        off.push_back(
+            std::min<std::uint32_t>(std::uint32_t(n), off.back() + std::uint32_t(rng() % 140)));
       const std::size_t parents = off.size() - 1;
       std::vector<std::uint64_t> bits(words + 1, 0), out((parents + 63) / 64 + 1, 0);
       for (std::size_t i = 0; i < n; ++i)

@@ -13,7 +13,9 @@ using b2bseg::testing::temp_dir;
 
 namespace {
 
-std::string mini_dir() { return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini"; }
+std::string mini_dir() {
+  return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini";
+}
 
 std::string load_error(const std::string& dir, bool lenient = false) {
   try {
@@ -43,7 +45,8 @@ TEST(Store, LoadsMiniDataset) {
   graph g = load_dataset(mini_dir(), {}, &rep);
   g.validate();
   const schema& s = g.schema();
-  entity_id account = s.find_entity("account"), person = s.find_entity("person"), event = s.find_entity("event");
+  entity_id account = s.find_entity("account"), person = s.find_entity("person"),
+            event = s.find_entity("event");
   ASSERT_NE(account, no_entity);
   EXPECT_EQ(g.rows(account), 4u);
   EXPECT_EQ(g.rows(person), 5u);
@@ -150,10 +153,10 @@ TEST(Store, ManyChunksGiveTheSameGraphAsOne) {
   std::string events = "type,timestamp,person_id\n";
   for (int i = 0; i < 3000; ++i) {
     std::string id = "Q" + std::to_string(i);
-    people += id + ",\"" + id + "@x.com\"," + (i % 3 ? "VP" : "\"Dir,ector\"") + "," + std::to_string(i % 97) + "," +
-              (i % 5 ? "A" + std::to_string(1 + i % 4) : "") + "\n";
-    events += std::string(i % 2 ? "email.open" : "\"web\npage\"") + ",2026-01-01T00:00:" + std::to_string(10 + i % 50) +
-              "Z," + id + "\n";
+    people += id + ",\"" + id + "@x.com\"," + (i % 3 ? "VP" : "\"Dir,ector\"") + "," +
+              std::to_string(i % 97) + "," + (i % 5 ? "A" + std::to_string(1 + i % 4) : "") + "\n";
+    events += std::string(i % 2 ? "email.open" : "\"web\npage\"") +
+              ",2026-01-01T00:00:" + std::to_string(10 + i % 50) + "Z," + id + "\n";
   }
   dir.write("person.csv", people);
   dir.write("event.csv", events);
@@ -171,25 +174,64 @@ TEST(Store, ManyChunksGiveTheSameGraphAsOne) {
 TEST(Store, InMemoryBuilderMatchesCsvLoad) {
   graph csv = load_dataset(mini_dir());
   graph_builder b(read_schema(mini_dir() + "/schema.json"));
-  b.add_row("account", {{"account_id", "A1"}, {"name", "Acme, Inc."}, {"Industry", "Software"}, {"employees", "1200"},
-                        {"annual_revenue", "1.5e7"}, {"is_customer", "true"}, {"created_at", "2024-01-15"},
+  b.add_row("account", {{"account_id", "A1"},
+                        {"name", "Acme, Inc."},
+                        {"Industry", "Software"},
+                        {"employees", "1200"},
+                        {"annual_revenue", "1.5e7"},
+                        {"is_customer", "true"},
+                        {"created_at", "2024-01-15"},
                         {"tags", "ai|cloud|saas"}});
-  b.add_row("account", {{"account_id", "A2"}, {"name", "Globex"}, {"Industry", "Fintech"}, {"employees", "80"},
-                        {"is_customer", "no"}, {"created_at", "2025-06-01T10:00:00Z"}, {"parent_id", "A1"}});
-  b.add_row("account", {{"account_id", "A3"}, {"name", "Initech \"Labs\""}, {"Industry", "Software"},
-                        {"annual_revenue", "250000.5"}, {"is_customer", "YES"}, {"created_at", "2023-03-03 08:30:00"},
-                        {"tags", "cloud"}, {"parent_id", "A1"}});
-  b.add_row("account", {{"account_id", "A4"}, {"name", "Umbrella"}, {"employees", "5000"}, {"annual_revenue", "9e8"},
-                        {"is_customer", "0"}, {"tags", "saas|ai"}});
-  b.add_row("person", {{"person_id", "P1"}, {"email", "ann@acme.com"}, {"seniority", "VP"}, {"score", "90"}, {"account_id", "A1"}});
-  b.add_row("person", {{"person_id", "P2"}, {"email", "bob@acme.com"}, {"seniority", "Director"}, {"score", "40"}, {"account_id", "A1"}});
-  b.add_row("person", {{"person_id", "P3"}, {"email", "cy@globex.com"}, {"seniority", "Manager"}, {"account_id", "A2"}});
-  b.add_row("person", {{"person_id", "P4"}, {"email", "dee@example.com"}, {"seniority", "VP"}, {"score", "75"}});
-  b.add_row("person", {{"person_id", "P5"}, {"email", "eve@initech.com"}, {"seniority", "C-Level"}, {"score", "60"}, {"account_id", "A3"}});
+  b.add_row("account", {{"account_id", "A2"},
+                        {"name", "Globex"},
+                        {"Industry", "Fintech"},
+                        {"employees", "80"},
+                        {"is_customer", "no"},
+                        {"created_at", "2025-06-01T10:00:00Z"},
+                        {"parent_id", "A1"}});
+  b.add_row("account", {{"account_id", "A3"},
+                        {"name", "Initech \"Labs\""},
+                        {"Industry", "Software"},
+                        {"annual_revenue", "250000.5"},
+                        {"is_customer", "YES"},
+                        {"created_at", "2023-03-03 08:30:00"},
+                        {"tags", "cloud"},
+                        {"parent_id", "A1"}});
+  b.add_row("account", {{"account_id", "A4"},
+                        {"name", "Umbrella"},
+                        {"employees", "5000"},
+                        {"annual_revenue", "9e8"},
+                        {"is_customer", "0"},
+                        {"tags", "saas|ai"}});
+  b.add_row("person", {{"person_id", "P1"},
+                       {"email", "ann@acme.com"},
+                       {"seniority", "VP"},
+                       {"score", "90"},
+                       {"account_id", "A1"}});
+  b.add_row("person", {{"person_id", "P2"},
+                       {"email", "bob@acme.com"},
+                       {"seniority", "Director"},
+                       {"score", "40"},
+                       {"account_id", "A1"}});
+  b.add_row("person", {{"person_id", "P3"},
+                       {"email", "cy@globex.com"},
+                       {"seniority", "Manager"},
+                       {"account_id", "A2"}});
+  b.add_row(
+      "person",
+      {{"person_id", "P4"}, {"email", "dee@example.com"}, {"seniority", "VP"}, {"score", "75"}});
+  b.add_row("person", {{"person_id", "P5"},
+                       {"email", "eve@initech.com"},
+                       {"seniority", "C-Level"},
+                       {"score", "60"},
+                       {"account_id", "A3"}});
   for (auto [type, ts, p] : std::vector<std::tuple<const char*, const char*, const char*>>{
-           {"webinar.attended", "2026-11-01T10:00:00Z", "P1"}, {"email.open", "2026-10-01T10:00:00+01:00", "P1"},
-           {"web.pageview", "2026-11-20", "P2"}, {"webinar.attended", "2025-01-01", "P3"},
-           {"email.click", "2026-11-21T23:59:59.123Z", "P5"}, {"web.pageview", "2026-11-10", "P1"}})
+           {"webinar.attended", "2026-11-01T10:00:00Z", "P1"},
+           {"email.open", "2026-10-01T10:00:00+01:00", "P1"},
+           {"web.pageview", "2026-11-20", "P2"},
+           {"webinar.attended", "2025-01-01", "P3"},
+           {"email.click", "2026-11-21T23:59:59.123Z", "P5"},
+           {"web.pageview", "2026-11-10", "P1"}})
     b.add_row("event", {{"type", type}, {"timestamp", ts}, {"person_id", p}});
   graph mem = b.build();
   mem.validate();
@@ -200,34 +242,44 @@ TEST(Store, InMemoryBuilderMatchesCsvLoad) {
 
 TEST(Store, BadValueNamesFileLineColumnAndValue) {
   patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a@b,VP,12x,A1\n");
-  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":2:11: column 'score': bad int value '12x'");
+  EXPECT_EQ(d.error(),
+            (d.dir.path() / "person.csv").string() + ":2:11: column 'score': bad int value '12x'");
 }
 
 TEST(Store, BadTimestamp) {
   patched_dataset d("event.csv", "type,timestamp,person_id\nx,2026-13-01,P1\n");
-  EXPECT_EQ(d.error(), (d.dir.path() / "event.csv").string() + ":2:3: column 'timestamp': bad timestamp value '2026-13-01'");
+  EXPECT_EQ(d.error(), (d.dir.path() / "event.csv").string() +
+                           ":2:3: column 'timestamp': bad timestamp value '2026-13-01'");
 }
 
 TEST(Store, DuplicateKey) {
-  patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,1,A1\nP2,b,VP,1,A1\nP1,c,VP,1,A1\n");
-  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":4:1: column 'person_id': duplicate key 'P1' (first on line 2)");
+  patched_dataset d(
+      "person.csv",
+      "person_id,email,seniority,score,account_id\nP1,a,VP,1,A1\nP2,b,VP,1,A1\nP1,c,VP,1,A1\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() +
+                           ":4:1: column 'person_id': duplicate key 'P1' (first on line 2)");
 }
 
 TEST(Store, DanglingLink) {
   patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,1,A9\n");
-  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":2:11: column 'account_id': no account with key 'A9'");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() +
+                           ":2:11: column 'account_id': no account with key 'A9'");
 }
 
 TEST(Store, DanglingSelfLink) {
-  patched_dataset d("account.csv",
-                    "account_id,name,Industry,employees,annual_revenue,is_customer,created_at,tags,parent_id\n"
-                    "A1,n,i,1,1,true,2024-01-01,,\nA2,n,i,1,1,true,2024-01-01,,A1\nA3,n,i,1,1,true,2024-01-01,,ZZ\n");
-  EXPECT_EQ(d.error(), (d.dir.path() / "account.csv").string() + ":4:29: column 'parent_id': no account with key 'ZZ'");
+  patched_dataset d(
+      "account.csv",
+      "account_id,name,Industry,employees,annual_revenue,is_customer,created_at,tags,parent_id\n"
+      "A1,n,i,1,1,true,2024-01-01,,\nA2,n,i,1,1,true,2024-01-01,,A1\nA3,n,i,1,1,true,2024-01-01,,"
+      "ZZ\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "account.csv").string() +
+                           ":4:29: column 'parent_id': no account with key 'ZZ'");
 }
 
 TEST(Store, MissingHeaderColumn) {
   patched_dataset d("person.csv", "person_id,email,score,account_id\nP1,a,1,A1\n");
-  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() + ":1: column 'seniority' named in the schema is missing from the header");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() +
+                           ":1: column 'seniority' named in the schema is missing from the header");
 }
 
 TEST(Store, MissingFileEmptyFileAndBadSchema) {
@@ -250,7 +302,8 @@ TEST(Store, MissingFileEmptyFileAndBadSchema) {
     EXPECT_EQ(e.rfind((d.dir.path() / "schema.json").string() + ":1:1:", 0), 0u) << e;
   }
   {
-    patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,caf\xe9,VP,1,A1\n");
+    patched_dataset d("person.csv",
+                      "person_id,email,seniority,score,account_id\nP1,caf\xe9,VP,1,A1\n");
     std::string e = d.error();
     EXPECT_NE(e.find("person.csv:2:"), std::string::npos) << e;
     EXPECT_NE(e.find("UTF-8"), std::string::npos) << e;
@@ -282,9 +335,17 @@ TEST(Store, LenientTurnsErrorsIntoCountedNulls) {
   ASSERT_EQ(rep.issues.size(), 4u);
   std::string all;
   for (auto& i : rep.issues) all += i + "\n";
-  EXPECT_NE(all.find("column 'score': 2 bad int values turned into null (first: line 2, '12x')"), std::string::npos) << all;
-  EXPECT_NE(all.find("column 'person_id': 1 rows with a duplicate key dropped (first: line 4, 'P1')"), std::string::npos) << all;
-  EXPECT_NE(all.find("column 'account_id': 1 links to missing account keys turned into null (first: line 3, 'A9')"), std::string::npos) << all;
+  EXPECT_NE(all.find("column 'score': 2 bad int values turned into null (first: line 2, '12x')"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(
+      all.find("column 'person_id': 1 rows with a duplicate key dropped (first: line 4, 'P1')"),
+      std::string::npos)
+      << all;
+  EXPECT_NE(all.find("column 'account_id': 1 links to missing account keys turned into null "
+                     "(first: line 3, 'A9')"),
+            std::string::npos)
+      << all;
 }
 
 TEST(Store, ValidateCatchesBrokenIndexes) {

@@ -46,8 +46,10 @@ inline std::string read_file(const std::filesystem::path& p) {
 
 /// Copies the bundled test dataset `name` (under tests/data) into `dir`.
 inline void copy_dataset(const std::string& name, const std::filesystem::path& dir) {
-  for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(B2BSEG_SOURCE_DIR) / "tests" / "data" / name))
-    std::filesystem::copy_file(e.path(), dir / e.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  for (auto& e : std::filesystem::directory_iterator(std::filesystem::path(B2BSEG_SOURCE_DIR) /
+                                                     "tests" / "data" / name))
+    std::filesystem::copy_file(e.path(), dir / e.path().filename(),
+                               std::filesystem::copy_options::overwrite_existing);
 }
 
 }  // namespace b2bseg::testing

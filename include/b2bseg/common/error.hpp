@@ -48,10 +48,10 @@ class data_error : public error {
 /// One diagnostic of a segments file, in the form the SPEC prescribes.
 struct diagnostic {
   std::string file;
-  std::size_t line = 0;    ///< 1-based
-  std::size_t column = 0;  ///< 1-based, in bytes
-  std::string message;     ///< without the `error: ` prefix
-  std::string source_line; ///< the text of that line, for the caret display
+  std::size_t line = 0;     ///< 1-based
+  std::size_t column = 0;   ///< 1-based, in bytes
+  std::string message;      ///< without the `error: ` prefix
+  std::string source_line;  ///< the text of that line, for the caret display
 };
 
 /// Renders `FILE:LINE:COL: error: MESSAGE`, the source line and a caret under the column.

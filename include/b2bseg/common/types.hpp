@@ -16,12 +16,18 @@ using timestamp_us = std::int64_t;
 /// The SPEC spelling of a type: "string", "int", "float", "bool", "timestamp", "string[]".
 constexpr std::string_view to_string(value_type t) noexcept {
   switch (t) {
-    case value_type::string: return "string";
-    case value_type::integer: return "int";
-    case value_type::floating: return "float";
-    case value_type::boolean: return "bool";
-    case value_type::timestamp: return "timestamp";
-    case value_type::string_list: return "string[]";
+    case value_type::string:
+      return "string";
+    case value_type::integer:
+      return "int";
+    case value_type::floating:
+      return "float";
+    case value_type::boolean:
+      return "bool";
+    case value_type::timestamp:
+      return "timestamp";
+    case value_type::string_list:
+      return "string[]";
   }
   return "?";
 }

@@ -298,8 +298,6 @@ class parser {
     return cp;
   }
 
-
-
   /// Length of the well-formed UTF-8 sequence at `at` (lead byte >= 0x80), or 0 when it is not
   /// (overlong forms, encoded surrogates and code points above U+10FFFF are ill-formed).
   std::size_t utf8_length(std::size_t at) const noexcept {

@@ -2,9 +2,9 @@
 // concurrently, large nodes split by id range, and each result is freed after its last consumer.
 #pragma once
 
-#include <roaring/roaring.hh>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
+#include <roaring/roaring.hh>
 
 #include <atomic>
 #include <chrono>
@@ -89,20 +89,24 @@ class executor {
         auto t1 = std::chrono::steady_clock::now();
         results[i] = std::make_unique<bitset>(compute(p.nodes[i], results));
         ev.nodes[i].count = results[i]->count();
-        ev.nodes[i].ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+        ev.nodes[i].ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1)
+                .count();
         for (auto in : p.nodes[i].inputs) release(in);
         for (auto k : roots_of[i]) {
           ev.segments[k].members = to_roaring_cpp(*results[i]);
           release(i);
         }
         for (auto c : consumers[i])
-          if (pending[c].fetch_sub(1, std::memory_order_acq_rel) == 1) tg.run([&run_node, c] { run_node(c); });
+          if (pending[c].fetch_sub(1, std::memory_order_acq_rel) == 1)
+            tg.run([&run_node, c] { run_node(c); });
       };
       for (std::uint32_t i = 0; i < n; ++i)
         if (p.nodes[i].inputs.empty()) tg.run([&run_node, i] { run_node(i); });
       tg.wait();
     });
-    ev.eval_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ev.eval_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
     // Each segment's own cost: the nodes reachable from its root.
     std::vector<std::uint32_t> mark(n, ~0u), stack;
@@ -127,17 +131,22 @@ class executor {
   bitset compute(const plan_node& node, const std::vector<std::unique_ptr<bitset>>& r) const {
     const std::size_t rows = g_.rows(node.entity);
     switch (node.op) {
-      case plan_op::all: return bitset(rows, true);
-      case plan_op::empty: return bitset(rows, false);
-      case plan_op::scan: return detail::eval_scan(g_, node.entity, node.pred);
+      case plan_op::all:
+        return bitset(rows, true);
+      case plan_op::empty:
+        return bitset(rows, false);
+      case plan_op::scan:
+        return detail::eval_scan(g_, node.entity, node.pred);
       case plan_op::and_:
       case plan_op::or_: {
         bitset out = r[node.inputs[0]]->clone();
         for (std::size_t k = 1; k < node.inputs.size(); ++k) {
           const bitset& in = *r[node.inputs[k]];
           detail::parallel_words(rows, [&](std::size_t w0, std::size_t w1) {
-            if (node.op == plan_op::and_) out.and_with(in, w0, w1);
-            else out.or_with(in, w0, w1);
+            if (node.op == plan_op::and_)
+              out.and_with(in, w0, w1);
+            else
+              out.or_with(in, w0, w1);
           });
         }
         return out;
@@ -147,9 +156,12 @@ class executor {
         out.flip_all();
         return out;
       }
-      case plan_op::to_one: return detail::eval_to_one(g_, node.entity, node.link, *r[node.inputs[0]]);
-      case plan_op::rev_count: return detail::eval_rev_count(g_, node, *r[node.inputs[0]]);
-      case plan_op::rev_aggregate: return detail::eval_rev_aggregate(g_, node, *r[node.inputs[0]]);
+      case plan_op::to_one:
+        return detail::eval_to_one(g_, node.entity, node.link, *r[node.inputs[0]]);
+      case plan_op::rev_count:
+        return detail::eval_rev_count(g_, node, *r[node.inputs[0]]);
+      case plan_op::rev_aggregate:
+        return detail::eval_rev_aggregate(g_, node, *r[node.inputs[0]]);
     }
     return bitset(rows);
   }

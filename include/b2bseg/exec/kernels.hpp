@@ -2,9 +2,9 @@
 // oneTBB tasks, with thread-private output words (ranges never share a word).
 #pragma once
 
-#include <roaring/roaring.hh>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <roaring/roaring.hh>
 
 #include <cmath>
 #include <cstdint>
@@ -60,30 +60,44 @@ inline void andnot_roaring(bitset& out, const Roaring& r) {
 }
 
 /// A flat copy of a Roaring bitmap.
-inline bitset flat(const Roaring& r, std::size_t n) { return to_bitset(&r.roaring, n); }
+inline bitset flat(const Roaring& r, std::size_t n) {
+  return to_bitset(&r.roaring, n);
+}
 
 inline bool cmp(cmp_op op, int c) noexcept {  // c = sign of (x - v)
   switch (op) {
-    case cmp_op::eq: return c == 0;
-    case cmp_op::ne: return c != 0;
-    case cmp_op::lt: return c < 0;
-    case cmp_op::le: return c <= 0;
-    case cmp_op::gt: return c > 0;
-    case cmp_op::ge: return c >= 0;
+    case cmp_op::eq:
+      return c == 0;
+    case cmp_op::ne:
+      return c != 0;
+    case cmp_op::lt:
+      return c < 0;
+    case cmp_op::le:
+      return c <= 0;
+    case cmp_op::gt:
+      return c > 0;
+    case cmp_op::ge:
+      return c >= 0;
   }
   return false;
 }
 template <class T>
-inline int sign3(T a, T b) noexcept { return (a > b) - (a < b); }
+inline int sign3(T a, T b) noexcept {
+  return (a > b) - (a < b);
+}
 
 /// The exact value of a numeric literal: an integer written as such stays exact even when typed
 /// floating (long double holds every int64 and every double exactly).
 inline long double literal_number(const literal& l) noexcept {
   switch (l.type) {
-    case value_type::floating: return l.integral ? static_cast<long double>(l.i) : l.f;
-    case value_type::timestamp: return static_cast<long double>(l.t);
-    case value_type::boolean: return l.b;
-    default: return static_cast<long double>(l.i);
+    case value_type::floating:
+      return l.integral ? static_cast<long double>(l.i) : l.f;
+    case value_type::timestamp:
+      return static_cast<long double>(l.t);
+    case value_type::boolean:
+      return l.b;
+    default:
+      return static_cast<long double>(l.i);
   }
 }
 
@@ -120,13 +134,18 @@ inline int_range int_range_of(cmp_op op, long double v) {
   switch (op) {
     case cmp_op::eq: {
       std::int64_t x = to_int(v, below, above);
-      if (!integral || below || above) r.empty = true;
-      else r.lo = r.hi = x;
+      if (!integral || below || above)
+        r.empty = true;
+      else
+        r.lo = r.hi = x;
       break;
     }
     case cmp_op::ne: {
       std::int64_t x = to_int(v, below, above);
-      if (integral && !below && !above) { r.has_exclude = true; r.exclude = x; }
+      if (integral && !below && !above) {
+        r.has_exclude = true;
+        r.exclude = x;
+      }
       break;
     }
     case cmp_op::lt:
@@ -176,7 +195,8 @@ inline bool double_range_of(cmp_op op, long double v, double& lo, double& hi) {
       while (static_cast<long double>(d) < v) d = std::nextafter(d, inf);
       lo = d;
       return true;
-    case cmp_op::ne: return true;
+    case cmp_op::ne:
+      return true;
   }
   return true;
 }
@@ -185,7 +205,10 @@ inline int_range intersect(int_range a, const int_range& b) {
   a.lo = std::max(a.lo, b.lo);
   a.hi = std::min(a.hi, b.hi);
   a.empty = a.empty || b.empty || a.lo > a.hi;
-  if (b.has_exclude) { a.has_exclude = true; a.exclude = b.exclude; }
+  if (b.has_exclude) {
+    a.has_exclude = true;
+    a.exclude = b.exclude;
+  }
   return a;
 }
 
@@ -269,16 +292,20 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
     bitset na = flat(ca.nulls(), ca.size()), nb = flat(cb.nulls(), cb.size());
     auto strings_of = [](const column& c, row_id r, std::vector<std::string_view>& out) {
       out.clear();
-      if (c.type() == value_type::string) out.push_back(c.string_at(r));
-      else for (auto code : c.list_at(r)) out.push_back(c.dictionary()[code]);
+      if (c.type() == value_type::string)
+        out.push_back(c.string_at(r));
+      else
+        for (auto code : c.list_at(r)) out.push_back(c.dictionary()[code]);
     };
-    const bool both_int = (ca.type() == value_type::integer || ca.type() == value_type::timestamp) &&
-                          (cb.type() == value_type::integer || cb.type() == value_type::timestamp);
+    const bool both_int =
+        (ca.type() == value_type::integer || ca.type() == value_type::timestamp) &&
+        (cb.type() == value_type::integer || cb.type() == value_type::timestamp);
     fill_by_row(out, n, [&](std::size_t r0) {
       row_id ra = follow(p.left, row_id(r0)), rb = follow(p.right, row_id(r0));
       if (ra == no_row || rb == no_row || na.test(ra) || nb.test(rb)) return false;
       switch (ca.type()) {
-        case value_type::boolean: return cmp(p.op, sign3<int>(ca.bool_at(ra), cb.bool_at(rb)));
+        case value_type::boolean:
+          return cmp(p.op, sign3<int>(ca.bool_at(ra), cb.bool_at(rb)));
         case value_type::string:
         case value_type::string_list: {
           thread_local std::vector<std::string_view> xa, xb;
@@ -324,9 +351,11 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
         });
       } else {
         int_range range;
-        if (p.k == K::compare) range = int_range_of(p.op, literal_number(p.values[0]));
-        else range = intersect(int_range_of(cmp_op::ge, literal_number(p.values[0])),
-                               int_range_of(cmp_op::le, literal_number(p.values[1])));
+        if (p.k == K::compare)
+          range = int_range_of(p.op, literal_number(p.values[0]));
+        else
+          range = intersect(int_range_of(cmp_op::ge, literal_number(p.values[0])),
+                            int_range_of(cmp_op::le, literal_number(p.values[1])));
         if (range.empty) return out;
         const std::int64_t lo = range.lo, hi = range.hi;
         if (range.has_exclude) {
@@ -334,7 +363,8 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
           fill_by_row(out, n, [&](std::size_t r) { return v[r] != x; });
         } else {
           std::uint64_t* w = out.words();
-          parallel_words(n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
+          parallel_words(
+              n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
         }
       }
       andnot_roaring(out, c.nulls());
@@ -359,12 +389,14 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
       } else {
         // Every other test is an inclusive range of doubles: x < c is x <= the double below c.
         double lo, hi, lo2, hi2;
-        bool any = p.k == K::compare ? double_range_of(p.op, literal_number(p.values[0]), lo, hi)
-                                     : double_range_of(cmp_op::ge, literal_number(p.values[0]), lo, hi2) &&
-                                           double_range_of(cmp_op::le, literal_number(p.values[1]), lo2, hi);
+        bool any = p.k == K::compare
+                       ? double_range_of(p.op, literal_number(p.values[0]), lo, hi)
+                       : double_range_of(cmp_op::ge, literal_number(p.values[0]), lo, hi2) &&
+                             double_range_of(cmp_op::le, literal_number(p.values[1]), lo2, hi);
         if (any && lo <= hi) {
           std::uint64_t* w = out.words();
-          parallel_words(n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
+          parallel_words(
+              n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
         }
       }
       andnot_roaring(out, c.nulls());
@@ -374,14 +406,17 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
       // Decide for false and for true, then combine the two row sets.
       auto holds = [&](bool b) {
         switch (p.k) {
-          case K::compare: return value_test{p.op, p.values[0]}(b);
+          case K::compare:
+            return value_test{p.op, p.values[0]}(b);
           case K::in_list: {
             bool in = false;
             for (const auto& l : p.values) in = in || l.b == b;
             return in != p.negated;
           }
-          case K::between: return value_test{cmp_op::ge, p.values[0]}(b) && value_test{cmp_op::le, p.values[1]}(b);
-          default: return false;
+          case K::between:
+            return value_test{cmp_op::ge, p.values[0]}(b) && value_test{cmp_op::le, p.values[1]}(b);
+          default:
+            return false;
         }
       };
       bool t = holds(true), f = holds(false);
@@ -439,7 +474,8 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
                             });
           break;
         }
-        default: break;
+        default:
+          break;
       }
       return string_rows(c, n, match);
     }
@@ -496,7 +532,9 @@ inline bitset eval_rev_count(const graph& g, const plan_node& node, const bitset
       range_counts(iw, off, w0 * 64, std::min(n, w1 * 64), lo, hi, ow);
     });
   } else if (li.clustered()) {
-    fill_by_row(out, n, [&](std::size_t p) { return pass(std::int64_t(in.count_range(off[p], off[p + 1]))); });
+    fill_by_row(out, n, [&](std::size_t p) {
+      return pass(std::int64_t(in.count_range(off[p], off[p + 1])));
+    });
   } else if (std::size_t k = in.count(); k * 4 < li.set_count()) {
     // Few children pass: push each one's count to its parent (one sequential pass over them)
     // instead of pulling every parent's children.
@@ -549,7 +587,8 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
         if (count == 0 || x > fmax) fmax = x;
       } else {
         std::int64_t x = iv[ch];
-        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) + static_cast<std::uint64_t>(x));
+        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) +
+                                         static_cast<std::uint64_t>(x));
         if (count == 0 || x < imin) imin = x;
         if (count == 0 || x > imax) imax = x;
       }
@@ -557,11 +596,16 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
     });
     long double sum = is_float ? (long double)fsum : (long double)isum;
     switch (node.fn) {
-      case aggregate_fn::count: return pass((long double)count);
-      case aggregate_fn::sum: return pass(sum);
-      case aggregate_fn::avg: return count > 0 && pass(sum / (long double)count);
-      case aggregate_fn::min: return count > 0 && pass(is_float ? (long double)fmin : (long double)imin);
-      case aggregate_fn::max: return count > 0 && pass(is_float ? (long double)fmax : (long double)imax);
+      case aggregate_fn::count:
+        return pass((long double)count);
+      case aggregate_fn::sum:
+        return pass(sum);
+      case aggregate_fn::avg:
+        return count > 0 && pass(sum / (long double)count);
+      case aggregate_fn::min:
+        return count > 0 && pass(is_float ? (long double)fmin : (long double)imin);
+      case aggregate_fn::max:
+        return count > 0 && pass(is_float ? (long double)fmax : (long double)imax);
     }
     return false;
   });

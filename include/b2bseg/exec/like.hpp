@@ -9,7 +9,9 @@
 namespace b2bseg {
 
 namespace detail {
-inline char like_fold(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+inline char like_fold(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
 /// Length of the UTF-8 character starting with byte `c` (1 for stray continuation bytes).
 inline std::size_t utf8_length(unsigned char c) noexcept {
   return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
@@ -21,7 +23,9 @@ inline std::size_t utf8_length(unsigned char c) noexcept {
 inline bool like_match(std::string_view pattern, std::string_view text, bool ci) noexcept {
   std::size_t p = 0, t = 0;
   std::size_t star_p = std::string_view::npos, star_t = 0;
-  auto eq = [ci](char a, char b) { return ci ? detail::like_fold(a) == detail::like_fold(b) : a == b; };
+  auto eq = [ci](char a, char b) {
+    return ci ? detail::like_fold(a) == detail::like_fold(b) : a == b;
+  };
   while (t < text.size()) {
     if (p < pattern.size()) {
       char c = pattern[p];
@@ -68,7 +72,8 @@ class like_matcher {
     simple_ = pattern.find_first_of("_\\") == std::string_view::npos;
     if (!simple_) return;
     std::string folded(pattern);
-    if (ci) for (char& c : folded) c = detail::like_fold(c);
+    if (ci)
+      for (char& c : folded) c = detail::like_fold(c);
     std::size_t start = 0;
     while (start <= folded.size()) {
       std::size_t pct = folded.find('%', start);

@@ -12,26 +12,28 @@ namespace b2bseg::detail {
 /// Writes words [w0, w1) of `out`: bit i set when lo <= v[i] <= hi, for rows i < n (bits at or
 /// beyond n are zero). T is std::int64_t or double. noexcept; reads v[64*w0 .. min(n, 64*w1)).
 template <class T>
-void range_words_scalar(const T* __restrict v, std::size_t n, T lo, T hi, std::uint64_t* __restrict out,
-                        std::size_t w0, std::size_t w1) noexcept {
+void range_words_scalar(const T* __restrict v, std::size_t n, T lo, T hi,
+                        std::uint64_t* __restrict out, std::size_t w0, std::size_t w1) noexcept {
   for (std::size_t k = w0; k < w1; ++k) {
     const std::size_t base = k * 64;
     const std::size_t lim = n - base < 64 ? n - base : 64;
     std::uint64_t bits = 0;
     if (lim == 64) {
-      for (std::size_t j = 0; j < 64; ++j) bits |= std::uint64_t(lo <= v[base + j] && v[base + j] <= hi) << j;
+      for (std::size_t j = 0; j < 64; ++j)
+        bits |= std::uint64_t(lo <= v[base + j] && v[base + j] <= hi) << j;
     } else {
-      for (std::size_t j = 0; j < lim; ++j) bits |= std::uint64_t(lo <= v[base + j] && v[base + j] <= hi) << j;
+      for (std::size_t j = 0; j < lim; ++j)
+        bits |= std::uint64_t(lo <= v[base + j] && v[base + j] <= hi) << j;
     }
     out[k] = bits;
   }
 }
 
 #if B2BSEG_SIMD_X86
-B2BSEG_TARGET_AVX512F inline void range_words_avx512(const std::int64_t* __restrict v, std::size_t n,
-                                                     std::int64_t lo, std::int64_t hi,
-                                                     std::uint64_t* __restrict out, std::size_t w0,
-                                                     std::size_t w1) noexcept {
+B2BSEG_TARGET_AVX512F inline void range_words_avx512(const std::int64_t* __restrict v,
+                                                     std::size_t n, std::int64_t lo,
+                                                     std::int64_t hi, std::uint64_t* __restrict out,
+                                                     std::size_t w0, std::size_t w1) noexcept {
   const __m512i vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
   std::size_t k = w0;
   for (; k < w1 && (k + 1) * 64 <= n; ++k) {
@@ -47,8 +49,9 @@ B2BSEG_TARGET_AVX512F inline void range_words_avx512(const std::int64_t* __restr
   if (k < w1) range_words_scalar(v, n, lo, hi, out, k, w1);
 }
 
-B2BSEG_TARGET_AVX512F inline void range_words_avx512(const double* __restrict v, std::size_t n, double lo,
-                                                     double hi, std::uint64_t* __restrict out, std::size_t w0,
+B2BSEG_TARGET_AVX512F inline void range_words_avx512(const double* __restrict v, std::size_t n,
+                                                     double lo, double hi,
+                                                     std::uint64_t* __restrict out, std::size_t w0,
                                                      std::size_t w1) noexcept {
   const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
   std::size_t k = w0;
@@ -66,8 +69,9 @@ B2BSEG_TARGET_AVX512F inline void range_words_avx512(const double* __restrict v,
 }
 
 B2BSEG_TARGET_AVX2 inline void range_words_avx2(const std::int64_t* __restrict v, std::size_t n,
-                                                std::int64_t lo, std::int64_t hi, std::uint64_t* __restrict out,
-                                                std::size_t w0, std::size_t w1) noexcept {
+                                                std::int64_t lo, std::int64_t hi,
+                                                std::uint64_t* __restrict out, std::size_t w0,
+                                                std::size_t w1) noexcept {
   const __m256i vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(hi);
   std::size_t k = w0;
   for (; k < w1 && (k + 1) * 64 <= n; ++k) {
@@ -84,9 +88,9 @@ B2BSEG_TARGET_AVX2 inline void range_words_avx2(const std::int64_t* __restrict v
   if (k < w1) range_words_scalar(v, n, lo, hi, out, k, w1);
 }
 
-B2BSEG_TARGET_AVX2 inline void range_words_avx2(const double* __restrict v, std::size_t n, double lo, double hi,
-                                                std::uint64_t* __restrict out, std::size_t w0,
-                                                std::size_t w1) noexcept {
+B2BSEG_TARGET_AVX2 inline void range_words_avx2(const double* __restrict v, std::size_t n,
+                                                double lo, double hi, std::uint64_t* __restrict out,
+                                                std::size_t w0, std::size_t w1) noexcept {
   const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
   std::size_t k = w0;
   for (; k < w1 && (k + 1) * 64 <= n; ++k) {
@@ -94,7 +98,8 @@ B2BSEG_TARGET_AVX2 inline void range_words_avx2(const double* __restrict v, std:
     std::uint64_t bits = 0;
     for (int j = 0; j < 16; ++j) {
       __m256d x = _mm256_loadu_pd(p + 4 * j);
-      __m256d in = _mm256_and_pd(_mm256_cmp_pd(x, vlo, _CMP_GE_OQ), _mm256_cmp_pd(x, vhi, _CMP_LE_OQ));
+      __m256d in =
+          _mm256_and_pd(_mm256_cmp_pd(x, vlo, _CMP_GE_OQ), _mm256_cmp_pd(x, vhi, _CMP_LE_OQ));
       bits |= std::uint64_t(_mm256_movemask_pd(in)) << (4 * j);
     }
     out[k] = bits;
@@ -105,8 +110,9 @@ B2BSEG_TARGET_AVX2 inline void range_words_avx2(const double* __restrict v, std:
 /// Per parent p in [p0, p1): whether the count of set bits of `bits` in [off[p], off[p+1])
 /// lies in [lo, hi]; written as bits of out (words [p0/64, p1/64), p0 a multiple of 64).
 B2BSEG_TARGET_AVX2 inline void range_counts_popcnt(const std::uint64_t* __restrict bits,
-                                                   const std::uint32_t* __restrict off, std::size_t p0,
-                                                   std::size_t p1, std::int64_t lo, std::int64_t hi,
+                                                   const std::uint32_t* __restrict off,
+                                                   std::size_t p0, std::size_t p1, std::int64_t lo,
+                                                   std::int64_t hi,
                                                    std::uint64_t* __restrict out) noexcept {
   for (std::size_t base = p0; base < p1; base += 64) {
     const std::size_t lim = p1 - base < 64 ? p1 - base : 64;
@@ -132,8 +138,9 @@ B2BSEG_TARGET_AVX2 inline void range_counts_popcnt(const std::uint64_t* __restri
 }
 #endif
 
-inline void range_counts_scalar(const std::uint64_t* __restrict bits, const std::uint32_t* __restrict off,
-                                std::size_t p0, std::size_t p1, std::int64_t lo, std::int64_t hi,
+inline void range_counts_scalar(const std::uint64_t* __restrict bits,
+                                const std::uint32_t* __restrict off, std::size_t p0, std::size_t p1,
+                                std::int64_t lo, std::int64_t hi,
                                 std::uint64_t* __restrict out) noexcept {
   for (std::size_t base = p0; base < p1; base += 64) {
     const std::size_t lim = p1 - base < 64 ? p1 - base : 64;
@@ -150,23 +157,29 @@ inline void range_counts_scalar(const std::uint64_t* __restrict bits, const std:
 
 /// Dispatches `range_words_*` on the active SIMD level.
 template <class T>
-void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std::size_t w0, std::size_t w1) noexcept {
+void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std::size_t w0,
+                 std::size_t w1) noexcept {
 #if B2BSEG_SIMD_X86
   switch (active_simd_level()) {
     case simd_level::avx512:
-    case simd_level::avx512bw: return range_words_avx512(v, n, lo, hi, out, w0, w1);
-    case simd_level::avx2: return range_words_avx2(v, n, lo, hi, out, w0, w1);
-    default: break;
+    case simd_level::avx512bw:
+      return range_words_avx512(v, n, lo, hi, out, w0, w1);
+    case simd_level::avx2:
+      return range_words_avx2(v, n, lo, hi, out, w0, w1);
+    default:
+      break;
   }
 #endif
   range_words_scalar(v, n, lo, hi, out, w0, w1);
 }
 
 /// Dispatches `range_counts_*` on the active SIMD level (AVX2 implies popcnt).
-inline void range_counts(const std::uint64_t* bits, const std::uint32_t* off, std::size_t p0, std::size_t p1,
-                         std::int64_t lo, std::int64_t hi, std::uint64_t* out) noexcept {
+inline void range_counts(const std::uint64_t* bits, const std::uint32_t* off, std::size_t p0,
+                         std::size_t p1, std::int64_t lo, std::int64_t hi,
+                         std::uint64_t* out) noexcept {
 #if B2BSEG_SIMD_X86
-  if (active_simd_level() != simd_level::scalar) return range_counts_popcnt(bits, off, p0, p1, lo, hi, out);
+  if (active_simd_level() != simd_level::scalar)
+    return range_counts_popcnt(bits, off, p0, p1, lo, hi, out);
 #endif
   range_counts_scalar(bits, off, p0, p1, lo, hi, out);
 }

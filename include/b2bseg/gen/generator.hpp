@@ -168,7 +168,8 @@ inline generate_report generate_dataset(const std::string& out_dir, const genera
   generate_report report;
   arena.execute([&] {
     const std::size_t batch = 2 * static_cast<std::size_t>(arena.max_concurrency()) + 2;
-    const detail::gen::plan pl = detail::gen::build_plan(options.people, options.seed, floor_div(options.as_of, 1000000));
+    const detail::gen::plan pl =
+        detail::gen::build_plan(options.people, options.seed, floor_div(options.as_of, 1000000));
     std::array<output_file, entity_count> files;
     std::array<std::uint64_t, entity_count> rows{};
     for (std::size_t e = 0; e < entity_count; ++e) {

@@ -37,11 +37,11 @@ struct attr_ref {
 /// A to-many relation from the context: zero or more to-one hops, then one reverse link. The
 /// related entities are of type `source` (the entity whose link `link` points back).
 struct relation_ref {
-  std::vector<link_hop> path;  ///< to-one hops before the reverse
-  entity_id owner = no_entity; ///< entity on which the reverse is navigated (end of `path`)
-  std::uint32_t reverse = 0;   ///< index into schema.entities[owner].reverses
-  entity_id source = no_entity;///< the related entity type (= reverses[reverse].source)
-  std::uint32_t link = 0;      ///< the link of `source` that points at `owner`
+  std::vector<link_hop> path;    ///< to-one hops before the reverse
+  entity_id owner = no_entity;   ///< entity on which the reverse is navigated (end of `path`)
+  std::uint32_t reverse = 0;     ///< index into schema.entities[owner].reverses
+  entity_id source = no_entity;  ///< the related entity type (= reverses[reverse].source)
+  std::uint32_t link = 0;        ///< the link of `source` that points at `owner`
 };
 
 /// A typed literal. For `timestamp`, `relative` means `now + offset_us` (offset may be negative),
@@ -124,7 +124,7 @@ struct bound_expr {
 /// One compiled segment definition.
 struct bound_segment {
   std::string name;
-  entity_id entity = no_entity;   ///< the `on` entity (always has a key)
+  entity_id entity = no_entity;  ///< the `on` entity (always has a key)
   source_pos pos;
   std::unique_ptr<bound_expr> where;
   std::vector<std::uint32_t> depends_on;  ///< indices of segments referenced (directly)

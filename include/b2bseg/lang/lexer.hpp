@@ -9,8 +9,8 @@
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/parse.hpp"
-#include "b2bseg/common/utf8.hpp"
 #include "b2bseg/common/types.hpp"
+#include "b2bseg/common/utf8.hpp"
 #include "b2bseg/lang/bound.hpp"
 
 namespace b2bseg {
@@ -76,7 +76,6 @@ constexpr int hex_value(char c) noexcept {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
 
 /// A segments text with its line starts, to turn byte offsets into diagnostics. Holds a view:
 /// the text must outlive it.

@@ -27,7 +27,8 @@ inline field_map map_header(const entity_def& def, const csv_file& f) {
   auto need = [&](const std::string& col) {
     int i = f.find_column(col);
     if (i < 0)
-      throw data_error(f.name(), 1, 0, "column '" + col + "' named in the schema is missing from the header");
+      throw data_error(f.name(), 1, 0,
+                       "column '" + col + "' named in the schema is missing from the header");
     return i;
   };
   if (def.key) fm.key = need(*def.key);
@@ -44,10 +45,12 @@ inline double ms_since(std::chrono::steady_clock::time_point t0) {
 
 /// Loads the dataset in folder `dir`: reads `schema.json`, then every entity's CSV file, parsed
 /// in parallel chunks on the current oneTBB arena (cap it with `tbb::global_control` or a
-/// `tbb::task_arena`). Builds every index. Returns a fully indexed, validated-by-construction graph.
-/// Throws data_error for any bad input (file, line, column, value), unless `opts.lenient` turns it
-/// into a counted null; fills `report` when given. Cost: O(bytes) parse + O(rows log rows) numbering.
-inline graph load_dataset(const std::string& dir, const load_options& opts = {}, load_report* report = nullptr) {
+/// `tbb::task_arena`). Builds every index. Returns a fully indexed, validated-by-construction
+/// graph. Throws data_error for any bad input (file, line, column, value), unless `opts.lenient`
+/// turns it into a counted null; fills `report` when given. Cost: O(bytes) parse + O(rows log rows)
+/// numbering.
+inline graph load_dataset(const std::string& dir, const load_options& opts = {},
+                          load_report* report = nullptr) {
   namespace fs = std::filesystem;
   auto t0 = std::chrono::steady_clock::now();
   load_report local;
@@ -73,19 +76,24 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
     auto t1 = std::chrono::steady_clock::now();
     csv_file f = csv_file::open(paths[e]);
     detail::field_map fm = detail::map_header(def, f);
-    std::size_t want = opts.chunks ? opts.chunks
-                                   : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+    std::size_t want =
+        opts.chunks
+            ? opts.chunks
+            : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
     std::vector<csv_chunk> parts = f.split(want);
     std::vector<detail::raw_chunk> chunks(parts.size());
     tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
       csv_record_reader reader(f, parts[c]);
-      detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), opts.lenient, chunks[c]);
+      detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), opts.lenient,
+                            chunks[c]);
     });
     double parse_ms = detail::ms_since(t1);
     auto t2 = std::chrono::steady_clock::now();
-    tables[e] = detail::build_table(s, e, chunks, f.name(), tables, built, opts.lenient, rep, deferred);
+    tables[e] =
+        detail::build_table(s, e, chunks, f.name(), tables, built, opts.lenient, rep, deferred);
     built[e] = true;
-    rep.entities.push_back({def.name, f.name(), tables[e].rows, f.body_size(), parse_ms, detail::ms_since(t2)});
+    rep.entities.push_back(
+        {def.name, f.name(), tables[e].rows, f.body_size(), parse_ms, detail::ms_since(t2)});
     done += f.body_size();
   }
   for (auto& d : deferred) detail::resolve_deferred(s, d, tables, opts.lenient, rep);

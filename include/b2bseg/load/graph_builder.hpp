@@ -32,7 +32,8 @@ class graph_builder {
     for (entity_id e = 0; e < schema_.entities.size(); ++e) {
       const auto& def = schema_.entities[e];
       auto add = [&](const std::string& c) {
-        if (std::find(columns_[e].begin(), columns_[e].end(), c) == columns_[e].end()) columns_[e].push_back(c);
+        if (std::find(columns_[e].begin(), columns_[e].end(), c) == columns_[e].end())
+          columns_[e].push_back(c);
       };
       if (def.key) add(*def.key);
       for (const auto& a : def.attributes) add(a.column);
@@ -45,12 +46,14 @@ class graph_builder {
   /// Appends a row of `entity`: (column, value) pairs, columns named as in the CSV (the key
   /// column, attribute columns, link columns). Throws data_error for an unknown entity or
   /// column. Copies the strings. O(fields).
-  graph_builder& add_row(std::string_view entity,
-                         std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  graph_builder& add_row(
+      std::string_view entity,
+      std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
     return add_row_impl(entity, fields.begin(), fields.end());
   }
   /// Same, from a vector.
-  graph_builder& add_row(std::string_view entity, const std::vector<std::pair<std::string, std::string>>& fields) {
+  graph_builder& add_row(std::string_view entity,
+                         const std::vector<std::pair<std::string, std::string>>& fields) {
     return add_row_impl(entity, fields.begin(), fields.end());
   }
 
@@ -76,7 +79,8 @@ class graph_builder {
       row_reader reader{rows_[e], columns_[e].size()};
       std::string file = def.name + " rows";
       detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient, chunks[0]);
-      tables[e] = detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep, deferred);
+      tables[e] =
+          detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep, deferred);
       built[e] = true;
       rep.entities.push_back({def.name, file, tables[e].rows, 0, 0, 0});
     }
@@ -108,7 +112,8 @@ class graph_builder {
     for (It it = begin; it != end; ++it) {
       auto pos = std::find(columns_[e].begin(), columns_[e].end(), std::string_view(it->first));
       if (pos == columns_[e].end())
-        throw data_error("entity '" + std::string(entity) + "' has no column '" + std::string(it->first) + "'");
+        throw data_error("entity '" + std::string(entity) + "' has no column '" +
+                         std::string(it->first) + "'");
       row[pos - columns_[e].begin()] = std::string(it->second);
     }
     rows_[e].push_back(std::move(row));

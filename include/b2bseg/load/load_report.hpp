@@ -11,7 +11,8 @@ namespace b2bseg {
 
 /// Progress of a load: bytes of CSV parsed so far out of the total, and the entity being loaded.
 /// Called from the loading thread only.
-using load_progress = std::function<void(const std::string& entity, std::uint64_t done, std::uint64_t total)>;
+using load_progress =
+    std::function<void(const std::string& entity, std::uint64_t done, std::uint64_t total)>;
 
 struct load_options {
   /// Turn bad values and dangling links into nulls and drop later duplicate rows, counting each,
@@ -28,8 +29,8 @@ struct load_report {
   struct entity_info {
     std::string entity;
     std::string file;
-    std::uint64_t rows = 0;        ///< rows kept
-    std::uint64_t bytes = 0;       ///< CSV bytes read
+    std::uint64_t rows = 0;   ///< rows kept
+    std::uint64_t bytes = 0;  ///< CSV bytes read
     double parse_ms = 0;
     double index_ms = 0;
   };

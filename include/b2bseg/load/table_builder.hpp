@@ -2,10 +2,10 @@
 // dictionaries, check keys, resolve links, number rows and build every index.
 #pragma once
 
-#include <roaring/roaring.hh>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>
+#include <roaring/roaring.hh>
 
 #include <algorithm>
 #include <chrono>
@@ -24,7 +24,8 @@
 
 namespace b2bseg::detail {
 
-/// Where each schema item sits in a record: field index of the key, of each attribute, of each link.
+/// Where each schema item sits in a record: field index of the key, of each attribute, of each
+/// link.
 struct field_map {
   int key = -1;
   std::vector<int> attributes;
@@ -106,7 +107,8 @@ class string_interner {
 /// strings as memcmp does, unless they tie; then compare the strings.
 inline std::uint64_t byte_prefix(std::string_view s) noexcept {
   std::uint64_t x = 0;
-  for (std::size_t i = 0; i < 8; ++i) x = (x << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+  for (std::size_t i = 0; i < 8; ++i)
+    x = (x << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
   return x;
 }
 
@@ -127,8 +129,8 @@ struct issue_count {
 struct raw_column {
   std::vector<std::int64_t> ints;
   std::vector<double> floats;
-  std::vector<std::uint8_t> flags;  ///< numeric: 1 = null; bool: 0 false, 1 true, 2 null
-  std::vector<std::uint32_t> codes; ///< string: local code or ~0u for null; list: element codes
+  std::vector<std::uint8_t> flags;   ///< numeric: 1 = null; bool: 0 false, 1 true, 2 null
+  std::vector<std::uint32_t> codes;  ///< string: local code or ~0u for null; list: element codes
   std::vector<std::uint32_t> list_offsets;
   string_interner dict;
   issue_count bad;
@@ -149,18 +151,28 @@ struct raw_chunk {
 
 inline std::string_view type_word(value_type t) {
   switch (t) {
-    case value_type::integer: return "int";
-    case value_type::floating: return "float";
-    case value_type::boolean: return "bool";
-    case value_type::timestamp: return "timestamp";
-    default: return "string";
+    case value_type::integer:
+      return "int";
+    case value_type::floating:
+      return "float";
+    case value_type::boolean:
+      return "bool";
+    case value_type::timestamp:
+      return "timestamp";
+    default:
+      return "string";
   }
 }
 
 inline std::string quote_value(std::string_view v) {
   std::string s = "'";
   for (char c : v.substr(0, 80)) {
-    if (c == '\n') s += "\\n"; else if (c == '\r') s += "\\r"; else s += c;
+    if (c == '\n')
+      s += "\\n";
+    else if (c == '\r')
+      s += "\\r";
+    else
+      s += c;
   }
   if (v.size() > 80) s += "...";
   return s + "'";
@@ -172,15 +184,18 @@ inline std::string quote_value(std::string_view v) {
 /// reader yields outlives the build). In strict mode the first bad value ends the
 /// chunk with `out.error`; in lenient mode it becomes null and is counted.
 template <class Reader>
-void parse_records(Reader& reader, const entity_def& def, const field_map& fm, const char* stable_begin,
-                   const char* stable_end, const std::string& file, bool lenient, raw_chunk& out) {
+void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
+                   const char* stable_begin, const char* stable_end, const std::string& file,
+                   bool lenient, raw_chunk& out) {
   out.attributes.resize(def.attributes.size());
   out.link_keys.resize(def.links.size());
   out.link_columns.resize(def.links.size());
   for (std::size_t a = 0; a < def.attributes.size(); ++a)
-    if (def.attributes[a].type == value_type::string_list) out.attributes[a].list_offsets.push_back(0);
+    if (def.attributes[a].type == value_type::string_list)
+      out.attributes[a].list_offsets.push_back(0);
   auto stable = [&](std::string_view s) {
-    if (s.empty() || !stable_begin || (s.data() >= stable_begin && s.data() + s.size() <= stable_end))
+    if (s.empty() || !stable_begin ||
+        (s.data() >= stable_begin && s.data() + s.size() <= stable_end))
       return s;
     return out.arena.copy(s);
   };
@@ -207,7 +222,8 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm, c
           case value_type::timestamp: {
             std::int64_t x = 0;
             bool null = v.empty();
-            if (!null && !(t == value_type::integer ? parse_int64(v, x) : parse_timestamp(v, x))) bad = null = true;
+            if (!null && !(t == value_type::integer ? parse_int64(v, x) : parse_timestamp(v, x)))
+              bad = null = true;
             rc.ints.push_back(x);
             rc.flags.push_back(null);
             break;
@@ -224,7 +240,10 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm, c
             bool x = false;
             std::uint8_t flag = 2;
             if (!v.empty()) {
-              if (parse_bool(v, x)) flag = x; else bad = true;
+              if (parse_bool(v, x))
+                flag = x;
+              else
+                bad = true;
             }
             rc.flags.push_back(flag);
             break;
@@ -237,7 +256,8 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm, c
             while (start <= v.size() && !v.empty()) {
               std::size_t bar = v.find('|', start);
               if (bar == std::string_view::npos) bar = v.size();
-              if (bar > start) rc.codes.push_back(rc.dict.insert(stable(v.substr(start, bar - start))));
+              if (bar > start)
+                rc.codes.push_back(rc.dict.insert(stable(v.substr(start, bar - start))));
               start = bar + 1;
             }
             rc.list_offsets.push_back(static_cast<std::uint32_t>(rc.codes.size()));
@@ -332,7 +352,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
       report.duplicate_keys += dup.count;
       report.issues.push_back(file + ": column '" + *def.key + "': " + std::to_string(dup.count) +
                               " rows with a duplicate key dropped (first: line " +
-                              std::to_string(dup.first_line) + ", " + quote_value(dup.first_value) + ")");
+                              std::to_string(dup.first_line) + ", " + quote_value(dup.first_value) +
+                              ")");
     }
   }
 
@@ -362,8 +383,9 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         last_parent = p;
         if (p == no_row) {
           if (!lenient) {
-            errors[c] = data_error(file, ch.lines[i], ch.link_columns[l][i],
-                                   "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(k));
+            errors[c] = data_error(
+                file, ch.lines[i], ch.link_columns[l][i],
+                "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(k));
             return;
           }
           dangling[c].note(ch.lines[i], k);
@@ -376,14 +398,18 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
       if (err) throw *err;
     issue_count total;
     for (auto& d : dangling) {
-      if (d.count && !total.count) { total.first_line = d.first_line; total.first_value = d.first_value; }
+      if (d.count && !total.count) {
+        total.first_line = d.first_line;
+        total.first_value = d.first_value;
+      }
       total.count += d.count;
     }
     if (total.count) {
       report.dangling_links += total.count;
-      report.issues.push_back(file + ": column '" + ld.column + "': " + std::to_string(total.count) +
-                              " links to missing " + ld.to + " keys turned into null (first: line " +
-                              std::to_string(total.first_line) + ", " + quote_value(total.first_value) + ")");
+      report.issues.push_back(
+          file + ": column '" + ld.column + "': " + std::to_string(total.count) +
+          " links to missing " + ld.to + " keys turned into null (first: line " +
+          std::to_string(total.first_line) + ", " + quote_value(total.first_value) + ")");
     }
   }
 
@@ -397,7 +423,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
   std::vector<std::uint64_t> prefix;
   if (def.key) {
     prefix.resize(raw_rows);
-    tbb::parallel_for(std::size_t(0), raw_rows, [&](std::size_t r) { prefix[r] = byte_prefix(raw_keys[r]); });
+    tbb::parallel_for(std::size_t(0), raw_rows,
+                      [&](std::size_t r) { prefix[r] = byte_prefix(raw_keys[r]); });
   }
   auto key_less = [&](std::uint32_t a, std::uint32_t b) {
     return prefix[a] != prefix[b] ? prefix[a] < prefix[b] : raw_keys[a] < raw_keys[b];
@@ -414,10 +441,12 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     for (auto r : order) sorted[fill[cp[r] == no_row ? parents : cp[r]]++] = r;
     order.swap(sorted);
     if (def.key) {
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, parents + 1, 256), [&](const tbb::blocked_range<std::size_t>& g) {
-        for (std::size_t p = g.begin(); p < g.end(); ++p)
-          std::sort(order.begin() + start[p], order.begin() + start[p + 1], key_less);
-      });
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, parents + 1, 256),
+                        [&](const tbb::blocked_range<std::size_t>& g) {
+                          for (std::size_t p = g.begin(); p < g.end(); ++p)
+                            std::sort(order.begin() + start[p], order.begin() + start[p + 1],
+                                      key_less);
+                        });
     }
   } else if (def.key) {
     tbb::parallel_sort(order.begin(), order.end(), key_less);
@@ -455,8 +484,10 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         v.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
           const raw_column& rc = chunks[row_chunk[i]].attributes[a];
-          if (rc.flags[row_index[i]]) null_rows.push_back(std::uint32_t(i));
-          else v[i] = rc.ints[row_index[i]];
+          if (rc.flags[row_index[i]])
+            null_rows.push_back(std::uint32_t(i));
+          else
+            v[i] = rc.ints[row_index[i]];
         }
         break;
       }
@@ -465,8 +496,10 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         v.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
           const raw_column& rc = chunks[row_chunk[i]].attributes[a];
-          if (rc.flags[row_index[i]]) null_rows.push_back(std::uint32_t(i));
-          else v[i] = rc.floats[row_index[i]];
+          if (rc.flags[row_index[i]])
+            null_rows.push_back(std::uint32_t(i));
+          else
+            v[i] = rc.floats[row_index[i]];
         }
         break;
       }
@@ -474,8 +507,10 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         std::vector<std::uint32_t> true_rows;
         for (std::size_t i = 0; i < n; ++i) {
           std::uint8_t f = chunks[row_chunk[i]].attributes[a].flags[row_index[i]];
-          if (f == 2) null_rows.push_back(std::uint32_t(i));
-          else if (f == 1) true_rows.push_back(std::uint32_t(i));
+          if (f == 2)
+            null_rows.push_back(std::uint32_t(i));
+          else if (f == 1)
+            true_rows.push_back(std::uint32_t(i));
         }
         acc::trues(col).addMany(true_rows.size(), true_rows.data());
         acc::trues(col).runOptimize();
@@ -501,7 +536,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
             std::uint32_t lc = rc.codes[row_index[i]];
             if (lc != ~0u) used[tg[lc]] = 1;
           } else {
-            for (std::uint32_t k = rc.list_offsets[row_index[i]]; k < rc.list_offsets[row_index[i] + 1]; ++k)
+            for (std::uint32_t k = rc.list_offsets[row_index[i]];
+                 k < rc.list_offsets[row_index[i] + 1]; ++k)
               used[tg[rc.codes[k]]] = 1;
           }
         }
@@ -528,7 +564,10 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
           for (std::size_t i = 0; i < n; ++i) {
             const raw_column& rc = chunks[row_chunk[i]].attributes[a];
             std::uint32_t lc = rc.codes[row_index[i]];
-            if (lc == ~0u) { null_rows.push_back(std::uint32_t(i)); continue; }
+            if (lc == ~0u) {
+              null_rows.push_back(std::uint32_t(i));
+              continue;
+            }
             std::uint32_t fc = final_code[to_global[row_chunk[i]][lc]];
             codes.set(i, fc);
             ++counts[fc + 1];
@@ -543,7 +582,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
           for (std::size_t i = 0; i < n; ++i) {
             const raw_column& rc = chunks[row_chunk[i]].attributes[a];
             tmp.clear();
-            for (std::uint32_t k = rc.list_offsets[row_index[i]]; k < rc.list_offsets[row_index[i] + 1]; ++k)
+            for (std::uint32_t k = rc.list_offsets[row_index[i]];
+                 k < rc.list_offsets[row_index[i] + 1]; ++k)
               tmp.push_back(final_code[to_global[row_chunk[i]][rc.codes[k]]]);
             std::sort(tmp.begin(), tmp.end());
             tmp.erase(std::unique(tmp.begin(), tmp.end()), tmp.end());
@@ -590,16 +630,19 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     issue_count total;
     for (auto& c : chunks) {
       const issue_count& b = c.attributes[a].bad;
-      if (b.count && !total.count) { total.first_line = b.first_line; total.first_value = b.first_value; }
+      if (b.count && !total.count) {
+        total.first_line = b.first_line;
+        total.first_value = b.first_value;
+      }
       total.count += b.count;
     }
     if (total.count) {
       report.bad_values += total.count;
-      report.issues.push_back(file + ": column '" + def.attributes[a].column + "': " +
-                              std::to_string(total.count) + " bad " +
-                              std::string(type_word(def.attributes[a].type)) +
-                              " values turned into null (first: line " + std::to_string(total.first_line) +
-                              ", " + quote_value(total.first_value) + ")");
+      report.issues.push_back(
+          file + ": column '" + def.attributes[a].column + "': " + std::to_string(total.count) +
+          " bad " + std::string(type_word(def.attributes[a].type)) +
+          " values turned into null (first: line " + std::to_string(total.first_line) + ", " +
+          quote_value(total.first_value) + ")");
     }
   }
 
@@ -643,8 +686,9 @@ inline void resolve_deferred(const schema& s, deferred_link& d, std::vector<enti
     row_id p = target.keys.find(d.keys[i]);
     if (p == no_row) {
       if (!lenient)
-        throw data_error(d.file, d.lines[i], d.columns[i],
-                         "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(d.keys[i]));
+        throw data_error(
+            d.file, d.lines[i], d.columns[i],
+            "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(d.keys[i]));
       dangling.note(d.lines[i], d.keys[i]);
       continue;
     }
@@ -652,9 +696,10 @@ inline void resolve_deferred(const schema& s, deferred_link& d, std::vector<enti
   }
   if (dangling.count) {
     report.dangling_links += dangling.count;
-    report.issues.push_back(d.file + ": column '" + ld.column + "': " + std::to_string(dangling.count) +
-                            " links to missing " + ld.to + " keys turned into null (first: line " +
-                            std::to_string(dangling.first_line) + ", " + quote_value(dangling.first_value) + ")");
+    report.issues.push_back(
+        d.file + ": column '" + ld.column + "': " + std::to_string(dangling.count) +
+        " links to missing " + ld.to + " keys turned into null (first: line " +
+        std::to_string(dangling.first_line) + ", " + quote_value(dangling.first_value) + ")");
   }
   tables[d.entity].links[d.link] = link_index(std::move(parents), target.rows);
 }
@@ -675,7 +720,10 @@ inline std::vector<entity_id> build_order(const schema& s) {
     }
     if (pick == no_entity)
       for (entity_id e = 0; e < s.entities.size(); ++e)
-        if (!done[e]) { pick = e; break; }
+        if (!done[e]) {
+          pick = e;
+          break;
+        }
     done[pick] = true;
     out.push_back(pick);
   }

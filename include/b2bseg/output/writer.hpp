@@ -3,13 +3,13 @@
 
 #include <roaring/roaring.hh>
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 #include <vector>
 
 #include "b2bseg/common/error.hpp"
@@ -47,7 +47,9 @@ class staged_files {
   void write(const std::string& path, std::string_view data) {
     namespace fs = std::filesystem;
     fs::path p(path);
-    std::string temp = (p.parent_path() / ("." + p.filename().string() + ".tmp" + std::to_string(::getpid()))).string();
+    std::string temp =
+        (p.parent_path() / ("." + p.filename().string() + ".tmp" + std::to_string(::getpid())))
+            .string();
     std::FILE* fp = std::fopen(temp.c_str(), "wb");
     if (!fp) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(errno));
     files_.push_back({temp, path});
@@ -62,7 +64,8 @@ class staged_files {
   void commit() {
     for (auto& f : files_) {
       if (std::rename(f.temp.c_str(), f.path.c_str()) != 0)
-        throw data_error(f.path, 0, 0, std::string("cannot rename into place: ") + std::strerror(errno));
+        throw data_error(f.path, 0, 0,
+                         std::string("cannot rename into place: ") + std::strerror(errno));
     }
     files_.clear();
   }

@@ -21,7 +21,8 @@ enum class plan_op : std::uint8_t {
   not_,           ///< complement of `inputs[0]`
   to_one,         ///< rows whose link `link` is set and whose parent is in `inputs[0]`
   rev_count,      ///< rows whose number of children over `source.link` in `inputs[0]` passes `test`
-  rev_aggregate,  ///< rows whose `fn` of `source.attribute` over children in `inputs[0]` passes `test`
+  rev_aggregate,  ///< rows whose `fn` of `source.attribute` over children in `inputs[0]` passes
+                  ///< `test`
 };
 
 /// A leaf predicate, evaluated by a scan of one entity's columns. Literals are resolved (no
@@ -55,11 +56,11 @@ struct plan_node {
   std::uint32_t link = 0;        ///< to_one: link of `entity`; rev_*: link of `source`
   entity_id source = no_entity;  ///< rev_*: the child entity
   aggregate_fn fn = aggregate_fn::count;
-  std::uint32_t attribute = 0;   ///< rev_aggregate: attribute of `source`
-  number_test test;              ///< rev_*: resolved literals
-  std::string key;               ///< canonical form: equal keys mean equal sets
-  std::string label;             ///< one line for `explain`
-  std::uint32_t uses = 0;        ///< consumers: other nodes plus segment roots
+  std::uint32_t attribute = 0;  ///< rev_aggregate: attribute of `source`
+  number_test test;             ///< rev_*: resolved literals
+  std::string key;              ///< canonical form: equal keys mean equal sets
+  std::string label;            ///< one line for `explain`
+  std::uint32_t uses = 0;       ///< consumers: other nodes plus segment roots
 };
 
 /// A plan for some segments of a file: the shared DAG and, per segment, its root node.

@@ -18,23 +18,34 @@ namespace detail {
 
 inline const char* op_text(cmp_op op) noexcept {
   switch (op) {
-    case cmp_op::eq: return "=";
-    case cmp_op::ne: return "!=";
-    case cmp_op::lt: return "<";
-    case cmp_op::le: return "<=";
-    case cmp_op::gt: return ">";
-    case cmp_op::ge: return ">=";
+    case cmp_op::eq:
+      return "=";
+    case cmp_op::ne:
+      return "!=";
+    case cmp_op::lt:
+      return "<";
+    case cmp_op::le:
+      return "<=";
+    case cmp_op::gt:
+      return ">";
+    case cmp_op::ge:
+      return ">=";
   }
   return "?";
 }
 
 inline const char* fn_text(aggregate_fn fn) noexcept {
   switch (fn) {
-    case aggregate_fn::count: return "count";
-    case aggregate_fn::sum: return "sum";
-    case aggregate_fn::avg: return "avg";
-    case aggregate_fn::min: return "min";
-    case aggregate_fn::max: return "max";
+    case aggregate_fn::count:
+      return "count";
+    case aggregate_fn::sum:
+      return "sum";
+    case aggregate_fn::avg:
+      return "avg";
+    case aggregate_fn::min:
+      return "min";
+    case aggregate_fn::max:
+      return "max";
   }
   return "?";
 }
@@ -51,15 +62,18 @@ inline std::string literal_text(const literal& l) {
       }
       return s + "\"";
     }
-    case value_type::integer: return std::to_string(l.i);
+    case value_type::integer:
+      return std::to_string(l.i);
     case value_type::floating: {
       if (l.integral) return std::to_string(l.i);
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.17g", l.f);
       return buf;
     }
-    case value_type::boolean: return l.b ? "true" : "false";
-    case value_type::timestamp: return "@" + format_timestamp(l.t);
+    case value_type::boolean:
+      return l.b ? "true" : "false";
+    case value_type::timestamp:
+      return "@" + format_timestamp(l.t);
   }
   return "?";
 }
@@ -74,7 +88,9 @@ inline void literal_key(std::string& k, const literal& l) {
       k += ':';
       k += l.s;
       break;
-    case value_type::integer: k += std::to_string(l.i); break;
+    case value_type::integer:
+      k += std::to_string(l.i);
+      break;
     case value_type::floating: {
       if (l.integral) {  // exact: 2^53 + 1 and 2^53 are different literals
         k += 'i' + std::to_string(l.i);
@@ -85,8 +101,12 @@ inline void literal_key(std::string& k, const literal& l) {
       k.append(buf, 8);
       break;
     }
-    case value_type::boolean: k += l.b ? '1' : '0'; break;
-    case value_type::timestamp: k += std::to_string(l.t); break;
+    case value_type::boolean:
+      k += l.b ? '1' : '0';
+      break;
+    case value_type::timestamp:
+      k += std::to_string(l.t);
+      break;
   }
   k += ';';
 }
@@ -124,7 +144,8 @@ class planner {
     using K = bound_expr::kind;
     const entity_id ctx = e.context;
     switch (e.k) {
-      case K::constant: return e.constant ? all(ctx) : empty(ctx);
+      case K::constant:
+        return e.constant ? all(ctx) : empty(ctx);
       case K::compare:
       case K::in_list:
       case K::between:
@@ -135,13 +156,22 @@ class planner {
         p.negated = e.negated;
         p.case_insensitive = e.case_insensitive;
         p.op = e.op;
-        if (e.k == K::compare) { p.k = scan_pred::kind::compare; p.values = {resolve(e.value)}; }
+        if (e.k == K::compare) {
+          p.k = scan_pred::kind::compare;
+          p.values = {resolve(e.value)};
+        }
         if (e.k == K::in_list) {
           p.k = scan_pred::kind::in_list;
           for (const auto& v : e.values) p.values.push_back(resolve(v));
         }
-        if (e.k == K::between) { p.k = scan_pred::kind::between; p.values = {resolve(e.value), resolve(e.hi)}; }
-        if (e.k == K::like) { p.k = scan_pred::kind::like; p.values = {e.value}; }
+        if (e.k == K::between) {
+          p.k = scan_pred::kind::between;
+          p.values = {resolve(e.value), resolve(e.hi)};
+        }
+        if (e.k == K::like) {
+          p.k = scan_pred::kind::like;
+          p.values = {e.value};
+        }
         if (e.k == K::is_null) p.k = scan_pred::kind::is_null;
         return via(e.attr.path, scan(e.attr.entity, std::move(p)));
       }
@@ -169,15 +199,26 @@ class planner {
         for (const auto& c : e.children) in.push_back(lower(*c));
         return e.k == K::and_ ? and_(ctx, std::move(in)) : or_(ctx, std::move(in));
       }
-      case K::not_: return not_(ctx, lower(*e.children[0]));
+      case K::not_:
+        return not_(ctx, lower(*e.children[0]));
       case K::quantified: {
         const entity_id src = e.rel.source;
         std::uint32_t filter = e.children.empty() ? all(src) : lower(*e.children[0]);
         number_test t;
         t.value.type = value_type::integer;
-        if (e.quant == quantifier::any) { t.op = cmp_op::ge; t.value.i = 1; }
-        if (e.quant == quantifier::none) { t.op = cmp_op::eq; t.value.i = 0; }
-        if (e.quant == quantifier::all) { t.op = cmp_op::eq; t.value.i = 0; filter = not_(src, filter); }
+        if (e.quant == quantifier::any) {
+          t.op = cmp_op::ge;
+          t.value.i = 1;
+        }
+        if (e.quant == quantifier::none) {
+          t.op = cmp_op::eq;
+          t.value.i = 0;
+        }
+        if (e.quant == quantifier::all) {
+          t.op = cmp_op::eq;
+          t.value.i = 0;
+          filter = not_(src, filter);
+        }
         return via(e.rel.path, rev_count(e.rel, filter, t));
       }
       case K::count: {
@@ -197,7 +238,8 @@ class planner {
         n.inputs = {filter};
         return via(e.rel.path, intern(std::move(n)));
       }
-      case K::in_segment: return via(e.attr.path, segment_root(e.segment));
+      case K::in_segment:
+        return via(e.attr.path, segment_root(e.segment));
     }
     return empty(ctx);
   }
@@ -241,7 +283,10 @@ class planner {
   std::uint32_t via(const std::vector<link_hop>& hops, std::uint32_t node) {
     for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
       const plan_node& in = nodes_[node];
-      if (in.op == plan_op::empty) { node = empty(it->from); continue; }
+      if (in.op == plan_op::empty) {
+        node = empty(it->from);
+        continue;
+      }
       if (in.op == plan_op::all) {  // parent anywhere: the link is set
         scan_pred p;
         p.k = scan_pred::kind::link_null;
@@ -284,12 +329,18 @@ class planner {
     if (t.between) return num(t.value) <= x && x <= num(t.hi);
     long double v = num(t.value);
     switch (t.op) {
-      case cmp_op::eq: return x == v;
-      case cmp_op::ne: return x != v;
-      case cmp_op::lt: return x < v;
-      case cmp_op::le: return x <= v;
-      case cmp_op::gt: return x > v;
-      case cmp_op::ge: return x >= v;
+      case cmp_op::eq:
+        return x == v;
+      case cmp_op::ne:
+        return x != v;
+      case cmp_op::lt:
+        return x < v;
+      case cmp_op::le:
+        return x <= v;
+      case cmp_op::gt:
+        return x > v;
+      case cmp_op::ge:
+        return x >= v;
     }
     return false;
   }
@@ -300,13 +351,16 @@ class planner {
       const plan_node& n = nodes_[i];
       if (n.op == plan_op::empty) return empty(e);
       if (n.op == plan_op::all) continue;
-      if (n.op == plan_op::and_) flat.insert(flat.end(), n.inputs.begin(), n.inputs.end());
-      else flat.push_back(i);
+      if (n.op == plan_op::and_)
+        flat.insert(flat.end(), n.inputs.begin(), n.inputs.end());
+      else
+        flat.push_back(i);
     }
     std::sort(flat.begin(), flat.end());
     flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
     for (auto i : flat)  // x and not x
-      if (nodes_[i].op == plan_op::not_ && std::binary_search(flat.begin(), flat.end(), nodes_[i].inputs[0]))
+      if (nodes_[i].op == plan_op::not_ &&
+          std::binary_search(flat.begin(), flat.end(), nodes_[i].inputs[0]))
         return empty(e);
     if (flat.empty()) return all(e);
     if (flat.size() == 1) return flat[0];
@@ -323,13 +377,16 @@ class planner {
       const plan_node& n = nodes_[i];
       if (n.op == plan_op::all) return all(e);
       if (n.op == plan_op::empty) continue;
-      if (n.op == plan_op::or_) flat.insert(flat.end(), n.inputs.begin(), n.inputs.end());
-      else flat.push_back(i);
+      if (n.op == plan_op::or_)
+        flat.insert(flat.end(), n.inputs.begin(), n.inputs.end());
+      else
+        flat.push_back(i);
     }
     std::sort(flat.begin(), flat.end());
     flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
     for (auto i : flat)
-      if (nodes_[i].op == plan_op::not_ && std::binary_search(flat.begin(), flat.end(), nodes_[i].inputs[0]))
+      if (nodes_[i].op == plan_op::not_ &&
+          std::binary_search(flat.begin(), flat.end(), nodes_[i].inputs[0]))
         return all(e);
     if (flat.empty()) return empty(e);
     if (flat.size() == 1) return flat[0];
@@ -371,7 +428,9 @@ class planner {
         }
         break;
       }
-      case plan_op::to_one: k += "l" + std::to_string(n.link); break;
+      case plan_op::to_one:
+        k += "l" + std::to_string(n.link);
+        break;
       case plan_op::rev_count:
       case plan_op::rev_aggregate:
         k += "s" + std::to_string(n.source) + "l" + std::to_string(n.link) + "f" +
@@ -380,7 +439,8 @@ class planner {
         literal_key(k, n.test.value);
         if (n.test.between) literal_key(k, n.test.hi);
         break;
-      default: break;
+      default:
+        break;
     }
     k += "(";
     for (auto i : n.inputs) k += std::to_string(i) + ",";
@@ -388,7 +448,9 @@ class planner {
     return k;
   }
 
-  std::string attr_name(entity_id e, std::uint32_t a) const { return s_.entities[e].attributes[a].name; }
+  std::string attr_name(entity_id e, std::uint32_t a) const {
+    return s_.entities[e].attributes[a].name;
+  }
 
   std::string path_text(const attr_ref& a) const {
     std::string t;
@@ -410,36 +472,50 @@ class planner {
   std::string label_of(const plan_node& n) const {
     const std::string& en = s_.entities[n.entity].name;
     switch (n.op) {
-      case plan_op::all: return "all " + en;
-      case plan_op::empty: return "no " + en;
-      case plan_op::and_: return "and";
-      case plan_op::or_: return "or";
-      case plan_op::not_: return "not";
-      case plan_op::to_one: return "via " + en + "." + s_.entities[n.entity].links[n.link].name;
+      case plan_op::all:
+        return "all " + en;
+      case plan_op::empty:
+        return "no " + en;
+      case plan_op::and_:
+        return "and";
+      case plan_op::or_:
+        return "or";
+      case plan_op::not_:
+        return "not";
+      case plan_op::to_one:
+        return "via " + en + "." + s_.entities[n.entity].links[n.link].name;
       case plan_op::rev_count:
-        return en + "." + reverse_name(n.entity, n.source, n.link) + ".count() " + test_text(n.test);
+        return en + "." + reverse_name(n.entity, n.source, n.link) + ".count() " +
+               test_text(n.test);
       case plan_op::rev_aggregate:
         return en + "." + reverse_name(n.entity, n.source, n.link) + "." + fn_text(n.fn) + "(" +
                attr_name(n.source, n.attribute) + ") " + test_text(n.test);
       case plan_op::scan: {
         const scan_pred& p = n.pred;
-        std::string a = en + "." + (p.k == scan_pred::kind::link_null ? s_.entities[n.entity].links[p.link].name
-                                    : p.k == scan_pred::kind::compare_attrs ? path_text(p.left)
-                                                                            : attr_name(n.entity, p.attribute));
+        std::string a =
+            en + "." +
+            (p.k == scan_pred::kind::link_null       ? s_.entities[n.entity].links[p.link].name
+             : p.k == scan_pred::kind::compare_attrs ? path_text(p.left)
+                                                     : attr_name(n.entity, p.attribute));
         switch (p.k) {
-          case scan_pred::kind::compare: return a + " " + op_text(p.op) + " " + literal_text(p.values[0]);
+          case scan_pred::kind::compare:
+            return a + " " + op_text(p.op) + " " + literal_text(p.values[0]);
           case scan_pred::kind::in_list: {
             std::string t = a + (p.negated ? " not in (" : " in (");
-            for (std::size_t i = 0; i < p.values.size(); ++i) t += (i ? ", " : "") + literal_text(p.values[i]);
+            for (std::size_t i = 0; i < p.values.size(); ++i)
+              t += (i ? ", " : "") + literal_text(p.values[i]);
             return t + ")";
           }
           case scan_pred::kind::between:
-            return a + " between " + literal_text(p.values[0]) + " and " + literal_text(p.values[1]);
+            return a + " between " + literal_text(p.values[0]) + " and " +
+                   literal_text(p.values[1]);
           case scan_pred::kind::like:
             return a + (p.case_insensitive ? " ilike " : " like ") + literal_text(p.values[0]);
           case scan_pred::kind::is_null:
-          case scan_pred::kind::link_null: return a + (p.negated ? " is not null" : " is null");
-          case scan_pred::kind::compare_attrs: return a + " " + op_text(p.op) + " " + path_text(p.right);
+          case scan_pred::kind::link_null:
+            return a + (p.negated ? " is not null" : " is null");
+          case scan_pred::kind::compare_attrs:
+            return a + " " + op_text(p.op) + " " + path_text(p.right);
         }
       }
     }

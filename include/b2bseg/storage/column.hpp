@@ -54,7 +54,10 @@ class string_dictionary {
     std::size_t lo = 0, hi = size();
     while (lo < hi) {
       std::size_t mid = (lo + hi) / 2;
-      if ((*this)[static_cast<std::uint32_t>(mid)] < v) lo = mid + 1; else hi = mid;
+      if ((*this)[static_cast<std::uint32_t>(mid)] < v)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }
@@ -63,7 +66,10 @@ class string_dictionary {
     std::size_t lo = 0, hi = size();
     while (lo < hi) {
       std::size_t mid = (lo + hi) / 2;
-      if (!(v < (*this)[static_cast<std::uint32_t>(mid)])) lo = mid + 1; else hi = mid;
+      if (!(v < (*this)[static_cast<std::uint32_t>(mid)]))
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }
@@ -88,40 +94,64 @@ class code_array {
  public:
   code_array() = default;
   code_array(std::size_t n, std::size_t dictionary_size)
-      : width_(dictionary_size <= 0x100 ? 1 : dictionary_size <= 0x10000 ? 2 : 4),
+      : width_(dictionary_size <= 0x100     ? 1
+               : dictionary_size <= 0x10000 ? 2
+                                            : 4),
         bytes_(n * width_) {}
   std::size_t size() const noexcept { return width_ ? bytes_.size() / width_ : 0; }
   unsigned width() const noexcept { return width_; }
   std::uint32_t operator[](std::size_t i) const noexcept {
     switch (width_) {
-      case 1: return bytes_[i];
-      case 2: { std::uint16_t v; std::memcpy(&v, &bytes_[i * 2], 2); return v; }
-      default: { std::uint32_t v; std::memcpy(&v, &bytes_[i * 4], 4); return v; }
+      case 1:
+        return bytes_[i];
+      case 2: {
+        std::uint16_t v;
+        std::memcpy(&v, &bytes_[i * 2], 2);
+        return v;
+      }
+      default: {
+        std::uint32_t v;
+        std::memcpy(&v, &bytes_[i * 4], 4);
+        return v;
+      }
     }
   }
   void set(std::size_t i, std::uint32_t code) noexcept {
     switch (width_) {
-      case 1: bytes_[i] = static_cast<std::uint8_t>(code); break;
-      case 2: { auto v = static_cast<std::uint16_t>(code); std::memcpy(&bytes_[i * 2], &v, 2); break; }
-      default: std::memcpy(&bytes_[i * 4], &code, 4);
+      case 1:
+        bytes_[i] = static_cast<std::uint8_t>(code);
+        break;
+      case 2: {
+        auto v = static_cast<std::uint16_t>(code);
+        std::memcpy(&bytes_[i * 2], &v, 2);
+        break;
+      }
+      default:
+        std::memcpy(&bytes_[i * 4], &code, 4);
     }
   }
   /// Calls f(i, code) for i in [begin, end) with the width resolved once (hot loops).
   template <class F>
   void for_range(std::size_t begin, std::size_t end, F&& f) const {
     switch (width_) {
-      case 1: for (std::size_t i = begin; i < end; ++i) f(i, std::uint32_t(bytes_[i])); break;
+      case 1:
+        for (std::size_t i = begin; i < end; ++i) f(i, std::uint32_t(bytes_[i]));
+        break;
       case 2: {
         const auto* p = reinterpret_cast<const std::uint8_t*>(bytes_.data());
         for (std::size_t i = begin; i < end; ++i) {
-          std::uint16_t v; std::memcpy(&v, p + 2 * i, 2); f(i, std::uint32_t(v));
+          std::uint16_t v;
+          std::memcpy(&v, p + 2 * i, 2);
+          f(i, std::uint32_t(v));
         }
         break;
       }
       default: {
         const auto* p = reinterpret_cast<const std::uint8_t*>(bytes_.data());
         for (std::size_t i = begin; i < end; ++i) {
-          std::uint32_t v; std::memcpy(&v, p + 4 * i, 4); f(i, v);
+          std::uint32_t v;
+          std::memcpy(&v, p + 4 * i, 4);
+          f(i, v);
         }
       }
     }
@@ -177,11 +207,13 @@ class column {
   std::string_view string_at(row_id r) const noexcept { return dictionary_[codes_[r]]; }
   /// string[]: codes of row r's list (empty where null). O(1).
   std::span<const std::uint32_t> list_at(row_id r) const noexcept {
-    return std::span<const std::uint32_t>(list_codes_).subspan(list_offsets_[r],
-                                                               list_offsets_[r + 1] - list_offsets_[r]);
+    return std::span<const std::uint32_t>(list_codes_)
+        .subspan(list_offsets_[r], list_offsets_[r + 1] - list_offsets_[r]);
   }
   /// string, string[]: whether per-value bitmaps exist (false for nearly unique columns).
-  bool has_value_bitmaps() const noexcept { return !value_bitmaps_.empty() || dictionary_.size() == 0; }
+  bool has_value_bitmaps() const noexcept {
+    return !value_bitmaps_.empty() || dictionary_.size() == 0;
+  }
   /// Rows holding dictionary value `code` (for lists: whose list contains it).
   const Roaring& value_bitmap(std::uint32_t code) const noexcept { return value_bitmaps_[code]; }
 
@@ -255,7 +287,8 @@ inline void column::validate() const {
           fail("row missing from its value bitmap");
       }
       if (!value_bitmaps_.empty()) {
-        if (value_bitmaps_.size() != dictionary_.size()) fail("bitmap count differs from dictionary");
+        if (value_bitmaps_.size() != dictionary_.size())
+          fail("bitmap count differs from dictionary");
         for (std::size_t c = 0; c < counts.size(); ++c)
           if (value_bitmaps_[c].cardinality() != counts[c]) fail("value bitmap has extra rows");
       }

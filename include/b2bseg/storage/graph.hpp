@@ -42,20 +42,27 @@ struct memory_item {
 class graph {
  public:
   graph() = default;
-  graph(b2bseg::schema s, std::vector<entity_table> tables) : schema_(std::move(s)), tables_(std::move(tables)) {}
+  graph(b2bseg::schema s, std::vector<entity_table> tables)
+      : schema_(std::move(s)), tables_(std::move(tables)) {}
 
   const b2bseg::schema& schema() const noexcept { return schema_; }
   std::size_t entity_count() const noexcept { return tables_.size(); }
   const entity_table& table(entity_id e) const noexcept { return tables_[e]; }
   std::size_t rows(entity_id e) const noexcept { return tables_[e].rows; }
-  const column& attribute(entity_id e, std::uint32_t a) const noexcept { return tables_[e].columns[a]; }
-  const link_index& link(entity_id e, std::uint32_t l) const noexcept { return tables_[e].links[l]; }
+  const column& attribute(entity_id e, std::uint32_t a) const noexcept {
+    return tables_[e].columns[a];
+  }
+  const link_index& link(entity_id e, std::uint32_t l) const noexcept {
+    return tables_[e].links[l];
+  }
   /// The external key of row r of entity e (empty view when the entity has no key).
   std::string_view key(entity_id e, row_id r) const noexcept {
     return tables_[e].has_key ? tables_[e].keys.key(r) : std::string_view{};
   }
   /// The row of key k in entity e, or `no_row`. O(1) expected.
-  row_id find_key(entity_id e, std::string_view k) const noexcept { return tables_[e].keys.find(k); }
+  row_id find_key(entity_id e, std::string_view k) const noexcept {
+    return tables_[e].keys.find(k);
+  }
 
   /// Bytes used, per entity and structure.
   std::vector<memory_item> memory_report() const {
@@ -65,7 +72,8 @@ class graph {
       const auto& t = tables_[e];
       if (t.has_key) out.push_back({def.name, "keys", t.keys.memory_bytes()});
       for (std::size_t a = 0; a < t.columns.size(); ++a)
-        out.push_back({def.name, "attribute " + def.attributes[a].name, t.columns[a].memory_bytes()});
+        out.push_back(
+            {def.name, "attribute " + def.attributes[a].name, t.columns[a].memory_bytes()});
       for (std::size_t l = 0; l < t.links.size(); ++l)
         out.push_back({def.name, "link " + def.links[l].name, t.links[l].memory_bytes()});
     }
@@ -91,8 +99,11 @@ class graph {
           if (t.keys.size() != t.rows) throw std::logic_error("key count");
           t.keys.validate();
         }
-      } catch (const std::logic_error& x) { throw std::logic_error(where("keys") + x.what()); }
-      if (t.columns.size() != def.attributes.size()) throw std::logic_error(where("columns") + "count");
+      } catch (const std::logic_error& x) {
+        throw std::logic_error(where("keys") + x.what());
+      }
+      if (t.columns.size() != def.attributes.size())
+        throw std::logic_error(where("columns") + "count");
       for (std::size_t a = 0; a < t.columns.size(); ++a) {
         try {
           if (t.columns[a].size() != t.rows) throw std::logic_error("row count");

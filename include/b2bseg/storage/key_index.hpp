@@ -17,7 +17,9 @@
 namespace b2bseg {
 
 /// XXH3 of a string: the hash of every key table and dictionary builder.
-inline std::uint64_t hash_bytes(std::string_view s) noexcept { return XXH3_64bits(s.data(), s.size()); }
+inline std::uint64_t hash_bytes(std::string_view s) noexcept {
+  return XXH3_64bits(s.data(), s.size());
+}
 
 /// Keys by row (owned, packed) plus an open-addressing table key -> row hashed with XXH3.
 /// Immutable once built; safe to read from many threads. Lookup is O(1) expected.

@@ -26,7 +26,10 @@ class link_index {
     row_id last = 0;
     bool seen_null = false;
     for (row_id p : parents_) {
-      if (p == no_row) { seen_null = true; continue; }
+      if (p == no_row) {
+        seen_null = true;
+        continue;
+      }
       ++offsets_[p + 1];
       if (p < last || seen_null) clustered_ = false;
       last = p;
@@ -53,7 +56,9 @@ class link_index {
   /// True when every set source row comes before every unset one and parents never decrease.
   bool clustered() const noexcept { return clustered_; }
   /// The children of p (only when clustered): [first, second).
-  std::pair<row_id, row_id> child_range(row_id p) const noexcept { return {offsets_[p], offsets_[p + 1]}; }
+  std::pair<row_id, row_id> child_range(row_id p) const noexcept {
+    return {offsets_[p], offsets_[p + 1]};
+  }
   /// The children of p, ascending. Only when not clustered.
   std::span<const row_id> children(row_id p) const noexcept {
     return std::span<const row_id>(targets_).subspan(offsets_[p], degree(p));
@@ -78,9 +83,12 @@ class link_index {
       row_id prev = 0;
       bool first = true;
       for_each_child(p, [&](row_id c) {
-        if (c >= parents_.size() || parents_[c] != p) throw std::logic_error("link: child disagrees with parent");
+        if (c >= parents_.size() || parents_[c] != p)
+          throw std::logic_error("link: child disagrees with parent");
         if (!first && c <= prev) throw std::logic_error("link: children not ascending");
-        prev = c; first = false; ++n;
+        prev = c;
+        first = false;
+        ++n;
       });
     }
     std::size_t set = 0;

@@ -40,7 +40,8 @@ struct reverse_def {
   std::uint32_t link = 0;
 };
 
-/// One entity: a CSV file, an optional key column, attributes, links, and the reverses landing on it.
+/// One entity: a CSV file, an optional key column, attributes, links, and the reverses landing on
+/// it.
 struct entity_def {
   std::string name;
   std::string file;
