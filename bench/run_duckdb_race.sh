@@ -48,8 +48,12 @@ if [[ ! -d node_modules/@duckdb/node-api ]] ||
   # npm ci wants every platform's optional binary package in the lock file; a registry mirror
   # that serves only some platforms leaves them out, and then npm install (same pinned version,
   # same lock file) is the fallback.
-  npm ci --no-audit --no-fund --loglevel=error ||
-    { echo "npm ci failed; trying npm install with the same lock file ..."; npm install --no-audit --no-fund --loglevel=error; }
+  log=$(mktemp)
+  if ! npm ci --no-audit --no-fund --loglevel=error >"$log" 2>&1; then
+    echo "npm ci failed ($(grep -m1 'Missing:' "$log" || true)); npm install with the same lock file ..."
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  rm -f "$log"
 fi
 echo
 echo "=== DuckDB race: $n people, $threads thread(s) ==="
