@@ -11,8 +11,6 @@
 // whole-file run, or the tool fails (exit 1) naming the segment and the first differing key.
 // With --json, writes the times and every segment's member keys (dense-id order) to OUT, for
 // bench/duckdb/race.mjs to compare with DuckDB.
-#include <functional>  // before b2bseg.hpp: exec/executor.hpp uses std::function without including it
-
 #include <b2bseg/b2bseg.hpp>
 
 #include <tbb/global_control.h>
