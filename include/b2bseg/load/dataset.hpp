@@ -82,10 +82,11 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
             : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
     std::vector<csv_chunk> parts = f.split(want);
     std::vector<detail::raw_chunk> chunks(parts.size());
+    const std::vector<const key_index*> targets = detail::link_targets(s, e, tables, built);
     tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
       csv_record_reader reader(f, parts[c]);
       detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), opts.lenient,
-                            chunks[c]);
+                            targets, chunks[c]);
     });
     double parse_ms = detail::ms_since(t1);
     auto t2 = std::chrono::steady_clock::now();

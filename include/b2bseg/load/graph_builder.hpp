@@ -78,7 +78,8 @@ class graph_builder {
       std::vector<detail::raw_chunk> chunks(1);
       row_reader reader{rows_[e], columns_[e].size()};
       std::string file = def.name + " rows";
-      detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient, chunks[0]);
+      detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient,
+                            detail::link_targets(schema_, e, tables, built), chunks[0]);
       tables[e] =
           detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep, deferred);
       built[e] = true;

@@ -143,8 +143,10 @@ struct raw_chunk {
   std::vector<std::string_view> keys;
   std::vector<std::uint32_t> key_columns;
   std::vector<raw_column> attributes;
-  std::vector<std::vector<std::string_view>> link_keys;
-  std::vector<std::vector<std::uint32_t>> link_columns;
+  std::vector<std::vector<std::string_view>> link_keys;  ///< deferred links only
+  std::vector<std::vector<std::uint32_t>> link_columns;  ///< deferred links only
+  std::vector<std::vector<row_id>> link_parents;         ///< links resolved while parsing
+  std::vector<issue_count> dangling;                     ///< lenient: per link
   string_arena arena;
   std::optional<data_error> error;  ///< the first error of this chunk, strict mode
 };
@@ -186,10 +188,17 @@ inline std::string quote_value(std::string_view v) {
 template <class Reader>
 void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
                    const char* stable_begin, const char* stable_end, const std::string& file,
-                   bool lenient, raw_chunk& out) {
+                   bool lenient, const std::vector<const key_index*>& targets, raw_chunk& out) {
   out.attributes.resize(def.attributes.size());
   out.link_keys.resize(def.links.size());
   out.link_columns.resize(def.links.size());
+  out.link_parents.resize(def.links.size());
+  out.dangling.resize(def.links.size());
+  std::vector<std::string_view> last_key(def.links.size());
+  std::vector<row_id> last_parent(def.links.size(), no_row);
+  // Line numbers are kept only where a later error may need them: keys and deferred links.
+  bool keep_lines = fm.key >= 0;
+  for (auto* t : targets) keep_lines = keep_lines || t == nullptr;
   for (std::size_t a = 0; a < def.attributes.size(); ++a)
     if (def.attributes[a].type == value_type::string_list)
       out.attributes[a].list_offsets.push_back(0);
@@ -203,14 +212,40 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
   try {
     while (reader.next(f)) {
       std::size_t line = reader.line();
-      out.lines.push_back(line);
+      if (keep_lines) out.lines.push_back(line);
       if (fm.key >= 0) {
         out.keys.push_back(stable(f[fm.key]));
         out.key_columns.push_back(static_cast<std::uint32_t>(reader.column(fm.key)));
       }
       for (std::size_t l = 0; l < def.links.size(); ++l) {
-        out.link_keys[l].push_back(stable(f[fm.links[l]]));
-        out.link_columns[l].push_back(static_cast<std::uint32_t>(reader.column(fm.links[l])));
+        std::string_view k = f[fm.links[l]];
+        if (!targets[l]) {  // resolved after every table exists
+          out.link_keys[l].push_back(stable(k));
+          out.link_columns[l].push_back(static_cast<std::uint32_t>(reader.column(fm.links[l])));
+          continue;
+        }
+        row_id p = no_row;
+        if (!k.empty()) {
+          // Rows of one parent tend to follow each other (events of a person): reuse the last
+          // lookup. The last key is compared by value, so its bytes must still be alive: they are
+          // in the file or were compared before the reader's buffer moved on.
+          if (k == last_key[l]) {
+            p = last_parent[l];
+          } else {
+            p = targets[l]->find(k);
+            last_key[l] = stable(k);
+            last_parent[l] = p;
+          }
+          if (p == no_row) {
+            const link_def& ld = def.links[l];
+            if (!lenient)
+              throw data_error(
+                  file, line, reader.column(fm.links[l]),
+                  "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(k));
+            out.dangling[l].note(line, k);
+          }
+        }
+        out.link_parents[l].push_back(p);
       }
       for (std::size_t a = 0; a < def.attributes.size(); ++a) {
         std::string_view v = f[fm.attributes[a]];
@@ -277,6 +312,17 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
   } catch (const data_error& e) {
     out.error = e;
   }
+}
+
+/// Per link of entity `e`: the key index of its target when that table is already built (the link
+/// resolves while parsing), or nullptr (a self link or a cycle: resolved at the end).
+inline std::vector<const key_index*> link_targets(const schema& s, entity_id e,
+                                                  const std::vector<entity_table>& tables,
+                                                  const std::vector<bool>& built) {
+  std::vector<const key_index*> out;
+  for (const auto& ld : s.entities[e].links)
+    out.push_back(built[ld.target] && ld.target != e ? &tables[ld.target].keys : nullptr);
+  return out;
 }
 
 /// A link whose target is built after its source (a self link or a cycle): kept as key strings
@@ -366,36 +412,11 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     if (!built[ld.target] || ld.target == e) continue;
     if (cluster < 0) cluster = static_cast<int>(l);
     auto& parents = raw_parents[l];
-    parents.assign(raw_rows, no_row);
-    const entity_table& target = tables[ld.target];
-    std::vector<issue_count> dangling(chunks.size());
-    std::vector<std::optional<data_error>> errors(chunks.size());
-    tbb::parallel_for(std::size_t(0), chunks.size(), [&](std::size_t c) {
-      const raw_chunk& ch = chunks[c];
-      std::string_view last_key;
-      row_id last_parent = no_row;
-      for (std::size_t i = 0; i < ch.rows; ++i) {
-        std::string_view k = ch.link_keys[l][i];
-        if (k.empty() || dropped[base[c] + i]) continue;
-        // Rows of one parent tend to follow each other (events of a person): reuse the last lookup.
-        row_id p = k == last_key ? last_parent : target.keys.find(k);
-        last_key = k;
-        last_parent = p;
-        if (p == no_row) {
-          if (!lenient) {
-            errors[c] = data_error(
-                file, ch.lines[i], ch.link_columns[l][i],
-                "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(k));
-            return;
-          }
-          dangling[c].note(ch.lines[i], k);
-          continue;
-        }
-        parents[base[c] + i] = p;
-      }
-    });
-    for (auto& err : errors)
-      if (err) throw *err;
+    parents.reserve(raw_rows);
+    for (auto& ch : chunks)
+      parents.insert(parents.end(), ch.link_parents[l].begin(), ch.link_parents[l].end());
+    std::vector<issue_count> dangling;
+    for (auto& ch : chunks) dangling.push_back(ch.dangling[l]);
     issue_count total;
     for (auto& d : dangling) {
       if (d.count && !total.count) {
