@@ -172,9 +172,11 @@ void BM_load_entity(benchmark::State& state, const char* name) {
     const std::size_t want = std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
     std::vector<b2bseg::csv_chunk> parts = f.split(want);
     std::vector<b2bseg::detail::raw_chunk> chunks(parts.size());
+    const auto targets = b2bseg::detail::link_targets(s, e, tables, built);
     tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
       b2bseg::csv_record_reader reader(f, parts[c]);
-      b2bseg::detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), false, chunks[c]);
+      b2bseg::detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), false,
+                                    targets, chunks[c]);
     });
     auto t1 = std::chrono::steady_clock::now();
     b2bseg::load_report rep;
