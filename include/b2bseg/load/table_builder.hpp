@@ -498,32 +498,25 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     using acc = detail_column_access;
     acc::size(col) = n;
     std::vector<std::uint32_t> null_rows;
+    // Numbers in final row order; null rows hold 0 and are listed in null_rows.
+    auto gather_numbers = [&](auto& values, const auto raw_column::*member) {
+      values.assign(n, 0);
+      for (std::size_t i = 0; i < n; ++i) {
+        const raw_column& rc = chunks[row_chunk[i]].attributes[a];
+        if (rc.flags[row_index[i]])
+          null_rows.push_back(std::uint32_t(i));
+        else
+          values[i] = (rc.*member)[row_index[i]];
+      }
+    };
     switch (ad.type) {
       case value_type::integer:
-      case value_type::timestamp: {
-        auto& v = acc::ints(col);
-        v.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
-          const raw_column& rc = chunks[row_chunk[i]].attributes[a];
-          if (rc.flags[row_index[i]])
-            null_rows.push_back(std::uint32_t(i));
-          else
-            v[i] = rc.ints[row_index[i]];
-        }
+      case value_type::timestamp:
+        gather_numbers(acc::ints(col), &raw_column::ints);
         break;
-      }
-      case value_type::floating: {
-        auto& v = acc::floats(col);
-        v.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
-          const raw_column& rc = chunks[row_chunk[i]].attributes[a];
-          if (rc.flags[row_index[i]])
-            null_rows.push_back(std::uint32_t(i));
-          else
-            v[i] = rc.floats[row_index[i]];
-        }
+      case value_type::floating:
+        gather_numbers(acc::floats(col), &raw_column::floats);
         break;
-      }
       case value_type::boolean: {
         std::vector<std::uint32_t> true_rows;
         for (std::size_t i = 0; i < n; ++i) {
