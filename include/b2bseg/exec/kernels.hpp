@@ -14,6 +14,7 @@
 
 #include "b2bseg/exec/bitset.hpp"
 #include "b2bseg/exec/like.hpp"
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/exec/scan_simd.hpp"
 #include "b2bseg/plan/plan.hpp"
 #include "b2bseg/storage/graph.hpp"
@@ -29,8 +30,9 @@ void parallel_words(std::size_t n_bits, F&& f) {
     f(std::size_t(0), n_words);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n_words, 1024),
-                    [&](const tbb::blocked_range<std::size_t>& r) { f(r.begin(), r.end()); });
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, n_words, 1024),
+      [&](const tbb::blocked_range<std::size_t>& r) { f(r.begin(), r.end()); });
 }
 
 /// Sets bit i of `out` to pred(i) for every row i < n, in parallel.
@@ -467,11 +469,11 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
         }
         case K::like: {
           const like_matcher m(p.values[0].s, p.case_insensitive);
-          tbb::parallel_for(tbb::blocked_range<std::size_t>(0, d.size(), 4096),
-                            [&](const tbb::blocked_range<std::size_t>& r) {
-                              for (std::size_t code = r.begin(); code < r.end(); ++code)
-                                match[code] = m(d[static_cast<std::uint32_t>(code)]);
-                            });
+          b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, d.size(), 4096),
+                                       [&](const tbb::blocked_range<std::size_t>& r) {
+                                         for (std::size_t code = r.begin(); code < r.end(); ++code)
+                                           match[code] = m(d[static_cast<std::uint32_t>(code)]);
+                                       });
           break;
         }
         default:

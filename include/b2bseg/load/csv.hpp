@@ -28,6 +28,7 @@
 #include <tbb/parallel_for.h>
 
 #include "b2bseg/common/error.hpp"
+#include "b2bseg/exec/parallel.hpp"
 
 // Format accepted (SPEC 2.2), exactly:
 // - Records end with `\n` or `\r\n`; the last record may lack a line end. A `\r` not followed by
@@ -205,17 +206,17 @@ inline std::size_t utf8_first_error(const char* data, std::size_t n,
   if (n <= block) return utf8_check(s, n, 0, n);
   const std::size_t blocks = (n + block - 1) / block;
   std::atomic<std::size_t> first{npos};
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, blocks, 1),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      for (std::size_t k = r.begin(); k < r.end(); ++k) {
-                        const std::size_t b = k * block;
-                        if (b >= first.load(std::memory_order_relaxed)) return;
-                        const std::size_t at = utf8_check(s, n, b, std::min(n, b + block));
-                        std::size_t cur = first.load(std::memory_order_relaxed);
-                        while (at < cur && !first.compare_exchange_weak(cur, at)) {
-                        }
-                      }
-                    });
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, blocks, 1), [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t k = r.begin(); k < r.end(); ++k) {
+          const std::size_t b = k * block;
+          if (b >= first.load(std::memory_order_relaxed)) return;
+          const std::size_t at = utf8_check(s, n, b, std::min(n, b + block));
+          std::size_t cur = first.load(std::memory_order_relaxed);
+          while (at < cur && !first.compare_exchange_weak(cur, at)) {
+          }
+        }
+      });
   return first.load();
 }
 
@@ -704,7 +705,7 @@ inline std::vector<csv_chunk> csv_file::split(std::size_t n) const {
   if (size < parallel_threshold) {
     for (std::size_t i = 0; i < n; ++i) count(i);
   } else {
-    tbb::parallel_for(std::size_t{0}, n, count);
+    b2bseg::detail::parallel_for(std::size_t{0}, n, count);
   }
   for (std::size_t i = 1; i < n; ++i) {
     odd[i] = static_cast<unsigned char>(odd[i - 1] ^ (quotes[i - 1] & 1));
@@ -713,7 +714,7 @@ inline std::vector<csv_chunk> csv_file::split(std::size_t n) const {
   if (size < parallel_threshold) {
     for (std::size_t i = 1; i < n; ++i) find(i);
   } else {
-    tbb::parallel_for(std::size_t{1}, n, find);
+    b2bseg::detail::parallel_for(std::size_t{1}, n, find);
   }
 
   std::vector<csv_chunk> chunks;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/load/csv.hpp"
 #include "b2bseg/load/load_report.hpp"
 #include "b2bseg/load/table_builder.hpp"
@@ -83,7 +84,7 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
     std::vector<csv_chunk> parts = f.split(want);
     std::vector<detail::raw_chunk> chunks(parts.size());
     const std::vector<const key_index*> targets = detail::link_targets(s, e, tables, built);
-    tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
+    b2bseg::detail::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
       csv_record_reader reader(f, parts[c]);
       detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), opts.lenient,
                             targets, chunks[c]);

@@ -19,6 +19,7 @@
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/parse.hpp"
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/load/load_report.hpp"
 #include "b2bseg/storage/graph.hpp"
 
@@ -444,8 +445,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
   std::vector<std::uint64_t> prefix;
   if (def.key) {
     prefix.resize(raw_rows);
-    tbb::parallel_for(std::size_t(0), raw_rows,
-                      [&](std::size_t r) { prefix[r] = byte_prefix(raw_keys[r]); });
+    b2bseg::detail::parallel_for(std::size_t(0), raw_rows,
+                                 [&](std::size_t r) { prefix[r] = byte_prefix(raw_keys[r]); });
   }
   auto key_less = [&](std::uint32_t a, std::uint32_t b) {
     return prefix[a] != prefix[b] ? prefix[a] < prefix[b] : raw_keys[a] < raw_keys[b];
@@ -462,15 +463,15 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     for (auto r : order) sorted[fill[cp[r] == no_row ? parents : cp[r]]++] = r;
     order.swap(sorted);
     if (def.key) {
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, parents + 1, 256),
-                        [&](const tbb::blocked_range<std::size_t>& g) {
-                          for (std::size_t p = g.begin(); p < g.end(); ++p)
-                            std::sort(order.begin() + start[p], order.begin() + start[p + 1],
-                                      key_less);
-                        });
+      b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, parents + 1, 256),
+                                   [&](const tbb::blocked_range<std::size_t>& g) {
+                                     for (std::size_t p = g.begin(); p < g.end(); ++p)
+                                       std::sort(order.begin() + start[p],
+                                                 order.begin() + start[p + 1], key_less);
+                                   });
     }
   } else if (def.key) {
-    tbb::parallel_sort(order.begin(), order.end(), key_less);
+    b2bseg::detail::parallel_sort(order.begin(), order.end(), key_less);
   }
   const std::size_t n = order.size();
 
@@ -484,7 +485,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
   }
   // chunk and index of every final row, computed once.
   std::vector<std::uint32_t> row_chunk(n), row_index(n);
-  tbb::parallel_for(std::size_t(0), n, [&](std::size_t i) {
+  b2bseg::detail::parallel_for(std::size_t(0), n, [&](std::size_t i) {
     auto [c, k] = locate(order[i]);
     row_chunk[i] = static_cast<std::uint32_t>(c);
     row_index[i] = static_cast<std::uint32_t>(k);
@@ -492,7 +493,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
 
   // Attributes.
   t.columns.resize(def.attributes.size());
-  tbb::parallel_for(std::size_t(0), def.attributes.size(), [&](std::size_t a) {
+  b2bseg::detail::parallel_for(std::size_t(0), def.attributes.size(), [&](std::size_t a) {
     const attribute_def& ad = def.attributes[a];
     column col(ad.type);
     using acc = detail_column_access;
@@ -561,9 +562,10 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         const auto& gv = global.values();
         std::vector<std::uint64_t> prefix(gv.size());
         for (auto g : ids) prefix[g] = byte_prefix(gv[g]);
-        tbb::parallel_sort(ids.begin(), ids.end(), [&](std::uint32_t x, std::uint32_t y) {
-          return prefix[x] != prefix[y] ? prefix[x] < prefix[y] : gv[x] < gv[y];
-        });
+        b2bseg::detail::parallel_sort(
+            ids.begin(), ids.end(), [&](std::uint32_t x, std::uint32_t y) {
+              return prefix[x] != prefix[y] ? prefix[x] < prefix[y] : gv[x] < gv[y];
+            });
         std::vector<std::uint32_t> final_code(gv.size(), ~0u);
         std::vector<std::string_view> sorted(ids.size());
         for (std::size_t k = 0; k < ids.size(); ++k) {
@@ -624,7 +626,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
           }
           auto& vb = acc::value_bitmaps(col);
           vb.resize(dict_size);
-          tbb::parallel_for(std::size_t(0), dict_size, [&](std::size_t k) {
+          b2bseg::detail::parallel_for(std::size_t(0), dict_size, [&](std::size_t k) {
             vb[k].addMany(counts[k + 1] - counts[k], rows_by_value.data() + counts[k]);
             vb[k].runOptimize();
             vb[k].shrinkToFit();
