@@ -20,6 +20,7 @@
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/types.hpp"
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/gen/b2b_schema.hpp"
 #include "b2bseg/gen/csv_text.hpp"
 #include "b2bseg/gen/model.hpp"
@@ -117,7 +118,7 @@ void run_blocks(const plan& pl, std::uint64_t count, std::uint64_t block_rows, s
   auto generate = [&, block_rows, count, batch, blocks](std::uint64_t first_block,
                                                         std::vector<block_output>& outs) {
     const std::uint64_t n = std::min<std::uint64_t>(batch, blocks - first_block);
-    tbb::parallel_for(std::uint64_t{0}, n, [&](std::uint64_t i) {
+    b2bseg::detail::parallel_for(std::uint64_t{0}, n, [&](std::uint64_t i) {
       const std::uint64_t lo = (first_block + i) * block_rows;
       outs[i].clear();
       fn(pl, lo, std::min(count, lo + block_rows), outs[i]);

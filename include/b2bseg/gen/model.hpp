@@ -12,6 +12,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/gen/csv_text.hpp"
 #include "b2bseg/gen/random.hpp"
 #include "b2bseg/gen/vocab.hpp"
@@ -227,13 +228,14 @@ inline plan build_plan(std::uint64_t people, std::uint64_t seed, std::int64_t as
 
   // Account sizes: Pareto weights (Zipf-like), then the affiliated slots split in proportion.
   std::vector<std::uint64_t> weight(A);
-  tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, A, 4096), [&](const auto& range) {
-    for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
-      rng r(seed, stream::account_size, j);
-      const double w = std::min(r.pareto(1.35), 3000.0) - 0.6;
-      weight[j] = static_cast<std::uint64_t>(w * 1024.0);
-    }
-  });
+  b2bseg::detail::parallel_for(tbb::blocked_range<std::uint64_t>(0, A, 4096),
+                               [&](const auto& range) {
+                                 for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
+                                   rng r(seed, stream::account_size, j);
+                                   const double w = std::min(r.pareto(1.35), 3000.0) - 0.6;
+                                   weight[j] = static_cast<std::uint64_t>(w * 1024.0);
+                                 }
+                               });
   pl.bounds.assign(A + 1, 0);
   {
     unsigned __int128 total = 0;
@@ -248,52 +250,55 @@ inline plan build_plan(std::uint64_t people, std::uint64_t seed, std::int64_t as
 
   // Account profiles.
   pl.account.resize(A);
-  tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, A, 2048), [&](const auto& range) {
-    for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
-      rng r(seed, stream::account_core, j);
-      account_core& a = pl.account[j];
-      const std::uint64_t size = pl.account_size(j);
-      a.industry = static_cast<std::uint8_t>(pick_industry(r));
-      a.country = static_cast<std::uint8_t>(pick_country(r));
-      double emp = (static_cast<double>(size) + 1.0) * r.lognormal(22.0, 1.2);
-      emp = std::clamp(emp, 1.0, 2300000.0);
-      std::uint64_t e = static_cast<std::uint64_t>(emp);
-      if (e >= 10000)
-        e = e / 100 * 100;
-      else if (e >= 1000)
-        e = e / 10 * 10;
-      a.employees = e;
-      a.tier = e >= 10000 ? 3 : e >= 1000 ? 2 : e >= 100 ? 1 : 0;
-      const std::uint32_t customer_w = 18 + (size >= 10 ? 14 : 0) + (a.tier >= 2 ? 10 : 0);
-      a.type = static_cast<std::uint8_t>(pick_index(r, {58, customer_w, 6, 3, 6, 1, 4}));
-      const double age_days = 30.0 + 3620.0 * r.skewed(1.3);
-      a.created = as_of - static_cast<std::int64_t>(age_days * day) -
-                  static_cast<std::int64_t>(r.below(day));
-      const bool software = industries[a.industry].name == "Software";
-      if (countries[a.country].tld == ".com")
-        a.tld = software && r.chance(0.15) ? 2 : 0;
-      else
-        a.tld = static_cast<std::uint8_t>(pick_index(r, {40, 55, software ? 15u : 3u}));
-      a.email_format = static_cast<std::uint8_t>(pick_index(r, {70, 10, 10, 10}));
-    }
-  });
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::uint64_t>(0, A, 2048), [&](const auto& range) {
+        for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
+          rng r(seed, stream::account_core, j);
+          account_core& a = pl.account[j];
+          const std::uint64_t size = pl.account_size(j);
+          a.industry = static_cast<std::uint8_t>(pick_industry(r));
+          a.country = static_cast<std::uint8_t>(pick_country(r));
+          double emp = (static_cast<double>(size) + 1.0) * r.lognormal(22.0, 1.2);
+          emp = std::clamp(emp, 1.0, 2300000.0);
+          std::uint64_t e = static_cast<std::uint64_t>(emp);
+          if (e >= 10000)
+            e = e / 100 * 100;
+          else if (e >= 1000)
+            e = e / 10 * 10;
+          a.employees = e;
+          a.tier = e >= 10000 ? 3 : e >= 1000 ? 2 : e >= 100 ? 1 : 0;
+          const std::uint32_t customer_w = 18 + (size >= 10 ? 14 : 0) + (a.tier >= 2 ? 10 : 0);
+          a.type = static_cast<std::uint8_t>(pick_index(r, {58, customer_w, 6, 3, 6, 1, 4}));
+          const double age_days = 30.0 + 3620.0 * r.skewed(1.3);
+          a.created = as_of - static_cast<std::int64_t>(age_days * day) -
+                      static_cast<std::int64_t>(r.below(day));
+          const bool software = industries[a.industry].name == "Software";
+          if (countries[a.country].tld == ".com")
+            a.tld = software && r.chance(0.15) ? 2 : 0;
+          else
+            a.tld = static_cast<std::uint8_t>(pick_index(r, {40, 55, software ? 15u : 3u}));
+          a.email_format = static_cast<std::uint8_t>(pick_index(r, {70, 10, 10, 10}));
+        }
+      });
   // Parents: ~7% of the non-strategic accounts are subsidiaries of a strategic account (one level,
   // so no cycles); most share their parent's industry.
   std::vector<std::uint64_t> strategic;
   for (std::uint64_t j = 0; j < A; ++j)
     if (pl.account[j].tier == 3) strategic.push_back(j);
   if (!strategic.empty()) {
-    tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, A, 4096), [&](const auto& range) {
-      for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
-        account_core& a = pl.account[j];
-        if (a.tier == 3) continue;
-        rng r(seed, stream::account_parent, j);
-        if (!r.chance(0.07)) continue;
-        const std::uint64_t parent = strategic[r.below(strategic.size())];
-        a.parent = parent + 1;
-        if (r.chance(0.8)) a.industry = pl.account[parent].industry;  // parents are never edited
-      }
-    });
+    b2bseg::detail::parallel_for(
+        tbb::blocked_range<std::uint64_t>(0, A, 4096), [&](const auto& range) {
+          for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
+            account_core& a = pl.account[j];
+            if (a.tier == 3) continue;
+            rng r(seed, stream::account_parent, j);
+            if (!r.chance(0.07)) continue;
+            const std::uint64_t parent = strategic[r.below(strategic.size())];
+            a.parent = parent + 1;
+            if (r.chance(0.8))
+              a.industry = pl.account[parent].industry;  // parents are never edited
+          }
+        });
   }
 
   // Opportunities: ~0.3 per person, more at customers, sub-linear in the account's size.
@@ -307,12 +312,13 @@ inline plan build_plan(std::uint64_t people, std::uint64_t seed, std::int64_t as
   }
   const double scale = lambda_sum > 0 ? 0.3 * static_cast<double>(people) / lambda_sum : 0.0;
   pl.opportunity_base.assign(A + 1, 0);
-  tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, A, 4096), [&](const auto& range) {
-    for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
-      rng r(seed, stream::opportunity_count, j);
-      pl.opportunity_base[j + 1] = r.poisson(lambda[j] * scale);
-    }
-  });
+  b2bseg::detail::parallel_for(tbb::blocked_range<std::uint64_t>(0, A, 4096),
+                               [&](const auto& range) {
+                                 for (std::uint64_t j = range.begin(); j != range.end(); ++j) {
+                                   rng r(seed, stream::opportunity_count, j);
+                                   pl.opportunity_base[j + 1] = r.poisson(lambda[j] * scale);
+                                 }
+                               });
   for (std::uint64_t j = 0; j < A; ++j) pl.opportunity_base[j + 1] += pl.opportunity_base[j];
 
   // Sales reps by region.
