@@ -293,7 +293,7 @@ int run_stats(const std::string& data, bool lenient) {
         }
         default: {
           std::vector<std::int64_t> v;
-          b2bseg::bitset nulls = b2bseg::detail::flat(c.nulls(), t.rows);
+          b2bseg::bitset nulls = b2bseg::to_bitset(c.nulls(), t.rows);
           for (std::size_t r = 0; r < t.rows; ++r)
             if (!nulls.test(r)) v.push_back(c.ints()[r]);
           std::sort(v.begin(), v.end());

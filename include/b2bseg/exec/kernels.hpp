@@ -61,11 +61,6 @@ inline void andnot_roaring(bitset& out, const Roaring& r) {
   out.andnot_with(tmp);
 }
 
-/// A flat copy of a Roaring bitmap.
-inline bitset flat(const Roaring& r, std::size_t n) {
-  return to_bitset(&r.roaring, n);
-}
-
 inline bool cmp(cmp_op op, int c) noexcept {  // c = sign of (x - v)
   switch (op) {
     case cmp_op::eq:
@@ -86,21 +81,6 @@ inline bool cmp(cmp_op op, int c) noexcept {  // c = sign of (x - v)
 template <class T>
 inline int sign3(T a, T b) noexcept {
   return (a > b) - (a < b);
-}
-
-/// The exact value of a numeric literal: an integer written as such stays exact even when typed
-/// floating (long double holds every int64 and every double exactly).
-inline long double literal_number(const literal& l) noexcept {
-  switch (l.type) {
-    case value_type::floating:
-      return l.integral ? static_cast<long double>(l.i) : l.f;
-    case value_type::timestamp:
-      return static_cast<long double>(l.t);
-    case value_type::boolean:
-      return l.b;
-    default:
-      return static_cast<long double>(l.i);
-  }
 }
 
 /// A numeric value as long double, exact for every int64 and double.
@@ -291,7 +271,7 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
     };
     const column& ca = g.attribute(p.left.entity, p.left.attribute);
     const column& cb = g.attribute(p.right.entity, p.right.attribute);
-    bitset na = flat(ca.nulls(), ca.size()), nb = flat(cb.nulls(), cb.size());
+    bitset na = to_bitset(ca.nulls(), ca.size()), nb = to_bitset(cb.nulls(), cb.size());
     auto strings_of = [](const column& c, row_id r, std::vector<std::string_view>& out) {
       out.clear();
       if (c.type() == value_type::string)
@@ -330,7 +310,7 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
 
   const column& c = g.attribute(e, p.attribute);
   if (p.k == K::is_null) {
-    bitset out = flat(c.nulls(), n);
+    bitset out = to_bitset(c.nulls(), n);
     if (p.negated) out.flip_all();
     return out;
   }

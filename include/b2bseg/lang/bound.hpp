@@ -66,6 +66,23 @@ struct literal {
   std::int64_t offset_us = 0;
 };
 
+namespace detail {
+/// The exact value of a numeric literal: an integer written as such stays exact even when typed
+/// floating (long double holds every int64 and every double exactly).
+inline long double literal_number(const literal& l) noexcept {
+  switch (l.type) {
+    case value_type::floating:
+      return l.integral ? static_cast<long double>(l.i) : l.f;
+    case value_type::timestamp:
+      return static_cast<long double>(l.t);
+    case value_type::boolean:
+      return l.b;
+    default:
+      return static_cast<long double>(l.i);
+  }
+}
+}  // namespace detail
+
 enum class cmp_op : std::uint8_t { eq, ne, lt, le, gt, ge };
 enum class aggregate_fn : std::uint8_t { count, sum, avg, min, max };
 enum class quantifier : std::uint8_t { any, none, all };

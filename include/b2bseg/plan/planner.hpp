@@ -321,11 +321,7 @@ class planner {
   }
 
   static bool passes(const number_test& t, long double x) {
-    auto num = [](const literal& l) -> long double {
-      return l.type == value_type::floating && !l.integral ? (long double)l.f
-             : l.type == value_type::timestamp             ? (long double)l.t
-                                                           : (long double)l.i;
-    };
+    auto num = [](const literal& l) { return detail::literal_number(l); };
     if (t.between) return num(t.value) <= x && x <= num(t.hi);
     long double v = num(t.value);
     switch (t.op) {
