@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -353,8 +354,9 @@ graph tiny_graph() {
 struct answers {
   std::vector<std::string> engine, reference;
 };
-answers evaluate_tiny(const graph& g, const std::string& text) {
-  const timestamp_us as_of = tstext::days_from_date(2026, 1, 15) * tstext::us_per_day;
+answers evaluate_tiny(const graph& g, const std::string& text,
+                      timestamp_us as_of = tstext::days_from_date(2026, 1, 15) *
+                                           tstext::us_per_day) {
   answers out;
   const bound_file f = compile_segments(text, g.schema(), "tiny.seg");
   const auto last = static_cast<std::uint32_t>(f.segments.size() - 1);
@@ -381,8 +383,9 @@ answers evaluate_tiny(const graph& g, const std::string& text) {
 using keys = std::vector<std::string>;
 
 /// Checks that the reference gives `want` (the reference is right) and the engine too.
-void expect_tiny(const graph& g, const std::string& text, const keys& want) {
-  const answers a = evaluate_tiny(g, text);
+void expect_tiny(const graph& g, const std::string& text, const keys& want,
+                 timestamp_us as_of = tstext::days_from_date(2026, 1, 15) * tstext::us_per_day) {
+  const answers a = evaluate_tiny(g, text, as_of);
   EXPECT_EQ(a.reference, want) << "reference on:\n" << text;
   EXPECT_EQ(a.engine, want) << "engine on:\n" << text;
 }
@@ -490,6 +493,78 @@ TEST(regressions, int_literals_compare_exactly_with_floats) {
   expect_tiny(g, "segment s on account where cap < 9007199254740993", {"A1", "A3", "A4"});
   // avg(big) over P1, P2 is 2^54 + 1 exactly.
   expect_tiny(g, "segment s on account where people.avg(big) = 18014398509481985", {"A1"});
+}
+
+// --- issue 16 (hardening): silent wrong answers -------------------------------------------------
+
+TEST(regressions, int_sums_and_averages_never_wrap) {
+  // A1's subsidiaries A2 and A4 have duns 2^63 - 1 and 2^63 - 7: the sum is 2^64 - 8, which
+  // wrapped to -8 in int64 (so `> 0` failed); the average is 2^63 - 4 exactly.
+  const graph g = tiny_graph();
+  expect_tiny(g, "segment s on account where subsidiaries.sum(duns) > 0", {"A1"});
+  // 2^64 - 2048 < sum < 2^64 (both doubles); = 2^64 would hold if the sum were rounded.
+  expect_tiny(g,
+              "segment s on account where subsidiaries.sum(duns) between 18446744073709549568.0 "
+              "and 18446744073709551615.9",
+              {"A1"});
+  expect_tiny(g, "segment s on account where subsidiaries.sum(duns) = 18446744073709551616.0", {});
+  expect_tiny(g, "segment s on account where subsidiaries.sum(duns) > 9223372036854775807", {"A1"});
+  expect_tiny(g, "segment s on account where subsidiaries.avg(duns) = 9223372036854775804", {"A1"});
+  expect_tiny(g, "segment s on account where subsidiaries.avg(duns) > 9223372036854774784.0",
+              {"A1"});
+  expect_tiny(g, "segment s on account where subsidiaries.avg(duns) < 9223372036854775808.0",
+              {"A1"});
+  expect_tiny(g,
+              "segment s on account where subsidiaries.avg(duns) between 9223372036854775804 "
+              "and 9223372036854775804",
+              {"A1"});
+  expect_tiny(g, "segment s on account where subsidiaries.avg(duns) < 9223372036854775804", {});
+}
+
+TEST(regressions, avg_of_present_day_timestamps_over_many_children) {
+  // 6,000 people with 2026 timestamps: their microseconds sum past 2^63 and wrapped negative.
+  schema s;
+  entity_def account;
+  account.name = "account";
+  account.key = "id";
+  entity_def person;
+  person.name = "person";
+  person.key = "id";
+  person.attributes = {{"seen", value_type::timestamp, "seen"}, {"n", value_type::integer, "n"}};
+  person.links = {{"account", "account_id", "account", "people", no_entity}};
+  s.entities = {account, person};
+  validate_schema(s);
+  graph_builder b(s);
+  b.add_row("account", {{"id", "A1"}});
+  b.add_row("account", {{"id", "A2"}});
+  for (int i = 0; i < 6000; ++i)
+    b.add_row("person", {{"id", "P" + std::to_string(i)},
+                         {"seen", i % 2 ? "2026-11-20T00:00:00Z" : "2026-11-22T00:00:00Z"},
+                         {"n", "3000000000000000"},
+                         {"account_id", "A1"}});
+  b.add_row("person", {{"id", "Q"}, {"seen", "2020-01-01"}, {"account_id", "A2"}});
+  const graph g = b.build();
+  expect_tiny(g, "segment s on account where people.avg(seen) = @2026-11-21T00:00:00Z", {"A1"});
+  expect_tiny(g, "segment s on account where people.avg(seen) > @2026-01-01", {"A1"});
+  expect_tiny(g, "segment s on account where people.avg(seen) < @2026-01-01", {"A2"});
+  expect_tiny(g, "segment s on account where people.sum(n) = 18000000000000000000.0", {"A1"});
+  expect_tiny(g, "segment s on account where people.avg(n) = 3000000000000000", {"A1"});
+}
+
+TEST(regressions, relative_times_hold_at_the_ends_of_the_timestamp_range) {
+  // now + D and now - D past the int64 range wrapped to absurd instants and selected nothing.
+  const graph g = tiny_graph();  // A1 at 2026-01-01, A3 at 2025-12-01, A2 and A4 null
+  expect_tiny(g, "segment s on account where at < now + 9223372036854 seconds", {"A1", "A3"});
+  expect_tiny(g, "segment s on account where at > now - 9223372036854 seconds", {"A1", "A3"});
+  expect_tiny(g, "segment s on account where at within last 106751990 days", {"A1", "A3"});
+  expect_tiny(g, "segment s on account where at within next 106751990 days", {});
+  // As of an instant at either end of the int64 range, `now - D` and `now + D` leave it.
+  const timestamp_us earliest = std::numeric_limits<timestamp_us>::min() + 5;
+  expect_tiny(g, "segment s on account where at > now - 400 days", {"A1", "A3"}, earliest);
+  expect_tiny(g, "segment s on account where at within next 106751990 days", {}, earliest);
+  const timestamp_us latest = std::numeric_limits<timestamp_us>::max() - 5;
+  expect_tiny(g, "segment s on account where at < now + 1 day", {"A1", "A3"}, latest);
+  expect_tiny(g, "segment s on account where at within last 106751990 days", {"A1", "A3"}, latest);
 }
 
 }  // namespace

@@ -330,6 +330,13 @@ class segment_generator {
       return std::to_string(n) + (n == 1 ? " day" : " days");
     }
     const unit& u = units[r_.below(5)];
+    if (r_.chance(0.03)) {
+      // Near the largest duration that fits: `now +- D` leaves the int64 range and must hold at
+      // its ends (every timestamp is before `now + D`, after `now - D`).
+      const std::int64_t n = INT64_MAX / u.us - static_cast<std::int64_t>(r_.below(3));
+      us = n * u.us;
+      return std::to_string(n) + " " + u.many;
+    }
     if (r_.chance(0.2)) {
       const std::int64_t halves = r_.range(1, 40);
       us = halves * u.us / 2;  // exact: every unit is even in microseconds
@@ -811,7 +818,8 @@ class segment_generator {
     if (g_.rows(owner) == 0) return std::nullopt;
     const column& c = g_.attribute(src, a);
     const auto o = static_cast<row_id>(r_.below(g_.rows(owner)));
-    std::int64_t n = 0, isum = 0, imin = 0, imax = 0;
+    std::int64_t n = 0, imin = 0, imax = 0;
+    __int128 isum = 0;  // exact: sums of huge ints are tested too
     double fsum = 0, fmin = 0, fmax = 0;
     const bool fl = c.type() == value_type::floating;
     g_.link(src, link).for_each_child(o, [&](row_id ch) {
@@ -823,8 +831,7 @@ class segment_generator {
         if (!n || x > fmax) fmax = x;
       } else {
         const std::int64_t x = c.ints()[ch];
-        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) +
-                                         static_cast<std::uint64_t>(x));
+        isum += x;
         if (!n || x < imin) imin = x;
         if (!n || x > imax) imax = x;
       }
@@ -832,13 +839,20 @@ class segment_generator {
     });
     if (n == 0) return std::nullopt;
     const bool ts = c.type() == value_type::timestamp;
+    auto fits = [](__int128 v) { return v >= INT64_MIN && v <= INT64_MAX; };
     switch (fn) {
       case aggregate_fn::sum:
-        return fl ? float_lit(fsum) : int_lit(isum);
-      case aggregate_fn::avg:
-        if (ts) return ts_lit(isum / n);
-        return float_lit(fl ? fsum / static_cast<double>(n)
-                            : static_cast<double>(isum) / static_cast<double>(n));
+        if (fl) return float_lit(fsum);
+        // Beyond int64 only a float literal can stand near it.
+        return fits(isum) ? int_lit(static_cast<std::int64_t>(isum))
+                          : float_lit(static_cast<double>(isum));
+      case aggregate_fn::avg: {
+        if (fl) return float_lit(fsum / static_cast<double>(n));
+        __int128 q = isum / n;  // the average of int64 values is an int64
+        if (ts) return ts_lit(static_cast<timestamp_us>(q));
+        if (isum % n == 0) return int_lit(static_cast<std::int64_t>(q));
+        return float_lit(static_cast<double>(static_cast<long double>(isum) / n));
+      }
       case aggregate_fn::min:
         return ts ? ts_lit(imin) : fl ? float_lit(fmin) : int_lit(imin);
       case aggregate_fn::max:
@@ -951,21 +965,11 @@ class segment_generator {
       out.node->rel = rel;
       return out;
     }
-    // Sums that may overflow int64 have no defined result: no sum or avg of huge ints.
-    auto summable = [&](std::uint32_t a) {
-      const column& c = g_.attribute(src, a);
-      if (c.type() != value_type::integer) return true;
-      const std::int64_t lim = std::int64_t(1) << 55;
-      for (row_id r = 0; r < g_.rows(src); ++r)
-        if (!c.is_null(r) && (c.ints()[r] > lim || c.ints()[r] < -lim)) return false;
-      return true;
-    };
+    // Sums and averages are exact however large the values (the int64 extremes included).
     const std::uint32_t a = numeric[r_.below(numeric.size())];
     const value_type t = attrs[a].type;
     auto fn = static_cast<aggregate_fn>(1 + r_.below(4));
     if (t == value_type::timestamp && fn == aggregate_fn::sum) fn = aggregate_fn::max;
-    if ((fn == aggregate_fn::sum || fn == aggregate_fn::avg) && !summable(a))
-      fn = r_.chance(0.5) ? aggregate_fn::min : aggregate_fn::max;
     static const char* fn_names[] = {"count", "sum", "avg", "min", "max"};
     piece out{"", make(K::aggregate, ctx), 2};
     out.node->rel = rel;

@@ -2,8 +2,11 @@
 // bitmaps and no plan. Slow and obviously correct, so that the engine can be checked against it.
 #pragma once
 
+#include <gmpxx.h>
+
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -89,7 +92,8 @@ inline bool reference_like(std::string_view pattern, std::string_view text, bool
 ///   count() and sum() of nothing are 0, avg/min/max of nothing are null (every test false);
 /// - numbers: int with int exactly, int with float as long double; timestamps as int64
 ///   microseconds, relative literals being as_of + offset; strings byte-wise (memcmp);
-///   false < true; aggregates compared as long double.
+///   false < true; int and timestamp sums and averages exact (GMP rationals), other aggregates
+///   compared as long double.
 ///
 /// Children of every link are computed once from the parents (not from the graph's adjacency),
 /// so that the reference does not share that structure with the engine. Not thread-safe.
@@ -308,7 +312,36 @@ class reference_evaluator {
     return false;
   }
 
-  timestamp_us time_of(const literal& l) const { return l.relative ? as_of_ + l.offset_us : l.t; }
+  /// The instant of a timestamp literal: as_of + offset for a relative one, held at the ends of
+  /// the int64 range rather than wrapping (computed in 128 bits, then clamped).
+  timestamp_us time_of(const literal& l) const {
+    if (!l.relative) return l.t;
+    const __int128 t = static_cast<__int128>(as_of_) + l.offset_us;
+    if (t > std::numeric_limits<std::int64_t>::max())
+      return std::numeric_limits<std::int64_t>::max();
+    if (t < std::numeric_limits<std::int64_t>::min())
+      return std::numeric_limits<std::int64_t>::min();
+    return static_cast<timestamp_us>(t);
+  }
+
+  /// A numeric literal as an exact rational (GMP): no rounding anywhere.
+  mpq_class exact(const literal& l) const {
+    switch (l.type) {
+      case value_type::integer:
+        return mpq_class(mpz_class(static_cast<long>(l.i)));
+      case value_type::floating:
+        return l.integral ? mpq_class(mpz_class(static_cast<long>(l.i))) : mpq_class(l.f);
+      case value_type::timestamp:
+        return mpq_class(mpz_class(static_cast<long>(time_of(l))));
+      default:
+        throw std::logic_error("reference_evaluator: literal is not a number");
+    }
+  }
+
+  bool passes_exact(const number_test& t, const mpq_class& x) const {
+    if (t.between) return exact(t.value) <= x && x <= exact(t.hi);
+    return test(cmp(x, exact(t.value)), t.op);
+  }
 
   /// A literal as a number: an int by `i`, a float by `f` (by `i` when it was written as an
   /// integer: `integral`), a timestamp by its instant.
@@ -398,7 +431,8 @@ class reference_evaluator {
     const bound_expr* p = e.children.empty() ? nullptr : e.children[0].get();
     const column& c = g_.attribute(e.rel.source, e.attr.attribute);
     const bool is_float = c.type() == value_type::floating;
-    std::int64_t n = 0, isum = 0, imin = 0, imax = 0;
+    std::int64_t n = 0, imin = 0, imax = 0;
+    mpz_class isum = 0;  // exact: int and timestamp sums never wrap
     double fsum = 0, fmin = 0, fmax = 0;
     for (row_id ch : related(e.rel, owner)) {
       if (p && !holds(*p, ch)) continue;
@@ -410,23 +444,22 @@ class reference_evaluator {
         if (n == 0 || x > fmax) fmax = x;
       } else {
         const std::int64_t x = c.ints()[ch];
-        // Wraps like two's complement; generated segments never sum values that could overflow.
-        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) +
-                                         static_cast<std::uint64_t>(x));
+        isum += static_cast<long>(x);
         if (n == 0 || x < imin) imin = x;
         if (n == 0 || x > imax) imax = x;
       }
       ++n;
     }
-    const long double sum =
-        is_float ? static_cast<long double>(fsum) : static_cast<long double>(isum);
     switch (e.fn) {
       case aggregate_fn::count:
         return passes(e.test, static_cast<long double>(n));
       case aggregate_fn::sum:
-        return passes(e.test, sum);
+        if (is_float) return passes(e.test, static_cast<long double>(fsum));
+        return passes_exact(e.test, mpq_class(isum));
       case aggregate_fn::avg:
-        return n > 0 && passes(e.test, sum / static_cast<long double>(n));
+        if (n == 0) return false;
+        if (is_float) return passes(e.test, static_cast<long double>(fsum) / n);
+        return passes_exact(e.test, mpq_class(isum, mpz_class(static_cast<long>(n))));
       case aggregate_fn::min:
         return n > 0 && passes(e.test, is_float ? static_cast<long double>(fmin)
                                                 : static_cast<long double>(imin));

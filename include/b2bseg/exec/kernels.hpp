@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "b2bseg/common/exact.hpp"
 #include "b2bseg/exec/bitset.hpp"
 #include "b2bseg/exec/like.hpp"
 #include "b2bseg/exec/parallel.hpp"
@@ -538,9 +539,10 @@ inline bitset eval_rev_count(const graph& g, const plan_node& node, const bitset
 }
 
 /// Parents whose aggregate `node.fn` of `node.source.attribute` over children in `in` (nulls
-/// skipped) passes `node.test`. Sums of int and timestamp values are exact int64; of floats, a
-/// double accumulated in ascending child order. avg = sum / count; avg/min/max of no value is
-/// null, which fails every test; sum of no value is 0. Tests compare as long double.
+/// skipped) passes `node.test`. Sums of int and timestamp values are exact (128-bit), and so are
+/// their averages' comparisons (sum / count against the literal, never rounded); floats sum as a
+/// double accumulated in ascending child order. avg/min/max of no value is null, which fails
+/// every test; sum of no value is 0.
 inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bitset& in) {
   const std::size_t n = g.rows(node.entity);
   const link_index& li = g.link(node.source, node.link);
@@ -550,15 +552,18 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
   const bool is_float = c.type() == value_type::floating;
   const std::int64_t* iv = c.ints().data();
   const double* fv = c.floats().data();
-  auto pass = [&](long double x) {
-    if (node.test.between)
-      return literal_number(node.test.value) <= x && x <= literal_number(node.test.hi);
-    long double v = literal_number(node.test.value);
-    return cmp(node.test.op, sign3(x, v));
+  const long double lo = literal_number(node.test.value);
+  const long double hi = node.test.between ? literal_number(node.test.hi) : lo;
+  // `sign(v)` = sign of (aggregate - v); the test in terms of it.
+  auto pass = [&](auto sign) {
+    if (node.test.between) return sign(lo) >= 0 && sign(hi) <= 0;
+    return cmp(node.test.op, sign(lo));
   };
   bitset out(n);
   fill_by_row(out, n, [&](std::size_t p) {
-    std::int64_t count = 0, isum = 0, imin = 0, imax = 0;
+    std::uint64_t count = 0;
+    int128 isum = 0;
+    std::int64_t imin = 0, imax = 0;
     double fsum = 0, fmin = 0, fmax = 0;
     li.for_each_child(row_id(p), [&](row_id ch) {
       if (!usable.test(ch)) return;
@@ -569,25 +574,27 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
         if (count == 0 || x > fmax) fmax = x;
       } else {
         std::int64_t x = iv[ch];
-        isum = static_cast<std::int64_t>(static_cast<std::uint64_t>(isum) +
-                                         static_cast<std::uint64_t>(x));
+        isum += x;
         if (count == 0 || x < imin) imin = x;
         if (count == 0 || x > imax) imax = x;
       }
       ++count;
     });
-    long double sum = is_float ? (long double)fsum : (long double)isum;
+    auto number = [&](long double x) { return [x](long double v) { return sign3(x, v); }; };
     switch (node.fn) {
       case aggregate_fn::count:
-        return pass((long double)count);
+        return pass(number(static_cast<long double>(count)));
       case aggregate_fn::sum:
-        return pass(sum);
+        if (is_float) return pass(number(fsum));
+        return pass([&](long double v) { return compare_exact(isum, v); });
       case aggregate_fn::avg:
-        return count > 0 && pass(sum / (long double)count);
+        if (count == 0) return false;
+        if (is_float) return pass(number(fsum / static_cast<long double>(count)));
+        return pass([&](long double v) { return compare_ratio(isum, count, v); });
       case aggregate_fn::min:
-        return count > 0 && pass(is_float ? (long double)fmin : (long double)imin);
+        return count > 0 && pass(number(is_float ? fmin : static_cast<long double>(imin)));
       case aggregate_fn::max:
-        return count > 0 && pass(is_float ? (long double)fmax : (long double)imax);
+        return count > 0 && pass(number(is_float ? fmax : static_cast<long double>(imax)));
     }
     return false;
   });

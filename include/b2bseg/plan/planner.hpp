@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "b2bseg/common/exact.hpp"
 #include "b2bseg/common/parse.hpp"
 #include "b2bseg/lang/bound.hpp"
 #include "b2bseg/plan/plan.hpp"
@@ -125,7 +126,11 @@ class planner {
 
   /// The root node of segment `i`, lowering it (and what it references) on first use.
   std::uint32_t segment_root(std::uint32_t i) {
-    if (seg_node_[i] == ~0u) seg_node_[i] = lower(*f_.segments[i].where);
+    if (seg_node_[i] == ~0u) {
+      seg_node_[i] = lower(*f_.segments[i].where);
+      if (seg_node_[i] >= is_root_.size()) is_root_.resize(seg_node_[i] + 1, false);
+      is_root_[seg_node_[i]] = true;
+    }
     return seg_node_[i];
   }
 
@@ -251,7 +256,7 @@ class planner {
   literal resolve(const literal& l) const {
     literal r = l;
     if (r.type == value_type::timestamp && r.relative) {
-      r.t = as_of_ + r.offset_us;
+      r.t = saturating_add(as_of_, r.offset_us);
       r.relative = false;
       r.offset_us = 0;
     }
@@ -341,13 +346,17 @@ class planner {
     return false;
   }
 
+  bool is_segment_root(std::uint32_t node) const {
+    return node < is_root_.size() && is_root_[node];
+  }
+
   std::uint32_t and_(entity_id e, std::vector<std::uint32_t> in) {
     std::vector<std::uint32_t> flat;
     for (auto i : in) {
       const plan_node& n = nodes_[i];
       if (n.op == plan_op::empty) return empty(e);
       if (n.op == plan_op::all) continue;
-      if (n.op == plan_op::and_)
+      if (n.op == plan_op::and_ && !is_segment_root(i))
         flat.insert(flat.end(), n.inputs.begin(), n.inputs.end());
       else
         flat.push_back(i);
@@ -373,7 +382,7 @@ class planner {
       const plan_node& n = nodes_[i];
       if (n.op == plan_op::all) return all(e);
       if (n.op == plan_op::empty) continue;
-      if (n.op == plan_op::or_)
+      if (n.op == plan_op::or_ && !is_segment_root(i))
         flat.insert(flat.end(), n.inputs.begin(), n.inputs.end());
       else
         flat.push_back(i);
@@ -536,6 +545,10 @@ class planner {
   std::vector<plan_node> nodes_;
   std::unordered_map<std::string, std::uint32_t> index_;
   std::vector<std::uint32_t> seg_node_;
+  // Nodes that are some segment's root. and/or do not flatten them into their own inputs: a
+  // chain of segments each using the next would otherwise copy every later segment's inputs
+  // into every earlier one (quadratic plan size and evaluation time).
+  std::vector<bool> is_root_;
   std::size_t requested_ = 0;
 };
 
