@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -58,6 +60,9 @@ class progress_bar {
 };
 
 std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw b2bseg::data_error(path, 0, 0, "is a folder; expected a segments file");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
@@ -89,7 +94,8 @@ void print_lenient_report(const b2bseg::load_report& rep) {
   std::fprintf(stderr, "lenient load: %llu bad values, %llu duplicate keys, %llu dangling links\n",
                (unsigned long long)rep.bad_values, (unsigned long long)rep.duplicate_keys,
                (unsigned long long)rep.dangling_links);
-  for (const auto& i : rep.issues) std::fprintf(stderr, "  %s\n", i.c_str());
+  for (const auto& i : rep.issues)
+    std::fprintf(stderr, "  %s\n", b2bseg::detail::escape_controls(i).c_str());
 }
 
 /// Reads the schema and compiles the segments file; compile errors throw compile_error.
@@ -129,6 +135,24 @@ std::string human_bytes(std::uint64_t b) {
   return buf;
 }
 
+/// Refuses (usage error) an output folder that is the dataset folder, or output files that are
+/// one of the run's inputs (schema.json, the segments file, a CSV the schema names): writing
+/// there would destroy the data.
+void refuse_overwriting_inputs(const std::string& data, const std::string& segments,
+                               const std::string& out, const std::vector<std::string>& outputs) {
+  std::error_code ec;
+  if (fs::equivalent(out, data, ec))
+    throw usage_error("--out '" + out + "' is the dataset folder; choose another folder");
+  std::vector<fs::path> inputs{fs::path(data) / "schema.json", fs::path(segments)};
+  b2bseg::schema s = b2bseg::read_schema((fs::path(data) / "schema.json").string());
+  for (const auto& e : s.entities) inputs.push_back(fs::path(data) / e.file);
+  for (const auto& o : outputs)
+    for (const auto& in : inputs)
+      if (fs::equivalent(o, in, ec))
+        throw usage_error("--out: writing '" + o + "' would overwrite the input '" + in.string() +
+                          "'; choose another folder");
+}
+
 // --- eval -------------------------------------------------------------------------------------
 struct eval_args {
   std::string data, segments, out, as_of;
@@ -142,7 +166,15 @@ int run_eval(const eval_args& a) {
   b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
   b2bseg::bound_file f = compile_file(a.data, a.segments);
   std::vector<std::uint32_t> selected = select_segments(f, a.only);
-  fs::create_directories(a.out);
+  std::vector<std::string> outputs{(fs::path(a.out) / "summary.json").string()};
+  for (const auto& s : f.segments)
+    outputs.push_back((fs::path(a.out) / (s.name + ".csv")).string());
+  refuse_overwriting_inputs(a.data, a.segments, a.out, outputs);
+  std::error_code mkdir_error;
+  fs::create_directories(a.out, mkdir_error);
+  if (mkdir_error)
+    throw b2bseg::data_error(a.out, 0, 0, "cannot create folder: " + mkdir_error.message());
+  b2bseg::folder_lock lock(a.out);  // a second run into the same folder fails here
 
   progress_bar bar("loading");
   b2bseg::load_report rep;
@@ -179,7 +211,9 @@ int run_eval(const eval_args& a) {
                                    {"count", s.members.cardinality()},
                                    {"eval_ms", s.eval_ms}});
   }
-  files.write((fs::path(a.out) / "summary.json").string(), summary.dump(2) + "\n");
+  // Paths need not be UTF-8: invalid bytes become U+FFFD rather than failing after the work.
+  files.write((fs::path(a.out) / "summary.json").string(),
+              summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   files.commit();
 
   if (!a.quiet) {
@@ -375,11 +409,20 @@ int main(int argc, char** argv) {
   std::uint64_t people = 10000, seed = 42;
   gen->add_option("--people", people,
                   "Number of people (accounts, opportunities, events scale with it)")
-      ->required();
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos ||
+                v.find_first_not_of('0') == std::string::npos)
+              return "expected a whole number of at least 1, found '" + v + "'";
+            return "";
+          },
+          "N>=1"));
   gen->add_option("--seed", seed, "Random seed")->capture_default_str();
   gen->add_option("--out", out, "Folder to write into (created if missing)")->required();
   gen->add_option("--threads", threads,
-                  "Worker threads (0 = all cores); the output does not depend on it");
+                  "Worker threads (0 = all cores); the output does not depend on it")
+      ->check(CLI::Range(0u, b2bseg::max_threads));
 
   eval_args ea;
   auto* ev = app.add_subcommand("eval",
@@ -393,7 +436,8 @@ int main(int argc, char** argv) {
   ev->add_option("--as-of", ea.as_of,
                  "The instant 'now' stands for, ISO 8601 (default: the current time)");
   ev->add_option("--segment", ea.only, "Evaluate only this segment (and what it uses); repeatable");
-  ev->add_option("--threads", ea.threads, "Worker threads (0 = all cores)");
+  ev->add_option("--threads", ea.threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0u, b2bseg::max_threads));
   ev->add_flag("--lenient", ea.lenient,
                "Turn bad values and dangling links into nulls, drop duplicate keys; report counts");
   ev->add_flag("--quiet", ea.quiet, "Print nothing on success");
@@ -433,15 +477,21 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*gen) return run_generate(people, seed, out, threads);
-    if (*ev) return run_eval(ea);
+    int rc = 0;
+    if (*gen) rc = run_generate(people, seed, out, threads);
+    if (*ev) rc = run_eval(ea);
     if (*ck) {
       b2bseg::bound_file f = compile_file(data, segments);
       std::printf("%s: %zu segments, no errors\n", segments.c_str(), f.segments.size());
-      return 0;
     }
-    if (*ex) return run_explain(data, segments, name, as_of, lenient);
-    if (*st) return run_stats(data, lenient);
+    if (*ex) rc = run_explain(data, segments, name, as_of, lenient);
+    if (*st) rc = run_stats(data, lenient);
+    // What went to standard output must have arrived (a full disk, a closed pipe).
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "error: cannot write to standard output: %s\n", std::strerror(errno));
+      return 1;
+    }
+    return rc;
   } catch (const b2bseg::compile_error& e) {
     std::fputs(e.what(), stderr);
     std::fprintf(stderr, "%zu error%s; nothing evaluated\n", e.diagnostics().size(),

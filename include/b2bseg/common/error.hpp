@@ -4,10 +4,35 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace b2bseg {
+
+namespace detail {
+
+/// `s` with every ASCII control byte (and DEL) written as `\xHH`, so that a message holding a
+/// NUL, an escape sequence or a line break from user data prints whole and on one line. Tabs stay
+/// when `keep_tabs`. O(size).
+inline std::string escape_controls(std::string_view s, bool keep_tabs = false) {
+  std::string out;
+  out.reserve(s.size());
+  static constexpr char hex[] = "0123456789abcdef";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && !(keep_tabs && c == '\t')) || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
 
 /// Base of every exception b2bseg throws on purpose. `what()` is the full, user-facing message.
 class error : public std::runtime_error {
@@ -25,7 +50,7 @@ class data_error : public error {
         file_(std::move(file)),
         line_(line),
         column_(column) {}
-  explicit data_error(const std::string& message) : error(message) {}
+  explicit data_error(const std::string& message) : error(detail::escape_controls(message)) {}
 
   const std::string& file() const noexcept { return file_; }
   std::size_t line() const noexcept { return line_; }      ///< 1-based; 0 when none
@@ -38,7 +63,7 @@ class data_error : public error {
     if (line) s += ":" + std::to_string(line);
     if (line && column) s += ":" + std::to_string(column);
     s += ": " + message;
-    return s;
+    return detail::escape_controls(s);
   }
   std::string file_;
   std::size_t line_ = 0;
@@ -55,13 +80,21 @@ struct diagnostic {
 };
 
 /// Renders `FILE:LINE:COL: error: MESSAGE`, the source line and a caret under the column.
+/// Control bytes in the message and the line are escaped (`\x00`), the caret still under its
+/// byte.
 inline std::string render(const diagnostic& d) {
-  std::string s = d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) +
-                  ": error: " + d.message + "\n";
+  std::string s = detail::escape_controls(d.file + ":" + std::to_string(d.line) + ":" +
+                                          std::to_string(d.column) + ": error: " + d.message) +
+                  "\n";
   if (!d.source_line.empty() || d.line) {
-    s += "  " + d.source_line + "\n  ";
-    for (std::size_t i = 1; i < d.column && i <= d.source_line.size(); ++i)
-      s += d.source_line[i - 1] == '\t' ? '\t' : ' ';
+    s += "  " + detail::escape_controls(d.source_line, true) + "\n  ";
+    for (std::size_t i = 1; i < d.column && i <= d.source_line.size(); ++i) {
+      const auto c = static_cast<unsigned char>(d.source_line[i - 1]);
+      if (c == '\t')
+        s += '\t';
+      else
+        s.append(c < 0x20 || c == 0x7f ? 4 : 1, ' ');
+    }
     s += "^\n";
   }
   return s;

@@ -7,6 +7,10 @@
 
 namespace b2bseg {
 
+/// The most worker threads any b2bseg arena is given (options asking for more are clamped; the
+/// command line refuses them). Far above any core count, low enough for oneTBB to start.
+constexpr unsigned max_threads = 1024;
+
 /// The type of an attribute. `string_list` is the SPEC's `string[]`.
 enum class value_type : std::uint8_t { string, integer, floating, boolean, timestamp, string_list };
 

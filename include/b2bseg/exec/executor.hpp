@@ -33,8 +33,8 @@ struct segment_result {
   entity_id entity = no_entity;
   Roaring members;         ///< dense row ids of `entity`
   std::uint32_t node = 0;  ///< root node in the plan
-  /// Compute time of every plan node the segment needs (shared nodes counted for each segment
-  /// that uses them): the segment's own cost.
+  /// Compute time of the plan nodes of the segment's own definition (nodes shared with other
+  /// segments counted for each; a segment used through `in_segment` counts on its own).
   double eval_ms = 0;
 };
 
@@ -52,7 +52,9 @@ struct evaluation {
 class executor {
  public:
   explicit executor(const graph& g, unsigned threads = 0)
-      : g_(g), arena_(threads ? static_cast<int>(threads) : tbb::task_arena::automatic) {}
+      : g_(g),
+        arena_(threads ? static_cast<int>(std::min(threads, max_threads))
+                       : tbb::task_arena::automatic) {}
 
   /// Computes every root of `p` and returns the members of each segment. Cost: each node once,
   /// O(rows of its entity / 64) words plus its kernel's work, split across the arena's threads.
@@ -122,8 +124,13 @@ class executor {
     ev.eval_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
-    // Each segment's own cost: the nodes reachable from its root.
+    // Each segment's own cost: the nodes reachable from its root without entering another
+    // segment's root (a segment it uses through in_segment counts on its own). Bounded by the
+    // segment's own expression, so the whole pass is linear in the file, also for long chains
+    // of segments each using the next.
     std::vector<std::uint32_t> mark(n, ~0u), stack;
+    std::vector<bool> is_root(n, false);
+    for (const auto& s : ev.segments) is_root[s.node] = true;
     for (std::size_t k = 0; k < ev.segments.size(); ++k) {
       double ms = 0;
       stack.assign(1, ev.segments[k].node);
@@ -133,7 +140,8 @@ class executor {
         if (mark[i] == k) continue;
         mark[i] = static_cast<std::uint32_t>(k);
         ms += ev.nodes[i].ms;
-        for (auto in : p.nodes[i].inputs) stack.push_back(in);
+        for (auto in : p.nodes[i].inputs)
+          if (!is_root[in]) stack.push_back(in);
       }
       ev.segments[k].eval_ms = ms;
     }

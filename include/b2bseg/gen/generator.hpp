@@ -164,7 +164,7 @@ inline generate_report generate_dataset(const std::string& out_dir, const genera
   if (ec || !fs::is_directory(out_dir))
     throw data_error(out_dir, 0, 0,
                      "cannot create directory" + (ec ? ": " + ec.message() : std::string()));
-  tbb::task_arena arena(options.threads ? static_cast<int>(options.threads)
+  tbb::task_arena arena(options.threads ? static_cast<int>(std::min(options.threads, max_threads))
                                         : tbb::task_arena::automatic);
   generate_report report;
   arena.execute([&] {

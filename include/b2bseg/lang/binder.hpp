@@ -45,9 +45,17 @@ class binder {
       if (!fresh)
         error(d.name.pos, "segment '" + seg.name + "' is already defined at line " +
                               std::to_string(out.segments[it->second].pos.line));
+      if (seg.name.size() > max_segment_name)
+        error(d.name.pos, "segment name is " + std::to_string(seg.name.size()) +
+                              " characters long; at most " + std::to_string(max_segment_name) +
+                              " (it names the output file NAME.csv)");
       out.segments.push_back(std::move(seg));
       defs.push_back(&d);
     }
+    if (file.definitions.empty() && diags_.empty())
+      error(source_pos{1, 1},
+            "no segment definitions: a segments file holds one or more "
+            "'segment NAME on ENTITY where CONDITION'");
     segments_ = &out.segments;
     refs_.assign(out.segments.size(), {});
     for (std::size_t i = 0; i < defs.size(); ++i) {

@@ -13,6 +13,9 @@
 namespace b2bseg {
 
 /// A place in a segments file, 1-based.
+/// The longest segment name, in bytes: results go to `NAME.csv`, and file names stop at 255.
+constexpr std::size_t max_segment_name = 200;
+
 struct source_pos {
   std::uint32_t line = 0;
   std::uint32_t column = 0;

@@ -3,7 +3,12 @@
 
 #include <roaring/roaring.hh>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,50 +36,139 @@ inline void append_csv_field(std::string& out, std::string_view v) {
   out += '"';
 }
 
-/// A set of files written aside (hidden temporary names in the same folder) and renamed into
-/// place together by `commit()`. If the object is destroyed without `commit()`, the temporaries
-/// are removed and nothing at the final paths changes.
+/// A set of files written aside (short hidden temporary names in each file's folder) and put in
+/// place together by `commit()`: afterwards every final path holds its new content, or, if
+/// commit throws, every final path holds what it held before (previous files restored, new ones
+/// removed). If the object is destroyed without `commit()`, the temporaries are removed and
+/// nothing at the final paths changes. A crash inside `commit()` can still leave a mix (and
+/// `.b2bseg-*` leftovers); hold a `folder_lock` so that two runs never write one folder at once.
 class staged_files {
  public:
   staged_files() = default;
   staged_files(const staged_files&) = delete;
   staged_files& operator=(const staged_files&) = delete;
   ~staged_files() {
-    for (auto& f : files_) std::remove(f.temp.c_str());
+    for (auto& f : files_) {
+      ::unlink(f.temp.c_str());
+      if (f.backed_up) ::unlink(f.backup.c_str());
+    }
   }
 
-  /// Writes `data` to a temporary beside `path`, flushed to disk. Throws data_error on failure.
+  /// Writes `data` to a temporary beside `path` (not yet flushed: commit flushes all at once).
+  /// Throws data_error naming `path` on failure.
   void write(const std::string& path, std::string_view data) {
-    namespace fs = std::filesystem;
-    fs::path p(path);
-    std::string temp =
-        (p.parent_path() / ("." + p.filename().string() + ".tmp" + std::to_string(::getpid())))
-            .string();
-    std::FILE* fp = std::fopen(temp.c_str(), "wb");
+    ++counter_;
+    file f{path, temp_name(path, "tmp"), temp_name(path, "bak"), false};
+    std::FILE* fp = std::fopen(f.temp.c_str(), "wb");
     if (!fp) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(errno));
-    files_.push_back({temp, path});
+    files_.push_back(f);
     bool ok = std::fwrite(data.data(), 1, data.size(), fp) == data.size();
     ok = (std::fflush(fp) == 0) && ok;
-    ok = (::fsync(::fileno(fp)) == 0) && ok;
+    const int err = errno;
     ok = (std::fclose(fp) == 0) && ok;
-    if (!ok) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(errno));
+    if (!ok) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(err));
   }
 
-  /// Renames every temporary to its final path. Throws data_error if a rename fails.
+  /// Flushes every temporary to disk (one syncfs per folder), then renames each into place,
+  /// keeping hard-linked backups of the files replaced until all renames succeeded. Throws
+  /// data_error naming the path that failed; the final paths are then as before the call.
   void commit() {
-    for (auto& f : files_) {
-      if (std::rename(f.temp.c_str(), f.path.c_str()) != 0)
-        throw data_error(f.path, 0, 0,
-                         std::string("cannot rename into place: ") + std::strerror(errno));
+    namespace fs = std::filesystem;
+    std::vector<std::string> dirs;
+    for (const auto& f : files_) {
+      std::string d = fs::path(f.path).parent_path().string();
+      if (d.empty()) d = ".";
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
     }
+    for (const auto& d : dirs) sync_folder(d, true);
+    // 1. Back up every file about to be replaced (a hard link: no copy). A target that cannot be
+    //    backed up (a folder, a filesystem without links) fails the commit before any change.
+    for (auto& f : files_) {
+      struct stat st {};
+      if (::lstat(f.path.c_str(), &st) != 0) {
+        if (errno == ENOENT) continue;
+        fail(f.path, "cannot replace: ", errno);
+      }
+      if (S_ISDIR(st.st_mode)) fail(f.path, "cannot replace: ", EISDIR);
+      if (::link(f.path.c_str(), f.backup.c_str()) != 0) fail(f.path, "cannot replace: ", errno);
+      f.backed_up = true;
+    }
+    // 2. Rename into place; on a failure, undo the renames already done.
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+      if (std::rename(files_[i].temp.c_str(), files_[i].path.c_str()) == 0) continue;
+      const int err = errno;
+      for (std::size_t j = 0; j < i; ++j) {
+        file& u = files_[j];
+        if (u.backed_up) {
+          if (std::rename(u.backup.c_str(), u.path.c_str()) == 0) u.backed_up = false;
+        } else {
+          ::unlink(u.path.c_str());
+        }
+      }
+      fail(files_[i].path, "cannot rename into place: ", err);
+    }
+    for (auto& f : files_)
+      if (f.backed_up) ::unlink(f.backup.c_str());
     files_.clear();
+    for (const auto& d : dirs) sync_folder(d, false);
   }
 
  private:
   struct file {
-    std::string temp, path;
+    std::string path, temp, backup;
+    bool backed_up = false;
   };
+
+  [[noreturn]] static void fail(const std::string& path, const char* what, int err) {
+    throw data_error(path, 0, 0, what + std::string(std::strerror(err)));
+  }
+
+  // `.b2bseg-PID-N.tmp` beside `path`: short whatever the final name's length.
+  std::string temp_name(const std::string& path, const char* ext) {
+    std::filesystem::path p(path);
+    return (p.parent_path() /
+            (".b2bseg-" + std::to_string(::getpid()) + "-" + std::to_string(counter_) + "." + ext))
+        .string();
+  }
+
+  // syncfs (whole filesystem: one call for any number of files) or fsync of the folder itself
+  // (the renames).
+  static void sync_folder(const std::string& dir, bool whole_filesystem) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail(dir, "cannot open folder: ", errno);
+    const int r = whole_filesystem ? ::syncfs(fd) : ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (r != 0 && whole_filesystem) fail(dir, "cannot flush to disk: ", err);
+  }
+
   std::vector<file> files_;
+  std::size_t counter_ = 0;
+};
+
+/// An exclusive advisory lock (flock) on a folder, held until destruction, so that two runs
+/// writing into one folder never mix their files. Throws data_error naming the folder when
+/// another process holds it, or when the folder cannot be opened.
+class folder_lock {
+ public:
+  explicit folder_lock(const std::string& dir) {
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) throw data_error(dir, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      throw data_error(dir, 0, 0,
+                       err == EWOULDBLOCK
+                           ? std::string("another b2bseg run is writing into this folder")
+                           : std::string("cannot lock: ") + std::strerror(err));
+    }
+  }
+  folder_lock(const folder_lock&) = delete;
+  folder_lock& operator=(const folder_lock&) = delete;
+  ~folder_lock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
 };
 
 /// The CSV text of a segment result: a header naming the entity's key column, then one key per
