@@ -69,6 +69,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const outcome many = read_in_chunks(f, chunks);
     if (one.records != many.records || one.lines != many.lines || one.error != many.error)
       std::abort();
+    // Every header name resolves to its first column, or names its repetition; messages never
+    // carry a control byte (they are escaped).
+    for (std::size_t i = 0; i < f.header().size(); ++i) {
+      const std::string& name = f.header()[i];
+      if (f.find_column(name) < 0 || static_cast<std::size_t>(f.find_column(name)) > i)
+        std::abort();
+      try {
+        if (f.require_column(name) != static_cast<std::size_t>(f.find_column(name))) std::abort();
+      } catch (const b2bseg::data_error& e) {
+        for (const char c : std::string_view(e.what()))
+          if (static_cast<unsigned char>(c) < 0x20) std::abort();
+      }
+    }
   } catch (const b2bseg::data_error&) {
     // Malformed input is expected.
   }

@@ -163,6 +163,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (d.line == 0 || d.column == 0 || d.column > d.source_line.size() + 2 ||
           d.message.empty() || d.file != "fuzz.seg")
         __builtin_trap();
+    // Rendered messages print whole: control bytes escaped (tabs and line breaks of the layout
+    // aside), so no NUL cuts off the later diagnostics.
+    for (const char c : std::string_view(e.what()))
+      if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') __builtin_trap();
   }
   return 0;
 }

@@ -112,13 +112,29 @@ TEST(CsvFile, HeaderWithQuotedNewline) {
 }
 
 TEST(CsvFile, HeaderErrors) {
-  EXPECT_EQ(error_of([] { make("a,b,a\n1,2,3\n"); }),
+  // A repeated name is an error only for a column that is read (see require_column).
+  EXPECT_EQ(error_of([] { make("a,b,a\n1,2,3\n").require_column("a"); }),
             "t.csv:1:5: duplicate column name 'a' in header");
+  EXPECT_EQ(error_of([] { make("a,b,a\n1,2,3\n").require_column("b"); }), "no error");
+  EXPECT_EQ(error_of([] { make("a,b,a\n1,2,3\n").require_column("c"); }),
+            "t.csv:1: column 'c' named in the schema is missing from the header");
   EXPECT_EQ(error_of([] { make("a,,b\n"); }), "t.csv:1:3: empty column name in header");
   EXPECT_EQ(error_of([] { make("a,b,\n"); }), "t.csv:1:5: empty column name in header");
   EXPECT_EQ(error_of([] { make("\na,b\n"); }), "t.csv:1:1: empty column name in header");
   EXPECT_EQ(error_of([] { make("a,\"b\n"); }), "t.csv:1:3: unterminated quoted field");
   EXPECT_EQ(error_of([] { make("a,b\"c\n"); }), "t.csv:1:4: quote inside unquoted field");
+}
+
+TEST(CsvFile, WideHeadersIndexInLinearTime) {
+  // 100,000 columns, every name twice: the duplicate check compared every pair (12 s).
+  std::string header;
+  for (int i = 0; i < 200000; ++i) header += (i ? ",c" : "c") + std::to_string(i % 100000);
+  const csv_file f = make(header + "\n");
+  EXPECT_EQ(f.header().size(), 200000u);
+  EXPECT_EQ(f.find_column("c99999"), 99999);
+  EXPECT_EQ(error_of([&] { f.require_column("c5"); }),
+            "t.csv:1:" + std::to_string(header.find(",c5,", header.find(",c5,") + 1) + 2) +
+                ": duplicate column name 'c5' in header");
 }
 
 TEST(CsvFile, HeaderOnly) {

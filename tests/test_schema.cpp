@@ -377,7 +377,7 @@ TEST(Schema, ReversesInSchemaOrderOfSourcesAndLinks) {
 }
 
 TEST(Schema, SameReverseNameOnDifferentEntitiesIsFine) {
-  EXPECT_NO_THROW(parse_schema(R"({"entities": {"a": {}, "b": {},
+  EXPECT_NO_THROW(parse_schema(R"({"entities": {"a": {"key": "id"}, "b": {"key": "id"},
       "x": {"links": {"a": {"column": "a", "to": "a", "reverse": "xs"},
                       "b": {"column": "b", "to": "b", "reverse": "xs"}}}}})",
                                "schema.json"));
@@ -529,7 +529,7 @@ TEST(SchemaErrors, AttributeAndLinkClash) {
 
 TEST(SchemaErrors, ReverseClashesWithAttribute) {
   std::string t = R"({"entities": {
-  "account": {"attributes": {"people": "int"}},
+  "account": {"key": "id", "attributes": {"people": "int"}},
   "person": {"links": {"account": {"column": "account_id", "to": "account", "reverse": "people"}}}}})";
   expect_schema_error(t, {3, 88},
                       "reverse 'people' of link 'person.account' clashes with attribute 'people' "
@@ -537,22 +537,30 @@ TEST(SchemaErrors, ReverseClashesWithAttribute) {
 }
 
 TEST(SchemaErrors, ReverseClashesWithLink) {
-  std::string t = R"({"entities": {"account": {"links": {
+  std::string t = R"({"entities": {"account": {"key": "id", "links": {
     "parent": {"column": "parent_id", "to": "account", "reverse": "parent"}}}}})";
   expect_schema_error(t, place_of(t, "\"parent\"", 1),
                       "reverse 'parent' of link 'account.parent' clashes with link 'parent' of "
                       "entity 'account'");
 }
 
+TEST(SchemaErrors, LinkToAnEntityWithoutKey) {
+  std::string t = R"({"entities": {"event": {},
+  "person": {"key": "id", "links": {"last": {"column": "e", "to": "event"}}}}})";
+  expect_schema_error(t, place_of(t, "\"event\"", 1),
+                      "link 'person.last' points to entity 'event', which has no \"key\": a "
+                      "link's column holds the key of the row it points to");
+}
+
 TEST(SchemaErrors, TwoReversesWithTheSameName) {
   std::string t = R"({"entities": {
-  "account": {},
+  "account": {"key": "id"},
   "person": {"links": {"account": {"column": "account_id", "to": "account", "reverse": "people"}}},
   "contact": {"links": {"account": {"column": "account_id", "to": "account", "reverse": "people"}}}}})";
   expect_schema_error(t, {4, 89},
                       "reverse 'people' of link 'contact.account' clashes with reverse 'people' "
                       "of link 'person.account' on entity 'account'");
-  t = R"({"entities": {"person": {"links": {
+  t = R"({"entities": {"person": {"key": "id", "links": {
     "manager": {"column": "m", "to": "person", "reverse": "reports"},
     "mentor": {"column": "n", "to": "person", "reverse": "reports"}}}}})";
   expect_schema_error(t, place_of(t, "\"reports\"", 1),

@@ -1,6 +1,9 @@
 // Tests of the graph store and the loader: CSV and in-memory builds, ids, indexes, errors, lenient.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
 
@@ -360,4 +363,143 @@ TEST(Store, ValidateCatchesBrokenIndexes) {
   EXPECT_NO_THROW(keys.validate());
   EXPECT_EQ(keys.find("b"), 1u);
   EXPECT_EQ(keys.find("z"), no_row);
+}
+
+// --- issue 16 (hardening): the loader's edges ----------------------------------------------------
+
+TEST(Store, DanglingSelfLinkReportsTheFirstLineOfTheFile) {
+  // Rows are resolved in id order (by key: A1 before A4), but the error names the first line.
+  patched_dataset d(
+      "account.csv",
+      "account_id,name,Industry,employees,annual_revenue,is_customer,created_at,tags,parent_id\n"
+      "A4,n,i,1,1,true,2024-01-01,,ZZ\nA1,n,i,1,1,true,2024-01-01,,YY\n"
+      "A2,n,i,1,1,true,2024-01-01,,\nA3,n,i,1,1,true,2024-01-01,,\n");
+  EXPECT_EQ(d.error(), (d.dir.path() / "account.csv").string() +
+                           ":2:29: column 'parent_id': no account with key 'ZZ'");
+  load_report rep;
+  load_options lenient;
+  lenient.lenient = true;
+  load_dataset(d.dir.str(), lenient, &rep);
+  ASSERT_EQ(rep.dangling_links, 2u);
+  bool named = false;
+  for (const auto& i : rep.issues) named |= i.find("(first: line 2, 'ZZ')") != std::string::npos;
+  EXPECT_TRUE(named) << ::testing::PrintToString(rep.issues);
+}
+
+TEST(Store, ColumnsTheSchemaDoesNotNameMayRepeat) {
+  patched_dataset d("person.csv",
+                    "person_id,x,email,seniority,x,score,account_id,x\nP1,1,a,VP,2,1,A1,3\n"
+                    "P2,1,b,VP,2,1,A1,3\nP3,1,c,VP,2,1,A1,3\nP4,1,d,VP,2,1,A1,3\n"
+                    "P5,1,e,VP,2,1,A1,3\n");
+  EXPECT_EQ(d.error(), "no error");
+  patched_dataset twice("person.csv",
+                        "person_id,email,seniority,score,email,account_id\nP1,a,VP,1,b,A1\n");
+  EXPECT_EQ(twice.error(), (twice.dir.path() / "person.csv").string() +
+                               ":1:33: duplicate column name 'email' in header");
+}
+
+TEST(Store, CrOnlyLineEndsAreNamed) {
+  patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\rP1,a,VP,1,A1\r");
+  EXPECT_EQ(d.error(), (d.dir.path() / "person.csv").string() +
+                           ":1:43: lines end with CR alone (old Mac line ends); save the file "
+                           "with LF or CRLF line ends");
+}
+
+TEST(Store, LinkToAnEntityWithoutKeyIsASchemaError) {
+  temp_dir dir;
+  dir.write("schema.json", R"({"entities": {
+    "event": {"file": "event.csv", "attributes": {"type": "string"}},
+    "person": {"file": "person.csv", "key": "id",
+               "links": {"last": {"column": "event_id", "to": "event"}}}}})");
+  dir.write("event.csv", "type\nx\n");
+  dir.write("person.csv", "id,event_id\nP1,\n");
+  const std::string e = load_error(dir.str());
+  EXPECT_NE(e.find("link 'person.last' points to entity 'event', which has no \"key\""),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(e.rfind((dir.path() / "schema.json").string() + ":4:", 0), 0u) << e;
+}
+
+TEST(Store, SchemaFilesMustStayInsideTheFolderAndBeRegular) {
+  auto with_file = [](temp_dir& dir, const std::string& file) {
+    b2bseg::testing::copy_dataset("mini", dir.path());
+    std::string schema = b2bseg::testing::read_file(dir.path() / "schema.json");
+    const std::string from = "\"file\": \"event.csv\"";
+    schema.replace(schema.find(from), from.size(), "\"file\": \"" + file + "\"");
+    dir.write("schema.json", schema);
+    return load_error(dir.str());
+  };
+  {
+    temp_dir dir;
+    const std::string e = with_file(dir, "/etc/passwd");
+    EXPECT_NE(e.find("entity 'event': file '/etc/passwd' is an absolute path"), std::string::npos)
+        << e;
+  }
+  {
+    temp_dir dir;
+    const std::string e = with_file(dir, "../mini/event.csv");
+    EXPECT_NE(e.find("entity 'event': file '../mini/event.csv' leads outside the dataset folder"),
+              std::string::npos)
+        << e;
+  }
+  {
+    temp_dir dir;
+    std::filesystem::create_symlink("/dev/zero", dir.path() / "zero.csv");
+    const std::string e = with_file(dir, "zero.csv");
+    EXPECT_NE(e.find("leads outside the dataset folder"), std::string::npos) << e;
+  }
+  {
+    temp_dir dir;
+    std::filesystem::create_directories(dir.path() / "sub");
+    ASSERT_EQ(::mkfifo((dir.path() / "sub" / "fifo.csv").c_str(), 0600), 0);
+    const std::string e = with_file(dir, "sub/fifo.csv");
+    EXPECT_NE(e.find("file 'sub/fifo.csv' is not a regular file"), std::string::npos) << e;
+  }
+  {
+    temp_dir dir;  // a subfolder and a symbolic link that stay inside are fine
+    std::filesystem::create_directories(dir.path() / "sub");
+    b2bseg::testing::copy_dataset("mini", dir.path() / "sub");
+    std::filesystem::create_symlink(dir.path() / "sub" / "event.csv", dir.path() / "ev.csv");
+    EXPECT_EQ(with_file(dir, "sub/../ev.csv"), "no error");
+  }
+}
+
+TEST(Store, AFileTruncatedWhileMappedIsAnErrorNotACrash) {
+  temp_dir dir;
+  std::string text = "id,v\n";
+  for (int i = 0; i < 200000; ++i) text += "K" + std::to_string(i) + "," + std::to_string(i) + "\n";
+  const std::string path = dir.write("big.csv", text);
+  csv_file f = csv_file::open(path);
+  EXPECT_FALSE(f.changed());
+  ASSERT_EQ(::truncate(path.c_str(), 100), 0);
+  // Reading the vanished pages gives zeros instead of SIGBUS ...
+  std::size_t records = 0;
+  for (const csv_chunk& c : f.split(4)) {
+    csv_record_reader r(f, c);
+    std::vector<std::string_view> fields;
+    try {
+      while (r.next(fields)) ++records;
+    } catch (const data_error&) {
+    }
+  }
+  // ... and the file is known to have changed.
+  EXPECT_TRUE(f.changed());
+  try {
+    f.throw_if_changed();
+    ADD_FAILURE() << "no error";
+  } catch (const data_error& e) {
+    EXPECT_NE(std::string(e.what()).find("file changed while it was being loaded"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Store, AFileRewrittenInPlaceWhileMappedIsNoticed) {
+  temp_dir dir;
+  const std::string path = dir.write("f.csv", "id,v\nA,1\n");
+  csv_file f = csv_file::open(path);
+  EXPECT_FALSE(f.changed());
+  timespec times[2] = {{0, UTIME_OMIT}, {1, 0}};  // same size, another modification time
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  EXPECT_TRUE(f.changed());
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,7 @@
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/exec/parallel.hpp"
+#include "b2bseg/load/mapped_file.hpp"
 
 // Format accepted (SPEC 2.2), exactly:
 // - Records end with `\n` or `\r\n`; the last record may lack a line end. A `\r` not followed by
@@ -244,15 +246,40 @@ class csv_file {
   csv_file(csv_file&&) noexcept = default;
   csv_file& operator=(csv_file&&) noexcept = default;
 
+  /// True when the mapped file shrank or was modified since open (reads of lost pages gave
+  /// zeros): whatever was read from it cannot be trusted. False for text not mapped. O(1).
+  bool changed() const noexcept { return data_ && data_->map.changed(); }
+  /// Throws data_error "file changed while it was being loaded ..." when changed().
+  void throw_if_changed() const {
+    if (changed())
+      throw data_error(name_, 0, 0,
+                       "file changed while it was being loaded (it shrank or was rewritten); "
+                       "load again once it is complete");
+  }
+
   /// The name used in error messages: the path given to open, or the name given to from_string.
   const std::string& name() const noexcept { return name_; }
   /// Header column names, unquoted, BOM stripped, in file order.
   const std::vector<std::string>& header() const noexcept { return header_; }
-  /// Index of the header column named exactly `n`, or -1. O(columns).
+  /// Index of the first header column named exactly `n`, or -1. O(1) expected.
   int find_column(std::string_view n) const noexcept {
-    for (std::size_t i = 0; i < header_.size(); ++i)
-      if (header_[i] == n) return static_cast<int>(i);
-    return -1;
+    auto it = columns_.find(n);
+    return it == columns_.end() ? -1 : static_cast<int>(it->second);
+  }
+  /// Index of the header column named exactly `n`, for a column the caller reads. Throws
+  /// data_error at line 1: "column 'n' named in the schema is missing from the header", or, when
+  /// the header names it more than once, "duplicate column name 'n' in header" at its second
+  /// occurrence (other columns may repeat: they are ignored). O(1) expected.
+  std::size_t require_column(std::string_view n) const {
+    auto it = columns_.find(n);
+    if (it == columns_.end())
+      throw data_error(
+          name_, 1, 0,
+          "column '" + std::string(n) + "' named in the schema is missing from the " + "header");
+    if (auto d = duplicates_.find(n); d != duplicates_.end())
+      throw data_error(name_, d->second.first, d->second.second,
+                       "duplicate column name '" + std::string(n) + "' in header");
+    return it->second;
   }
   /// Bytes of the body: the records after the header line, trailing blank lines excluded.
   std::size_t body_size() const noexcept {
@@ -283,20 +310,20 @@ class csv_file {
   /// pipes). Held behind a pointer so that moves keep every view valid.
   struct bytes {
     std::string text;
-    void* map = nullptr;
-    std::size_t map_size = 0;
+    mapped_file map;
     bytes() = default;
     bytes(const bytes&) = delete;
     bytes& operator=(const bytes&) = delete;
-    ~bytes() {
-      if (map) ::munmap(map, map_size);
-    }
-    const char* data() const noexcept { return map ? static_cast<const char*>(map) : text.data(); }
-    std::size_t size() const noexcept { return map ? map_size : text.size(); }
+    const char* data() const noexcept { return map.ok() ? map.data() : text.data(); }
+    std::size_t size() const noexcept { return map.ok() ? map.size() : text.size(); }
   };
   std::unique_ptr<bytes> data_;
   std::string name_;
   std::vector<std::string> header_;
+  // Views into header_'s strings (their buffers stay put when the vector moves).
+  std::unordered_map<std::string_view, std::size_t> columns_;  // first index
+  std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>>
+      duplicates_;  // line, col
   const char* body_begin_ = nullptr;
   const char* body_end_ = nullptr;  // end of the text without trailing blank lines
   std::size_t body_line_ = 2;
@@ -558,16 +585,9 @@ inline csv_file csv_file::open(const std::string& path) {
 
   auto bytes = std::make_unique<csv_file::bytes>();
   // Regular files are mapped read-only (no zero-fill, no copy; pages come from the page cache).
-  // The file must not shrink while it is loaded.
-  if (S_ISREG(st.st_mode) && st.st_size > 0) {
-    void* m = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
-                     MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (m != MAP_FAILED) {
-      bytes->map = m;
-      bytes->map_size = static_cast<std::size_t>(st.st_size);
-    }
-  }
-  if (!bytes->map) {
+  // A file that shrinks or changes while it is loaded is reported by changed(), not a crash.
+  if (S_ISREG(st.st_mode) && st.st_size > 0) bytes->map = mapped_file(fd, st);
+  if (!bytes->map.ok()) {
     // Others (pipes, /proc, a failed mapping): read in growing steps.
     std::string* text = &bytes->text;
     text->resize(S_ISREG(st.st_mode) && st.st_size > 0 ? static_cast<std::size_t>(st.st_size)
@@ -601,7 +621,12 @@ inline csv_file csv_file::open(const std::string& path) {
   csv_file f;
   f.data_ = std::move(bytes);
   f.name_ = path;
-  f.init();
+  try {
+    f.init();
+  } catch (const data_error&) {
+    f.throw_if_changed();  // the error came from bytes that vanished under the reader
+    throw;
+  }
   return f;
 }
 
@@ -638,16 +663,26 @@ inline void csv_file::init() {
                      std::string("invalid UTF-8 byte 0x") + hex[byte >> 4] + hex[byte & 15]);
   }
 
+  // Old Mac files end lines with CR alone: the whole file would read as one header line, and the
+  // error would be a confusing "column ... missing". Say what it is.
+  if (const void* cr = std::memchr(b, '\r', static_cast<std::size_t>(e - b));
+      cr != nullptr && std::memchr(b, '\n', static_cast<std::size_t>(e - b)) == nullptr)
+    throw data_error(name_, 1, static_cast<std::size_t>(static_cast<const char*>(cr) - b) + 1,
+                     "lines end with CR alone (old Mac line ends); save the file with LF or "
+                     "CRLF line ends");
+
   body_end_ = e;
   csv_record_reader r(*this, b, e, 1, 0);
   std::vector<std::string_view> names;
   r.next(names);  // the text is not empty, so there is a first record
   header_.assign(names.begin(), names.end());
+  columns_.reserve(header_.size());
   for (std::size_t i = 0; i < header_.size(); ++i) {
     if (header_[i].empty()) r.fail(r.starts_[i], "empty column name in header");
-    for (std::size_t j = 0; j < i; ++j)
-      if (header_[j] == header_[i])
-        r.fail(r.starts_[i], "duplicate column name '" + header_[i] + "' in header");
+    if (!columns_.emplace(header_[i], i).second && !duplicates_.count(header_[i])) {
+      const auto [line, column] = r.locate(r.starts_[i]);
+      duplicates_.emplace(header_[i], std::make_pair(line, column));
+    }
   }
   body_begin_ = std::min(r.pos_, e);
   body_line_ = r.next_line_;

@@ -118,8 +118,9 @@ struct issue_count {
   std::uint64_t count = 0;
   std::size_t first_line = 0;
   std::string first_value;
+  /// Counts one more; keeps the one of the lowest line (callers may meet them out of file order).
   void note(std::size_t line, std::string_view value) {
-    if (count++ == 0) {
+    if (count++ == 0 || line < first_line) {
       first_line = line;
       first_value = std::string(value.substr(0, 80));
     }
@@ -697,19 +698,21 @@ inline void resolve_deferred(const schema& s, deferred_link& d, std::vector<enti
   const entity_table& target = tables[ld.target];
   std::vector<row_id> parents(d.keys.size(), no_row);
   issue_count dangling;
+  std::size_t first = 0;  // the dangling link of the lowest line: rows are in id order here
   for (std::size_t i = 0; i < d.keys.size(); ++i) {
     if (d.keys[i].empty()) continue;
     row_id p = target.keys.find(d.keys[i]);
     if (p == no_row) {
-      if (!lenient)
-        throw data_error(
-            d.file, d.lines[i], d.columns[i],
-            "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(d.keys[i]));
+      if (dangling.count == 0 || d.lines[i] < d.lines[first]) first = i;
       dangling.note(d.lines[i], d.keys[i]);
       continue;
     }
     parents[i] = p;
   }
+  if (dangling.count && !lenient)
+    throw data_error(
+        d.file, d.lines[first], d.columns[first],
+        "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(d.keys[first]));
   if (dangling.count) {
     report.dangling_links += dangling.count;
     report.issues.push_back(

@@ -368,6 +368,11 @@ inline void validate(schema& s, const std::string& file, const schema_positions*
                  suggestion(l.to, known, ""));
       }
       l.target = it->second;
+      // A link's column holds the target's key: an entity without one cannot be pointed at.
+      if (!s.entities[l.target].key)
+        fail(file, link_pos(ei, i).to,
+             "link " + quote(e.name + "." + l.name) + " points to entity " + quote(l.to) +
+                 ", which has no \"key\": a link's column holds the key of the row it points to");
     }
   }
 
