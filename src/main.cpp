@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "b2bseg/activate/activate.hpp"
 #include "b2bseg/b2bseg.hpp"
 #include "b2bseg/common/edit_distance.hpp"
 #include "b2bseg/gen/generator.hpp"
@@ -233,6 +234,72 @@ int run_eval(const eval_args& a) {
   return 0;
 }
 
+// --- activate ---------------------------------------------------------------------------------
+struct activate_args {
+  std::string data, segments, destinations, out, as_of;
+  unsigned threads = 0;
+  bool full = false, lenient = false, quiet = false;
+};
+
+int run_activate(const activate_args& a) {
+  b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
+  b2bseg::bound_file f = compile_file(a.data, a.segments);
+  b2bseg::schema s = b2bseg::read_schema((fs::path(a.data) / "schema.json").string());
+  // The destinations are checked before anything is loaded: a bad file writes nothing.
+  const std::vector<b2bseg::destination> dests =
+      b2bseg::parse_destinations(read_text_file(a.destinations), s, f, a.destinations);
+  std::vector<std::string> names;
+  for (const auto& d : dests)
+    names.insert(names.end(), d.segment_names.begin(), d.segment_names.end());
+  std::error_code ec;
+  if (fs::equivalent(a.out, a.data, ec))
+    throw usage_error("--out '" + a.out + "' is the dataset folder; choose another folder");
+
+  progress_bar bar("loading");
+  b2bseg::load_report rep;
+  b2bseg::graph g;
+  {
+    std::unique_ptr<tbb::global_control> cap;
+    if (a.threads)
+      cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  a.threads);
+    g = b2bseg::load_dataset(a.data, load_options_for(a.lenient, bar), &rep);
+  }
+  bar.finish();
+  print_lenient_report(rep);
+  b2bseg::executor ex(g, a.threads);
+  b2bseg::evaluation ev =
+      ex.run(b2bseg::build_plan(g.schema(), f, as_of, select_segments(f, names)), f);
+  b2bseg::activate_options o;
+  o.as_of = as_of;
+  o.full = a.full;
+  o.threads = a.threads;
+  const auto reports = b2bseg::activate(g, ev, dests, a.out, o);
+  int rc = 0;
+  std::size_t w = 11;
+  for (const auto& r : reports) w = std::max(w, r.name.size());
+  if (!a.quiet)
+    std::printf("%-*s  %-22s %10s %9s %6s  %s\n", int(w), "destination", "type", "rows", "skipped",
+                "files", "folder");
+  for (const auto& r : reports) {
+    if (!r.error.empty()) {
+      std::fprintf(stderr,
+                   "error: destination '%s': %s (nothing handed over; the next run "
+                   "hands the same changes)\n",
+                   r.name.c_str(), b2bseg::detail::escape_controls(r.error).c_str());
+      rc = 1;
+      continue;
+    }
+    if (!a.quiet)
+      std::printf("%-*s  %-22s %10llu %9llu %6zu  %s\n", int(w), r.name.c_str(),
+                  std::string(b2bseg::to_string(r.type)).c_str(), (unsigned long long)r.rows(),
+                  (unsigned long long)r.skipped(), r.files.size(), r.run_folder.c_str());
+    for (const auto& warning : r.warnings)
+      if (!a.quiet) std::printf("  warning: %s\n", warning.c_str());
+  }
+  return rc;
+}
+
 // --- explain ----------------------------------------------------------------------------------
 void print_tree(const b2bseg::evaluation& ev, std::uint32_t node, const std::string& prefix,
                 bool last, bool top, std::set<std::uint32_t>& seen) {
@@ -442,6 +509,32 @@ int main(int argc, char** argv) {
                "Turn bad values and dangling links into nulls, drop duplicate keys; report counts");
   ev->add_flag("--quiet", ea.quiet, "Print nothing on success");
 
+  activate_args aa;
+  auto* ac = app.add_subcommand(
+      "activate",
+      "Evaluate, then write each destination's files (LinkedIn, Marketo, cloud storage) with a "
+      "manifest, in full or as what changed since the destination's last run");
+  ac->add_option("--data", aa.data, "Dataset folder (schema.json + CSVs)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  ac->add_option("--segments", aa.segments, "Segments file")->required();
+  ac->add_option("--destinations", aa.destinations,
+                 "Destinations file (JSON, SPEC 6), e.g. datasets/demo.destinations.json")
+      ->required();
+  ac->add_option("--out", aa.out,
+                 "Output folder: OUT/DESTINATION/RUN/ per run, OUT/DESTINATION/.state/ for the "
+                 "incremental state")
+      ->required();
+  ac->add_option("--as-of", aa.as_of,
+                 "The instant 'now' stands for, ISO 8601 (default: the current time); names "
+                 "the run folder");
+  ac->add_flag("--full", aa.full,
+               "Write every member once, also for incremental destinations (status realized)");
+  ac->add_option("--threads", aa.threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0u, b2bseg::max_threads));
+  ac->add_flag("--lenient", aa.lenient, "Lenient load (see eval --help)");
+  ac->add_flag("--quiet", aa.quiet, "Print nothing on success");
+
   auto* ck = app.add_subcommand(
       "check", "Compile a segments file against a dataset's schema and report every error");
   ck->add_option("--data", data, "Dataset folder (only schema.json is read)")
@@ -480,6 +573,7 @@ int main(int argc, char** argv) {
     int rc = 0;
     if (*gen) rc = run_generate(people, seed, out, threads);
     if (*ev) rc = run_eval(ea);
+    if (*ac) rc = run_activate(aa);
     if (*ck) {
       b2bseg::bound_file f = compile_file(data, segments);
       std::printf("%s: %zu segments, no errors\n", segments.c_str(), f.segments.size());

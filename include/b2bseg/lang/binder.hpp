@@ -29,6 +29,57 @@ class binder {
   binder(const schema& s, const source_text& src, std::vector<diagnostic>& diags)
       : s_(s), src_(src), diags_(diags) {}
 
+  /// Binds field expression `e` (from parser::field) over entity `ctx` into `out`. Any attribute
+  /// type may be read; aggregates follow the rules of the segment language (numeric or
+  /// timestamp attributes, no sum of timestamps). Segments cannot be referenced (no segment
+  /// file is in scope). Returns false after reporting errors.
+  bool bind_field(const ast_expr& e, entity_id ctx, bound_field& out) {
+    static const std::vector<bound_segment> no_segments;
+    segments_ = &no_segments;
+    refs_.assign(1, {});
+    current_ = 0;
+    out.context = ctx;
+    using ak = ast_expr::kind;
+    if (e.k == ak::bare) {
+      out.k = bound_field::kind::attribute;
+      if (!resolve_attribute(e.path, ctx, out.attr)) return false;
+      out.type = out.attr.type;
+      return true;
+    }
+    auto n = make(bound_expr::kind::count, e.pos, ctx);
+    if (!resolve_relation(e.path, ctx, n->rel)) return false;
+    if (!bind_filter(e, *n)) return false;
+    out.rel = n->rel;
+    if (!n->children.empty()) out.filter = std::move(n->children[0]);
+    if (e.k == ak::count) {
+      out.k = bound_field::kind::count;
+      out.fn = aggregate_fn::count;
+      out.type = value_type::integer;
+      return true;
+    }
+    out.k = bound_field::kind::aggregate;
+    out.fn = e.fn;
+    const std::vector<ast_name> arg{e.fn_attr};
+    if (!resolve_attribute(arg, out.rel.source, out.attr)) return false;
+    const value_type t = out.attr.type;
+    const std::string fn_name = e.fn == aggregate_fn::sum   ? "sum"
+                                : e.fn == aggregate_fn::avg ? "avg"
+                                : e.fn == aggregate_fn::min ? "min"
+                                                            : "max";
+    const std::string described = describe(out.attr, e.fn_attr.text);
+    if (t != value_type::integer && t != value_type::floating && t != value_type::timestamp) {
+      error(e.fn_attr.pos, "cannot aggregate " + described + "; " + fn_name +
+                               "() needs a numeric or timestamp attribute");
+      return false;
+    }
+    if (t == value_type::timestamp && e.fn == aggregate_fn::sum) {
+      error(e.fn_attr.pos, "cannot sum " + described + "; use min(), max() or avg()");
+      return false;
+    }
+    out.type = e.fn == aggregate_fn::avg && t == value_type::integer ? value_type::floating : t;
+    return true;
+  }
+
   /// Binds every definition of `file`. The result is complete only when no diagnostic was added.
   bound_file run(const ast_file& file) {
     bound_file out;

@@ -165,4 +165,21 @@ struct bound_file {
   }
 };
 
+/// A compiled field expression (SPEC 6): the value of an attribute reached through to-one links,
+/// or a count or aggregate over a relation. Evaluated per member of a segment by `activate`.
+struct bound_field {
+  enum class kind : std::uint8_t {
+    attribute,  ///< `attr`: path from the context entity, then the attribute
+    count,      ///< `rel`, `filter`: related rows that pass
+    aggregate,  ///< `rel`, `filter`, `fn` of `attr` (an attribute of rel.source)
+  };
+  kind k = kind::attribute;
+  entity_id context = no_entity;
+  attr_ref attr;
+  relation_ref rel;
+  aggregate_fn fn = aggregate_fn::count;
+  std::unique_ptr<bound_expr> filter;    ///< over rel.source; null = every related row
+  value_type type = value_type::string;  ///< the type of the value (count: int; avg of int: float)
+};
+
 }  // namespace b2bseg

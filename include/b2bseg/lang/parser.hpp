@@ -64,6 +64,47 @@ class parser {
     return file;
   }
 
+  /// Parses a field expression (SPEC 6) up to the end of the text: a path to an attribute
+  /// (`account.name`), or a count or aggregate of a relation without a comparison
+  /// (`opportunities.where(not is_closed).sum(amount)`, `people.count()`). A path alone comes
+  /// back as `bare`, a count as `count`, an aggregate as `aggregate`, their tests unset. Returns
+  /// null after reporting a syntax error.
+  std::unique_ptr<ast_expr> field() {
+    try {
+      if (!is_plain_name(cur()))
+        fail(cur(),
+             "expected an attribute, a path such as 'account.name' or an aggregate such as "
+             "'opportunities.count()', found " +
+                 describe(cur()));
+      std::vector<ast_name> path;
+      path.push_back({cur().value, cur().pos});
+      advance();
+      while (cur().kind == token_kind::dot) {
+        advance();
+        path.push_back(name_after_dot());
+        if (cur().kind == token_kind::lparen) break;
+      }
+      std::unique_ptr<ast_expr> e;
+      if (cur().kind == token_kind::lparen) {
+        ast_name fn = std::move(path.back());
+        path.pop_back();
+        if (fn.text != "count" && fn.text != "where" && fn.text != "sum" && fn.text != "avg" &&
+            fn.text != "min" && fn.text != "max")
+          fail_at(fn.pos, "a field is an attribute, a path or an aggregate; '" + fn.text +
+                              "(...)' is a condition");
+        e = call(std::move(path), std::move(fn), 0, false);
+      } else {
+        e = node(ast_expr::kind::bare, path.front().pos);
+        e->path = std::move(path);
+      }
+      if (cur().kind != token_kind::eof)
+        fail(cur(), "unexpected " + describe(cur()) + " after the field expression");
+      return e;
+    } catch (const syntax_abort&) {
+      return nullptr;
+    }
+  }
+
  private:
   // --- tokens --------------------------------------------------------------------------------
   const token& cur() const noexcept { return toks_[i_]; }
@@ -384,7 +425,9 @@ class parser {
   }
 
   // `[path.]fn(...)`, the function name already read; cur() is '('.
-  std::unique_ptr<ast_expr> call(std::vector<ast_name> path, ast_name fn, int depth) {
+  // `with_test`: a comparison follows count() and aggregates (false in a field expression).
+  std::unique_ptr<ast_expr> call(std::vector<ast_name> path, ast_name fn, int depth,
+                                 bool with_test = true) {
     const source_pos start = path.empty() ? fn.pos : path.front().pos;
     if (fn.text == "in_segment") {
       auto e = node(ast_expr::kind::in_segment, start);
@@ -453,7 +496,7 @@ class parser {
       advance();
       if (cur().kind != token_kind::rparen) e->children.push_back(or_expr(depth + 1));
       expect(token_kind::rparen, "expected ')'");
-      e->test = number_test("count()");
+      if (with_test) e->test = number_test("count()");
       return e;
     }
     // sum, avg, min, max
@@ -473,7 +516,7 @@ class parser {
     if (cur().kind == token_kind::dot)
       fail(cur(), fn.text + "(...) takes an attribute of the related entity, not a path");
     expect(token_kind::rparen, "expected ')' after the attribute of " + fn.text + "(...)");
-    e->test = number_test(fn.text + "(" + e->fn_attr.text + ")");
+    if (with_test) e->test = number_test(fn.text + "(" + e->fn_attr.text + ")");
     return e;
   }
 

@@ -1,0 +1,550 @@
+// Activation (SPEC 6): each destination's files for the members of its segments, in full or as
+// the changes since the destination's last successful run, with a manifest and the state that
+// makes the next run incremental. Link with b2bseg::activate (libcrypto, zlib, libzstd).
+#pragma once
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "b2bseg/activate/destinations.hpp"
+#include "b2bseg/activate/fields.hpp"
+#include "b2bseg/common/error.hpp"
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/exec/executor.hpp"
+#include "b2bseg/load/csv.hpp"
+#include "b2bseg/output/compress.hpp"
+#include "b2bseg/output/writer.hpp"
+
+namespace b2bseg {
+
+/// Options of `activate`.
+struct activate_options {
+  timestamp_us as_of = 0;  ///< the evaluation's instant; names the run folder
+  bool full = false;       ///< write every member once, also for incremental destinations
+  unsigned threads = 0;    ///< worker threads for field filters; 0 = all cores
+};
+
+/// One file a destination run wrote.
+struct activation_file {
+  std::string segment;
+  std::string path;  ///< relative to the run folder
+  std::uint64_t rows = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> skipped;  ///< reason, count
+};
+
+/// What one destination's run did: its files, or the error that made it write nothing.
+struct destination_report {
+  std::string name;
+  destination_type type = destination_type::files;
+  std::string run_folder;  ///< OUT/DEST/RUN
+  std::vector<activation_file> files;
+  std::vector<std::string> warnings;
+  std::string error;  ///< empty on success
+
+  std::uint64_t rows() const {
+    std::uint64_t n = 0;
+    for (const auto& f : files) n += f.rows;
+    return n;
+  }
+  std::uint64_t skipped() const {
+    std::uint64_t n = 0;
+    for (const auto& f : files)
+      for (const auto& [reason, k] : f.skipped) n += k;
+    return n;
+  }
+};
+
+namespace detail {
+
+/// `YYYYMMDDTHHMMSSZ` of an instant: the run folder's name.
+inline std::string run_name(timestamp_us t) {
+  std::string iso = format_timestamp(t - ((t % 1'000'000) + 1'000'000) % 1'000'000);
+  std::string out;
+  for (char c : iso)
+    if (c != '-' && c != ':') out += c;
+  return out;
+}
+
+/// Lower-case hex SHA-256 of `s` trimmed of ASCII whitespace and ASCII lower-cased.
+inline std::string normalized_sha256(std::string_view s) {
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  std::string norm(s);
+  for (char& c : norm)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(norm.data(), norm.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    throw data_error("SHA-256: libcrypto failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+/// SPEC 6's Marketo email rule, on an email already trimmed of spaces.
+inline bool valid_email(std::string_view e) {
+  const auto at = e.find('@');
+  if (at == std::string_view::npos || at == 0 || e.find('@', at + 1) != std::string_view::npos)
+    return false;
+  for (char c : e)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  const std::string_view domain = e.substr(at + 1);
+  if (domain.find('.') == std::string_view::npos) return false;
+  std::size_t b = 0;
+  for (;;) {
+    const std::size_t dot = domain.find('.', b);
+    const std::size_t end = dot == std::string_view::npos ? domain.size() : dot;
+    if (end == b) return false;  // an empty label
+    if (dot == std::string_view::npos) return true;
+    b = dot + 1;
+  }
+}
+
+inline std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+/// One output row: a member (row id, or no_row when its key left the dataset) and its change.
+struct out_row {
+  row_id row = no_row;
+  std::string key;
+  bool exited = false;
+};
+
+/// A file's text split into parts by rows and bytes (header repeated), then named.
+struct part_writer {
+  std::string header;
+  std::uint64_t max_rows = 0, max_bytes = 0;
+  std::vector<std::string> parts;
+  std::vector<std::uint64_t> rows;
+
+  void add(std::string_view line) {
+    if (parts.empty() || rows.back() >= max_rows ||
+        (max_bytes && rows.back() > 0 && parts.back().size() + line.size() > max_bytes)) {
+      parts.push_back(header);
+      rows.push_back(0);
+    }
+    parts.back() += line;
+    ++rows.back();
+  }
+  void finish() {
+    if (parts.empty()) {  // a header-only file
+      parts.push_back(header);
+      rows.push_back(0);
+    }
+  }
+};
+
+/// The state file of a destination's segment: the keys it last received, one CSV field a line.
+inline std::vector<std::string> read_state(const std::filesystem::path& p, bool& exists) {
+  std::error_code ec;
+  exists = std::filesystem::exists(p, ec);
+  std::vector<std::string> keys;
+  if (!exists) return keys;
+  csv_file f = csv_file::open(p.string());
+  if (f.header().size() != 1) throw data_error(p.string(), 1, 0, "not a b2bseg state file");
+  std::vector<std::string_view> fields;
+  for (const csv_chunk& c : f.split(1)) {
+    csv_record_reader r(f, c);
+    while (r.next(fields)) keys.emplace_back(fields[0]);
+  }
+  return keys;
+}
+
+class destination_run {
+ public:
+  destination_run(const graph& g, const evaluation& ev, const destination& d,
+                  const std::filesystem::path& out, const activate_options& o)
+      : g_(g), ev_(ev), d_(d), dir_(out / d.name), o_(o) {}
+
+  destination_report run() {
+    namespace fs = std::filesystem;
+    destination_report rep;
+    rep.name = d_.name;
+    rep.type = d_.type;
+    const std::string run = run_name(o_.as_of);
+    rep.run_folder = (dir_ / run).string();
+    const fs::path staging = dir_ / (".b2bseg-staging-" + std::to_string(::getpid()));
+    try {
+      fs::create_directories(dir_);
+      fs::remove_all(staging);
+      fs::create_directory(staging);
+      std::vector<std::pair<std::string, std::string>> state;  // segment, keys CSV
+      std::vector<std::pair<std::string, std::string>> files;  // name in the run folder, bytes
+      for (std::size_t i = 0; i < d_.segments.size(); ++i)
+        segment(d_.segment_names[i], rep, files, state);
+      files.emplace_back("manifest.json", manifest(rep, run));
+      for (const auto& [name, bytes] : files) write_plain(staging / name, bytes);
+      // The run folder whole: flushed, then renamed into place (replacing a run of the same
+      // instant); only then the state, so a failure before it hands the same changes over again.
+      sync(staging);
+      const fs::path target = dir_ / run;
+      const fs::path old = dir_ / (".b2bseg-old-" + std::to_string(::getpid()));
+      fs::remove_all(old);
+      if (fs::exists(target)) fs::rename(target, old);
+      fs::rename(staging, target);
+      fs::remove_all(old);
+      fs::create_directories(dir_ / ".state");
+      staged_files st;
+      for (const auto& [seg, keys] : state)
+        st.write((dir_ / ".state" / (seg + ".csv")).string(), keys);
+      st.commit();
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      fs::remove_all(staging, ec);
+      rep.error = e.what();
+      rep.files.clear();
+    }
+    return rep;
+  }
+
+ private:
+  static void write_plain(const std::filesystem::path& p, std::string_view bytes) {
+    std::FILE* fp = std::fopen(p.c_str(), "wb");
+    if (!fp)
+      throw data_error(p.string(), 0, 0, std::string("cannot write: ") + std::strerror(errno));
+    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), fp) == bytes.size();
+    const int err = errno;
+    ok = std::fclose(fp) == 0 && ok;
+    if (!ok) throw data_error(p.string(), 0, 0, std::string("cannot write: ") + std::strerror(err));
+  }
+  static void sync(const std::filesystem::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw data_error(dir.string(), 0, 0, "cannot open folder");
+    const int r = ::syncfs(fd);
+    ::close(fd);
+    if (r != 0) throw data_error(dir.string(), 0, 0, "cannot flush to disk");
+  }
+
+  const Roaring& members_of(const std::string& name) const {
+    for (const auto& s : ev_.segments)
+      if (s.name == name) return s.members;
+    throw data_error("segment '" + name + "' was not evaluated");
+  }
+
+  void segment(const std::string& seg, destination_report& rep,
+               std::vector<std::pair<std::string, std::string>>& files,
+               std::vector<std::pair<std::string, std::string>>& state) {
+    const Roaring& members = members_of(seg);
+    std::vector<out_row> current;
+    current.reserve(members.cardinality());
+    for (auto it = members.begin(); it != members.end(); ++it)
+      current.push_back({*it, std::string(g_.key(d_.entity, *it)), false});
+    // The state to keep: every current key.
+    std::string keys;
+    append_csv_field(keys, *g_.schema().entities[d_.entity].key);
+    keys += '\n';
+    for (const auto& r : current) {
+      append_csv_field(keys, r.key);
+      keys += '\n';
+    }
+    state.emplace_back(seg, std::move(keys));
+
+    bool had_state = false;
+    const std::vector<std::string> previous =
+        d_.incremental && !o_.full ? read_state(dir_ / ".state" / (seg + ".csv"), had_state)
+                                   : std::vector<std::string>{};
+    std::vector<out_row> entered, exited;
+    if (!d_.incremental || o_.full || !had_state) {
+      entered = std::move(current);
+    } else {
+      std::unordered_set<std::string_view> before(previous.begin(), previous.end());
+      std::unordered_set<std::string_view> now;
+      for (auto& r : current) {
+        now.insert(r.key);
+        if (!before.count(r.key)) entered.push_back(std::move(r));
+      }
+      std::vector<out_row> gone;
+      for (const std::string& k : previous) {
+        if (now.count(k)) continue;
+        const row_id row = g_.find_key(d_.entity, k);
+        (row == no_row ? gone : exited).push_back({row, k, true});
+      }
+      std::sort(exited.begin(), exited.end(),
+                [](const out_row& a, const out_row& b) { return a.row < b.row; });
+      std::sort(gone.begin(), gone.end(),
+                [](const out_row& a, const out_row& b) { return a.key < b.key; });
+      for (auto& r : gone) exited.push_back(std::move(r));
+    }
+    const bool lists = d_.type != destination_type::files;
+    if (lists && d_.incremental) {
+      emit(seg, seg, entered, rep, files);
+      emit(seg, seg + ".exited", exited, rep, files);
+    } else {
+      for (auto& r : exited) entered.push_back(std::move(r));
+      emit(seg, seg, entered, rep, files);
+    }
+  }
+
+  // Writes the rows of one logical file (split into parts as the type requires).
+  void emit(const std::string& seg, const std::string& stem, const std::vector<out_row>& rows,
+            destination_report& rep, std::vector<std::pair<std::string, std::string>>& files) {
+    std::vector<const bound_field*> fields;
+    for (const auto& f : d_.fields) fields.push_back(&f.field);
+    if (d_.lead_id) fields.push_back(&d_.lead_id->field);
+    std::vector<row_id> ids(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) ids[k] = rows[k].row;
+    const std::vector<field_column> cols = evaluate_fields(g_, fields, ids, o_.as_of, o_.threads);
+
+    std::map<std::string, std::uint64_t> skipped;
+    part_writer pw;
+    std::string line, scratch, text;
+    auto value_text = [&](std::size_t field, std::size_t k) {
+      text.clear();
+      append_field_text(text, g_, cols[field], k);
+      return std::string_view(text);
+    };
+    const bool incremental_files = d_.type == destination_type::files && d_.incremental;
+    std::string ext = ".csv";
+    switch (d_.type) {
+      case destination_type::files: {
+        pw.max_rows = 5'000'000;
+        const std::string& key_column = *g_.schema().entities[d_.entity].key;
+        if (d_.ndjson) {
+          ext = ".ndjson";
+        } else {
+          append_csv_field(pw.header, key_column);
+          for (const auto& f : d_.fields) {
+            pw.header += ',';
+            append_csv_field(pw.header, f.column);
+          }
+          if (incremental_files) pw.header += ",status";
+          pw.header += '\n';
+        }
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          line.clear();
+          if (d_.ndjson) {
+            line += '{';
+            detail::append_json_string(line, key_column);
+            line += ':';
+            detail::append_json_string(line, rows[k].key);
+            for (std::size_t i = 0; i < d_.fields.size(); ++i) {
+              line += ',';
+              detail::append_json_string(line, d_.fields[i].column);
+              line += ':';
+              append_json_value(line, g_, cols[i], k, scratch);
+            }
+            if (incremental_files)
+              line += rows[k].exited ? ",\"status\":\"exited\"" : ",\"status\":\"realized\"";
+            line += "}\n";
+          } else {
+            append_csv_field(line, rows[k].key);
+            for (std::size_t i = 0; i < d_.fields.size(); ++i) {
+              line += ',';
+              append_csv_value(line, g_, cols[i], k, scratch);
+            }
+            if (incremental_files) line += rows[k].exited ? ",exited" : ",realized";
+            line += '\n';
+          }
+          pw.add(line);
+        }
+        if (d_.compression == "gzip") ext += ".gz";
+        if (d_.compression == "zstd") ext += ".zst";
+        break;
+      }
+      case destination_type::linkedin_company_list:
+      case destination_type::linkedin_contact_list: {
+        const bool company = d_.type == destination_type::linkedin_company_list;
+        const auto& header = company ? linkedin_company_columns() : linkedin_contact_columns();
+        pw.max_rows = 300'000;
+        pw.max_bytes = 20'000'000;
+        std::vector<int> source(header.size(), -1);
+        for (std::size_t c = 0; c < header.size(); ++c) {
+          if (c) pw.header += ',';
+          pw.header += header[c];
+          for (std::size_t i = 0; i < d_.fields.size(); ++i)
+            if (d_.fields[i].column == header[c]) source[c] = static_cast<int>(i);
+        }
+        pw.header += '\n';
+        std::vector<std::string> cells(header.size());
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          for (std::size_t c = 0; c < header.size(); ++c) {
+            cells[c].clear();
+            if (source[c] < 0) continue;
+            cells[c] = value_text(static_cast<std::size_t>(source[c]), k);
+          }
+          auto has = [&](std::string_view col) {
+            for (std::size_t c = 0; c < header.size(); ++c)
+              if (header[c] == col) return !cells[c].empty();
+            return false;
+          };
+          if (company) {
+            if (!has("companyname") && !has("companywebsite") && !has("companyemaildomain") &&
+                !has("linkedincompanypageurl")) {
+              ++skipped["no_company_identifier"];
+              continue;
+            }
+          } else if (!has("email") &&
+                     !(has("firstname") && has("lastname") && has("employeecompany"))) {
+            ++skipped["no_email_or_name"];
+            continue;
+          }
+          line.clear();
+          for (std::size_t c = 0; c < header.size(); ++c) {
+            if (c) line += ',';
+            if (!cells[c].empty() &&
+                std::find(d_.hash.begin(), d_.hash.end(), header[c]) != d_.hash.end())
+              cells[c] = normalized_sha256(cells[c]);
+            append_csv_field(line, cells[c]);
+          }
+          line += '\n';
+          pw.add(line);
+        }
+        break;
+      }
+      case destination_type::marketo_list: {
+        pw.max_rows = ~std::uint64_t{0};
+        pw.max_bytes = 10'000'000;
+        for (std::size_t i = 0; i < d_.fields.size(); ++i) {
+          if (i) pw.header += ',';
+          append_csv_field(pw.header, d_.fields[i].column);
+        }
+        pw.header += '\n';
+        std::size_t email = 0;
+        for (std::size_t i = 0; i < d_.fields.size(); ++i)
+          if (d_.fields[i].column == "email") email = i;
+        // Rules in order: a valid email, a lead id, one row per email (the first by key).
+        std::vector<std::string> emails(rows.size());
+        std::vector<char> keep(rows.size(), 0);
+        std::map<std::string, std::size_t> first_by_email;  // lower-cased email -> row
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          emails[k] = std::string(trim_spaces(value_text(email, k)));
+          if (!valid_email(emails[k])) {
+            ++skipped["invalid_email"];
+            continue;
+          }
+          if (d_.lead_id && field_is_null(g_, cols.back(), k)) {
+            ++skipped["no_lead_id"];
+            continue;
+          }
+          auto [it, fresh] = first_by_email.emplace(ascii_lower(emails[k]), k);
+          if (!fresh && rows[k].key < rows[it->second].key) it->second = k;
+        }
+        for (const auto& [e, k] : first_by_email) keep[k] = 1;
+        std::uint64_t eligible = 0;
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          const bool ok =
+              valid_email(emails[k]) && !(d_.lead_id && field_is_null(g_, cols.back(), k));
+          eligible += ok;
+          if (!keep[k]) continue;
+          line.clear();
+          for (std::size_t i = 0; i < d_.fields.size(); ++i) {
+            if (i) line += ',';
+            if (i == email)
+              append_csv_field(line, emails[k]);
+            else
+              append_csv_value(line, g_, cols[i], k, scratch);
+          }
+          line += '\n';
+          pw.add(line);
+        }
+        if (eligible > first_by_email.size())
+          skipped["duplicate_email"] = eligible - first_by_email.size();
+        break;
+      }
+    }
+    pw.finish();
+    for (std::size_t p = 0; p < pw.parts.size(); ++p) {
+      activation_file f;
+      f.segment = seg;
+      f.path = pw.parts.size() == 1 ? stem + ext : stem + ".part" + std::to_string(p + 1) + ext;
+      f.rows = pw.rows[p];
+      if (p == 0) f.skipped.assign(skipped.begin(), skipped.end());
+      if (d_.type != destination_type::files && pw.rows[p] < 300 && p + 1 == pw.parts.size() &&
+          (d_.type == destination_type::linkedin_company_list ||
+           d_.type == destination_type::linkedin_contact_list))
+        rep.warnings.push_back(f.path + " has " + std::to_string(pw.rows[p]) +
+                               " rows; LinkedIn needs at least 300 to use a list");
+      std::string bytes = std::move(pw.parts[p]);
+      if (d_.compression == "gzip") bytes = gzip_compress(bytes);
+      if (d_.compression == "zstd") bytes = zstd_compress(bytes);
+      files.emplace_back(f.path, std::move(bytes));
+      rep.files.push_back(std::move(f));
+    }
+  }
+
+  std::string manifest(const destination_report& rep, const std::string& run) const {
+    std::string m = "{\n  \"destination\": ";
+    detail::append_json_string(m, d_.name);
+    m += ",\n  \"type\": ";
+    detail::append_json_string(m, to_string(d_.type));
+    m += ",\n  \"mode\": ";
+    m += d_.incremental ? "\"incremental\"" : "\"full\"";
+    m += ",\n  \"as_of\": ";
+    detail::append_json_string(m, format_timestamp(o_.as_of));
+    m += ",\n  \"files\": [";
+    for (std::size_t i = 0; i < rep.files.size(); ++i) {
+      const auto& f = rep.files[i];
+      m += i ? ",\n    {" : "\n    {";
+      m += "\"segment\": ";
+      detail::append_json_string(m, f.segment);
+      m += ", \"path\": ";
+      detail::append_json_string(m, f.path);
+      m += ", \"rows\": " + std::to_string(f.rows) + ", \"skipped\": {";
+      for (std::size_t k = 0; k < f.skipped.size(); ++k) {
+        if (k) m += ", ";
+        detail::append_json_string(m, f.skipped[k].first);
+        m += ": " + std::to_string(f.skipped[k].second);
+      }
+      m += "}}";
+    }
+    m += rep.files.empty() ? "],\n" : "\n  ],\n";
+    m += "  \"warnings\": [";
+    for (std::size_t i = 0; i < rep.warnings.size(); ++i) {
+      if (i) m += ", ";
+      detail::append_json_string(m, rep.warnings[i]);
+    }
+    m += "]\n}\n";
+    (void)run;
+    return m;
+  }
+
+  const graph& g_;
+  const evaluation& ev_;
+  const destination& d_;
+  std::filesystem::path dir_;
+  activate_options o_;
+};
+
+}  // namespace detail
+
+/// Activates `dests` (from parse_destinations) with the members of evaluation `ev` of `g`: for
+/// each destination, the files of its type under `out/NAME/RUN/` (RUN = as-of time as
+/// `YYYYMMDDTHHMMSSZ`) with a `manifest.json`, staged in a hidden folder and renamed into place
+/// whole; then the destination's state (`out/NAME/.state/`, the keys each segment handed over)
+/// is replaced, so a run that fails before that hands the same changes over again. Each
+/// destination is all or nothing on its own: a failure is reported in its report's `error` and
+/// the others go on. Holds a folder_lock on `out` (throws data_error when another run holds it).
+/// Cost: the fields' evaluation plus O(rows written).
+inline std::vector<destination_report> activate(const graph& g, const evaluation& ev,
+                                                const std::vector<destination>& dests,
+                                                const std::string& out, const activate_options& o) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw data_error(out, 0, 0, "cannot create folder: " + ec.message());
+  folder_lock lock(out);
+  std::vector<destination_report> reports;
+  for (const destination& d : dests)
+    reports.push_back(detail::destination_run(g, ev, d, out, o).run());
+  return reports;
+}
+
+}  // namespace b2bseg

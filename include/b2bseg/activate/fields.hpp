@@ -1,0 +1,348 @@
+// Computed fields of activation (SPEC 6): field expressions evaluated for every member at once,
+// filters as bitsets through the planner and executor, values written as CSV or NDJSON text.
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/common/exact.hpp"
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/exec/bitset.hpp"
+#include "b2bseg/exec/executor.hpp"
+#include "b2bseg/lang/bound.hpp"
+#include "b2bseg/output/writer.hpp"
+#include "b2bseg/plan/planner.hpp"
+#include "b2bseg/storage/graph.hpp"
+
+namespace b2bseg {
+
+/// The values of one field for a list of members, in member order. Attribute fields keep the
+/// row each member reaches (values are read from the column when written); counts and
+/// aggregates keep the computed number.
+struct field_column {
+  const bound_field* field = nullptr;
+  std::vector<row_id> rows;          ///< attribute: the row of attr.entity reached, or no_row
+  std::vector<detail::int128> ints;  ///< count, and int / timestamp aggregates
+  std::vector<double> floats;        ///< float aggregates, avg of ints
+  std::vector<std::uint8_t> null;    ///< count / aggregate: 1 where null
+
+  value_type type() const noexcept { return field->type; }
+};
+
+namespace detail {
+
+/// The double nearest to s / n (n >= 1), ties to even: rounded once, exactly. O(1).
+inline double nearest_double(int128 s, std::uint64_t n) noexcept {
+  double d = static_cast<double>(static_cast<long double>(s) / static_cast<long double>(n));
+  for (int step = 0; step < 4; ++step) {  // d is within an ulp or two of the answer
+    const double up = std::nextafter(d, HUGE_VAL), down = std::nextafter(d, -HUGE_VAL);
+    const long double mid_up = (static_cast<long double>(d) + up) / 2;
+    const long double mid_down = (static_cast<long double>(d) + down) / 2;
+    const int cu = compare_ratio(s, n, mid_up), cd = compare_ratio(s, n, mid_down);
+    std::int64_t bits = 0;
+    std::memcpy(&bits, &d, sizeof d);
+    const bool even = (bits & 1) == 0;
+    if (cu > 0 || (cu == 0 && !even)) {
+      d = up;
+    } else if (cd < 0 || (cd == 0 && !even)) {
+      d = down;
+    } else {
+      break;
+    }
+  }
+  return d;
+}
+
+/// The row of `to` that `row` reaches through `hops`, or no_row at an unset link.
+inline row_id follow_hops(const graph& g, const std::vector<link_hop>& hops, row_id row) noexcept {
+  for (const link_hop& h : hops) {
+    if (row == no_row) return no_row;
+    row = g.link(h.from, h.link).parent(row);
+  }
+  return row;
+}
+
+}  // namespace detail
+
+/// Evaluates `fields` (all over the entity of `members`' ids) for each member. Filters of counts
+/// and aggregates run once over their whole entity as one shared plan (`as_of` resolves `now`,
+/// `threads` as for evaluate); then each member's related rows are scanned once per field.
+/// Sums of ints and timestamps are exact (128 bits); avg is the exact sum divided by the count,
+/// rounded once (a timestamp average is floored to the microsecond; float sums accumulate in
+/// long double). Cost: O(fields x (members + related rows of the members)).
+inline std::vector<field_column> evaluate_fields(const graph& g,
+                                                 const std::vector<const bound_field*>& fields,
+                                                 const std::vector<row_id>& members,
+                                                 timestamp_us as_of, unsigned threads = 0) {
+  // 1. Every filter as one plan: a root per filter, sub-expressions shared.
+  bound_file holder;
+  std::vector<std::uint32_t> filter_of(fields.size(), ~0u);
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (!fields[i]->filter) continue;
+    filter_of[i] = static_cast<std::uint32_t>(holder.segments.size());
+    bound_segment s;
+    s.name = "field " + std::to_string(i);
+    s.entity = fields[i]->rel.source;
+    holder.segments.push_back(std::move(s));
+  }
+  std::vector<bitset> passing(holder.segments.size());
+  if (!holder.segments.empty()) {
+    detail::planner pl(g.schema(), holder, as_of);
+    std::vector<plan::root> roots;
+    for (std::size_t i = 0; i < fields.size(); ++i)
+      if (filter_of[i] != ~0u) roots.push_back({filter_of[i], pl.lower(*fields[i]->filter)});
+    executor ex(g, threads);
+    evaluation ev = ex.run(pl.take(std::move(roots)), holder);
+    for (std::size_t k = 0; k < ev.segments.size(); ++k)
+      passing[k] = to_bitset(ev.segments[k].members, g.rows(holder.segments[k].entity));
+  }
+
+  // 2. Per field, per member.
+  std::vector<field_column> out(fields.size());
+  const std::size_t n = members.size();
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const bound_field& f = *fields[i];
+    field_column& col = out[i];
+    col.field = &f;
+    if (f.k == bound_field::kind::attribute) {
+      col.rows.resize(n);
+      detail::parallel_for(std::size_t{0}, n, [&](std::size_t k) {
+        col.rows[k] = detail::follow_hops(g, f.attr.path, members[k]);
+      });
+      continue;
+    }
+    const link_index& li = g.link(f.rel.source, f.rel.link);
+    const bitset* pass = filter_of[i] == ~0u ? nullptr : &passing[filter_of[i]];
+    const bool count_only = f.k == bound_field::kind::count;
+    const column* c = count_only ? nullptr : &g.attribute(f.rel.source, f.attr.attribute);
+    const bool is_float = c && c->type() == value_type::floating;
+    const bool float_out = f.type == value_type::floating;
+    col.null.assign(n, 0);
+    if (float_out)
+      col.floats.assign(n, 0);
+    else
+      col.ints.assign(n, 0);
+    detail::parallel_for(std::size_t{0}, n, [&](std::size_t k) {
+      const row_id owner = detail::follow_hops(g, f.rel.path, members[k]);
+      if (owner == no_row) {
+        col.null[k] = 1;  // through an unset link: null, count() too
+        return;
+      }
+      std::uint64_t count = 0;
+      detail::int128 isum = 0;
+      long double fsum = 0;
+      std::int64_t imin = 0, imax = 0;
+      double fmin = 0, fmax = 0;
+      li.for_each_child(owner, [&](row_id ch) {
+        if (pass && !pass->test(ch)) return;
+        if (count_only) {
+          ++count;
+          return;
+        }
+        if (c->is_null(ch)) return;
+        if (is_float) {
+          const double x = c->floats()[ch];
+          fsum += x;
+          if (count == 0 || x < fmin) fmin = x;
+          if (count == 0 || x > fmax) fmax = x;
+        } else {
+          const std::int64_t x = c->ints()[ch];
+          isum += x;
+          if (count == 0 || x < imin) imin = x;
+          if (count == 0 || x > imax) imax = x;
+        }
+        ++count;
+      });
+      switch (f.fn) {
+        case aggregate_fn::count:
+          col.ints[k] = static_cast<detail::int128>(count);
+          return;
+        case aggregate_fn::sum:
+          if (is_float)
+            col.floats[k] = static_cast<double>(fsum);
+          else
+            col.ints[k] = isum;
+          return;
+        case aggregate_fn::avg:
+          if (count == 0) {
+            col.null[k] = 1;
+          } else if (is_float) {
+            col.floats[k] = static_cast<double>(fsum / static_cast<long double>(count));
+          } else if (float_out) {
+            col.floats[k] = detail::nearest_double(isum, count);
+          } else {  // timestamp: floored to the microsecond
+            detail::int128 q = isum / static_cast<detail::int128>(count);
+            if (isum % static_cast<detail::int128>(count) < 0) --q;
+            col.ints[k] = q;
+          }
+          return;
+        case aggregate_fn::min:
+        case aggregate_fn::max:
+          if (count == 0) {
+            col.null[k] = 1;
+            return;
+          }
+          if (is_float)
+            col.floats[k] = f.fn == aggregate_fn::min ? fmin : fmax;
+          else
+            col.ints[k] = f.fn == aggregate_fn::min ? imin : imax;
+          return;
+      }
+    });
+  }
+  return out;
+}
+
+// --- writing values ----------------------------------------------------------------------------
+
+namespace detail {
+
+inline void append_int128(std::string& out, int128 v) {
+  char buf[48];
+  char* p = buf + sizeof buf;
+  const bool neg = v < 0;
+  uint128 u = neg ? static_cast<uint128>(0) - static_cast<uint128>(v) : static_cast<uint128>(v);
+  do {
+    *--p = static_cast<char>('0' + static_cast<int>(u % 10));
+    u /= 10;
+  } while (u != 0);
+  if (neg) *--p = '-';
+  out.append(p, buf + sizeof buf);
+}
+
+/// The shortest decimal that reads back as `d`, in plain notation (`1000000`, `0.00000025`).
+inline void append_double(std::string& out, double d) {
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  out.append(buf, r.ptr);
+}
+
+/// `s` as a JSON string (quotes, backslashes and control characters escaped).
+inline void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+      }
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+}  // namespace detail
+
+/// Whether member `k`'s value of `col` is null.
+inline bool field_is_null(const graph& g, const field_column& col, std::size_t k) {
+  if (col.field->k != bound_field::kind::attribute) return col.null[k] != 0;
+  const row_id r = col.rows[k];
+  if (r == no_row) return true;
+  const column& c = g.attribute(col.field->attr.entity, col.field->attr.attribute);
+  return c.is_null(r);
+}
+
+/// The text of member `k`'s value as a string field would hold it before quoting: the value of
+/// a string attribute, a `|`-joined list, the CSV spelling of other types; empty when null.
+inline void append_field_text(std::string& out, const graph& g, const field_column& col,
+                              std::size_t k) {
+  if (field_is_null(g, col, k)) return;
+  if (col.field->k != bound_field::kind::attribute) {
+    if (col.type() == value_type::floating)
+      detail::append_double(out, col.floats[k]);
+    else if (col.type() == value_type::timestamp)
+      out += format_timestamp(static_cast<timestamp_us>(col.ints[k]));
+    else
+      detail::append_int128(out, col.ints[k]);
+    return;
+  }
+  const row_id r = col.rows[k];
+  const column& c = g.attribute(col.field->attr.entity, col.field->attr.attribute);
+  switch (c.type()) {
+    case value_type::string:
+      out += c.string_at(r);
+      return;
+    case value_type::string_list: {
+      bool first = true;
+      for (std::uint32_t code : c.list_at(r)) {
+        if (!first) out += '|';
+        first = false;
+        out += c.dictionary()[code];
+      }
+      return;
+    }
+    case value_type::integer:
+      detail::append_int128(out, c.ints()[r]);
+      return;
+    case value_type::floating:
+      detail::append_double(out, c.floats()[r]);
+      return;
+    case value_type::boolean:
+      out += c.bool_at(r) ? "true" : "false";
+      return;
+    case value_type::timestamp:
+      out += format_timestamp(c.ints()[r]);
+      return;
+  }
+}
+
+/// Member `k`'s value as one CSV field (RFC 4180 quoting; null is empty).
+inline void append_csv_value(std::string& out, const graph& g, const field_column& col,
+                             std::size_t k, std::string& scratch) {
+  scratch.clear();
+  append_field_text(scratch, g, col, k);
+  append_csv_field(out, scratch);
+}
+
+/// Member `k`'s value as JSON: numbers and booleans bare, timestamps as ISO strings, string[] as
+/// arrays, null as `null`.
+inline void append_json_value(std::string& out, const graph& g, const field_column& col,
+                              std::size_t k, std::string& scratch) {
+  if (field_is_null(g, col, k)) {
+    out += "null";
+    return;
+  }
+  const value_type t = col.type();
+  if (col.field->k == bound_field::kind::attribute && t == value_type::string_list) {
+    const column& c = g.attribute(col.field->attr.entity, col.field->attr.attribute);
+    out += '[';
+    bool first = true;
+    for (std::uint32_t code : c.list_at(col.rows[k])) {
+      if (!first) out += ',';
+      first = false;
+      detail::append_json_string(out, c.dictionary()[code]);
+    }
+    out += ']';
+    return;
+  }
+  scratch.clear();
+  append_field_text(scratch, g, col, k);
+  if (t == value_type::string || t == value_type::timestamp)
+    detail::append_json_string(out, scratch);
+  else
+    out += scratch;
+}
+
+}  // namespace b2bseg
