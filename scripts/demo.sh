@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the b2bseg command and evaluates datasets/demo.seg on the bundled demo dataset, printing
-# a table of segments, members and times. Installs missing Debian packages first.
+# Builds the b2bseg command, evaluates datasets/demo.seg on the bundled demo dataset (a table of
+# segments, members and times), then activates datasets/demo.destinations.json: one line per
+# destination (rows, skipped, files). Installs missing Debian packages first.
 #   scripts/demo.sh                  # the bundled 10k-people dataset in datasets/demo
 #   scripts/demo.sh --people 1000000 # generate a larger dataset first (into out/demo-N)
 set -euo pipefail
@@ -22,3 +23,10 @@ if [[ -n "$people" ]]; then
 fi
 echo
 build/b2bseg eval --data "$data" --segments datasets/demo.seg --out out/demo-results --as-of 2026-11-22T00:00:00Z
+echo
+# Activation: LinkedIn, Marketo and cloud-storage files with manifests under out/demo-activation/
+# (a fresh folder, so that incremental destinations show a first, full hand-over).
+rm -rf out/demo-activation
+build/b2bseg activate --data "$data" --segments datasets/demo.seg \
+  --destinations datasets/demo.destinations.json --out out/demo-activation \
+  --as-of 2026-11-22T00:00:00Z

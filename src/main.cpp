@@ -154,6 +154,21 @@ void refuse_overwriting_inputs(const std::string& data, const std::string& segme
                           "'; choose another folder");
 }
 
+/// Loads the dataset with a progress bar, `threads` worker threads (0 = all cores), and prints
+/// the lenient report.
+b2bseg::graph load_graph(const std::string& data, bool lenient, unsigned threads,
+                         b2bseg::load_report& rep) {
+  progress_bar bar("loading");
+  std::unique_ptr<tbb::global_control> cap;
+  if (threads)
+    cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                threads);
+  b2bseg::graph g = b2bseg::load_dataset(data, load_options_for(lenient, bar), &rep);
+  bar.finish();
+  print_lenient_report(rep);
+  return g;
+}
+
 // --- eval -------------------------------------------------------------------------------------
 struct eval_args {
   std::string data, segments, out, as_of;
@@ -177,18 +192,8 @@ int run_eval(const eval_args& a) {
     throw b2bseg::data_error(a.out, 0, 0, "cannot create folder: " + mkdir_error.message());
   b2bseg::folder_lock lock(a.out);  // a second run into the same folder fails here
 
-  progress_bar bar("loading");
   b2bseg::load_report rep;
-  b2bseg::graph g;
-  {
-    std::unique_ptr<tbb::global_control> cap;
-    if (a.threads)
-      cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                  a.threads);
-    g = b2bseg::load_dataset(a.data, load_options_for(a.lenient, bar), &rep);
-  }
-  bar.finish();
-  print_lenient_report(rep);
+  b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
 
   b2bseg::executor ex(g, a.threads);
   b2bseg::evaluation ev = ex.run(b2bseg::build_plan(g.schema(), f, as_of, selected), f);
@@ -255,18 +260,8 @@ int run_activate(const activate_args& a) {
   if (fs::equivalent(a.out, a.data, ec))
     throw usage_error("--out '" + a.out + "' is the dataset folder; choose another folder");
 
-  progress_bar bar("loading");
   b2bseg::load_report rep;
-  b2bseg::graph g;
-  {
-    std::unique_ptr<tbb::global_control> cap;
-    if (a.threads)
-      cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                  a.threads);
-    g = b2bseg::load_dataset(a.data, load_options_for(a.lenient, bar), &rep);
-  }
-  bar.finish();
-  print_lenient_report(rep);
+  b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
   b2bseg::executor ex(g, a.threads);
   b2bseg::evaluation ev =
       ex.run(b2bseg::build_plan(g.schema(), f, as_of, select_segments(f, names)), f);
@@ -322,11 +317,8 @@ int run_explain(const std::string& data, const std::string& segments, const std:
   b2bseg::timestamp_us as_of = parse_as_of(as_of_text);
   b2bseg::bound_file f = compile_file(data, segments);
   std::vector<std::uint32_t> selected = select_segments(f, {name});
-  progress_bar bar("loading");
   b2bseg::load_report rep;
-  b2bseg::graph g = b2bseg::load_dataset(data, load_options_for(lenient, bar), &rep);
-  bar.finish();
-  print_lenient_report(rep);
+  b2bseg::graph g = load_graph(data, lenient, 0, rep);
   // Plan the whole file so that sharing with other segments shows, but compute only what `name`
   // needs.
   b2bseg::plan whole = b2bseg::build_plan(g.schema(), f, as_of);
@@ -351,11 +343,8 @@ int run_explain(const std::string& data, const std::string& segments, const std:
 
 // --- stats ------------------------------------------------------------------------------------
 int run_stats(const std::string& data, bool lenient) {
-  progress_bar bar("loading");
   b2bseg::load_report rep;
-  b2bseg::graph g = b2bseg::load_dataset(data, load_options_for(lenient, bar), &rep);
-  bar.finish();
-  print_lenient_report(rep);
+  b2bseg::graph g = load_graph(data, lenient, 0, rep);
   const auto& s = g.schema();
   std::printf("dataset %s: %llu rows, %s of CSV, loaded in %.0f ms (%.0f MB/s), %s in memory\n\n",
               data.c_str(), (unsigned long long)rep.total_rows,

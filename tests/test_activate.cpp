@@ -13,6 +13,9 @@
 
 #include "b2bseg/activate/activate.hpp"
 #include "b2bseg/b2bseg.hpp"
+#include "support/random_graph.hpp"
+#include "support/reference_evaluator.hpp"
+#include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 namespace b2bseg {
@@ -251,7 +254,8 @@ TEST(Activate, MarketoRulesInOrder) {
   const fs::path out = root.path() / "out";
   activate_options o;
   o.as_of = as_of;
-  const auto reps = activate(g, evaluate(g, f, {.as_of = as_of}), dests, out.string(), o);
+  const auto reps = activate(g, evaluate(g, f, {.as_of = as_of, .threads = 0, .segments = {}}),
+                             dests, out.string(), o);
   ASSERT_EQ(reps[0].error, "");
   EXPECT_EQ(sorted_lines(read_file(out / "m" / "20261122T000000Z" / "all_people.csv")),
             (std::vector<std::string>{"email,firstName,lastName,company",
@@ -289,8 +293,8 @@ TEST(Activate, IncrementalHandsOverOnlyWhatChanged) {
     activate_options o;
     o.as_of = at;
     o.full = full;
-    return activate(g, evaluate(g, f, {.as_of = at}), parse_destinations(json, g.schema(), f),
-                    out.str(), o);
+    return activate(g, evaluate(g, f, {.as_of = at, .threads = 0, .segments = {}}),
+                    parse_destinations(json, g.schema(), f), out.str(), o);
   };
   auto day = [](int d) { return as_of + static_cast<timestamp_us>(d) * 86'400'000'000; };
   run(day(0));
@@ -386,7 +390,7 @@ TEST(Activate, KilledRunsNeverLoseAChange) {
   const std::string file = read_file(dir.path() / "out" / "f" / "20261122T010000Z" / "vps.csv");
   graph g = load_dataset(data);
   const bound_file f = compile_segments(read_file(seg), g.schema());
-  const evaluation ev = evaluate(g, f, {.as_of = as_of});
+  const evaluation ev = evaluate(g, f, {.as_of = as_of, .threads = 0, .segments = {}});
   std::size_t members = ev.segments[0].members.cardinality();
   EXPECT_EQ(std::count(state.begin(), state.end(), '\n'), static_cast<long>(members + 1));
   // Every run that finished wrote a run folder; members handed over by finished runs plus this
@@ -457,45 +461,146 @@ TEST(Activate, PartsSplitByRowsAndBytes) {
   EXPECT_EQ(by_bytes.parts, (std::vector<std::string>{"h\nab\n", "h\nab\n", "h\nab\n"}));
 }
 
+// --- field values against the naive reference on random graphs -------------------------------
+
+/// A random condition over entity `e` (a filter of where(...)), from its attributes.
+std::string random_condition(const schema& s, entity_id e, test_support::rng& r) {
+  const auto& attrs = s.entities[e].attributes;
+  if (attrs.empty() || r.chance(0.1)) return "true";
+  std::string out;
+  const int terms = 1 + static_cast<int>(r.below(2));
+  for (int t = 0; t < terms; ++t) {
+    if (t) out += r.chance(0.5) ? " and " : " or ";
+    const auto& a = attrs[r.below(attrs.size())];
+    const std::string name = "`" + a.name + "`";
+    switch (a.type) {
+      case value_type::integer:
+        out += name + (r.chance(0.5) ? " >= " : " < ") + std::to_string(r.range(-5, 1000));
+        break;
+      case value_type::floating:
+        out += name + (r.chance(0.5) ? " >= " : " <= ") + std::to_string(r.range(-10, 100000));
+        break;
+      case value_type::timestamp:
+        out += name + " within last " + std::to_string(r.range(0, 400)) + " days";
+        break;
+      case value_type::boolean:
+        out += r.chance(0.5) ? name : "not " + name;
+        break;
+      default:
+        out += name + (r.chance(0.5) ? " is null" : " is not null");
+    }
+  }
+  return out;
+}
+
+/// A random field expression over entity `e`: an attribute, a to-one path, or a count or an
+/// aggregate (with or without a filter) over a relation, perhaps after a to-one hop.
+std::string random_field(const schema& s, entity_id e, test_support::rng& r) {
+  std::string prefix;
+  entity_id at = e;
+  if (!s.entities[at].links.empty() && r.chance(0.35)) {
+    const auto& l = s.entities[at].links[r.below(s.entities[at].links.size())];
+    prefix = "`" + l.name + "`.";
+    at = l.target;
+  }
+  const auto& ed = s.entities[at];
+  if (ed.reverses.empty() || r.chance(0.35)) {
+    if (ed.attributes.empty()) return "";
+    return prefix + "`" + ed.attributes[r.below(ed.attributes.size())].name + "`";
+  }
+  const auto& rv = ed.reverses[r.below(ed.reverses.size())];
+  std::string text = prefix + "`" + rv.name + "`";
+  if (r.chance(0.6)) text += ".where(" + random_condition(s, rv.source, r) + ")";
+  std::vector<std::string> numeric;
+  for (const auto& a : s.entities[rv.source].attributes)
+    if (a.type == value_type::integer || a.type == value_type::floating ||
+        a.type == value_type::timestamp)
+      numeric.push_back(a.name);
+  if (numeric.empty() || r.chance(0.3)) return text + ".count()";
+  const std::string a = numeric[r.below(numeric.size())];
+  const auto& def = s.entities[rv.source].attributes[s.entities[rv.source].find_attribute(a)];
+  static const char* fns[] = {"sum", "avg", "min", "max"};
+  std::string fn = fns[r.below(4)];
+  if (def.type == value_type::timestamp && fn == "sum") fn = "avg";
+  return text + "." + fn + "(`" + a + "`)";
+}
+
+TEST(Activate, FieldValuesMatchTheReferenceOnRandomGraphs) {
+  std::size_t checked = 0, fields_total = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    const test_support::random_dataset ds = test_support::make_random_dataset(seed);
+    const graph& g = ds.graph;
+    const schema& s = g.schema();
+    test_support::rng r(seed * 7919);
+    test_support::reference_evaluator ref(g);
+    bound_file none;
+    ref.bind(none, ds.as_of);
+    for (entity_id e = 0; e < s.entities.size(); ++e) {
+      if (!s.entities[e].key || g.rows(e) == 0) continue;
+      std::vector<std::string> texts;
+      std::vector<bound_field> fields;
+      for (int k = 0; k < 6; ++k) {
+        const std::string text = random_field(s, e, r);
+        if (text.empty()) continue;
+        try {
+          fields.push_back(compile_field(text, s, e));
+          texts.push_back(text);
+        } catch (const compile_error& err) {
+          ADD_FAILURE() << "seed " << seed << ": " << text << "\n" << err.what();
+        }
+      }
+      std::vector<const bound_field*> ptrs;
+      for (const auto& f : fields) ptrs.push_back(&f);
+      std::vector<row_id> members;
+      for (row_id row = 0; row < g.rows(e); ++row)
+        if (r.chance(0.7)) members.push_back(row);
+      members.push_back(no_row);  // a key that left the dataset: every field null
+      const auto cols = evaluate_fields(g, ptrs, members, ds.as_of, 1 + seed % 2);
+      for (std::size_t i = 0; i < fields.size(); ++i) {
+        ++fields_total;
+        for (std::size_t k = 0; k < members.size(); ++k) {
+          std::string engine;
+          append_field_text(engine, g, cols[i], k);
+          const std::string want =
+              members[k] == no_row ? "" : ref.field_text(fields[i], members[k]);
+          ++checked;
+          if (engine != want) {
+            ADD_FAILURE() << "seed " << seed << ", entity " << s.entities[e].name << ", field "
+                          << texts[i] << ", row " << members[k] << ": engine '" << engine
+                          << "', reference '" << want << "'";
+            break;
+          }
+        }
+      }
+    }
+  }
+  std::printf("field values checked: %zu over %zu fields\n", checked, fields_total);
+  EXPECT_GT(fields_total, 200u);
+}
+
 // --- the command
 // ----------------------------------------------------------------------------------
-
-struct result {
-  int status = -1;
-  std::string out;
-};
-
-result run_cli(const std::string& args) {
-  std::string cmd = std::string(B2BSEG_EXE) + " " + args + " 2>&1";
-  result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 TEST(Activate, CommandWritesEveryDestinationOrNothing) {
   temp_dir dir;
   const std::string seg = dir.write("s.seg", segments_text);
   const std::string good = dir.write("d.json", R"J({"destinations": [
     {"name": "f", "type": "files", "segments": ["vps"], "fields": {"email": "email"}}]})J");
-  result r = run_cli("activate --data " + mini() + " --segments " + seg + " --destinations " +
-                     good + " --out " + dir.str() + "/out --as-of 2026-11-22");
+  auto r =
+      testing::run_b2bseg("activate --data " + mini() + " --segments " + seg + " --destinations " +
+                          good + " --out " + dir.str() + "/out --as-of 2026-11-22");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(has(r.out, "f  ")) << r.out;
   EXPECT_TRUE(fs::exists(dir.path() / "out" / "f" / "20261122T000000Z" / "vps.csv"));
   const std::string bad = dir.write("bad.json", R"J({"destinations": [
     {"name": "g", "type": "files", "segments": ["vps"], "fields": {"email": "emial"}}]})J");
-  r = run_cli("activate --data " + mini() + " --segments " + seg + " --destinations " + bad +
-              " --out " + dir.str() + "/out2");
+  r = testing::run_b2bseg("activate --data " + mini() + " --segments " + seg + " --destinations " +
+                          bad + " --out " + dir.str() + "/out2");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r.out, "bad.json:2:78: error: in field 'email': unknown attribute 'emial'"))
       << r.out;
   EXPECT_FALSE(fs::exists(dir.path() / "out2"));
-  r = run_cli("activate --help");
+  r = testing::run_b2bseg("activate --help");
   EXPECT_EQ(r.status, 0);
   EXPECT_TRUE(has(r.out, "--destinations")) << r.out;
 }
@@ -503,10 +608,10 @@ TEST(Activate, CommandWritesEveryDestinationOrNothing) {
 TEST(Activate, DemoDestinationsRunOnTheDemoDataset) {
   temp_dir dir;
   const std::string src = B2BSEG_SOURCE_DIR;
-  result r = run_cli("activate --data " + src + "/datasets/demo --segments " + src +
-                     "/datasets/demo.seg --destinations " + src +
-                     "/datasets/demo.destinations.json --out " + dir.str() +
-                     " --as-of 2026-11-22T00:00:00Z");
+  auto r = testing::run_b2bseg("activate --data " + src + "/datasets/demo --segments " + src +
+                               "/datasets/demo.seg --destinations " + src +
+                               "/datasets/demo.destinations.json --out " + dir.str() +
+                               " --as-of 2026-11-22T00:00:00Z");
   EXPECT_EQ(r.status, 0) << r.out;
   for (const char* d :
        {"linkedin_abm", "linkedin_people", "marketo_nurture", "sales_bucket", "warehouse"})

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 using b2bseg::testing::read_file;
@@ -15,23 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int status = -1;
-  std::string out;  ///< stdout and stderr together
-};
-
-result run(const std::string& args) {
-  std::string cmd = std::string(B2BSEG_EXE) + " " + args + " 2>&1";
-  result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using b2bseg::testing::run_b2bseg;
 
 std::string mini() {
   return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini";
@@ -45,8 +30,8 @@ TEST(Cli, EvalWritesOneCsvPerSegmentAndASummary) {
       dir.write("s.seg",
                 "# accounts\nsegment big on account where employees >= 1000\n"
                 "segment vps on person where seniority = \"VP\" and account.in_segment(\"big\")\n");
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
-                 "/out --as-of 2026-11-22");
+  auto r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                      "/out --as-of 2026-11-22");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(read_file(dir.path() / "out" / "big.csv"), "account_id\nA1\nA4\n");
   EXPECT_EQ(read_file(dir.path() / "out" / "vps.csv"), "person_id\nP1\n");
@@ -66,14 +51,14 @@ TEST(Cli, SelectedSegmentsOnly) {
                               "segment big on account where employees >= 1000\n"
                               "segment other on account where employees < 10\n"
                               "segment vps on person where account.in_segment(\"big\")\n");
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
-                 "/out --segment vps");
+  auto r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                      "/out --segment vps");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir.path() / "out" / "vps.csv"));
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "other.csv"));
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "big.csv"));
-  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
-          "/out --segment vpss");
+  r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                 "/out --segment vpss");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("unknown segment 'vpss' (did you mean 'vps'?)"), std::string::npos) << r.out;
 }
@@ -83,49 +68,50 @@ TEST(Cli, CompileErrorsExitTwoAndWriteNothing) {
   std::string seg = dir.write("bad.seg",
                               "segment ok on account where employees > 1\n"
                               "segment bad on account where industy = \"x\"\n");
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
+  auto r =
+      run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find(seg + ":2:30: error: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("did you mean 'industry'?"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "ok.csv"));
-  r = run("check --data " + mini() + " --segments " + seg);
+  r = run_b2bseg("check --data " + mini() + " --segments " + seg);
   EXPECT_EQ(r.status, 2);
   std::string good = dir.write("good.seg", "segment ok on account where employees > 1\n");
-  r = run("check --data " + mini() + " --segments " + good);
+  r = run_b2bseg("check --data " + mini() + " --segments " + good);
   EXPECT_EQ(r.status, 0) << r.out;
 }
 
 TEST(Cli, DataErrorsExitOne) {
   temp_dir dir;
   std::string seg = dir.write("s.seg", "segment ok on account where employees > 1\n");
-  result r =
-      run("eval --data " + dir.str() + " --segments " + seg + " --out " + dir.str() + "/out");
+  auto r = run_b2bseg("eval --data " + dir.str() + " --segments " + seg + " --out " + dir.str() +
+                      "/out");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("schema.json"), std::string::npos) << r.out;
   b2bseg::testing::copy_dataset("mini", dir.path());
   dir.write("person.csv", "person_id,email,seniority,score,account_id\nP1,a,VP,x1,A1\n");
-  r = run("stats --data " + dir.str());
+  r = run_b2bseg("stats --data " + dir.str());
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("person.csv:2:9: column 'score': bad int value 'x1'"), std::string::npos)
       << r.out;
-  r = run("stats --data " + dir.str() + " --lenient");
+  r = run_b2bseg("stats --data " + dir.str() + " --lenient");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("1 bad values"), std::string::npos) << r.out;
 }
 
 TEST(Cli, UsageErrorsAndHelp) {
-  EXPECT_EQ(run("").status, 2);
-  EXPECT_EQ(run("frobnicate").status, 2);
-  EXPECT_EQ(run("eval --data " + mini()).status, 2);
-  result r = run("eval --data " + mini() + " --segments x --out y --as-of yesterday");
+  EXPECT_EQ(run_b2bseg("").status, 2);
+  EXPECT_EQ(run_b2bseg("frobnicate").status, 2);
+  EXPECT_EQ(run_b2bseg("eval --data " + mini()).status, 2);
+  auto r = run_b2bseg("eval --data " + mini() + " --segments x --out y --as-of yesterday");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--as-of"), std::string::npos) << r.out;
   for (const char* sub : {"generate", "eval", "check", "explain", "stats"}) {
-    r = run(std::string(sub) + " --help");
+    r = run_b2bseg(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
   }
-  EXPECT_EQ(run("--help").status, 0);
+  EXPECT_EQ(run_b2bseg("--help").status, 0);
 }
 
 TEST(Cli, ExplainShowsTheTreeWithSizesAndSharing) {
@@ -134,8 +120,8 @@ TEST(Cli, ExplainShowsTheTreeWithSizesAndSharing) {
       dir.write("s.seg",
                 "segment a on person where account.industry = \"Software\" and seniority = \"VP\"\n"
                 "segment b on person where account.industry = \"Software\" and score > 50\n");
-  result r =
-      run("explain --data " + mini() + " --segments " + seg + " --segment b --as-of 2026-11-22");
+  auto r = run_b2bseg("explain --data " + mini() + " --segments " + seg +
+                      " --segment b --as-of 2026-11-22");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("segment b on person: 2 members"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("via person.account"), std::string::npos) << r.out;
@@ -144,7 +130,7 @@ TEST(Cli, ExplainShowsTheTreeWithSizesAndSharing) {
 }
 
 TEST(Cli, StatsReportsCountsNullsAndMemory) {
-  result r = run("stats --data " + mini());
+  auto r = run_b2bseg("stats --data " + mini());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("person: 5 rows"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("link account -> account: 4 of 5 rows set"), std::string::npos) << r.out;
@@ -153,12 +139,12 @@ TEST(Cli, StatsReportsCountsNullsAndMemory) {
 
 TEST(Cli, GenerateIsDeterministic) {
   temp_dir dir;
-  result a = run("generate --people 300 --seed 7 --out " + dir.str() + "/a --threads 1");
-  result b = run("generate --people 300 --seed 7 --out " + dir.str() + "/b --threads 2");
+  auto a = run_b2bseg("generate --people 300 --seed 7 --out " + dir.str() + "/a --threads 1");
+  auto b = run_b2bseg("generate --people 300 --seed 7 --out " + dir.str() + "/b --threads 2");
   ASSERT_EQ(a.status, 0) << a.out;
   ASSERT_EQ(b.status, 0) << b.out;
   for (auto& e : fs::directory_iterator(dir.path() / "a"))
     EXPECT_EQ(read_file(e.path()), read_file(dir.path() / "b" / e.path().filename())) << e.path();
-  result st = run("stats --data " + dir.str() + "/a");
+  auto st = run_b2bseg("stats --data " + dir.str() + "/a");
   EXPECT_EQ(st.status, 0) << st.out;
 }

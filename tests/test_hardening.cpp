@@ -15,6 +15,7 @@
 #include <string>
 
 #include "b2bseg/output/writer.hpp"
+#include "support/run_command.hpp"
 #include "support/temp_dir.hpp"
 
 using b2bseg::testing::read_file;
@@ -23,23 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int status = -1;
-  std::string out;  ///< stdout and stderr together
-};
-
-result run(const std::string& args, bool merge_stdout = true) {
-  std::string cmd = std::string(B2BSEG_EXE) + " " + args + (merge_stdout ? " 2>&1" : "");
-  result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using b2bseg::testing::run_b2bseg;
 
 std::string mini() {
   return std::string(B2BSEG_SOURCE_DIR) + "/tests/data/mini";
@@ -72,12 +57,13 @@ TEST(Hardening, SecondRunIntoALockedFolderFailsAndWritesNothing) {
   const int fd = ::open((dir.path() / "out").c_str(), O_RDONLY | O_DIRECTORY);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
+  auto r =
+      run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(has(r.out, "another b2bseg run is writing into this folder")) << r.out;
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "a.csv"));
   ::close(fd);
-  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
+  r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir.path() / "out" / "a.csv"));
 }
@@ -90,7 +76,7 @@ TEST(Hardening, AFileThatCannotBeReplacedLeavesThePreviousSetWhole) {
   dir.write("out/a.csv", "old a\n");
   dir.write("out/summary.json", "old summary\n");
   fs::create_directories(out / "b.csv" / "x");  // b.csv cannot be replaced
-  result r = run("eval --data " + mini() + " --segments " + seg + " --out " + out.string());
+  auto r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + out.string());
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(has(r.out, "b.csv")) << r.out;
   EXPECT_EQ(read_file(out / "a.csv"), "old a\n");
@@ -157,19 +143,20 @@ TEST(Hardening, OutputOverTheDatasetIsRefused) {
   b2bseg::testing::copy_dataset("mini", dir.path() / "data");
   const std::string before = read_file(dir.path() / "data" / "person.csv");
   const std::string seg = dir.write("s.seg", "segment person on person where score > 1\n");
-  result r =
-      run("eval --data " + dir.str() + "/data --segments " + seg + " --out " + dir.str() + "/data");
+  auto r = run_b2bseg("eval --data " + dir.str() + "/data --segments " + seg + " --out " +
+                      dir.str() + "/data");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r.out, "is the dataset folder")) << r.out;
   // The same folder under another name.
   fs::create_directory_symlink(dir.path() / "data", dir.path() / "alias");
-  r = run("eval --data " + dir.str() + "/data --segments " + seg + " --out " + dir.str() +
-          "/alias");
+  r = run_b2bseg("eval --data " + dir.str() + "/data --segments " + seg + " --out " + dir.str() +
+                 "/alias");
   EXPECT_EQ(r.status, 2) << r.out;
   // A folder holding a file the schema names: out/person.csv is the data's person.csv.
   fs::create_directories(dir.path() / "out");
   fs::create_hard_link(dir.path() / "data" / "person.csv", dir.path() / "out" / "person.csv");
-  r = run("eval --data " + dir.str() + "/data --segments " + seg + " --out " + dir.str() + "/out");
+  r = run_b2bseg("eval --data " + dir.str() + "/data --segments " + seg + " --out " + dir.str() +
+                 "/out");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r.out, "would overwrite the input")) << r.out;
   EXPECT_EQ(read_file(dir.path() / "data" / "person.csv"), before);
@@ -184,7 +171,7 @@ TEST(Hardening, WriteErrorsOnStandardOutputAreReported) {
   for (const std::string& args :
        {"stats --data " + mini(), "check --data " + mini() + " --segments " + seg,
         "explain --data " + mini() + " --segments " + seg + " --segment b"}) {
-    result r = run(args + " 2>&1 >/dev/full", false);
+    auto r = run_b2bseg(args + " 2>&1 >/dev/full", false);
     EXPECT_EQ(r.status, 1) << args << "\n" << r.out;
     EXPECT_TRUE(has(r.out, "cannot write to standard output")) << args << "\n" << r.out;
   }
@@ -194,19 +181,19 @@ TEST(Hardening, WriteErrorsOnStandardOutputAreReported) {
 
 TEST(Hardening, AbsurdThreadAndPeopleCountsAreUsageErrors) {
   temp_dir dir;
-  result r = run("generate --people 10 --threads 100000 --out " + dir.str() + "/g");
+  auto r = run_b2bseg("generate --people 10 --threads 100000 --out " + dir.str() + "/g");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r.out, "--threads")) << r.out;
   for (const char* people : {"-1", "0", "abc", "1e3"}) {
-    r = run(std::string("generate --people ") + people + " --out " + dir.str() + "/g");
+    r = run_b2bseg(std::string("generate --people ") + people + " --out " + dir.str() + "/g");
     EXPECT_EQ(r.status, 2) << people << ": " << r.out;
     EXPECT_TRUE(has(r.out, "--people")) << r.out;
   }
   const std::string seg = dir.write("s.seg", two_segments);
-  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
-          "/o --threads 5000");
+  r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                 "/o --threads 5000");
   EXPECT_EQ(r.status, 2) << r.out;
-  r = run("generate --people 20 --threads 1024 --out " + dir.str() + "/g");
+  r = run_b2bseg("generate --people 20 --threads 1024 --out " + dir.str() + "/g");
   EXPECT_EQ(r.status, 0) << r.out;
 }
 
@@ -225,14 +212,15 @@ TEST(Hardening, AChainOfSegmentsEachUsingTheNextPlansLinearly) {
   const std::string seg = dir.write("chain.seg", text);
   // s2996 = s2997 or score = 2996, and so on: three `or` nodes of two inputs each, where the
   // flattening made one `or` of four scans.
-  result r = run("explain --data " + mini() + " --segments " + seg + " --segment s2996");
+  auto r = run_b2bseg("explain --data " + mini() + " --segments " + seg + " --segment s2996");
   ASSERT_EQ(r.status, 0) << r.out.substr(0, 2000);
   EXPECT_TRUE(has(r.out, "plan: " + std::to_string(2 * n - 1) + " nodes")) << r.out;
   std::size_t ors = 0;
   for (auto at = r.out.find("or  ["); at != std::string::npos; at = r.out.find("or  [", at + 1))
     ++ors;
   EXPECT_EQ(ors, 3u) << r.out;
-  r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out --quiet");
+  r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() +
+                 "/out --quiet");
   EXPECT_EQ(r.status, 0) << r.out.substr(0, 2000);
   EXPECT_EQ(read_file(dir.path() / "out" / "s0.csv").substr(0, 10), "person_id\n");
 }
@@ -241,15 +229,15 @@ TEST(Hardening, AChainOfSegmentsEachUsingTheNextPlansLinearly) {
 
 TEST(Hardening, SegmentsFileThatIsAFolderOrHoldsNoDefinition) {
   temp_dir dir;
-  result r = run("check --data " + mini() + " --segments " + dir.str());
+  auto r = run_b2bseg("check --data " + mini() + " --segments " + dir.str());
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(has(r.out, "is a folder")) << r.out;
   for (const char* text : {"", "# only a comment\n", "\n\n   \n"}) {
     const std::string seg = dir.write("empty.seg", text);
-    r = run("check --data " + mini() + " --segments " + seg);
+    r = run_b2bseg("check --data " + mini() + " --segments " + seg);
     EXPECT_EQ(r.status, 2) << r.out;
     EXPECT_TRUE(has(r.out, "empty.seg:1:1: error: no segment definitions")) << r.out;
-    r = run("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
+    r = run_b2bseg("eval --data " + mini() + " --segments " + seg + " --out " + dir.str() + "/out");
     EXPECT_EQ(r.status, 2) << r.out;
     EXPECT_FALSE(fs::exists(dir.path() / "out" / "summary.json"));
   }
@@ -261,7 +249,7 @@ TEST(Hardening, ControlBytesInSegmentTextAreEscapedAndEveryErrorShows) {
   text += '\0';
   text += "y\" and nme = 1\nsegment b on account where industy = \"z\"\n";
   const std::string seg = dir.write("nul.seg", text);
-  result r = run("check --data " + mini() + " --segments " + seg);
+  auto r = run_b2bseg("check --data " + mini() + " --segments " + seg);
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r.out, "x\\x00y")) << r.out;
   EXPECT_EQ(r.out.find('\0'), std::string::npos);
@@ -277,7 +265,7 @@ TEST(Hardening, ControlBytesInValuesAreEscapedInDataErrors) {
   csv += '\0';
   csv += "\x1b[31m\",A1\n";
   dir.write("person.csv", csv);
-  result r = run("stats --data " + dir.str());
+  auto r = run_b2bseg("stats --data " + dir.str());
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(has(r.out, "bad int value '1\\x00\\x1b[31m'")) << r.out;
   EXPECT_EQ(r.out.find('\0'), std::string::npos);
@@ -288,14 +276,15 @@ TEST(Hardening, SegmentNamesTooLongForAFileAreCompileErrors) {
   const std::string name(250, 'n');
   const std::string seg =
       dir.write("long.seg", "segment " + name + " on account where employees > 1\n");
-  result r = run("check --data " + mini() + " --segments " + seg);
+  auto r = run_b2bseg("check --data " + mini() + " --segments " + seg);
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r.out, "long.seg:1:9: error: segment name is 250 characters long; at most 200"))
       << r.out;
   // 200 is fine, and its temporary file name stays short.
   const std::string ok =
       dir.write("ok.seg", "segment " + std::string(200, 'n') + " on account where employees > 1\n");
-  r = run("eval --data " + mini() + " --segments " + ok + " --out " + dir.str() + "/out --quiet");
+  r = run_b2bseg("eval --data " + mini() + " --segments " + ok + " --out " + dir.str() +
+                 "/out --quiet");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir.path() / "out" / (std::string(200, 'n') + ".csv")));
 }
@@ -308,8 +297,8 @@ TEST(Hardening, DatasetFolderNameThatIsNotUtf8) {
   fs::create_directories(data);
   b2bseg::testing::copy_dataset("mini", data);
   const std::string seg = dir.write("s.seg", two_segments);
-  result r = run("eval --data '" + data.string() + "' --segments " + seg + " --out " + dir.str() +
-                 "/out --quiet");
+  auto r = run_b2bseg("eval --data '" + data.string() + "' --segments " + seg + " --out " +
+                      dir.str() + "/out --quiet");
   EXPECT_EQ(r.status, 0) << r.out;
   const std::string summary = read_file(dir.path() / "out" / "summary.json");
   EXPECT_TRUE(has(summary, "\"dataset\": \"")) << summary;

@@ -4,6 +4,7 @@
 
 #include <gmpxx.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "b2bseg/activate/fields.hpp"
 #include "b2bseg/lang/bound.hpp"
 #include "b2bseg/storage/graph.hpp"
 
@@ -247,7 +249,111 @@ class reference_evaluator {
     return out;
   }
 
+  /// The text of field `f` for row `row` of its context entity, as activation writes it into a
+  /// CSV cell (SPEC 6), computed row at a time: empty when null (also through an unset link, a
+  /// count too); sums of ints exact (GMP); avg the exact ratio, rounded once to the nearest
+  /// double (ties to even), floored to the microsecond for timestamps; float sums accumulated in
+  /// long double in ascending child order. `bind` must have been called (for `now`).
+  std::string field_text(const bound_field& f, row_id row) {
+    std::string out;
+    if (f.k == bound_field::kind::attribute) {
+      const row_id r = follow(f.attr.path, row);
+      if (r == no_row) return out;
+      const std::vector<value> vs = values_of(f.attr.entity, f.attr.attribute, r);
+      for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (i) out += '|';
+        append(out, vs[i]);
+      }
+      return out;
+    }
+    const row_id owner = follow(f.rel.path, row);
+    if (owner == no_row) return out;
+    std::int64_t n = 0, imin = 0, imax = 0;
+    mpz_class isum = 0;
+    long double fsum = 0;
+    double fmin = 0, fmax = 0;
+    const column* c =
+        f.k == bound_field::kind::count ? nullptr : &g_.attribute(f.rel.source, f.attr.attribute);
+    for (row_id ch : related(f.rel, owner)) {
+      if (f.filter && !holds(*f.filter, ch)) continue;
+      if (c && c->is_null(ch)) continue;
+      if (c && c->type() == value_type::floating) {
+        const double x = c->floats()[ch];
+        fsum += x;
+        if (n == 0 || x < fmin) fmin = x;
+        if (n == 0 || x > fmax) fmax = x;
+      } else if (c) {
+        const std::int64_t x = c->ints()[ch];
+        isum += static_cast<long>(x);
+        if (n == 0 || x < imin) imin = x;
+        if (n == 0 || x > imax) imax = x;
+      }
+      ++n;
+    }
+    const bool fl = c && c->type() == value_type::floating;
+    const bool ts = c && c->type() == value_type::timestamp;
+    auto put_int = [&](std::int64_t x) {
+      if (ts)
+        out += format_timestamp(x);
+      else
+        out += std::to_string(x);
+    };
+    switch (f.fn) {
+      case aggregate_fn::count:
+        return std::to_string(n);
+      case aggregate_fn::sum:
+        if (fl) {
+          detail::append_double(out, static_cast<double>(fsum));
+          return out;
+        }
+        return isum.get_str();
+      case aggregate_fn::avg: {
+        if (n == 0) return out;
+        if (fl) {
+          detail::append_double(out, static_cast<double>(fsum / n));
+          return out;
+        }
+        if (ts) {
+          mpz_class q;
+          mpz_fdiv_q(q.get_mpz_t(), isum.get_mpz_t(), mpz_class(static_cast<long>(n)).get_mpz_t());
+          put_int(q.get_si());
+          return out;
+        }
+        const mpq_class exact(isum, mpz_class(static_cast<long>(n)));
+        detail::append_double(out, nearest(exact));
+        return out;
+      }
+      case aggregate_fn::min:
+      case aggregate_fn::max:
+        if (n == 0) return out;
+        if (fl)
+          detail::append_double(out, f.fn == aggregate_fn::min ? fmin : fmax);
+        else
+          put_int(f.fn == aggregate_fn::min ? imin : imax);
+        return out;
+    }
+    return out;
+  }
+
  private:
+  /// The double nearest to `q`, ties to even, by exact comparison of the candidates around the
+  /// truncated conversion.
+  static double nearest(const mpq_class& q) {
+    const double t = q.get_d();  // truncated toward zero
+    double best = t;
+    mpq_class best_diff = abs(q - mpq_class(t));
+    for (double cand : {std::nextafter(t, HUGE_VAL), std::nextafter(t, -HUGE_VAL)}) {
+      const mpq_class diff = abs(q - mpq_class(cand));
+      std::int64_t bits = 0;
+      std::memcpy(&bits, &cand, sizeof cand);
+      if (diff < best_diff || (diff == best_diff && (bits & 1) == 0)) {
+        best = cand;
+        best_diff = diff;
+      }
+    }
+    return best;
+  }
+
   /// One value of a cell (a string[] cell has one per element).
   struct value {
     value_type type = value_type::string;
@@ -256,6 +362,27 @@ class reference_evaluator {
     bool b = false;
     std::string_view s;
   };
+
+  static void append(std::string& out, const value& v) {
+    switch (v.type) {
+      case value_type::string:
+      case value_type::string_list:
+        out += v.s;
+        return;
+      case value_type::integer:
+        out += std::to_string(v.i);
+        return;
+      case value_type::floating:
+        detail::append_double(out, v.f);
+        return;
+      case value_type::boolean:
+        out += v.b ? "true" : "false";
+        return;
+      case value_type::timestamp:
+        out += format_timestamp(v.i);
+        return;
+    }
+  }
 
   row_id follow(const std::vector<link_hop>& path, row_id r) const {
     for (const link_hop& h : path) {

@@ -136,6 +136,26 @@ struct part_writer {
   std::vector<std::string> parts;
   std::vector<std::uint64_t> rows;
 
+  /// Adds the lines of a block (`ends`: the end offset of each line in `text`), whole when the
+  /// current part has room for all of them.
+  void add_block(std::string_view text, const std::vector<std::uint32_t>& ends) {
+    if (parts.empty() && !ends.empty()) {
+      parts.push_back(header);
+      rows.push_back(0);
+    }
+    if (!ends.empty() && rows.back() + ends.size() <= max_rows &&
+        (!max_bytes || parts.back().size() + text.size() <= max_bytes)) {
+      parts.back() += text;
+      rows.back() += ends.size();
+      return;
+    }
+    std::size_t b = 0;
+    for (std::uint32_t e : ends) {
+      add(text.substr(b, e - b));
+      b = e;
+    }
+  }
+
   void add(std::string_view line) {
     if (parts.empty() || rows.back() >= max_rows ||
         (max_bytes && rows.back() > 0 && parts.back().size() + line.size() > max_bytes)) {
@@ -329,33 +349,43 @@ class destination_run {
           if (incremental_files) pw.header += ",status";
           pw.header += '\n';
         }
-        for (std::size_t k = 0; k < rows.size(); ++k) {
-          line.clear();
-          if (d_.ndjson) {
-            line += '{';
-            detail::append_json_string(line, key_column);
-            line += ':';
-            detail::append_json_string(line, rows[k].key);
-            for (std::size_t i = 0; i < d_.fields.size(); ++i) {
-              line += ',';
-              detail::append_json_string(line, d_.fields[i].column);
-              line += ':';
-              append_json_value(line, g_, cols[i], k, scratch);
+        // Rows rendered in parallel blocks, then added in order.
+        constexpr std::size_t block = 8192;
+        const std::size_t blocks = (rows.size() + block - 1) / block;
+        std::vector<std::string> texts(blocks);
+        std::vector<std::vector<std::uint32_t>> ends(blocks);
+        detail::parallel_for(std::size_t{0}, blocks, [&](std::size_t b) {
+          std::string& t = texts[b];
+          std::string scratch_b;
+          const std::size_t end = std::min(rows.size(), (b + 1) * block);
+          for (std::size_t k = b * block; k < end; ++k) {
+            if (d_.ndjson) {
+              t += '{';
+              detail::append_json_string(t, key_column);
+              t += ':';
+              detail::append_json_string(t, rows[k].key);
+              for (std::size_t i = 0; i < d_.fields.size(); ++i) {
+                t += ',';
+                detail::append_json_string(t, d_.fields[i].column);
+                t += ':';
+                append_json_value(t, g_, cols[i], k, scratch_b);
+              }
+              if (incremental_files)
+                t += rows[k].exited ? ",\"status\":\"exited\"" : ",\"status\":\"realized\"";
+              t += "}\n";
+            } else {
+              append_csv_field(t, rows[k].key);
+              for (std::size_t i = 0; i < d_.fields.size(); ++i) {
+                t += ',';
+                append_csv_value(t, g_, cols[i], k, scratch_b);
+              }
+              if (incremental_files) t += rows[k].exited ? ",exited" : ",realized";
+              t += '\n';
             }
-            if (incremental_files)
-              line += rows[k].exited ? ",\"status\":\"exited\"" : ",\"status\":\"realized\"";
-            line += "}\n";
-          } else {
-            append_csv_field(line, rows[k].key);
-            for (std::size_t i = 0; i < d_.fields.size(); ++i) {
-              line += ',';
-              append_csv_value(line, g_, cols[i], k, scratch);
-            }
-            if (incremental_files) line += rows[k].exited ? ",exited" : ",realized";
-            line += '\n';
+            ends[b].push_back(static_cast<std::uint32_t>(t.size()));
           }
-          pw.add(line);
-        }
+        });
+        for (std::size_t b = 0; b < blocks; ++b) pw.add_block(texts[b], ends[b]);
         if (d_.compression == "gzip") ext += ".gz";
         if (d_.compression == "zstd") ext += ".zst";
         break;

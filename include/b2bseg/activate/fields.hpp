@@ -311,6 +311,21 @@ inline void append_field_text(std::string& out, const graph& g, const field_colu
 /// Member `k`'s value as one CSV field (RFC 4180 quoting; null is empty).
 inline void append_csv_value(std::string& out, const graph& g, const field_column& col,
                              std::size_t k, std::string& scratch) {
+  if (col.field->k == bound_field::kind::attribute &&
+      (col.type() == value_type::string || col.type() == value_type::integer)) {
+    // The common cases without a copy through `scratch`.
+    const row_id r = col.rows[k];
+    if (r == no_row) return;
+    const column& c = g.attribute(col.field->attr.entity, col.field->attr.attribute);
+    if (c.is_null(r)) return;
+    if (col.type() == value_type::string) {
+      append_csv_field(out, c.string_at(r));
+    } else {
+      char buf[24];
+      out.append(buf, std::to_chars(buf, buf + sizeof buf, c.ints()[r]).ptr);
+    }
+    return;
+  }
   scratch.clear();
   append_field_text(scratch, g, col, k);
   append_csv_field(out, scratch);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -59,24 +60,9 @@ class binder {
     }
     out.k = bound_field::kind::aggregate;
     out.fn = e.fn;
-    const std::vector<ast_name> arg{e.fn_attr};
-    if (!resolve_attribute(arg, out.rel.source, out.attr)) return false;
-    const value_type t = out.attr.type;
-    const std::string fn_name = e.fn == aggregate_fn::sum   ? "sum"
-                                : e.fn == aggregate_fn::avg ? "avg"
-                                : e.fn == aggregate_fn::min ? "min"
-                                                            : "max";
-    const std::string described = describe(out.attr, e.fn_attr.text);
-    if (t != value_type::integer && t != value_type::floating && t != value_type::timestamp) {
-      error(e.fn_attr.pos, "cannot aggregate " + described + "; " + fn_name +
-                               "() needs a numeric or timestamp attribute");
-      return false;
-    }
-    if (t == value_type::timestamp && e.fn == aggregate_fn::sum) {
-      error(e.fn_attr.pos, "cannot sum " + described + "; use min(), max() or avg()");
-      return false;
-    }
-    out.type = e.fn == aggregate_fn::avg && t == value_type::integer ? value_type::floating : t;
+    const std::optional<value_type> result = aggregate_attribute(e, out.rel.source, out.attr);
+    if (!result) return false;
+    out.type = *result;
     return true;
   }
 
@@ -583,32 +569,43 @@ class binder {
     return ok;
   }
 
+  static std::string fn_name(aggregate_fn fn) {
+    return fn == aggregate_fn::sum   ? "sum"
+           : fn == aggregate_fn::avg ? "avg"
+           : fn == aggregate_fn::min ? "min"
+                                     : "max";
+  }
+
+  // Resolves the attribute of aggregate `e` (a `sum/avg/min/max(attr)`) on the relation's
+  // source into `attr` and checks that `fn` applies to it: numeric or timestamp, no sum of
+  // timestamps. Returns the type of the aggregate's value (avg of an int is fractional), or
+  // nullopt after reporting an error.
+  std::optional<value_type> aggregate_attribute(const ast_expr& e, entity_id source,
+                                                attr_ref& attr) {
+    const std::vector<ast_name> arg{e.fn_attr};
+    if (!resolve_attribute(arg, source, attr)) return std::nullopt;
+    const value_type t = attr.type;
+    const std::string described = describe(attr, e.fn_attr.text);
+    if (t != value_type::integer && t != value_type::floating && t != value_type::timestamp) {
+      error(e.fn_attr.pos, "cannot aggregate " + described + "; " + fn_name(e.fn) +
+                               "() needs a numeric or timestamp attribute");
+      return std::nullopt;
+    }
+    if (t == value_type::timestamp && e.fn == aggregate_fn::sum) {
+      error(e.fn_attr.pos, "cannot sum " + described + "; use min(), max() or avg()");
+      return std::nullopt;
+    }
+    return e.fn == aggregate_fn::avg && t == value_type::integer ? value_type::floating : t;
+  }
+
   node_ptr bind_aggregate(const ast_expr& e, entity_id ctx) {
     auto n = make(bound_expr::kind::aggregate, e.pos, ctx);
     n->fn = e.fn;
     if (!resolve_relation(e.path, ctx, n->rel)) return nullptr;
     bool ok = bind_filter(e, *n);
-    const std::string fn_name = e.fn == aggregate_fn::sum   ? "sum"
-                                : e.fn == aggregate_fn::avg ? "avg"
-                                : e.fn == aggregate_fn::min ? "min"
-                                                            : "max";
-    const std::vector<ast_name> arg{e.fn_attr};
-    if (!resolve_attribute(arg, n->rel.source, n->attr)) return nullptr;
-    const value_type t = n->attr.type;
-    const std::string described = describe(n->attr, e.fn_attr.text);
-    if (t != value_type::integer && t != value_type::floating && t != value_type::timestamp) {
-      error(e.fn_attr.pos, "cannot aggregate " + described + "; " + fn_name +
-                               "() needs a numeric or timestamp attribute");
-      return nullptr;
-    }
-    if (t == value_type::timestamp && e.fn == aggregate_fn::sum) {
-      error(e.fn_attr.pos, "cannot sum " + described + "; use min(), max() or avg()");
-      return nullptr;
-    }
-    // The type of the aggregate's result: avg of an int is fractional.
-    const value_type result =
-        e.fn == aggregate_fn::avg && t == value_type::integer ? value_type::floating : t;
-    ok = bind_test(e.test, result, fn_name + "(" + e.fn_attr.text + ")", n->test) && ok;
+    const std::optional<value_type> result = aggregate_attribute(e, n->rel.source, n->attr);
+    if (!result) return nullptr;
+    ok = bind_test(e.test, *result, fn_name(e.fn) + "(" + e.fn_attr.text + ")", n->test) && ok;
     return ok ? std::move(n) : nullptr;
   }
 

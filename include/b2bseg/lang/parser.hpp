@@ -76,14 +76,7 @@ class parser {
              "expected an attribute, a path such as 'account.name' or an aggregate such as "
              "'opportunities.count()', found " +
                  describe(cur()));
-      std::vector<ast_name> path;
-      path.push_back({cur().value, cur().pos});
-      advance();
-      while (cur().kind == token_kind::dot) {
-        advance();
-        path.push_back(name_after_dot());
-        if (cur().kind == token_kind::lparen) break;
-      }
+      std::vector<ast_name> path = read_path();
       std::unique_ptr<ast_expr> e;
       if (cur().kind == token_kind::lparen) {
         ast_name fn = std::move(path.back());
@@ -307,7 +300,9 @@ class parser {
     return {t.value, t.pos};
   }
 
-  std::unique_ptr<ast_expr> predicate(int depth) {
+  // `name(.name)*` from the current name, stopping before a '(' (the last name is then a
+  // function).
+  std::vector<ast_name> read_path() {
     std::vector<ast_name> path;
     path.push_back({cur().value, cur().pos});
     advance();
@@ -316,6 +311,11 @@ class parser {
       path.push_back(name_after_dot());
       if (cur().kind == token_kind::lparen) break;
     }
+    return path;
+  }
+
+  std::unique_ptr<ast_expr> predicate(int depth) {
+    std::vector<ast_name> path = read_path();
     if (cur().kind == token_kind::lparen) {
       ast_name fn = std::move(path.back());
       path.pop_back();

@@ -23,8 +23,15 @@
 namespace b2bseg {
 
 /// Appends `v` to `out` as one CSV field, quoted when it holds a comma, quote, CR or LF.
+/// O(size): one pass over the bytes (find_first_of calls memchr once per byte).
 inline void append_csv_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+  bool plain = true;
+  for (char c : v)
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') {
+      plain = false;
+      break;
+    }
+  if (plain) {
     out.append(v);
     return;
   }
