@@ -211,6 +211,12 @@ class destination_run {
       std::vector<std::pair<std::string, std::string>> files;  // name in the run folder, bytes
       for (std::size_t i = 0; i < d_.segments.size(); ++i)
         segment(d_.segment_names[i], rep, files, state);
+      // Compression: the files in parallel (zlib and zstd each use one thread).
+      if (d_.compression != "none")
+        detail::parallel_for(std::size_t{0}, files.size(), [&](std::size_t i) {
+          files[i].second = d_.compression == "gzip" ? gzip_compress(files[i].second)
+                                                     : zstd_compress(files[i].second);
+        });
       files.emplace_back("manifest.json", manifest(rep, run));
       for (const auto& [name, bytes] : files) write_plain(staging / name, bytes);
       // The run folder whole: flushed, then renamed into place (replacing a run of the same
@@ -503,10 +509,7 @@ class destination_run {
            d_.type == destination_type::linkedin_contact_list))
         rep.warnings.push_back(f.path + " has " + std::to_string(pw.rows[p]) +
                                " rows; LinkedIn needs at least 300 to use a list");
-      std::string bytes = std::move(pw.parts[p]);
-      if (d_.compression == "gzip") bytes = gzip_compress(bytes);
-      if (d_.compression == "zstd") bytes = zstd_compress(bytes);
-      files.emplace_back(f.path, std::move(bytes));
+      files.emplace_back(f.path, std::move(pw.parts[p]));  // compressed later, in parallel
       rep.files.push_back(std::move(f));
     }
   }
