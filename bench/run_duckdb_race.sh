@@ -9,7 +9,9 @@
 # bench/data/results/suite-<N>-t<T>.json), installs the pinned @duckdb/node-api into
 # bench/duckdb/node_modules (npm ci), and runs bench/duckdb/race.mjs: DuckDB loads the same CSVs,
 # runs the SQL of every suite segment with T threads, and the two engines' member sets must be
-# identical for every segment (exit 1 otherwise, naming the first differing keys).
+# identical for every segment (exit 1 otherwise, naming the first differing keys). Then DuckDB
+# exports every person and account segment's members with the fields of bench_activate (COPY ...
+# TO csv), timed, to compare with build/bench/bench_activate.
 # Needs Node.js >= 20 and npm.
 set -euo pipefail
 
@@ -58,6 +60,7 @@ fi
 echo
 echo "=== DuckDB race: $n people, $threads thread(s) ==="
 node race.mjs --data "$root/bench/data/$n" --b2bseg "$json" --threads "$threads" --runs "$runs" \
-  --as-of "$as_of" --json "$root/bench/data/results/race-$n-t$threads.json" |
+  --as-of "$as_of" --json "$root/bench/data/results/race-$n-t$threads.json" \
+  --activate "$root/bench/data/results/duckdb-export-$n" |
   tee "$root/bench/data/results/race-$n-t$threads.txt"
 exit "${PIPESTATUS[0]}"

@@ -5,6 +5,8 @@
 //   node race.mjs --data DIR --b2bseg FILE.json [--threads N] [--runs R] [--as-of TS]
 //   node race.mjs --data DIR --b2bseg-out EVAL_OUT_DIR ...   (b2bseg eval's NAME.csv files)
 //   node race.mjs --print-sql [--as-of TS]                     (the SQL of every segment)
+//   ... --activate OUT_DIR   also time DuckDB's export of the members with bench_activate's
+//                            fields: COPY (SELECT ...) TO 'OUT_DIR/NAME.csv' per segment
 //
 // FILE.json is written by `tool_suite --json` (member keys and median times per segment);
 // EVAL_OUT_DIR by `b2bseg eval --out` (member keys only: no b2bseg times in the table then).
@@ -35,7 +37,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // --- arguments ---------------------------------------------------------------------------------
 function parseArgs(argv) {
   const a = { data: null, b2bseg: null, b2bsegOut: null, threads: 2, runs: 5,
-              asOf: '2026-11-22T00:00:00Z', printSql: false, only: null, json: null };
+              asOf: '2026-11-22T00:00:00Z', printSql: false, only: null, json: null,
+              activate: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -50,6 +53,7 @@ function parseArgs(argv) {
     else if (k === '--as-of') a.asOf = v();
     else if (k === '--only') a.only = v().split(',');
     else if (k === '--json') a.json = v();
+    else if (k === '--activate') a.activate = v();
     else if (k === '--print-sql') a.printSql = true;
     else if (k === '-h' || k === '--help') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0]
@@ -475,6 +479,42 @@ if (a.json) {
   fs.writeFileSync(a.json, JSON.stringify({ duckdb: version, threads: a.threads, runs: a.runs, as_of: asOf,
     load_ms: load.ms, sum_ms: duckSum, b2bseg_whole_ms: b2.wholeMs, b2bseg_sum_ms: b2Sum,
     segments: results.map(({ name, members, duck, b2: b, same }) => ({ name, members, duckdb_ms: duck, b2bseg_ms: b, same })) }, null, 1));
+}
+
+// --- activation: the members with bench_activate's fields, exported by COPY ---------------------
+// Person segments: email, account name, events.count(); account segments: name, industry, the sum
+// of open opportunities' amounts. One COPY per segment, timed together (median of the runs).
+if (a.activate) {
+  fs.mkdirSync(a.activate, { recursive: true });
+  const copies = [];
+  for (const name of names) {
+    const entity = b2.segments.get(name).entity;
+    const out = quoteStr(path.join(a.activate, `${name}.csv`));
+    if (entity === 'person')
+      copies.push(`COPY (WITH m AS (${S[name]})
+        SELECT p.person_id, p.email, acc.name AS company,
+               (SELECT count(*) FROM event e WHERE e.person_id = p.person_id) AS events
+        FROM m JOIN person p ON p.person_id = m.k LEFT JOIN account acc ON acc.account_id = p.account_id
+        ORDER BY p.person_id) TO ${out} (HEADER)`);
+    else if (entity === 'account')
+      copies.push(`COPY (WITH m AS (${S[name]})
+        SELECT acc.account_id, acc.name, acc.industry,
+               (SELECT sum(o.amount) FROM opportunity o
+                WHERE o.account_id = acc.account_id AND NOT coalesce(o.is_closed, false)) AS open_pipeline
+        FROM m JOIN account acc ON acc.account_id = m.k ORDER BY acc.account_id) TO ${out} (HEADER)`);
+  }
+  const times = [];
+  for (let r = 0; r <= a.runs; r++) {
+    const t0 = now();
+    for (const sql of copies) await con.run(sql);
+    if (r) times.push(now() - t0);
+  }
+  let rows = 0;
+  for (const f of fs.readdirSync(a.activate))
+    rows += fs.readFileSync(path.join(a.activate, f), 'utf8').split('\n').filter((l) => l).length - 1;
+  console.log(`DuckDB export of ${copies.length} segments' members with 3 fields each (COPY ... TO csv): ` +
+    `${f3(median(times))} ms median, ${rows} rows, ${(rows / median(times) * 1000 / 1e6).toFixed(2)}M rows/s ` +
+    `(segments evaluated inside each COPY)`);
 }
 
 if (failures.length) {
