@@ -193,7 +193,12 @@ class destination_run {
  public:
   destination_run(const graph& g, const evaluation& ev, const destination& d,
                   const std::filesystem::path& out, const activate_options& o)
-      : g_(g), ev_(ev), d_(d), dir_(out / d.name), o_(o) {}
+      : g_(g),
+        ev_(ev),
+        d_(d),
+        dir_(out / d.name),
+        o_(o),
+        fields_(g, field_list(d), o.as_of, o.threads) {}
 
   destination_report run() {
     namespace fs = std::filesystem;
@@ -217,7 +222,7 @@ class destination_run {
           files[i].second = d_.compression == "gzip" ? gzip_compress(files[i].second)
                                                      : zstd_compress(files[i].second);
         });
-      files.emplace_back("manifest.json", manifest(rep, run));
+      files.emplace_back("manifest.json", manifest(rep));
       for (const auto& [name, bytes] : files) write_plain(staging / name, bytes);
       // The run folder whole: flushed, then renamed into place (replacing a run of the same
       // instant); only then the state, so a failure before it hands the same changes over again.
@@ -323,12 +328,9 @@ class destination_run {
   // Writes the rows of one logical file (split into parts as the type requires).
   void emit(const std::string& seg, const std::string& stem, const std::vector<out_row>& rows,
             destination_report& rep, std::vector<std::pair<std::string, std::string>>& files) {
-    std::vector<const bound_field*> fields;
-    for (const auto& f : d_.fields) fields.push_back(&f.field);
-    if (d_.lead_id) fields.push_back(&d_.lead_id->field);
     std::vector<row_id> ids(rows.size());
     for (std::size_t k = 0; k < rows.size(); ++k) ids[k] = rows[k].row;
-    const std::vector<field_column> cols = evaluate_fields(g_, fields, ids, o_.as_of, o_.threads);
+    const std::vector<field_column> cols = fields_.run(ids);
 
     std::map<std::string, std::uint64_t> skipped;
     part_writer pw;
@@ -514,7 +516,7 @@ class destination_run {
     }
   }
 
-  std::string manifest(const destination_report& rep, const std::string& run) const {
+  std::string manifest(const destination_report& rep) const {
     std::string m = "{\n  \"destination\": ";
     detail::append_json_string(m, d_.name);
     m += ",\n  \"type\": ";
@@ -546,8 +548,15 @@ class destination_run {
       detail::append_json_string(m, rep.warnings[i]);
     }
     m += "]\n}\n";
-    (void)run;
     return m;
+  }
+
+  // The destination's fields, lead_id last.
+  static std::vector<const bound_field*> field_list(const destination& d) {
+    std::vector<const bound_field*> fields;
+    for (const auto& f : d.fields) fields.push_back(&f.field);
+    if (d.lead_id) fields.push_back(&d.lead_id->field);
+    return fields;
   }
 
   const graph& g_;
@@ -555,6 +564,7 @@ class destination_run {
   const destination& d_;
   std::filesystem::path dir_;
   activate_options o_;
+  field_evaluator fields_;  // filters evaluated once for all of the destination's files
 };
 
 }  // namespace detail

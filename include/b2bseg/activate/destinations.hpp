@@ -348,7 +348,6 @@ class destinations_reader {
         f.column = m.key;
         if (compile(m.val, dest.entity, f)) dest.fields.push_back(std::move(f));
       }
-    const std::size_t field_errors = diags_.size();
     auto need = [&](std::initializer_list<std::string_view> cols, const std::string& why) {
       for (auto c : cols)
         if (dest.find(c)) return;
@@ -382,7 +381,6 @@ class destinations_reader {
       case destination_type::files:
         break;
     }
-    (void)field_errors;
     // hash
     if (const json::value* h = d.find("hash")) {
       if (dest.type != destination_type::linkedin_contact_list) {

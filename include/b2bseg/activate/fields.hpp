@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,39 +69,55 @@ inline row_id follow_hops(const graph& g, const std::vector<link_hop>& hops, row
 
 }  // namespace detail
 
-/// Evaluates `fields` (all over the entity of `members`' ids) for each member. Filters of counts
-/// and aggregates run once over their whole entity as one shared plan (`as_of` resolves `now`,
-/// `threads` as for evaluate); then each member's related rows are scanned once per field.
-/// Sums of ints and timestamps are exact (128 bits); avg is the exact sum divided by the count,
-/// rounded once (a timestamp average is floored to the microsecond; float sums accumulate in
-/// long double). Cost: O(fields x (members + related rows of the members)).
-inline std::vector<field_column> evaluate_fields(const graph& g,
-                                                 const std::vector<const bound_field*>& fields,
-                                                 const std::vector<row_id>& members,
-                                                 timestamp_us as_of, unsigned threads = 0) {
-  // 1. Every filter as one plan: a root per filter, sub-expressions shared.
-  bound_file holder;
-  std::vector<std::uint32_t> filter_of(fields.size(), ~0u);
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (!fields[i]->filter) continue;
-    filter_of[i] = static_cast<std::uint32_t>(holder.segments.size());
-    bound_segment s;
-    s.name = "field " + std::to_string(i);
-    s.entity = fields[i]->rel.source;
-    holder.segments.push_back(std::move(s));
-  }
-  std::vector<bitset> passing(holder.segments.size());
-  if (!holder.segments.empty()) {
+/// Evaluates field expressions (all over one entity) for lists of members. The constructor runs
+/// the filters of counts and aggregates once over their whole entity, as one shared plan (`as_of`
+/// resolves `now`; `threads` as for evaluate); `run` then scans each member's related rows once
+/// per field, in parallel. Sums of ints and timestamps are exact (128 bits); avg is the exact sum
+/// divided by the count, rounded once (a timestamp average is floored to the microsecond; float
+/// sums accumulate in long double). The fields and the graph must outlive the evaluator.
+class field_evaluator {
+ public:
+  /// Cost: one evaluation of the filters' plan.
+  field_evaluator(const graph& g, std::vector<const bound_field*> fields, timestamp_us as_of,
+                  unsigned threads = 0)
+      : g_(g), fields_(std::move(fields)), filter_of_(fields_.size(), ~0u) {
+    bound_file holder;
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+      if (!fields_[i]->filter) continue;
+      filter_of_[i] = static_cast<std::uint32_t>(holder.segments.size());
+      bound_segment s;
+      s.name = "field " + std::to_string(i);
+      s.entity = fields_[i]->rel.source;
+      holder.segments.push_back(std::move(s));
+    }
+    passing_.resize(holder.segments.size());
+    if (holder.segments.empty()) return;
     detail::planner pl(g.schema(), holder, as_of);
     std::vector<plan::root> roots;
-    for (std::size_t i = 0; i < fields.size(); ++i)
-      if (filter_of[i] != ~0u) roots.push_back({filter_of[i], pl.lower(*fields[i]->filter)});
+    for (std::size_t i = 0; i < fields_.size(); ++i)
+      if (filter_of_[i] != ~0u) roots.push_back({filter_of_[i], pl.lower(*fields_[i]->filter)});
     executor ex(g, threads);
     evaluation ev = ex.run(pl.take(std::move(roots)), holder);
     for (std::size_t k = 0; k < ev.segments.size(); ++k)
-      passing[k] = to_bitset(ev.segments[k].members, g.rows(holder.segments[k].entity));
+      passing_[k] = to_bitset(ev.segments[k].members, g.rows(holder.segments[k].entity));
   }
 
+  /// The value of every field for each of `members` (dense ids; no_row gives nulls), one column
+  /// per field. Cost: O(fields x (members + related rows of the members)).
+  std::vector<field_column> run(const std::vector<row_id>& members) const;
+
+ private:
+  const graph& g_;
+  std::vector<const bound_field*> fields_;
+  std::vector<std::uint32_t> filter_of_;  // per field: its filter's index in passing_, or ~0u
+  std::vector<bitset> passing_;           // per filter: the related rows that pass
+};
+
+inline std::vector<field_column> field_evaluator::run(const std::vector<row_id>& members) const {
+  const graph& g = g_;
+  const auto& fields = fields_;
+  const auto& filter_of = filter_of_;
+  const auto& passing = passing_;
   // 2. Per field, per member.
   std::vector<field_column> out(fields.size());
   const std::size_t n = members.size();
@@ -195,6 +212,14 @@ inline std::vector<field_column> evaluate_fields(const graph& g,
     });
   }
   return out;
+}
+
+/// One-shot form of field_evaluator: the filters' plan and the members' values at once.
+inline std::vector<field_column> evaluate_fields(const graph& g,
+                                                 const std::vector<const bound_field*>& fields,
+                                                 const std::vector<row_id>& members,
+                                                 timestamp_us as_of, unsigned threads = 0) {
+  return field_evaluator(g, fields, as_of, threads).run(members);
 }
 
 // --- writing values ----------------------------------------------------------------------------
