@@ -13,5 +13,10 @@ if ((${#missing[@]} == 0)); then exit 0; fi
 echo "b2bseg: installing missing packages: ${missing[*]}" >&2
 sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
+echo "b2bseg: updating the package lists (apt-get update) ..." >&2
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A line per package downloaded, unpacked and set up, so that the wait never looks like a hang.
+echo "b2bseg: downloading and installing ${#missing[@]} packages and what they need ..." >&2
+$sudo apt-get install -y --no-install-recommends "${missing[@]}" 2>&1 |
+  { grep --line-buffered -E '^(Get:|Unpacking|Setting up)' || true; } | sed -u 's/^/  /' >&2
+echo "b2bseg: packages installed" >&2

@@ -18,12 +18,15 @@ while (($#)); do
 done
 scripts/setup-deps.sh
 build=build; type=Release; bench=ON
+# CI's default build fails on any warning in the project's own code (B2BSEG_WERROR).
+werror=OFF; [[ "${CI:-}" == true && -z "$sanitize" ]] && werror=ON
 case "$sanitize" in
   "") ;;
   thread) build=build-tsan; type=RelWithDebInfo; bench=OFF ;;
   *) build=build-asan; type=RelWithDebInfo; bench=OFF ;;
 esac
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=$bench >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=$bench \
+  -DB2BSEG_WERROR=$werror >/dev/null
 cmake --build "$build" -j2
 args=(--test-dir "$build" -j2 --output-on-failure)
 if [[ "$sanitize" == thread ]]; then

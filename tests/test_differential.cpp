@@ -537,11 +537,14 @@ TEST(regressions, avg_of_present_day_timestamps_over_many_children) {
   graph_builder b(s);
   b.add_row("account", {{"id", "A1"}});
   b.add_row("account", {{"id", "A2"}});
-  for (int i = 0; i < 6000; ++i)
-    b.add_row("person", {{"id", "P" + std::to_string(i)},
+  for (int i = 0; i < 6000; ++i) {
+    std::string id = "P";  // not "P" + to_string(i): GCC 12 -Wrestrict false positive
+    id += std::to_string(i);
+    b.add_row("person", {{"id", id},
                          {"seen", i % 2 ? "2026-11-20T00:00:00Z" : "2026-11-22T00:00:00Z"},
                          {"n", "3000000000000000"},
                          {"account_id", "A1"}});
+  }
   b.add_row("person", {{"id", "Q"}, {"seen", "2020-01-01"}, {"account_id", "A2"}});
   const graph g = b.build();
   expect_tiny(g, "segment s on account where people.avg(seen) = @2026-11-21T00:00:00Z", {"A1"});

@@ -1,5 +1,12 @@
-// The README's library example is the consumer program the tests build and run: keep them equal.
+// The documentation runs: the README's library example is the consumer program the tests build,
+// and every example of docs/ (commands, segments, schema, destinations) runs here.
 #include <gtest/gtest.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "b2bseg/activate/destinations.hpp"
 #include "b2bseg/b2bseg.hpp"
@@ -34,4 +41,104 @@ TEST(Docs, ActivateGuideExampleIsAValidDestinationsFile) {
       b2bseg::testing::read_file(src + "/datasets/demo.seg"), s, "demo.seg");
   const auto dests = b2bseg::parse_destinations(page.substr(begin, end - begin), s, f);
   EXPECT_EQ(dests.size(), 4u);
+}
+
+namespace {
+
+/// The fenced blocks of language `lang` in `page` (```lang ... ```), in order.
+std::vector<std::string> fenced_blocks(const std::string& page, const std::string& lang) {
+  std::vector<std::string> out;
+  const std::string open = "```" + lang + "\n";
+  for (auto b = page.find(open); b != std::string::npos; b = page.find(open, b)) {
+    b += open.size();
+    const auto e = page.find("```", b);
+    out.push_back(page.substr(b, e - b));
+    b = e;
+  }
+  return out;
+}
+
+std::string doc(const std::string& name) {
+  return b2bseg::testing::read_file(std::string(B2BSEG_SOURCE_DIR) + "/docs/" + name);
+}
+
+}  // namespace
+
+TEST(Docs, EveryCommandOfTheCliPageRuns) {
+  // docs/cli.md: every `b2bseg ...` line of its sh blocks, from the repository root, with out/
+  // standing for a temporary folder.
+  b2bseg::testing::temp_dir dir;
+  std::size_t ran = 0;
+  for (const std::string& block : fenced_blocks(doc("cli.md"), "sh")) {
+    std::size_t b = 0;
+    while (b < block.size()) {
+      const auto e = block.find('\n', b);
+      std::string line = block.substr(b, e - b);
+      b = e + 1;
+      if (line.rfind("b2bseg ", 0) != 0) continue;
+      for (auto at = line.find(" out/"); at != std::string::npos; at = line.find(" out/", at + 1))
+        line.replace(at + 1, 3, dir.str());
+      const std::string cmd = std::string("cd ") + B2BSEG_SOURCE_DIR + " && " + B2BSEG_EXE +
+                              line.substr(6) + " >/dev/null 2>&1; echo $?";
+      FILE* p = popen(cmd.c_str(), "r");
+      char buf[16] = {0};
+      const bool read = std::fgets(buf, sizeof buf, p) != nullptr;
+      pclose(p);
+      EXPECT_TRUE(read && std::string(buf) == "0\n") << line << " exited " << buf;
+      ++ran;
+    }
+  }
+  EXPECT_GE(ran, 7u);
+}
+
+TEST(Docs, EveryLanguageExampleCompilesAndEvaluatesOnTheDemo) {
+  const std::string src = B2BSEG_SOURCE_DIR;
+  static const b2bseg::graph g = b2bseg::load_dataset(src + "/datasets/demo");
+  b2bseg::timestamp_us as_of = 0;
+  b2bseg::parse_timestamp("2026-11-22T00:00:00Z", as_of);
+  const auto blocks = fenced_blocks(doc("language.md"), "seg");
+  EXPECT_GE(blocks.size(), 5u);
+  std::size_t nonempty = 0, segments = 0;
+  for (const std::string& text : blocks) {
+    b2bseg::bound_file f;
+    try {
+      f = b2bseg::compile_segments(text, g.schema(), "language.md");
+    } catch (const b2bseg::compile_error& e) {
+      ADD_FAILURE() << e.what() << "\n" << text;
+      continue;
+    }
+    const auto ev = b2bseg::evaluate(g, f, {.as_of = as_of, .threads = 0, .segments = {}});
+    for (const auto& s : ev.segments) {
+      ++segments;
+      nonempty += s.members.cardinality() > 0;
+    }
+  }
+  // The examples describe real audiences of the demo data: most of them have members.
+  EXPECT_GE(nonempty * 4, segments * 3) << nonempty << " of " << segments;
+}
+
+TEST(Docs, DatasetSchemaExampleIsValid) {
+  const std::string page = doc("datasets.md");
+  const auto marker = page.find("<!-- schema-example -->");
+  ASSERT_NE(marker, std::string::npos);
+  const auto blocks = fenced_blocks(page.substr(marker), "json");
+  ASSERT_FALSE(blocks.empty());
+  const b2bseg::schema s = b2bseg::parse_schema(blocks[0], "datasets.md");
+  EXPECT_EQ(s.entities.size(), 3u);
+}
+
+TEST(Docs, ReadmePointsOnlyInsideTheRepository) {
+  const std::string src = B2BSEG_SOURCE_DIR;
+  const std::string readme = b2bseg::testing::read_file(src + "/README.md");
+  EXPECT_EQ(readme.find("../shared"), std::string::npos);
+  // Every docs/ page it names exists.
+  for (auto at = readme.find("docs/"); at != std::string::npos; at = readme.find("docs/", at + 1)) {
+    auto end = at + 5;
+    while (end < readme.size() && (std::isalnum(static_cast<unsigned char>(readme[end])) ||
+                                   readme[end] == '_' || readme[end] == '-'))
+      ++end;
+    if (readme.compare(end, 3, ".md") != 0) continue;  // `docs/` alone, not a page
+    const std::string page = readme.substr(at, end + 3 - at);
+    EXPECT_TRUE(std::filesystem::exists(src + "/" + page)) << page;
+  }
 }

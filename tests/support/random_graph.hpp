@@ -934,7 +934,8 @@ inline bool write_dataset_files(const random_dataset& ds, const std::string& dir
         std::string v = "junk, \"ignored\"";
         for (const auto& f : row.fields)
           if (f.first == columns[c]) v = f.second;
-        text += (c ? "," : "") + csv_field(v, r);
+        if (c) text += ',';
+        text += csv_field(v, r);
       }
     }
     if (r.chance(0.7)) text += eol;

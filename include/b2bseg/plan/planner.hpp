@@ -113,8 +113,19 @@ inline void literal_key(std::string& k, const literal& l) {
 }
 
 inline void attr_ref_key(std::string& k, const attr_ref& a) {
-  for (const auto& h : a.path) k += "h" + std::to_string(h.from) + "." + std::to_string(h.link);
-  k += "a" + std::to_string(a.entity) + "." + std::to_string(a.attribute) + ";";
+  // Appended piece by piece: `"h" + std::to_string(...)` trips GCC 12's -Wrestrict false
+  // positive (operator+(const char*, string&&)).
+  for (const auto& h : a.path) {
+    k += 'h';
+    k += std::to_string(h.from);
+    k += '.';
+    k += std::to_string(h.link);
+  }
+  k += 'a';
+  k += std::to_string(a.entity);
+  k += '.';
+  k += std::to_string(a.attribute);
+  k += ';';
 }
 
 /// The lowering pass. One instance per plan; not thread-safe.
