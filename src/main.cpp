@@ -100,8 +100,11 @@ void print_lenient_report(const b2bseg::load_report& rep) {
 }
 
 /// Reads the schema and compiles the segments file; compile errors throw compile_error.
-b2bseg::bound_file compile_file(const std::string& data, const std::string& segments) {
-  b2bseg::schema s = b2bseg::read_schema((fs::path(data) / "schema.json").string());
+b2bseg::bound_file compile_file(const std::string& data, const std::string& segments,
+                                b2bseg::schema* schema_out = nullptr) {
+  b2bseg::schema local;
+  b2bseg::schema& s = schema_out ? *schema_out : local;
+  s = b2bseg::read_schema((fs::path(data) / "schema.json").string());
   std::string text = read_text_file(segments);
   return b2bseg::compile_segments(text, s, segments);
 }
@@ -139,13 +142,13 @@ std::string human_bytes(std::uint64_t b) {
 /// Refuses (usage error) an output folder that is the dataset folder, or output files that are
 /// one of the run's inputs (schema.json, the segments file, a CSV the schema names): writing
 /// there would destroy the data.
-void refuse_overwriting_inputs(const std::string& data, const std::string& segments,
-                               const std::string& out, const std::vector<std::string>& outputs) {
+void refuse_overwriting_inputs(const b2bseg::schema& s, const std::string& data,
+                               const std::string& segments, const std::string& out,
+                               const std::vector<std::string>& outputs) {
   std::error_code ec;
   if (fs::equivalent(out, data, ec))
     throw usage_error("--out '" + out + "' is the dataset folder; choose another folder");
   std::vector<fs::path> inputs{fs::path(data) / "schema.json", fs::path(segments)};
-  b2bseg::schema s = b2bseg::read_schema((fs::path(data) / "schema.json").string());
   for (const auto& e : s.entities) inputs.push_back(fs::path(data) / e.file);
   for (const auto& o : outputs)
     for (const auto& in : inputs)
@@ -180,12 +183,13 @@ struct eval_args {
 
 int run_eval(const eval_args& a) {
   b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
-  b2bseg::bound_file f = compile_file(a.data, a.segments);
+  b2bseg::schema schema;
+  b2bseg::bound_file f = compile_file(a.data, a.segments, &schema);
   std::vector<std::uint32_t> selected = select_segments(f, a.only);
   std::vector<std::string> outputs{(fs::path(a.out) / "summary.json").string()};
   for (const auto& s : f.segments)
     outputs.push_back((fs::path(a.out) / (s.name + ".csv")).string());
-  refuse_overwriting_inputs(a.data, a.segments, a.out, outputs);
+  refuse_overwriting_inputs(schema, a.data, a.segments, a.out, outputs);
   std::error_code mkdir_error;
   fs::create_directories(a.out, mkdir_error);
   if (mkdir_error)
@@ -248,17 +252,15 @@ struct activate_args {
 
 int run_activate(const activate_args& a) {
   b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
-  b2bseg::bound_file f = compile_file(a.data, a.segments);
-  b2bseg::schema s = b2bseg::read_schema((fs::path(a.data) / "schema.json").string());
+  b2bseg::schema s;
+  b2bseg::bound_file f = compile_file(a.data, a.segments, &s);
   // The destinations are checked before anything is loaded: a bad file writes nothing.
   const std::vector<b2bseg::destination> dests =
       b2bseg::parse_destinations(read_text_file(a.destinations), s, f, a.destinations);
   std::vector<std::string> names;
   for (const auto& d : dests)
     names.insert(names.end(), d.segment_names.begin(), d.segment_names.end());
-  std::error_code ec;
-  if (fs::equivalent(a.out, a.data, ec))
-    throw usage_error("--out '" + a.out + "' is the dataset folder; choose another folder");
+  refuse_overwriting_inputs(s, a.data, a.segments, a.out, {});
 
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);

@@ -223,10 +223,10 @@ class destination_run {
                                                      : zstd_compress(files[i].second);
         });
       files.emplace_back("manifest.json", manifest(rep));
-      for (const auto& [name, bytes] : files) write_plain(staging / name, bytes);
+      for (const auto& [name, bytes] : files) write_whole_file((staging / name).string(), bytes);
       // The run folder whole: flushed, then renamed into place (replacing a run of the same
       // instant); only then the state, so a failure before it hands the same changes over again.
-      sync(staging);
+      sync_folder(staging.string(), true);
       const fs::path target = dir_ / run;
       const fs::path old = dir_ / (".b2bseg-old-" + std::to_string(::getpid()));
       fs::remove_all(old);
@@ -248,23 +248,6 @@ class destination_run {
   }
 
  private:
-  static void write_plain(const std::filesystem::path& p, std::string_view bytes) {
-    std::FILE* fp = std::fopen(p.c_str(), "wb");
-    if (!fp)
-      throw data_error(p.string(), 0, 0, std::string("cannot write: ") + std::strerror(errno));
-    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), fp) == bytes.size();
-    const int err = errno;
-    ok = std::fclose(fp) == 0 && ok;
-    if (!ok) throw data_error(p.string(), 0, 0, std::string("cannot write: ") + std::strerror(err));
-  }
-  static void sync(const std::filesystem::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw data_error(dir.string(), 0, 0, "cannot open folder");
-    const int r = ::syncfs(fd);
-    ::close(fd);
-    if (r != 0) throw data_error(dir.string(), 0, 0, "cannot flush to disk");
-  }
-
   const Roaring& members_of(const std::string& name) const {
     for (const auto& s : ev_.segments)
       if (s.name == name) return s.members;
@@ -463,6 +446,7 @@ class destination_run {
         std::vector<std::string> emails(rows.size());
         std::vector<char> keep(rows.size(), 0);
         std::map<std::string, std::size_t> first_by_email;  // lower-cased email -> row
+        std::uint64_t eligible = 0;                         // rows that pass the first two rules
         for (std::size_t k = 0; k < rows.size(); ++k) {
           emails[k] = std::string(trim_spaces(value_text(email, k)));
           if (!valid_email(emails[k])) {
@@ -473,15 +457,12 @@ class destination_run {
             ++skipped["no_lead_id"];
             continue;
           }
+          ++eligible;
           auto [it, fresh] = first_by_email.emplace(ascii_lower(emails[k]), k);
           if (!fresh && rows[k].key < rows[it->second].key) it->second = k;
         }
         for (const auto& [e, k] : first_by_email) keep[k] = 1;
-        std::uint64_t eligible = 0;
         for (std::size_t k = 0; k < rows.size(); ++k) {
-          const bool ok =
-              valid_email(emails[k]) && !(d_.lead_id && field_is_null(g_, cols.back(), k));
-          eligible += ok;
           if (!keep[k]) continue;
           line.clear();
           for (std::size_t i = 0; i < d_.fields.size(); ++i) {

@@ -43,6 +43,38 @@ inline void append_csv_field(std::string& out, std::string_view v) {
   out += '"';
 }
 
+namespace detail {
+
+/// Writes `data` to `path` (created or truncated), not flushed to disk. Throws data_error naming
+/// `shown` (default: `path`; a staged file names its final path).
+inline void write_whole_file(const std::string& path, std::string_view data,
+                             const std::string& shown = {}) {
+  const std::string& name = shown.empty() ? path : shown;
+  std::FILE* fp = std::fopen(path.c_str(), "wb");
+  if (!fp) throw data_error(name, 0, 0, std::string("cannot write: ") + std::strerror(errno));
+  bool ok = std::fwrite(data.data(), 1, data.size(), fp) == data.size();
+  ok = (std::fflush(fp) == 0) && ok;
+  const int err = errno;
+  ok = (std::fclose(fp) == 0) && ok;
+  if (!ok) throw data_error(name, 0, 0, std::string("cannot write: ") + std::strerror(err));
+}
+
+/// Flushes to disk the whole filesystem holding folder `dir` (syncfs: one call for any number
+/// of files), or, with `whole_filesystem` false, the folder itself (its renames; errors
+/// ignored). Throws data_error naming `dir`.
+inline void sync_folder(const std::string& dir, bool whole_filesystem) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    throw data_error(dir, 0, 0, std::string("cannot open folder: ") + std::strerror(errno));
+  const int r = whole_filesystem ? ::syncfs(fd) : ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (r != 0 && whole_filesystem)
+    throw data_error(dir, 0, 0, std::string("cannot flush to disk: ") + std::strerror(err));
+}
+
+}  // namespace detail
+
 /// A set of files written aside (short hidden temporary names in each file's folder) and put in
 /// place together by `commit()`: afterwards every final path holds its new content, or, if
 /// commit throws, every final path holds what it held before (previous files restored, new ones
@@ -65,15 +97,8 @@ class staged_files {
   /// Throws data_error naming `path` on failure.
   void write(const std::string& path, std::string_view data) {
     ++counter_;
-    file f{path, temp_name(path, "tmp"), temp_name(path, "bak"), false};
-    std::FILE* fp = std::fopen(f.temp.c_str(), "wb");
-    if (!fp) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(errno));
-    files_.push_back(f);
-    bool ok = std::fwrite(data.data(), 1, data.size(), fp) == data.size();
-    ok = (std::fflush(fp) == 0) && ok;
-    const int err = errno;
-    ok = (std::fclose(fp) == 0) && ok;
-    if (!ok) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(err));
+    files_.push_back({path, temp_name(path, "tmp"), temp_name(path, "bak"), false});
+    detail::write_whole_file(files_.back().temp, data, path);
   }
 
   /// Flushes every temporary to disk (one syncfs per folder), then renames each into place,
@@ -87,7 +112,7 @@ class staged_files {
       if (d.empty()) d = ".";
       if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
     }
-    for (const auto& d : dirs) sync_folder(d, true);
+    for (const auto& d : dirs) detail::sync_folder(d, true);
     // 1. Back up every file about to be replaced (a hard link: no copy). A target that cannot be
     //    backed up (a folder, a filesystem without links) fails the commit before any change.
     for (auto& f : files_) {
@@ -117,7 +142,7 @@ class staged_files {
     for (auto& f : files_)
       if (f.backed_up) ::unlink(f.backup.c_str());
     files_.clear();
-    for (const auto& d : dirs) sync_folder(d, false);
+    for (const auto& d : dirs) detail::sync_folder(d, false);
   }
 
  private:
@@ -136,17 +161,6 @@ class staged_files {
     return (p.parent_path() /
             (".b2bseg-" + std::to_string(::getpid()) + "-" + std::to_string(counter_) + "." + ext))
         .string();
-  }
-
-  // syncfs (whole filesystem: one call for any number of files) or fsync of the folder itself
-  // (the renames).
-  static void sync_folder(const std::string& dir, bool whole_filesystem) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) fail(dir, "cannot open folder: ", errno);
-    const int r = whole_filesystem ? ::syncfs(fd) : ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (r != 0 && whole_filesystem) fail(dir, "cannot flush to disk: ", err);
   }
 
   std::vector<file> files_;
