@@ -64,10 +64,11 @@ void print_person_memory(const b2bseg::graph& g) {
   done = true;
   const entity_id person = g.schema().find_entity("person");
   const double rows = static_cast<double>(g.rows(person));
-  std::fprintf(stderr, "person table: %.1f bytes/row over %.0f rows:", g.table(person).memory_bytes() / rows,
-               rows);
+  std::fprintf(stderr, "person table: %.1f bytes/row over %.0f rows:",
+               g.table(person).memory_bytes() / rows, rows);
   for (const auto& m : g.memory_report())
-    if (m.entity == "person") std::fprintf(stderr, " [%s %.1f]", m.structure.c_str(), m.bytes / rows);
+    if (m.entity == "person")
+      std::fprintf(stderr, " [%s %.1f]", m.structure.c_str(), m.bytes / rows);
   std::fprintf(stderr, "\n");
 }
 
@@ -124,7 +125,8 @@ void BM_load_dataset(benchmark::State& state) {
   state.counters["other_ms"] = load_ms - parse_ms - index_ms;
   state.counters["person_MB/s"] = person_ms > 0 ? person_mb / (person_ms / 1e3) : 0;
   state.counters["event_MB/s"] = event_ms > 0 ? event_mb / (event_ms / 1e3) : 0;
-  state.SetLabel(std::to_string(d.people) + " people, " + std::to_string(d.csv_bytes / 1000000) + " MB CSV");
+  state.SetLabel(std::to_string(d.people) + " people, " + std::to_string(d.csv_bytes / 1000000) +
+                 " MB CSV");
 }
 
 // ---- one entity file alone --------------------------------------------------------------------
@@ -150,7 +152,8 @@ void BM_load_entity(benchmark::State& state, const char* name) {
   const b2bseg::graph& ref = reference_graph(d);
   const b2bseg::schema& s = ref.schema();
   const entity_id e = s.find_entity(name);
-  if (!bench::check_true(state, e != b2bseg::no_entity, std::string("entity ") + name + " exists")) return;
+  if (!bench::check_true(state, e != b2bseg::no_entity, std::string("entity ") + name + " exists"))
+    return;
   const b2bseg::entity_def& def = s.entities[e];
   // Link targets are complete tables, as in a full load.
   std::vector<b2bseg::entity_table> tables(s.entities.size());
@@ -169,20 +172,22 @@ void BM_load_entity(benchmark::State& state, const char* name) {
     b2bseg::csv_file f = b2bseg::csv_file::open(path);
     b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
     const std::size_t workers = static_cast<std::size_t>(tbb::this_task_arena::max_concurrency());
-    const std::size_t want = std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+    const std::size_t want =
+        std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
     std::vector<b2bseg::csv_chunk> parts = f.split(want);
     std::vector<b2bseg::detail::raw_chunk> chunks(parts.size());
     const auto targets = b2bseg::detail::link_targets(s, e, tables, built);
     tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
       b2bseg::csv_record_reader reader(f, parts[c]);
       b2bseg::detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), false,
-                                    targets, chunks[c]);
+                                    targets, {}, chunks[c]);
     });
     auto t1 = std::chrono::steady_clock::now();
     b2bseg::load_report rep;
     std::vector<b2bseg::detail::deferred_link> deferred;
     std::optional<b2bseg::entity_table> t;
-    t.emplace(b2bseg::detail::build_table(s, e, chunks, f.name(), tables, built, false, rep, deferred));
+    t.emplace(
+        b2bseg::detail::build_table(s, e, chunks, f.name(), tables, built, false, rep, deferred));
     auto t2 = std::chrono::steady_clock::now();
     state.PauseTiming();
     parse_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
@@ -192,7 +197,8 @@ void BM_load_entity(benchmark::State& state, const char* name) {
     if (!validated) {  // the table must equal the one of the full load
       validated = true;
       const auto& r = ref.table(e);
-      if (!bench::check(state, "memory bytes vs full load", t->memory_bytes(), r.memory_bytes())) break;
+      if (!bench::check(state, "memory bytes vs full load", t->memory_bytes(), r.memory_bytes()))
+        break;
       bool same = true;
       for (std::size_t l = 0; l < def.links.size() && same; ++l) {
         auto a = t->links[l].parents(), b = r.links[l].parents();
@@ -222,9 +228,27 @@ void BM_load_entity(benchmark::State& state, const char* name) {
 
 }  // namespace
 
-BENCHMARK(BM_load_dataset)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_load_entity, person, "person")->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_load_entity, event, "event")->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_load_dataset)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_load_entity, person, "person")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_load_entity, event, "event")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -92,9 +92,17 @@ b2bseg::load_options load_options_for(bool lenient, progress_bar& bar) {
 
 void print_lenient_report(const b2bseg::load_report& rep) {
   if (rep.issues.empty()) return;
-  std::fprintf(stderr, "lenient load: %llu bad values, %llu duplicate keys, %llu dangling links\n",
+  std::fprintf(stderr, "lenient load: %llu bad values, %llu duplicate keys, %llu dangling links",
                (unsigned long long)rep.bad_values, (unsigned long long)rep.duplicate_keys,
                (unsigned long long)rep.dangling_links);
+  if (rep.rows_without_identity || rep.oversized_profiles)
+    std::fprintf(stderr,
+                 ", %llu source rows without identity, %llu oversized profiles (%llu rows) "
+                 "dropped",
+                 (unsigned long long)rep.rows_without_identity,
+                 (unsigned long long)rep.oversized_profiles,
+                 (unsigned long long)rep.oversized_rows);
+  std::fprintf(stderr, "\n");
   for (const auto& i : rep.issues)
     std::fprintf(stderr, "  %s\n", b2bseg::detail::escape_controls(i).c_str());
 }
@@ -149,7 +157,10 @@ void refuse_overwriting_inputs(const b2bseg::schema& s, const std::string& data,
   if (fs::equivalent(out, data, ec))
     throw usage_error("--out '" + out + "' is the dataset folder; choose another folder");
   std::vector<fs::path> inputs{fs::path(data) / "schema.json", fs::path(segments)};
-  for (const auto& e : s.entities) inputs.push_back(fs::path(data) / e.file);
+  for (const auto& e : s.entities) {
+    if (!e.file.empty()) inputs.push_back(fs::path(data) / e.file);
+    for (const auto& src : e.sources) inputs.push_back(fs::path(data) / src.file);
+  }
   for (const auto& o : outputs)
     for (const auto& in : inputs)
       if (fs::equivalent(o, in, ec))
@@ -354,6 +365,23 @@ int run_stats(const std::string& data, bool lenient) {
               rep.load_ms > 0 ? rep.total_bytes / 1e3 / rep.load_ms : 0.0,
               human_bytes(g.memory_bytes()).c_str());
   auto mem = g.memory_report();
+  // SPEC 2.3: what each source fed and how much each entity with sources merged.
+  for (const auto& r : rep.resolutions) {
+    std::printf(
+        "%s: %llu profiles from %llu source rows; %llu merge more than one row, %llu merge rows "
+        "of more than one source; identity index %s (%.1f bytes/profile), resolved in "
+        "%.0f ms\n",
+        r.entity.c_str(), (unsigned long long)r.profiles, (unsigned long long)r.rows,
+        (unsigned long long)r.merged, (unsigned long long)r.multi_source,
+        human_bytes(r.index_bytes).c_str(), r.profiles ? double(r.index_bytes) / r.profiles : 0.0,
+        r.resolve_ms);
+    for (const auto& src : rep.sources)
+      if (src.entity == r.entity)
+        std::printf("  source %-20s %-36s %10llu rows read, %10llu kept, feeding %10llu profiles\n",
+                    src.source.c_str(), src.file.c_str(), (unsigned long long)src.rows_read,
+                    (unsigned long long)src.rows, (unsigned long long)src.profiles);
+  }
+  if (!rep.resolutions.empty()) std::printf("\n");
   for (b2bseg::entity_id e = 0; e < s.entities.size(); ++e) {
     const auto& def = s.entities[e];
     const auto& t = g.table(e);

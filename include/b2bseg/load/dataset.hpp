@@ -1,4 +1,5 @@
-// Loading a dataset folder (schema.json + one CSV per entity) into a graph, in parallel.
+// Loading a dataset folder (schema.json + one CSV per entity, or several sources merged by
+// identity) into a graph, in parallel.
 #pragma once
 
 #include <tbb/info.h>
@@ -7,12 +8,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/load/csv.hpp"
 #include "b2bseg/load/load_report.hpp"
+#include "b2bseg/load/sources.hpp"
 #include "b2bseg/load/table_builder.hpp"
 #include "b2bseg/storage/graph.hpp"
 #include "b2bseg/storage/schema_json.hpp"
@@ -32,17 +35,17 @@ inline field_map map_header(const entity_def& def, const csv_file& f) {
   return fm;
 }
 
-/// The path of the file entity `def` names, checked by SPEC 2.1's rule: a relative path that stays
-/// inside the dataset folder `dir` once `..` steps and symbolic links are resolved, naming a
-/// regular file. Throws data_error naming the schema entry, or the file when it cannot be opened.
+/// The path of `file`, named by schema entry `entry` ("entity 'person'", "source 'sfdc' of entity
+/// 'person'"), checked by SPEC 2.1's rule: a relative path that stays inside the dataset folder
+/// `dir` once `..` steps and symbolic links are resolved, naming a regular file. Throws data_error
+/// naming the schema entry, or the file when it cannot be opened.
 inline std::string dataset_file(const std::string& dir, const std::string& schema_path,
-                                const entity_def& def) {
+                                const std::string& entry, const std::string& file) {
   namespace fs = std::filesystem;
   auto refuse = [&](const std::string& why) {
-    throw data_error(schema_path, 0, 0,
-                     "entity '" + def.name + "': file '" + def.file + "' " + why);
+    throw data_error(schema_path, 0, 0, entry + ": file '" + file + "' " + why);
   };
-  const fs::path rel(def.file);
+  const fs::path rel(file);
   if (rel.is_absolute()) refuse("is an absolute path; name a file inside the dataset folder");
   const fs::path full = fs::path(dir) / rel;
   std::error_code ec;
@@ -61,6 +64,41 @@ inline std::string dataset_file(const std::string& dir, const std::string& schem
     refuse(fs::is_directory(st) ? "is a folder, not a file"
                                 : "is not a regular file (a device, a pipe or a socket)");
   return full.string();
+}
+
+/// Every file entity `def` reads: its own file, or one per source, in schema order.
+inline std::vector<std::string> entity_files(const std::string& dir, const std::string& schema_path,
+                                             const entity_def& def) {
+  std::vector<std::string> out;
+  if (!def.resolved()) {
+    out.push_back(dataset_file(dir, schema_path, "entity '" + def.name + "'", def.file));
+    return out;
+  }
+  for (const source_def& src : def.sources)
+    out.push_back(dataset_file(dir, schema_path,
+                               "source '" + src.name + "' of entity '" + def.name + "'", src.file));
+  return out;
+}
+
+/// Per link of `def`: how a value in a namespace of a resolved target becomes its key (empty when
+/// no link names a namespace).
+inline std::vector<identity_link> identity_links(
+    const schema& s, const entity_def& def,
+    const std::vector<std::unique_ptr<resolved_entity>>& resolved) {
+  std::vector<identity_link> out;
+  for (std::size_t l = 0; l < def.links.size(); ++l) {
+    const link_def& ld = def.links[l];
+    if (ld.identity.empty()) continue;
+    out.resize(def.links.size());
+    const resolved_entity* t = resolved[ld.target].get();
+    const identity_rule rule = s.entities[ld.target].identities[ld.identity_index].rule;
+    const std::uint32_t ns = ld.identity_index;
+    out[l].key_of = [t, rule, ns](std::string_view v) {
+      thread_local std::string buffer;
+      return t->key_of(ns, normalize_identity(rule, v, buffer));
+    };
+  }
+  return out;
 }
 
 inline double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -86,53 +124,91 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
   std::vector<entity_table> tables(s.entities.size());
   std::vector<bool> built(s.entities.size(), false);
   std::vector<detail::deferred_link> deferred;
-  std::vector<std::string> paths(s.entities.size());
+  std::vector<std::vector<std::string>> paths(s.entities.size());
+  std::vector<std::uint64_t> bytes(s.entities.size(), 0);
   std::uint64_t total = 0;
   const std::string schema_path = (fs::path(dir) / "schema.json").string();
   for (entity_id e = 0; e < s.entities.size(); ++e) {
-    paths[e] = detail::dataset_file(dir, schema_path, s.entities[e]);
-    std::error_code ec;
-    auto sz = fs::file_size(paths[e], ec);
-    if (!ec) total += sz;
+    paths[e] = detail::entity_files(dir, schema_path, s.entities[e]);
+    for (const auto& p : paths[e]) {
+      std::error_code ec;
+      auto sz = fs::file_size(p, ec);
+      if (!ec) bytes[e] += sz;
+    }
+    total += bytes[e];
   }
   std::uint64_t done = 0;
-  const unsigned workers = static_cast<unsigned>(tbb::this_task_arena::max_concurrency());
-  for (entity_id e : detail::build_order(s)) {
-    const entity_def& def = s.entities[e];
-    if (opts.progress) opts.progress(def.name, done, total);
+  // Entities with sources are resolved first, so that links naming their namespaces find their
+  // profiles whatever the build order.
+  std::vector<std::unique_ptr<detail::resolved_entity>> resolved(s.entities.size());
+  std::vector<const detail::resolved_entity*> resolved_view(s.entities.size(), nullptr);
+  std::vector<double> resolve_ms(s.entities.size(), 0);
+  for (entity_id e = 0; e < s.entities.size(); ++e) {
+    if (!s.entities[e].resolved()) continue;
+    if (opts.progress) opts.progress(s.entities[e].name + " (resolving)", done, total);
     auto t1 = std::chrono::steady_clock::now();
-    csv_file f = csv_file::open(paths[e]);
-    detail::field_map fm = detail::map_header(def, f);
-    std::size_t want =
-        opts.chunks
-            ? opts.chunks
-            : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
-    std::vector<csv_chunk> parts = f.split(want);
-    std::vector<detail::raw_chunk> chunks(parts.size());
-    const std::vector<const key_index*> targets = detail::link_targets(s, e, tables, built);
-    double parse_ms = 0;
-    auto t2 = t1;
-    try {
-      b2bseg::detail::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
-        csv_record_reader reader(f, parts[c]);
-        detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), opts.lenient,
-                              targets, chunks[c]);
-      });
-      parse_ms = detail::ms_since(t1);
-      t2 = std::chrono::steady_clock::now();
-      tables[e] =
-          detail::build_table(s, e, chunks, f.name(), tables, built, opts.lenient, rep, deferred);
-    } catch (const data_error&) {
-      f.throw_if_changed();  // an error read from bytes that vanished: say that instead
-      throw;
-    }
-    f.throw_if_changed();  // the table holds every byte of the file as it was opened
-    built[e] = true;
-    rep.entities.push_back(
-        {def.name, f.name(), tables[e].rows, f.body_size(), parse_ms, detail::ms_since(t2)});
-    done += f.body_size();
+    resolved[e] = std::make_unique<detail::resolved_entity>();
+    detail::read_sources(s, e, paths[e], opts, rep, *resolved[e]);
+    resolved_view[e] = resolved[e].get();
+    resolve_ms[e] = detail::ms_since(t1);
   }
-  for (auto& d : deferred) detail::resolve_deferred(s, d, tables, opts.lenient, rep);
+  const unsigned workers = static_cast<unsigned>(tbb::this_task_arena::max_concurrency());
+  try {
+    for (entity_id e : detail::build_order(s)) {
+      const entity_def& def = s.entities[e];
+      if (opts.progress) opts.progress(def.name, done, total);
+      auto t1 = std::chrono::steady_clock::now();
+      if (def.resolved()) {
+        detail::resolved_entity& r = *resolved[e];
+        tables[e] =
+            detail::build_resolved(s, r, tables, built, resolved_view, opts.lenient, rep, deferred);
+        for (const auto& src : r.sources) src.file->throw_if_changed();
+        built[e] = true;
+        rep.resolutions.back().resolve_ms = resolve_ms[e];
+        rep.entities.push_back(
+            {def.name, r.name, tables[e].rows, bytes[e], resolve_ms[e], detail::ms_since(t1)});
+        done += bytes[e];
+        continue;
+      }
+      csv_file f = csv_file::open(paths[e][0]);
+      detail::field_map fm = detail::map_header(def, f);
+      std::size_t want =
+          opts.chunks
+              ? opts.chunks
+              : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+      std::vector<csv_chunk> parts = f.split(want);
+      std::vector<detail::raw_chunk> chunks(parts.size());
+      const std::vector<const key_index*> targets = detail::link_targets(s, e, tables, built);
+      const std::vector<detail::identity_link> via = detail::identity_links(s, def, resolved);
+      double parse_ms = 0;
+      auto t2 = t1;
+      try {
+        b2bseg::detail::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
+          csv_record_reader reader(f, parts[c]);
+          detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(),
+                                opts.lenient, targets, via, chunks[c]);
+        });
+        parse_ms = detail::ms_since(t1);
+        t2 = std::chrono::steady_clock::now();
+        tables[e] =
+            detail::build_table(s, e, chunks, f.name(), tables, built, opts.lenient, rep, deferred);
+      } catch (const data_error&) {
+        f.throw_if_changed();  // an error read from bytes that vanished: say that instead
+        throw;
+      }
+      f.throw_if_changed();  // the table holds every byte of the file as it was opened
+      built[e] = true;
+      rep.entities.push_back(
+          {def.name, f.name(), tables[e].rows, f.body_size(), parse_ms, detail::ms_since(t2)});
+      done += bytes[e];
+    }
+    for (auto& d : deferred) detail::resolve_deferred(s, d, tables, opts.lenient, rep);
+  } catch (const data_error& err) {
+    // Errors about merged profiles are told at the source row their value came from.
+    for (const auto& r : resolved)
+      if (r && err.file() == r->name) throw detail::at_source(s, *r, err);
+    throw;
+  }
   if (opts.progress) opts.progress("", total, total);
   rep.load_ms = detail::ms_since(t0);
   rep.total_bytes = total;

@@ -24,9 +24,15 @@ namespace b2bseg {
 ///     b2bseg::graph g = b.build();
 class graph_builder {
  public:
-  /// Validates `s` (see `validate_schema`). Throws data_error for a bad schema.
+  /// Validates `s` (see `validate_schema`). Throws data_error for a bad schema, or for one with an
+  /// entity with sources (SPEC 2.3), which only `load_dataset` resolves.
   explicit graph_builder(b2bseg::schema s) : schema_(std::move(s)) {
     validate_schema(schema_, "schema");
+    for (const auto& def : schema_.entities)
+      if (def.resolved() || !def.identities.empty())
+        throw data_error("schema: entity '" + def.name +
+                         "' has sources: graph_builder builds plain entities only; load a "
+                         "dataset folder with load_dataset to resolve sources");
     rows_.resize(schema_.entities.size());
     columns_.resize(schema_.entities.size());
     for (entity_id e = 0; e < schema_.entities.size(); ++e) {
@@ -79,7 +85,7 @@ class graph_builder {
       row_reader reader{rows_[e], columns_[e].size()};
       std::string file = def.name + " rows";
       detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient,
-                            detail::link_targets(schema_, e, tables, built), chunks[0]);
+                            detail::link_targets(schema_, e, tables, built), {}, chunks[0]);
       tables[e] =
           detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep, deferred);
       built[e] = true;

@@ -35,7 +35,32 @@ struct load_report {
     double index_ms = 0;
   };
   std::vector<entity_info> entities;
-  std::uint64_t bad_values = 0;      ///< lenient: unparsable values turned into null
+  /// One source of an entity with sources (SPEC 2.3).
+  struct source_info {
+    std::string entity;
+    std::string source;
+    std::string file;
+    std::uint64_t rows_read = 0;  ///< records in the file
+    std::uint64_t rows = 0;       ///< rows kept (lenient: without those dropped)
+    std::uint64_t profiles = 0;   ///< profiles the kept rows feed
+  };
+  std::vector<source_info> sources;
+  /// The identity resolution of one entity with sources.
+  struct resolution_info {
+    std::string entity;
+    std::uint64_t rows = 0;             ///< source rows resolved
+    std::uint64_t profiles = 0;         ///< profiles kept
+    std::uint64_t merged = 0;           ///< profiles of more than one row
+    std::uint64_t multi_source = 0;     ///< profiles with rows of more than one source
+    std::uint64_t identity_values = 0;  ///< distinct (namespace, value) pairs
+    std::uint64_t index_bytes = 0;      ///< memory of the identity values and their index
+    double resolve_ms = 0;              ///< reading the sources and resolving
+  };
+  std::vector<resolution_info> resolutions;
+  std::uint64_t rows_without_identity = 0;  ///< lenient: source rows without identity, dropped
+  std::uint64_t oversized_profiles = 0;     ///< lenient: profiles over max_rows_per_profile
+  std::uint64_t oversized_rows = 0;         ///< lenient: their rows, dropped
+  std::uint64_t bad_values = 0;             ///< lenient: unparsable values turned into null
   std::uint64_t duplicate_keys = 0;  ///< lenient: later rows with a key already seen, dropped
   std::uint64_t dangling_links = 0;  ///< lenient: links to missing keys turned into null
   /// lenient: one line per (file, column, kind) with its count and the first example,

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -182,15 +183,23 @@ inline std::string quote_value(std::string_view v) {
   return s + "'";
 }
 
+/// A link whose column holds a value of an identity namespace of its (resolved) target, SPEC 2.3:
+/// `key_of` turns a value into the key of the target profile holding it, or an empty view.
+struct identity_link {
+  std::function<std::string_view(std::string_view)> key_of;
+};
+
 /// Parses the records a `Reader` yields into `out`. A Reader has `bool next(std::vector<
 /// std::string_view>&)`, `line()` and `column(i)`. Views that do not point into [stable_begin,
 /// stable_end) are copied into the chunk's arena (a null `stable_begin` means every view the
-/// reader yields outlives the build). In strict mode the first bad value ends the
-/// chunk with `out.error`; in lenient mode it becomes null and is counted.
+/// reader yields outlives the build). `via`, empty or one per link, turns identity values into
+/// target keys (the views it returns must outlive the build). In strict mode the first bad value
+/// ends the chunk with `out.error`; in lenient mode it becomes null and is counted.
 template <class Reader>
 void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
                    const char* stable_begin, const char* stable_end, const std::string& file,
-                   bool lenient, const std::vector<const key_index*>& targets, raw_chunk& out) {
+                   bool lenient, const std::vector<const key_index*>& targets,
+                   const std::vector<identity_link>& via, raw_chunk& out) {
   out.attributes.resize(def.attributes.size());
   out.link_keys.resize(def.links.size());
   out.link_columns.resize(def.links.size());
@@ -221,6 +230,19 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
       }
       for (std::size_t l = 0; l < def.links.size(); ++l) {
         std::string_view k = f[fm.links[l]];
+        const link_def& ld = def.links[l];
+        if (!k.empty() && !via.empty() && via[l].key_of) {
+          // A namespace's value: its profile's key, or a dangling link.
+          const std::string_view key = via[l].key_of(k);
+          if (key.empty()) {
+            if (!lenient)
+              throw data_error(file, line, reader.column(fm.links[l]),
+                               "column '" + ld.column + "': no " + ld.to + " with " + ld.identity +
+                                   " " + quote_value(k));
+            out.dangling[l].note(line, k);
+          }
+          k = key;
+        }
         if (!targets[l]) {  // resolved after every table exists
           out.link_keys[l].push_back(stable(k));
           out.link_columns[l].push_back(static_cast<std::uint32_t>(reader.column(fm.links[l])));
@@ -239,7 +261,6 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
             last_parent[l] = p;
           }
           if (p == no_row) {
-            const link_def& ld = def.links[l];
             if (!lenient)
               throw data_error(
                   file, line, reader.column(fm.links[l]),

@@ -23,14 +23,57 @@ struct attribute_def {
 };
 
 /// A many-to-one link from the owning entity to entity `to`, read from CSV column `column` that
-/// holds keys of `to`. Navigated by `name` from the source side (to-one) and by `reverse` from the
-/// target side (to-many). `reverse` may be empty: then it cannot be navigated backwards.
+/// holds keys of `to` (or, with `identity`, values of that identity namespace of `to`, SPEC 2.3).
+/// Navigated by `name` from the source side (to-one) and by `reverse` from the target side
+/// (to-many). `reverse` may be empty: then it cannot be navigated backwards. An entity with
+/// sources leaves `column` empty: each source names its own.
 struct link_def {
   std::string name;
   std::string column;
   std::string to;
   std::string reverse;
-  entity_id target = no_entity;  ///< resolved index of `to`
+  std::string identity;              ///< a namespace of `to` the column holds; empty: `to`'s key
+  entity_id target = no_entity;      ///< resolved index of `to`
+  std::uint32_t identity_index = 0;  ///< resolved index of `identity` in `to`'s identities
+};
+
+/// How the values of an identity namespace are compared (SPEC 2.3): `exact` as written, `email`
+/// with surrounding whitespace removed and ASCII letters lower-cased.
+enum class identity_rule : std::uint8_t { exact, email };
+
+/// An identity namespace of an entity with sources: rows sharing a value in it are one profile.
+struct identity_def {
+  std::string name;
+  identity_rule rule = identity_rule::exact;
+};
+
+/// How the attribute and link values of a profile are chosen from its rows (SPEC 2.3).
+enum class merge_policy : std::uint8_t {
+  priority,  ///< sources in listed order, then latest `updated_at` first
+  latest     ///< latest `updated_at` first, whatever the source
+};
+
+/// One item a source maps: the entity's identity, attribute or link `name`, read from the
+/// source's CSV column `column`. For a link, `identity` names the target's namespace the column
+/// holds (empty: the target's key). `index` is filled by validation: the item's index in the
+/// entity's identities, attributes or links.
+struct source_field {
+  std::string name;
+  std::string column;
+  std::string identity;
+  std::uint32_t index = 0;
+  std::uint32_t identity_index = 0;  ///< links: resolved index of `identity` in the target's
+};
+
+/// One source of an entity with sources: a CSV file from one system (a Salesforce org, a Marketo
+/// instance) mapping some of the entity's identities, attributes and links to its own columns.
+struct source_def {
+  std::string name;
+  std::string file;
+  std::vector<source_field> identities;
+  std::vector<source_field> attributes;
+  std::vector<source_field> links;
+  std::string updated_at;  ///< column of the row's last change (a timestamp); empty: none
 };
 
 /// A reverse link that lands on an entity: `source` entity's link number `link` points here.
@@ -40,15 +83,30 @@ struct reverse_def {
   std::uint32_t link = 0;
 };
 
-/// One entity: a CSV file, an optional key column, attributes, links, and the reverses landing on
-/// it.
+/// One entity: a CSV file (or, for a resolved entity, several sources merged by identity), an
+/// optional key column, attributes, links, and the reverses landing on it.
 struct entity_def {
   std::string name;
-  std::string file;
+  std::string file;                ///< empty for an entity with sources
   std::optional<std::string> key;  ///< CSV column of the unique external id; none: no key
   std::vector<attribute_def> attributes;
   std::vector<link_def> links;
   std::vector<reverse_def> reverses;  ///< filled by validation, in schema order of the sources
+  /// SPEC 2.3: an entity with sources reads them instead of `file` and merges their rows into
+  /// profiles by `identities` (in order of preference); `key` names the key column in outputs.
+  std::vector<identity_def> identities;
+  std::vector<source_def> sources;
+  merge_policy merge = merge_policy::priority;
+  std::uint32_t max_rows_per_profile = 50;
+
+  /// True for an entity resolved from sources.
+  bool resolved() const noexcept { return !sources.empty(); }
+  /// Index of identity namespace `n` or -1. O(identities).
+  int find_identity(std::string_view n) const noexcept {
+    for (std::size_t i = 0; i < identities.size(); ++i)
+      if (identities[i].name == n) return static_cast<int>(i);
+    return -1;
+  }
 
   /// Index of attribute `n` or -1. O(attributes).
   int find_attribute(std::string_view n) const noexcept {

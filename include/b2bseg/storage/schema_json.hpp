@@ -38,14 +38,22 @@ inline pos pos_of(const json::member& m) noexcept {
 
 /// Where the parts of one link were written.
 struct link_positions {
-  pos name, column, to, reverse;
+  pos name, column, to, reverse, identity;
+};
+
+/// Where the parts of one source were written; vectors parallel `source_def`'s.
+struct source_positions {
+  pos at, name, file, updated_at;
+  std::vector<pos> identities, attributes, links, link_identities;
 };
 
 /// Where the parts of one entity were written; vectors parallel `entity_def`'s.
 struct entity_positions {
-  pos name, file, key;
+  pos name, file, key, identities_member, merge, max_rows, sources_member;
   std::vector<pos> attributes;
   std::vector<link_positions> links;
+  std::vector<pos> identities;
+  std::vector<source_positions> sources;
 };
 
 /// Where the parts of a schema were written; `entities` parallels `schema::entities`.
@@ -183,7 +191,7 @@ inline void read_attribute(const std::string& file, const json::member& m, entit
 }
 
 inline void read_link(const std::string& file, const json::member& m, entity_def& e,
-                      entity_positions& ep) {
+                      entity_positions& ep, bool resolved) {
   check_identifier(file, pos_of(m), "link", m.key, " in entity " + quote(e.name));
   const std::string what = "link " + quote(e.name + "." + m.key);
   if (!m.val.is_object())
@@ -196,8 +204,11 @@ inline void read_link(const std::string& file, const json::member& m, entity_def
   lp.name = pos_of(m);
   bool has_column = false, has_to = false;
   for (const json::member& lm : m.val.members) {
-    check_member(file, lm, {"column", "to", "reverse"}, "in " + what);
-    if (lm.key == "column") {
+    check_member(file, lm, {"column", "to", "reverse", "identity"}, "in " + what);
+    if (lm.key == "identity") {
+      l.identity = text_of(file, lm, "'identity' of " + what);
+      lp.identity = pos_of(lm.val);
+    } else if (lm.key == "column") {
       l.column = text_of(file, lm, "'column' of " + what);
       lp.column = pos_of(lm.val);
       has_column = true;
@@ -215,10 +226,105 @@ inline void read_link(const std::string& file, const json::member& m, entity_def
       check_identifier(file, lp.reverse, "reverse", l.reverse, " of " + what);
     }
   }
-  if (!has_column) fail(file, pos_of(m.val), what + " has no 'column'");
+  // An entity with sources takes its link columns from each source; validate checks the rest.
+  if (!has_column && !resolved) fail(file, pos_of(m.val), what + " has no 'column'");
+  if (has_column && resolved)
+    fail(file, lp.column,
+         what + ": an entity with sources names the column of a link in each source, not here");
   if (!has_to) fail(file, pos_of(m.val), what + " has no 'to'");
   e.links.push_back(std::move(l));
   ep.links.push_back(lp);
+}
+
+/// The members of an object member `m` (`what` names it in errors).
+inline const std::vector<json::member>& object_members(const std::string& file,
+                                                       const json::member& m,
+                                                       const std::string& what) {
+  if (!m.val.is_object())
+    fail(file, pos_of(m.val),
+         what + " must be an object, not " + std::string(json::kind_name(m.val.type)));
+  return m.val.members;
+}
+
+/// One source of entity `e` (SPEC 2.3): {"name", "file", "identities", "attributes", "links",
+/// "updated_at"}. Names are checked against the entity by `validate`.
+inline void read_source(const std::string& file, const json::value& v, entity_def& e,
+                        entity_positions& ep) {
+  const std::string of = "entity " + quote(e.name);
+  if (!v.is_object())
+    fail(file, pos_of(v),
+         "a source of " + of + " must be an object {\"name\": ..., \"file\": ..., ...}, not " +
+             std::string(json::kind_name(v.type)));
+  source_def src;
+  source_positions sp;
+  sp.at = pos_of(v);
+  for (const json::member& m : v.members)
+    if (m.key == "name") {
+      src.name = text_of(file, m, "'name' of a source of " + of);
+      sp.name = pos_of(m.val);
+    }
+  if (src.name.empty())
+    fail(file, pos_of(v), "a source of " + of + " has no 'name' (e.g. \"salesforce\")");
+  check_identifier(file, sp.name, "source", src.name, " in " + of);
+  const std::string what = "source " + quote(src.name) + " of " + of;
+  bool has_file = false;
+  for (const json::member& m : v.members) {
+    check_member(file, m, {"name", "file", "identities", "attributes", "links", "updated_at"},
+                 "in " + what);
+    if (m.key == "name") continue;
+    if (m.key == "file") {
+      src.file = text_of(file, m, "'file' of " + what);
+      sp.file = pos_of(m.val);
+      has_file = true;
+    } else if (m.key == "updated_at") {
+      src.updated_at = text_of(file, m, "'updated_at' of " + what);
+      sp.updated_at = pos_of(m.val);
+    } else if (m.key == "links") {
+      for (const json::member& lm : object_members(file, m, "'links' of " + what)) {
+        source_field f;
+        f.name = lm.key;
+        pos identity_pos;
+        const std::string lwhat = "link " + quote(lm.key) + " of " + what;
+        if (lm.val.is_string()) {
+          f.column = text_of(file, lm, "the column of " + lwhat);
+        } else if (lm.val.is_object()) {
+          for (const json::member& x : lm.val.members) {
+            check_member(file, x, {"column", "identity"}, "in " + lwhat);
+            if (x.key == "column") {
+              f.column = text_of(file, x, "'column' of " + lwhat);
+            } else {
+              f.identity = text_of(file, x, "'identity' of " + lwhat);
+              identity_pos = pos_of(x.val);
+            }
+          }
+          if (f.column.empty()) fail(file, pos_of(lm.val), lwhat + " has no 'column'");
+        } else {
+          fail(file, pos_of(lm.val),
+               lwhat +
+                   " must be a column name or an object {\"column\": ..., \"identity\": "
+                   "...}, not " +
+                   std::string(json::kind_name(lm.val.type)));
+        }
+        src.links.push_back(std::move(f));
+        sp.links.push_back(pos_of(lm));
+        sp.link_identities.push_back(identity_pos);
+      }
+    } else {
+      const bool ids = m.key == "identities";
+      for (const json::member& im : object_members(file, m, "'" + m.key + "' of " + what)) {
+        source_field f;
+        f.name = im.key;
+        f.column = text_of(file, im,
+                           "the column of " + std::string(ids ? "identity " : "attribute ") +
+                               quote(im.key) + " in " + what);
+        (ids ? src.identities : src.attributes).push_back(std::move(f));
+        (ids ? sp.identities : sp.attributes).push_back(pos_of(im));
+      }
+    }
+  }
+  if (!has_file) fail(file, pos_of(v), what + " has no 'file'");
+  e.sources.push_back(std::move(src));
+  ep.sources.push_back(std::move(sp));
 }
 
 inline void read_entity(const std::string& file, const json::member& m, schema& s,
@@ -233,8 +339,14 @@ inline void read_entity(const std::string& file, const json::member& m, schema& 
   entity_positions ep;
   ep.name = pos_of(m);
   bool has_file = false;
+  const json::member* sources = nullptr;
+  for (const json::member& em : m.val.members)
+    if (em.key == "sources") sources = &em;
   for (const json::member& em : m.val.members) {
-    check_member(file, em, {"file", "key", "attributes", "links"}, "in " + where);
+    check_member(file, em,
+                 {"file", "key", "attributes", "links", "identities", "merge", "sources",
+                  "max_rows_per_profile"},
+                 "in " + where);
     if (em.key == "file") {
       e.file = text_of(file, em, "'file' of " + where);
       ep.file = pos_of(em.val);
@@ -242,6 +354,56 @@ inline void read_entity(const std::string& file, const json::member& m, schema& 
     } else if (em.key == "key") {
       e.key = text_of(file, em, "'key' of " + where);
       ep.key = pos_of(em.val);
+    } else if (em.key == "merge") {
+      const std::string& t = text_of(file, em, "'merge' of " + where);
+      ep.merge = pos_of(em.val);
+      if (t == "priority")
+        e.merge = merge_policy::priority;
+      else if (t == "latest")
+        e.merge = merge_policy::latest;
+      else
+        fail(file, ep.merge,
+             "unknown merge policy " + quote(t) + " of " + where +
+                 suggestion(t, std::vector<std::string_view>{"priority", "latest"},
+                            " (expected 'priority' or 'latest')"));
+    } else if (em.key == "max_rows_per_profile") {
+      ep.max_rows = pos_of(em.val);
+      const json::value& v = em.val;
+      if (!v.is_number() || v.text.find_first_of(".eE-") != std::string::npos ||
+          v.text.size() > 9 || v.text == "0")
+        fail(file, ep.max_rows,
+             "'max_rows_per_profile' of " + where +
+                 " must be a whole number from 1 to 999999999, not " +
+                 (v.is_string() ? quote(v.text) : std::string(json::kind_name(v.type))));
+      e.max_rows_per_profile = static_cast<std::uint32_t>(std::stoul(v.text));
+    } else if (em.key == "sources") {
+      ep.sources_member = pos_of(em.val);
+      if (!em.val.is_array())
+        fail(file, pos_of(em.val),
+             "'sources' of " + where + " must be an array of sources, not " +
+                 std::string(json::kind_name(em.val.type)));
+      if (em.val.items.empty()) fail(file, pos_of(em.val), "'sources' of " + where + " is empty");
+      for (const json::value& v : em.val.items) read_source(file, v, e, ep);
+    } else if (em.key == "identities") {
+      ep.identities_member = pos_of(em.val);
+      for (const json::member& im : object_members(file, em, "'identities' of " + where)) {
+        check_identifier(file, pos_of(im), "identity", im.key, " in " + where);
+        identity_def d;
+        d.name = im.key;
+        const std::string& rule =
+            text_of(file, im, "the rule of identity " + quote(im.key) + " in " + where);
+        if (rule == "exact")
+          d.rule = identity_rule::exact;
+        else if (rule == "email")
+          d.rule = identity_rule::email;
+        else
+          fail(file, pos_of(im.val),
+               "unknown rule " + quote(rule) + " for identity " + quote(im.key) + " in " + where +
+                   suggestion(rule, std::vector<std::string_view>{"exact", "email"},
+                              " (expected 'exact' or 'email')"));
+        e.identities.push_back(std::move(d));
+        ep.identities.push_back(pos_of(im));
+      }
     } else {
       const bool attributes = em.key == "attributes";
       if (!em.val.is_object())
@@ -252,11 +414,14 @@ inline void read_entity(const std::string& file, const json::member& m, schema& 
         if (attributes)
           read_attribute(file, item, e, ep);
         else
-          read_link(file, item, e, ep);
+          read_link(file, item, e, ep, sources != nullptr);
       }
     }
   }
-  if (!has_file) e.file = e.name + ".csv";
+  if (sources && has_file)
+    fail(file, ep.file,
+         where + " has both 'file' and 'sources': an entity reads one file, or merges its sources");
+  if (!has_file && !sources) e.file = e.name + ".csv";
   s.entities.push_back(std::move(e));
   sp.entities.push_back(std::move(ep));
 }
@@ -280,6 +445,104 @@ inline schema from_json(const json::value& root, const std::string& file, schema
   schema s;
   for (const json::member& m : entities->val.members) read_entity(file, m, s, sp);
   return s;
+}
+
+/// Index of identity namespace `ns` of entity `target`, for `what` (a link) that names it.
+/// Throws data_error "unknown namespace" with the namespaces there are.
+inline std::uint32_t namespace_of(const entity_def& target, const std::string& ns,
+                                  const std::string& file, pos p, const std::string& what) {
+  const int i = target.find_identity(ns);
+  if (i >= 0) return static_cast<std::uint32_t>(i);
+  std::vector<std::string_view> known;
+  std::string list;
+  for (const identity_def& d : target.identities) {
+    known.push_back(d.name);
+    list += (list.empty() ? "" : ", ") + quote(d.name);
+  }
+  fail(file, p,
+       what + " names unknown namespace " + quote(ns) + " of entity " + quote(target.name) +
+           suggestion(ns, known,
+                      target.identities.empty()
+                          ? " (entity " + quote(target.name) +
+                                " has no identities: only an entity with sources has them)"
+                          : " (namespaces of " + quote(target.name) + ": " + list + ")"));
+}
+
+/// The SPEC 2.3 rules of one entity's identities and sources; fills each source field's index.
+inline void validate_sources(entity_def& e, const std::string& file, const entity_positions& ep) {
+  const std::string of = "entity " + quote(e.name);
+  if (!e.resolved()) {
+    if (!e.identities.empty())
+      fail(file, ep.identities_member,
+           of + " has 'identities' but no 'sources': identities merge the rows of sources");
+    if (ep.merge.line)
+      fail(file, ep.merge, of + " has 'merge' but no 'sources': merging needs sources");
+    if (ep.max_rows.line)
+      fail(file, ep.max_rows,
+           of + " has 'max_rows_per_profile' but no 'sources': only profiles merge rows");
+    return;
+  }
+  if (!e.key)
+    fail(file, ep.name,
+         of + " has sources but no 'key': name the key column of its profiles in outputs "
+              "(e.g. \"key\": \"person_id\")");
+  if (e.identities.empty())
+    fail(file, ep.identities_member.line ? ep.identities_member : ep.name,
+         of + " has sources but no 'identities' (e.g. {\"email\": \"email\"}) to merge them by");
+  if (e.max_rows_per_profile == 0) fail(file, ep.max_rows, "'max_rows_per_profile' must be >= 1");
+  // Messages about a link of merged profiles name the link where a plain entity names a column.
+  for (link_def& l : e.links)
+    if (l.column.empty()) l.column = l.name;
+  for (std::size_t i = 0; i < e.identities.size(); ++i) {
+    check_identifier(file, i < ep.identities.size() ? ep.identities[i] : pos{}, "identity",
+                     e.identities[i].name, " in " + of);
+    for (std::size_t j = 0; j < i; ++j)
+      if (e.identities[j].name == e.identities[i].name)
+        fail(file, i < ep.identities.size() ? ep.identities[i] : pos{},
+             "duplicate identity " + quote(e.identities[i].name) + " in " + of);
+  }
+  for (std::size_t k = 0; k < e.sources.size(); ++k) {
+    source_def& src = e.sources[k];
+    const source_positions none;
+    const source_positions& sp = k < ep.sources.size() ? ep.sources[k] : none;
+    check_identifier(file, sp.name, "source", src.name, " in " + of);
+    const std::string what = "source " + quote(src.name) + " of " + of;
+    for (std::size_t j = 0; j < k; ++j)
+      if (e.sources[j].name == src.name) fail(file, sp.name, "duplicate " + what);
+    if (src.file.empty() || src.file.find('\0') != std::string::npos)
+      fail(file, sp.file.line ? sp.file : sp.at,
+           "'file' of " + what + " must be a file name without NUL characters");
+    // Each item names something the entity has, once, from a non-empty column.
+    auto resolve = [&](std::vector<source_field>& fields, const std::vector<pos>& places,
+                       const char* kind, auto&& names) {
+      std::vector<std::string_view> known;
+      for (const auto& d : names) known.push_back(d.name);
+      for (std::size_t j = 0; j < fields.size(); ++j) {
+        source_field& f = fields[j];
+        const pos p = j < places.size() ? places[j] : pos{};
+        if (f.column.empty() || f.column.find('\0') != std::string::npos)
+          fail(file, p,
+               std::string(kind) + " " + quote(f.name) + " of " + what +
+                   " needs a column name without NUL characters");
+        auto it = std::find(known.begin(), known.end(), std::string_view(f.name));
+        if (it == known.end())
+          fail(file, p,
+               what + " maps unknown " + kind + " " + quote(f.name) + " (the " + kind +
+                   "s of an entity with sources are declared on the entity)" +
+                   suggestion(f.name, known, ""));
+        f.index = static_cast<std::uint32_t>(it - known.begin());
+        for (std::size_t x = 0; x < j; ++x)
+          if (fields[x].index == f.index)
+            fail(file, p, what + " maps " + kind + " " + quote(f.name) + " twice");
+      }
+    };
+    resolve(src.identities, sp.identities, "identity", e.identities);
+    resolve(src.attributes, sp.attributes, "attribute", e.attributes);
+    resolve(src.links, sp.links, "link", e.links);
+    if (src.identities.empty())
+      fail(file, sp.at,
+           what + " maps no identity: every row of a source needs one to join a profile");
+  }
 }
 
 /// What a name within an entity stands for, to report clashes.
@@ -319,7 +582,7 @@ inline void validate(schema& s, const std::string& file, const schema_positions*
     check_identifier(file, at(ei).name, "entity", e.name, "");
     if (!entity_index.emplace(e.name, static_cast<entity_id>(ei)).second)
       fail(file, at(ei).name, "duplicate entity " + quote(e.name));
-    if (e.file.empty()) e.file = e.name + ".csv";
+    if (e.file.empty() && !e.resolved()) e.file = e.name + ".csv";
     if (e.file.find('\0') != std::string::npos)
       fail(file, at(ei).file, "'file' of entity " + quote(e.name) + " must not contain a NUL");
     if (e.key && e.key->empty())
@@ -348,10 +611,11 @@ inline void validate(schema& s, const std::string& file, const schema_positions*
              "name " + quote(l.name) + " is both an attribute and a link" + in);
       }
       const std::string what = "link " + quote(e.name + "." + l.name);
-      if (l.column.empty()) fail(file, lp.column, what + " has no column");
+      if (l.column.empty() && !e.resolved()) fail(file, lp.column, what + " has no column");
       if (!l.reverse.empty())
         check_identifier(file, lp.reverse, "reverse", l.reverse, " of " + what);
     }
+    validate_sources(e, file, at(ei));
   }
 
   for (std::size_t ei = 0; ei < s.entities.size(); ++ei) {
@@ -373,6 +637,27 @@ inline void validate(schema& s, const std::string& file, const schema_positions*
         fail(file, link_pos(ei, i).to,
              "link " + quote(e.name + "." + l.name) + " points to entity " + quote(l.to) +
                  ", which has no \"key\": a link's column holds the key of the row it points to");
+      if (!l.identity.empty())
+        l.identity_index =
+            namespace_of(s.entities[l.target], l.identity, file, link_pos(ei, i).identity,
+                         "link " + quote(e.name + "." + l.name));
+    }
+    // A source's link names its own namespace, or takes the entity link's.
+    for (std::size_t k = 0; k < e.sources.size(); ++k) {
+      source_def& src = e.sources[k];
+      const source_positions* sp_k = k < at(ei).sources.size() ? &at(ei).sources[k] : nullptr;
+      for (std::size_t j = 0; j < src.links.size(); ++j) {
+        source_field& f = src.links[j];
+        const link_def& l = e.links[f.index];
+        if (f.identity.empty()) f.identity = l.identity;
+        if (f.identity.empty()) continue;
+        const pos p = sp_k && j < sp_k->link_identities.size() && sp_k->link_identities[j].line
+                          ? sp_k->link_identities[j]
+                          : link_pos(ei, f.index).identity;
+        f.identity_index = namespace_of(s.entities[l.target], f.identity, file, p,
+                                        "link " + quote(l.name) + " of source " + quote(src.name) +
+                                            " of entity " + quote(e.name));
+      }
     }
   }
 

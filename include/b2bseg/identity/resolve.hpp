@@ -1,0 +1,238 @@
+// Identity resolution (SPEC 2.3): rows that share a normalized identity value, transitively, are
+// one profile. Connected components by sorting (namespace, value) pairs and a union-find; the
+// profile key, the most shared value and a hash index from identity values to profiles.
+#pragma once
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/exec/parallel.hpp"
+#include "b2bseg/storage/schema.hpp"
+
+namespace b2bseg {
+
+/// `v` normalized by `rule` (SPEC 2.3): `exact` returns it as is; `email` without leading and
+/// trailing ASCII whitespace and with ASCII letters lower-cased. Returns a view of `v` when nothing
+/// changes, else of `buffer`, which it overwrites. O(size).
+inline std::string_view normalize_identity(identity_rule rule, std::string_view v,
+                                           std::string& buffer) {
+  if (rule == identity_rule::exact) return v;
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (!v.empty() && space(v.front())) v.remove_prefix(1);
+  while (!v.empty() && space(v.back())) v.remove_suffix(1);
+  bool upper = false;
+  for (char c : v) upper = upper || (c >= 'A' && c <= 'Z');
+  if (!upper) return v;
+  buffer.assign(v);
+  for (char& c : buffer)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return buffer;
+}
+
+/// One identity value of one row: namespace `ns` (index in the entity's identities), the
+/// normalized `value` (its bytes owned by the caller) and `hash` = identity_hash(ns, value).
+struct identity_entry {
+  std::uint64_t hash = 0;
+  std::uint32_t row = 0;
+  std::uint32_t ns = 0;
+  std::string_view value;
+};
+
+/// The hash of (namespace, normalized value): XXH3 seeded with the namespace.
+inline std::uint64_t identity_hash(std::uint32_t ns, std::string_view value) noexcept {
+  return XXH3_64bits_withSeed(value.data(), value.size(), ns);
+}
+
+/// Profiles of a set of rows: which rows form each, ranked, and the identity values of each.
+/// Rows are numbered 0..rows-1 by the caller; profiles 0..profiles()-1 in the order of their
+/// first ranked row's group (deterministic for a given numbering).
+struct resolution {
+  std::vector<identity_entry> entries;     ///< sorted by (hash, ns, value, row)
+  std::vector<std::uint32_t> run_starts;   ///< entries of one (ns, value): [run_starts[i], [i+1])
+  std::vector<std::uint32_t> run_profile;  ///< per run: its profile
+  std::vector<std::uint32_t> order;        ///< rows grouped by profile, ranked within one
+  std::vector<std::uint32_t> starts;       ///< profile p: order[starts[p], starts[p + 1])
+  std::vector<std::uint32_t> key_run;      ///< per profile: the run of its key (SPEC 2.3)
+  std::vector<std::uint32_t> widest_run;   ///< per profile: the run shared by the most rows
+
+  std::size_t profiles() const noexcept { return starts.empty() ? 0 : starts.size() - 1; }
+  std::size_t rows_of(std::size_t p) const noexcept { return starts[p + 1] - starts[p]; }
+  const identity_entry& run_entry(std::uint32_t run) const noexcept {
+    return entries[run_starts[run]];
+  }
+  std::uint32_t run_size(std::uint32_t run) const noexcept {
+    return run_starts[run + 1] - run_starts[run];
+  }
+};
+
+namespace detail {
+
+/// A union-find over row numbers with path halving; the smaller row becomes the root.
+class union_find {
+ public:
+  explicit union_find(std::size_t n) : parent_(n) {
+    for (std::size_t i = 0; i < n; ++i) parent_[i] = static_cast<std::uint32_t>(i);
+  }
+  std::uint32_t find(std::uint32_t x) noexcept {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void unite(std::uint32_t a, std::uint32_t b) noexcept {
+    a = find(a);
+    b = find(b);
+    if (a == b) return;
+    if (a < b)
+      parent_[b] = a;
+    else
+      parent_[a] = b;
+  }
+
+ private:
+  std::vector<std::uint32_t> parent_;
+};
+
+}  // namespace detail
+
+/// Resolves `rows` rows whose identity values are `entries` (every row should have at least one)
+/// into profiles: two rows are one profile when they share an entry's (ns, value), transitively.
+/// `rank_less(a, b)` orders two rows of one profile, best first (a strict weak order; the caller
+/// breaks every tie). A profile's key run is its entry of the lowest ns, then the smallest value
+/// by bytes. Deterministic: the same rows and entries give the same profiles whatever the order
+/// of `entries`. Cost: O(E log E + R log R) for E entries and R rows, sorts in parallel.
+template <class RankLess>
+resolution resolve_identities(std::vector<identity_entry> entries, std::size_t rows,
+                              RankLess rank_less) {
+  resolution out;
+  auto entry_less = [](const identity_entry& a, const identity_entry& b) {
+    if (a.hash != b.hash) return a.hash < b.hash;
+    if (a.ns != b.ns) return a.ns < b.ns;
+    if (a.value != b.value) return a.value < b.value;
+    return a.row < b.row;
+  };
+  b2bseg::detail::parallel_sort(entries.begin(), entries.end(), entry_less);
+  out.entries = std::move(entries);
+  const auto& es = out.entries;
+  for (std::size_t i = 0; i < es.size(); ++i)
+    if (i == 0 || es[i].hash != es[i - 1].hash || es[i].ns != es[i - 1].ns ||
+        es[i].value != es[i - 1].value)
+      out.run_starts.push_back(static_cast<std::uint32_t>(i));
+  const std::size_t runs = out.run_starts.size();
+  out.run_starts.push_back(static_cast<std::uint32_t>(es.size()));
+
+  detail::union_find uf(rows);
+  for (std::size_t r = 0; r < runs; ++r)
+    for (std::uint32_t i = out.run_starts[r] + 1; i < out.run_starts[r + 1]; ++i)
+      uf.unite(es[out.run_starts[r]].row, es[i].row);
+  std::vector<std::uint32_t> root(rows);
+  for (std::size_t i = 0; i < rows; ++i) root[i] = uf.find(static_cast<std::uint32_t>(i));
+
+  // Rows grouped by root (the smallest row of the profile), ranked within.
+  out.order.resize(rows);
+  for (std::size_t i = 0; i < rows; ++i) out.order[i] = static_cast<std::uint32_t>(i);
+  b2bseg::detail::parallel_sort(out.order.begin(), out.order.end(),
+                                [&](std::uint32_t a, std::uint32_t b) {
+                                  if (root[a] != root[b]) return root[a] < root[b];
+                                  return rank_less(a, b);
+                                });
+  std::vector<std::uint32_t> profile_of_root(rows, ~0u);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::uint32_t r = root[out.order[i]];
+    if (i == 0 || r != root[out.order[i - 1]]) {
+      profile_of_root[r] = static_cast<std::uint32_t>(out.starts.size());
+      out.starts.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+  const std::size_t profiles = out.starts.size();
+  out.starts.push_back(static_cast<std::uint32_t>(rows));
+
+  out.run_profile.resize(runs);
+  out.key_run.assign(profiles, ~0u);
+  out.widest_run.assign(profiles, ~0u);
+  for (std::uint32_t r = 0; r < runs; ++r) {
+    const identity_entry& e = es[out.run_starts[r]];
+    const std::uint32_t p = profile_of_root[root[e.row]];
+    out.run_profile[r] = p;
+    std::uint32_t& k = out.key_run[p];
+    if (k == ~0u || e.ns < out.run_entry(k).ns ||
+        (e.ns == out.run_entry(k).ns && e.value < out.run_entry(k).value))
+      k = r;
+    // The most shared value; ties: the key's order (lowest ns, smallest value).
+    std::uint32_t& w = out.widest_run[p];
+    if (w == ~0u || out.run_size(r) > out.run_size(w) ||
+        (out.run_size(r) == out.run_size(w) &&
+         (e.ns < out.run_entry(w).ns ||
+          (e.ns == out.run_entry(w).ns && e.value < out.run_entry(w).value))))
+      w = r;
+  }
+  return out;
+}
+
+/// A hash index from (namespace, normalized value) to profile, over a resolution's runs: how
+/// links naming a namespace (`"identity": "sfdc_id"`) find their target. Immutable once built;
+/// safe to read from many threads. Lookup O(1) expected. Holds views into the resolution's
+/// entries, whose bytes the caller keeps alive.
+class identity_index {
+ public:
+  identity_index() = default;
+
+  /// Indexes every run of `res`; `profile_of` maps a resolution profile to what lookups return
+  /// (~0u: the profile is gone, lookups miss). O(runs).
+  identity_index(const resolution& res, const std::vector<std::uint32_t>& profile_of) {
+    const std::size_t runs = res.run_profile.size();
+    values_.reserve(runs);
+    for (std::uint32_t r = 0; r < runs; ++r) {
+      const std::uint32_t p = profile_of[res.run_profile[r]];
+      if (p == ~0u) continue;
+      const identity_entry& e = res.run_entry(r);
+      values_.push_back({e.hash, e.ns, p, e.value});
+    }
+    const std::size_t cap = std::bit_ceil(std::max<std::size_t>(16, values_.size() * 2));
+    slots_.assign(cap, 0);
+    for (std::size_t i = 0; i < values_.size(); ++i) {
+      std::size_t s = values_[i].hash & (cap - 1);
+      while (slots_[s]) s = (s + 1) & (cap - 1);
+      slots_[s] = static_cast<std::uint32_t>(i + 1);
+    }
+  }
+
+  /// The profile holding `value` (already normalized) in namespace `ns`, or ~0u.
+  std::uint32_t find(std::uint32_t ns, std::string_view value) const noexcept {
+    if (slots_.empty()) return ~0u;
+    const std::uint64_t h = identity_hash(ns, value);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t s = h & mask;; s = (s + 1) & mask) {
+      const std::uint32_t i = slots_[s];
+      if (!i) return ~0u;
+      const item& v = values_[i - 1];
+      if (v.hash == h && v.ns == ns && v.value == value) return v.profile;
+    }
+  }
+  /// Identity values indexed.
+  std::size_t size() const noexcept { return values_.size(); }
+  /// Bytes of the index itself (not of the values' characters, which the caller owns).
+  std::size_t memory_bytes() const noexcept {
+    return values_.capacity() * sizeof(item) + slots_.capacity() * sizeof(std::uint32_t);
+  }
+
+ private:
+  struct item {
+    std::uint64_t hash;
+    std::uint32_t ns;
+    std::uint32_t profile;
+    std::string_view value;
+  };
+  std::vector<item> values_;
+  std::vector<std::uint32_t> slots_;
+};
+
+}  // namespace b2bseg

@@ -1,0 +1,611 @@
+// Loading an entity with sources (SPEC 2.3): read every source file, check its values, resolve
+// the rows into profiles by identity, merge each profile's attributes and links, and build the
+// entity's table from the merged profiles with the same code as a plain CSV load.
+#pragma once
+
+#include <tbb/info.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "b2bseg/identity/resolve.hpp"
+#include "b2bseg/load/csv.hpp"
+#include "b2bseg/load/load_report.hpp"
+#include "b2bseg/load/table_builder.hpp"
+
+namespace b2bseg::detail {
+
+/// True when `v` (not empty) is a valid text of type `t` (SPEC 2.2).
+inline bool value_parses(value_type t, std::string_view v) noexcept {
+  switch (t) {
+    case value_type::integer: {
+      std::int64_t x;
+      return parse_int64(v, x);
+    }
+    case value_type::timestamp: {
+      std::int64_t x;
+      return parse_timestamp(v, x);
+    }
+    case value_type::floating: {
+      double x;
+      return parse_double(v, x);
+    }
+    case value_type::boolean: {
+      bool x;
+      return parse_bool(v, x);
+    }
+    default:
+      return true;
+  }
+}
+
+/// The checked rows of one source file. Each row has `width` field slots: the source's identities
+/// (normalized; empty when none), attributes (checked against their types; a bad value in a
+/// lenient load is empty), links (as written) and, last, `updated_at` when the source has one.
+struct source_rows {
+  std::optional<csv_file> file;  ///< always set once read
+  std::size_t width = 0;
+  std::size_t rows = 0;
+  std::vector<std::uint64_t> lines;
+  std::vector<std::string_view> fields;     ///< rows * width
+  std::vector<std::uint32_t> id_columns;    ///< rows * identities: byte column of each identity
+  std::vector<std::uint32_t> link_columns;  ///< rows * links: byte column of each link
+  std::vector<std::int64_t> updated;        ///< per row; meaningful where has_updated
+  std::vector<std::uint8_t> has_updated;
+  std::vector<std::unique_ptr<string_arena>> arenas;  ///< bytes of normalized or unescaped fields
+  std::uint64_t read = 0;                             ///< records in the file
+  std::uint64_t profiles = 0;                         ///< profiles the kept rows feed
+};
+
+/// An entity with sources on its way into a table: its source rows, their resolution into
+/// profiles, the profiles' keys, and the merged records the table is built from.
+struct resolved_entity {
+  entity_id entity = no_entity;
+  std::vector<source_rows> sources;
+  std::vector<std::size_t> base;         ///< first global row of each source; base.back() = rows
+  std::vector<std::uint32_t> source_of;  ///< per global row
+  resolution res;
+  std::vector<std::uint32_t> kept_index;  ///< per resolution profile: index among kept, or ~0u
+  std::vector<std::string_view> keys;     ///< per resolution profile: "NS:VALUE"; empty if dropped
+  identity_index index;                   ///< (ns, value) -> resolution profile, kept ones only
+  string_arena key_bytes;
+  // Merged records, built by build_resolved: key, attributes, links.
+  std::string name;  ///< "ENTITY (sources)": the file the merged records are read as
+  std::size_t width = 0;
+  std::vector<std::string_view> records;
+  std::vector<std::uint32_t> link_origin;  ///< per record and link: the global row it came from
+
+  /// (source, row in that source) of global row `g`. O(log sources).
+  std::pair<std::size_t, std::size_t> locate(std::size_t g) const noexcept {
+    const std::size_t s = std::upper_bound(base.begin(), base.end(), g) - base.begin() - 1;
+    return {s, g - base[s]};
+  }
+  /// The key of the profile holding `value` of namespace `ns`, or an empty view.
+  std::string_view key_of(std::uint32_t ns, std::string_view value) const noexcept {
+    const std::uint32_t p = index.find(ns, value);
+    return p == ~0u ? std::string_view() : keys[p];
+  }
+  /// True when `key` ("NS:VALUE") is the key of a kept profile.
+  bool has_key(const entity_def& def, std::string_view key) const noexcept {
+    const std::size_t colon = key.find(':');
+    if (colon == std::string_view::npos) return false;
+    const int ns = def.find_identity(key.substr(0, colon));
+    return ns >= 0 && key_of(static_cast<std::uint32_t>(ns), key.substr(colon + 1)) == key;
+  }
+};
+
+/// Counts lenient problems by (source, column): several threads note into one.
+struct issue_board {
+  std::mutex lock;
+  std::vector<issue_count> counts;
+  void note(std::size_t i, std::size_t line, std::string_view v) {
+    std::lock_guard<std::mutex> g(lock);
+    counts[i].note(line, v);
+  }
+};
+
+/// Reads and checks every source of resolved entity `e` and resolves its rows into profiles.
+/// `paths[k]` is the checked path of source k. Throws data_error naming the source file, line and
+/// column for a bad value, a row without identity, an oversized profile (strict mode).
+inline void read_sources(const schema& s, entity_id e, const std::vector<std::string>& paths,
+                         const load_options& opts, load_report& rep, resolved_entity& out) {
+  const entity_def& def = s.entities[e];
+  out.entity = e;
+  out.name = def.name + " (sources)";
+  out.sources.resize(def.sources.size());
+  const unsigned workers = static_cast<unsigned>(tbb::this_task_arena::max_concurrency());
+  out.base.push_back(0);
+  for (std::size_t k = 0; k < def.sources.size(); ++k) {
+    const source_def& src = def.sources[k];
+    source_rows& sr = out.sources[k];
+    sr.file.emplace(csv_file::open(paths[k]));
+    const csv_file& f = *sr.file;
+    const std::size_t ni = src.identities.size(), na = src.attributes.size(), nl = src.links.size();
+    const bool has_updated = !src.updated_at.empty();
+    sr.width = ni + na + nl + (has_updated ? 1 : 0);
+    std::vector<std::size_t> col;
+    for (const auto& x : src.identities) col.push_back(f.require_column(x.column));
+    for (const auto& x : src.attributes) col.push_back(f.require_column(x.column));
+    for (const auto& x : src.links) col.push_back(f.require_column(x.column));
+    if (has_updated) col.push_back(f.require_column(src.updated_at));
+    const std::size_t want =
+        opts.chunks
+            ? opts.chunks
+            : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+    const std::vector<csv_chunk> parts = f.split(want);
+    struct chunk {
+      source_rows rows;
+      std::uint64_t read = 0;
+      std::optional<data_error> error;
+    };
+    std::vector<chunk> chunks(parts.size());
+    // Lenient counts: per slot (bad values) and one for rows without identity.
+    issue_board board;
+    board.counts.resize(sr.width + 1);
+    const std::string_view body = f.body();
+    b2bseg::detail::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
+      chunk& ch = chunks[c];
+      source_rows& r = ch.rows;
+      r.arenas.push_back(std::make_unique<string_arena>());
+      string_arena& arena = *r.arenas.back();
+      auto stable = [&](std::string_view v) {
+        if (v.empty() ||
+            (v.data() >= body.data() && v.data() + v.size() <= body.data() + body.size()))
+          return v;
+        return arena.copy(v);
+      };
+      std::vector<std::string_view> fields;
+      std::vector<std::string_view> row(sr.width);
+      std::string buffer;
+      csv_record_reader reader(f, parts[c]);
+      try {
+        while (reader.next(fields)) {
+          ++ch.read;
+          const std::size_t line = reader.line();
+          bool any = false;
+          for (std::size_t j = 0; j < ni; ++j) {
+            const identity_rule rule = def.identities[src.identities[j].index].rule;
+            std::string_view v = normalize_identity(rule, fields[col[j]], buffer);
+            row[j] = v.data() == buffer.data() ? arena.copy(v) : stable(v);
+            any = any || !row[j].empty();
+          }
+          if (!any) {
+            std::string names;
+            for (const auto& x : src.identities)
+              names += (names.empty() ? "'" : ", '") + x.column + "'";
+            if (!opts.lenient)
+              throw data_error(f.name(), line, 0,
+                               "row has no identity value (" + names +
+                                   (ni > 1 ? " are all empty" : " is empty") +
+                                   "): it cannot join a profile of " + def.name);
+            board.note(sr.width, line, "");
+            continue;
+          }
+          for (std::size_t j = 0; j < na; ++j) {
+            const std::size_t slot = ni + j;
+            const std::string_view v = fields[col[slot]];
+            const attribute_def& ad = def.attributes[src.attributes[j].index];
+            if (!v.empty() && !value_parses(ad.type, v)) {
+              if (!opts.lenient)
+                throw data_error(f.name(), line, reader.column(col[slot]),
+                                 "column '" + src.attributes[j].column + "': bad " +
+                                     std::string(type_word(ad.type)) + " value " + quote_value(v));
+              board.note(slot, line, v);
+              row[slot] = {};
+              continue;
+            }
+            row[slot] = stable(v);
+          }
+          for (std::size_t j = 0; j < nl; ++j) {
+            row[ni + na + j] = stable(fields[col[ni + na + j]]);
+            r.link_columns.push_back(static_cast<std::uint32_t>(reader.column(col[ni + na + j])));
+          }
+          std::int64_t t = 0;
+          bool has_t = false;
+          if (has_updated) {
+            const std::size_t slot = sr.width - 1;
+            const std::string_view v = fields[col[slot]];
+            has_t = !v.empty() && parse_timestamp(v, t);
+            if (!v.empty() && !has_t) {
+              if (!opts.lenient)
+                throw data_error(
+                    f.name(), line, reader.column(col[slot]),
+                    "column '" + src.updated_at + "': bad timestamp value " + quote_value(v));
+              board.note(slot, line, v);
+            }
+            row[slot] = {};
+          }
+          for (std::size_t j = 0; j < ni; ++j)
+            r.id_columns.push_back(static_cast<std::uint32_t>(reader.column(col[j])));
+          r.fields.insert(r.fields.end(), row.begin(), row.end());
+          r.lines.push_back(line);
+          r.updated.push_back(t);
+          r.has_updated.push_back(has_t);
+          ++r.rows;
+        }
+      } catch (const data_error& err) {
+        ch.error = err;
+      }
+    });
+    try {
+      for (auto& ch : chunks)
+        if (ch.error) throw *ch.error;
+    } catch (const data_error&) {
+      f.throw_if_changed();
+      throw;
+    }
+    for (auto& ch : chunks) {
+      source_rows& r = ch.rows;
+      sr.read += ch.read;
+      sr.rows += r.rows;
+      sr.lines.insert(sr.lines.end(), r.lines.begin(), r.lines.end());
+      sr.fields.insert(sr.fields.end(), r.fields.begin(), r.fields.end());
+      sr.id_columns.insert(sr.id_columns.end(), r.id_columns.begin(), r.id_columns.end());
+      sr.link_columns.insert(sr.link_columns.end(), r.link_columns.begin(), r.link_columns.end());
+      sr.updated.insert(sr.updated.end(), r.updated.begin(), r.updated.end());
+      sr.has_updated.insert(sr.has_updated.end(), r.has_updated.begin(), r.has_updated.end());
+      for (auto& a : r.arenas) sr.arenas.push_back(std::move(a));
+    }
+    // Lenient counts, in the words of a plain load.
+    for (std::size_t slot = 0; slot < sr.width; ++slot) {
+      const issue_count& b = board.counts[slot];
+      if (!b.count) continue;
+      std::string column;
+      std::string_view type = "timestamp";
+      if (slot < ni) continue;
+      if (slot < ni + na) {
+        column = src.attributes[slot - ni].column;
+        type = type_word(def.attributes[src.attributes[slot - ni].index].type);
+      } else {
+        column = src.updated_at;
+      }
+      rep.bad_values += b.count;
+      rep.issues.push_back(f.name() + ": column '" + column + "': " + std::to_string(b.count) +
+                           " bad " + std::string(type) + " values turned into null (first: line " +
+                           std::to_string(b.first_line) + ", " + quote_value(b.first_value) + ")");
+    }
+    if (const issue_count& b = board.counts[sr.width]; b.count) {
+      rep.rows_without_identity += b.count;
+      rep.issues.push_back(f.name() + ": " + std::to_string(b.count) +
+                           " rows without any identity value dropped (first: line " +
+                           std::to_string(b.first_line) + ")");
+    }
+    out.base.push_back(out.base.back() + sr.rows);
+  }
+
+  // Resolution: every identity value of every row, then components and ranks.
+  const std::size_t rows = out.base.back();
+  if (rows >= 0xFFFFFFFFu) throw data_error(out.name, 0, 0, "too many source rows");
+  out.source_of.resize(rows);
+  std::vector<std::int64_t> updated(rows);
+  std::vector<std::uint8_t> has_updated(rows);
+  std::vector<std::uint32_t> line_rank(rows);  // position within its source
+  std::vector<std::size_t> entry_base(def.sources.size() + 1, 0);
+  for (std::size_t k = 0; k < def.sources.size(); ++k) {
+    const source_rows& sr = out.sources[k];
+    const std::size_t ni = def.sources[k].identities.size();
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < sr.rows; ++i)
+      for (std::size_t j = 0; j < ni; ++j) n += !sr.fields[i * sr.width + j].empty();
+    entry_base[k + 1] = entry_base[k] + n;
+  }
+  std::vector<identity_entry> entries(entry_base.back());
+  b2bseg::detail::parallel_for(std::size_t(0), def.sources.size(), [&](std::size_t k) {
+    const source_rows& sr = out.sources[k];
+    const source_def& src = def.sources[k];
+    std::size_t next = entry_base[k];
+    for (std::size_t i = 0; i < sr.rows; ++i) {
+      const std::size_t g = out.base[k] + i;
+      out.source_of[g] = static_cast<std::uint32_t>(k);
+      updated[g] = sr.updated[i];
+      has_updated[g] = sr.has_updated[i];
+      line_rank[g] = static_cast<std::uint32_t>(i);
+      for (std::size_t j = 0; j < src.identities.size(); ++j) {
+        const std::string_view v = sr.fields[i * sr.width + j];
+        if (v.empty()) continue;
+        const std::uint32_t ns = src.identities[j].index;
+        entries[next++] = {identity_hash(ns, v), static_cast<std::uint32_t>(g), ns, v};
+      }
+    }
+  });
+  // Rows of one profile, best first. Within a source, rows keep file order, so "later line first"
+  // is the larger global row.
+  const bool latest = def.merge == merge_policy::latest;
+  auto rank_less = [&](std::uint32_t a, std::uint32_t b) {
+    const std::uint32_t sa = out.source_of[a], sb = out.source_of[b];
+    if (!latest && sa != sb) return sa < sb;
+    if (has_updated[a] != has_updated[b]) return has_updated[a] > has_updated[b];
+    if (has_updated[a] && updated[a] != updated[b]) return updated[a] > updated[b];
+    if (sa != sb) return sa < sb;
+    return a > b;
+  };
+  out.res = resolve_identities(std::move(entries), rows, rank_less);
+  const resolution& res = out.res;
+
+  // The guardrail: profiles over max_rows_per_profile.
+  const std::size_t profiles = res.profiles();
+  out.kept_index.assign(profiles, ~0u);
+  std::uint64_t oversized = 0, oversized_rows = 0;
+  std::size_t first_oversized = profiles;
+  std::uint32_t kept = 0;
+  for (std::size_t p = 0; p < profiles; ++p) {
+    if (res.rows_of(p) > def.max_rows_per_profile) {
+      ++oversized;
+      oversized_rows += res.rows_of(p);
+      if (first_oversized == profiles) first_oversized = p;
+      continue;
+    }
+    out.kept_index[p] = kept++;
+  }
+  if (oversized) {
+    const std::uint32_t w = res.widest_run[first_oversized];
+    const identity_entry& we = res.run_entry(w);
+    // The first row (by source, then line) that holds the widest value.
+    std::uint32_t first = we.row;
+    for (std::uint32_t i = res.run_starts[w]; i < res.run_starts[w + 1]; ++i)
+      first = std::min(first, res.entries[i].row);
+    const auto [k, i] = out.locate(first);
+    const source_def& src = def.sources[k];
+    std::size_t j = 0;
+    while (src.identities[j].index != we.ns) ++j;
+    const std::string what =
+        "a profile of " + def.name + " merges " + std::to_string(res.rows_of(first_oversized)) +
+        " source rows, more than max_rows_per_profile (" +
+        std::to_string(def.max_rows_per_profile) + "): " + def.identities[we.ns].name + " " +
+        quote_value(we.value) + " is shared by " + std::to_string(res.run_size(w)) + " of them";
+    if (!opts.lenient)
+      throw data_error(out.sources[k].file->name(), out.sources[k].lines[i],
+                       out.sources[k].id_columns[i * src.identities.size() + j],
+                       what +
+                           "; fix that value in the sources, raise \"max_rows_per_profile\" in "
+                           "schema.json, or load with --lenient to drop such profiles");
+    rep.oversized_profiles += oversized;
+    rep.oversized_rows += oversized_rows;
+    rep.issues.push_back(def.name + ": " + std::to_string(oversized) + " profiles over " +
+                         "max_rows_per_profile (" + std::to_string(def.max_rows_per_profile) +
+                         ") dropped with their " + std::to_string(oversized_rows) +
+                         " rows (first: " + what + ")");
+  }
+
+  // Keys, the identity index, and what each source fed.
+  out.keys.assign(profiles, {});
+  for (std::size_t p = 0; p < profiles; ++p) {
+    if (out.kept_index[p] == ~0u) continue;
+    const identity_entry& ke = res.run_entry(res.key_run[p]);
+    std::string key = def.identities[ke.ns].name;
+    key += ':';
+    key.append(ke.value);
+    out.keys[p] = out.key_bytes.copy(key);
+  }
+  std::vector<std::uint32_t> self(profiles);
+  for (std::size_t p = 0; p < profiles; ++p)
+    self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
+  out.index = identity_index(res, self);
+}
+
+/// Builds the table of resolved entity `r.entity`: merges every kept profile's attributes and
+/// links from its ranked rows, resolves the links' values (namespaces through the targets'
+/// identity indexes), then builds the table as a plain load does. `resolved[t]` is the resolved
+/// entity of entity t or nullptr. Throws data_error naming the source file, line and column.
+inline entity_table build_resolved(const schema& s, resolved_entity& r,
+                                   const std::vector<entity_table>& tables,
+                                   const std::vector<bool>& built,
+                                   const std::vector<const resolved_entity*>& resolved,
+                                   bool lenient, load_report& rep,
+                                   std::vector<deferred_link>& deferred) {
+  const entity_id e = r.entity;
+  const entity_def& def = s.entities[e];
+  const resolution& res = r.res;
+  const std::size_t na = def.attributes.size(), nl = def.links.size();
+  const std::size_t rows = r.base.back();
+
+  // Every row's links as the text the table reads: the target's key (a namespace's value turned
+  // into its profile key), checked where the target is known now; empty: null.
+  std::vector<std::string_view> link_text(rows * nl);
+  struct failure {
+    std::size_t row = ~std::size_t(0);
+    std::optional<data_error> error;
+  };
+  failure first;
+  std::mutex first_lock;
+  issue_board dangling;
+  std::vector<std::size_t> slot_base(def.sources.size() + 1, 0);
+  for (std::size_t k = 0; k < def.sources.size(); ++k)
+    slot_base[k + 1] = slot_base[k] + def.sources[k].links.size();
+  dangling.counts.resize(slot_base.back());
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, rows, 4096),
+      [&](const tbb::blocked_range<std::size_t>& g) {
+        std::string buffer;
+        for (std::size_t row = g.begin(); row < g.end(); ++row) {
+          const auto [k, i] = r.locate(row);
+          const source_def& src = def.sources[k];
+          const source_rows& sr = r.sources[k];
+          for (std::size_t j = 0; j < src.links.size(); ++j) {
+            const source_field& f = src.links[j];
+            const std::string_view v =
+                sr.fields[i * sr.width + src.identities.size() + src.attributes.size() + j];
+            if (v.empty()) continue;
+            const link_def& ld = def.links[f.index];
+            const entity_def& target = s.entities[ld.target];
+            std::string_view text = v;
+            bool found = true;
+            if (!f.identity.empty()) {
+              const std::string_view nv =
+                  normalize_identity(target.identities[f.identity_index].rule, v, buffer);
+              text = resolved[ld.target]->key_of(f.identity_index, nv);
+              found = !text.empty();
+            } else if (resolved[ld.target]) {
+              found = resolved[ld.target]->has_key(target, v);
+            } else if (built[ld.target]) {
+              found = tables[ld.target].keys.find(v) != no_row;
+            }  // else: a plain target built later, checked when it is (a deferred link)
+            if (found) {
+              link_text[row * nl + f.index] = text;
+              continue;
+            }
+            const std::size_t line = sr.lines[i];
+            if (lenient) {
+              dangling.note(slot_base[k] + j, line, v);
+              continue;
+            }
+            std::lock_guard<std::mutex> lock(first_lock);
+            if (row < first.row) {
+              first.row = row;
+              first.error =
+                  data_error(sr.file->name(), line, sr.link_columns[i * src.links.size() + j],
+                             "column '" + f.column + "': no " + ld.to + " with " +
+                                 (f.identity.empty() ? std::string("key ") : f.identity + " ") +
+                                 quote_value(v));
+            }
+            return;
+          }
+        }
+      });
+  if (first.error) throw *first.error;
+  for (std::size_t k = 0; k < def.sources.size(); ++k)
+    for (std::size_t j = 0; j < def.sources[k].links.size(); ++j) {
+      const issue_count& d = dangling.counts[slot_base[k] + j];
+      if (!d.count) continue;
+      const source_field& f = def.sources[k].links[j];
+      rep.dangling_links += d.count;
+      rep.issues.push_back(r.sources[k].file->name() + ": column '" + f.column +
+                           "': " + std::to_string(d.count) + " links to missing " +
+                           def.links[f.index].to + " " +
+                           (f.identity.empty() ? std::string("keys") : f.identity + " values") +
+                           " turned into null (first: line " + std::to_string(d.first_line) + ", " +
+                           quote_value(d.first_value) + ")");
+    }
+
+  // Merged records: per kept profile, its key, then each attribute and link from the first
+  // ranked row where it is not null.
+  std::vector<std::vector<int>> attr_slot(def.sources.size(), std::vector<int>(na, -1));
+  for (std::size_t k = 0; k < def.sources.size(); ++k)
+    for (std::size_t j = 0; j < def.sources[k].attributes.size(); ++j)
+      attr_slot[k][def.sources[k].attributes[j].index] =
+          static_cast<int>(def.sources[k].identities.size() + j);
+  const std::size_t profiles = res.profiles();
+  std::size_t kept = 0;
+  for (auto k : r.kept_index) kept += k != ~0u;
+  r.width = 1 + na + nl;
+  r.records.assign(kept * r.width, {});
+  r.link_origin.assign(kept * nl, ~0u);
+  std::vector<std::uint8_t> multi(profiles, 0);
+  b2bseg::detail::parallel_for(std::size_t(0), profiles, [&](std::size_t p) {
+    const std::uint32_t out = r.kept_index[p];
+    if (out == ~0u) return;
+    std::string_view* rec = &r.records[out * r.width];
+    rec[0] = r.keys[p];
+    const std::uint32_t* begin = res.order.data() + res.starts[p];
+    const std::uint32_t* end = res.order.data() + res.starts[p + 1];
+    for (std::size_t a = 0; a < na; ++a)
+      for (const std::uint32_t* it = begin; it != end; ++it) {
+        const std::size_t k = r.source_of[*it];
+        if (attr_slot[k][a] < 0) continue;
+        const source_rows& sr = r.sources[k];
+        const std::string_view v = sr.fields[(*it - r.base[k]) * sr.width + attr_slot[k][a]];
+        if (v.empty()) continue;
+        rec[1 + a] = v;
+        break;
+      }
+    for (std::size_t l = 0; l < nl; ++l)
+      for (const std::uint32_t* it = begin; it != end; ++it) {
+        const std::string_view v = link_text[*it * nl + l];
+        if (v.empty()) continue;
+        rec[1 + na + l] = v;
+        r.link_origin[out * nl + l] = *it;
+        break;
+      }
+    for (const std::uint32_t* it = begin + 1; it != end; ++it)
+      if (r.source_of[*it] != r.source_of[*begin]) multi[p] = 1;
+  });
+
+  // Report: per source the profiles it fed, per entity the merges.
+  load_report::resolution_info info;
+  info.entity = def.name;
+  info.rows = rows;
+  info.profiles = kept;
+  info.identity_values = r.index.size();
+  info.index_bytes = r.index.memory_bytes() + res.entries.capacity() * sizeof(identity_entry);
+  std::vector<std::vector<std::uint8_t>> fed(def.sources.size(), std::vector<std::uint8_t>(kept));
+  for (std::size_t p = 0; p < profiles; ++p) {
+    if (r.kept_index[p] == ~0u) continue;
+    info.merged += res.rows_of(p) > 1;
+    info.multi_source += multi[p];
+    for (std::uint32_t i = res.starts[p]; i < res.starts[p + 1]; ++i)
+      fed[r.source_of[res.order[i]]][r.kept_index[p]] = 1;
+  }
+  for (std::size_t k = 0; k < def.sources.size(); ++k) {
+    std::uint64_t n = 0;
+    for (auto x : fed[k]) n += x;
+    r.sources[k].profiles = n;
+    rep.sources.push_back({def.name, def.sources[k].name, r.sources[k].file->name(),
+                           r.sources[k].read, r.sources[k].rows, n});
+  }
+  rep.resolutions.push_back(info);
+
+  // The table, from the merged records, read in parallel parts.
+  struct record_reader {
+    const resolved_entity& r;
+    std::size_t next_record, end;
+    std::size_t current = 0;
+    bool next(std::vector<std::string_view>& f) {
+      if (next_record >= end) return false;
+      current = next_record++;
+      f.assign(r.records.begin() + current * r.width, r.records.begin() + (current + 1) * r.width);
+      return true;
+    }
+    std::size_t line() const noexcept { return current + 1; }
+    std::size_t column(std::size_t i) const noexcept { return i + 1; }
+  };
+  field_map fm;
+  fm.key = 0;
+  for (std::size_t a = 0; a < na; ++a) fm.attributes.push_back(static_cast<int>(1 + a));
+  for (std::size_t l = 0; l < nl; ++l) fm.links.push_back(static_cast<int>(1 + na + l));
+  const std::size_t parts = std::max<std::size_t>(
+      1, std::min<std::size_t>(
+             static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()) * 4, kept / 8192));
+  std::vector<raw_chunk> chunks(parts);
+  const std::vector<const key_index*> targets = link_targets(s, e, tables, built);
+  b2bseg::detail::parallel_for(std::size_t(0), parts, [&](std::size_t c) {
+    record_reader reader{r, kept * c / parts, kept * (c + 1) / parts};
+    parse_records(reader, def, fm, nullptr, nullptr, r.name, lenient, targets, {}, chunks[c]);
+  });
+  return build_table(s, e, chunks, r.name, tables, built, lenient, rep, deferred);
+}
+
+/// A data_error about merged record fields of `r` (file `r.name`), told at the source row the
+/// field came from; other errors unchanged.
+inline data_error at_source(const schema& s, const resolved_entity& r, const data_error& err) {
+  if (err.file() != r.name || err.line() == 0 || err.column() == 0) return err;
+  const entity_def& def = s.entities[r.entity];
+  const std::size_t na = def.attributes.size(), nl = def.links.size();
+  const std::size_t record = err.line() - 1, field = err.column() - 1;
+  if (field < 1 + na || field >= 1 + na + nl || record * nl >= r.link_origin.size()) return err;
+  const std::uint32_t g = r.link_origin[record * nl + (field - 1 - na)];
+  if (g == ~0u) return err;
+  const auto [k, i] = r.locate(g);
+  const source_def& src = def.sources[k];
+  std::size_t j = 0;
+  while (j < src.links.size() && src.links[j].index != field - 1 - na) ++j;
+  if (j == src.links.size()) return err;
+  const source_rows& sr = r.sources[k];
+  std::string message = err.what();
+  const std::string head =
+      r.name + ":" + std::to_string(err.line()) + ":" + std::to_string(err.column()) + ": ";
+  if (message.rfind(head, 0) == 0) message = message.substr(head.size());
+  const std::string col = "column '" + def.links[field - 1 - na].column + "'";
+  if (message.rfind(col, 0) == 0)
+    message = "column '" + src.links[j].column + "'" + message.substr(col.size());
+  return data_error(sr.file->name(), sr.lines[i], sr.link_columns[i * src.links.size() + j],
+                    message);
+}
+
+}  // namespace b2bseg::detail
