@@ -127,6 +127,18 @@ TEST(Docs, DatasetSchemaExampleIsValid) {
   EXPECT_EQ(s.entities.size(), 3u);
 }
 
+TEST(Docs, SourcesSchemaExampleIsValid) {
+  const std::string page = doc("datasets.md");
+  const auto marker = page.find("<!-- sources-example -->");
+  ASSERT_NE(marker, std::string::npos);
+  const auto blocks = fenced_blocks(page.substr(marker), "json");
+  ASSERT_FALSE(blocks.empty());
+  const b2bseg::schema s = b2bseg::parse_schema(blocks[0], "datasets.md");
+  ASSERT_EQ(s.entities.size(), 3u);
+  EXPECT_EQ(s.entities[1].sources.size(), 2u);
+  EXPECT_EQ(s.entities[2].links[0].identity, "marketo_id");
+}
+
 TEST(Docs, ReadmePointsOnlyInsideTheRepository) {
   const std::string src = B2BSEG_SOURCE_DIR;
   const std::string readme = b2bseg::testing::read_file(src + "/README.md");

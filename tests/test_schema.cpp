@@ -396,7 +396,8 @@ TEST(SchemaErrors, UnknownMembers) {
   t = R"({"entities": {"person": {"primary": "id"}}})";
   expect_schema_error(t, place_of(t, "\"primary\""),
                       "unknown member 'primary' in entity 'person' (expected 'file', 'key', "
-                      "'attributes' or 'links')");
+                      "'attributes', 'links', 'identities', 'merge', 'sources' or "
+                      "'max_rows_per_profile')");
   t = R"({"entity": {}})";
   expect_schema_error(t, place_of(t, "\"entity\""),
                       "unknown member 'entity' at the top level (expected 'entities')");
@@ -730,3 +731,101 @@ TEST(ParseSchema, SpecExampleIsStableAcrossRepeatedParses) {
 }
 
 }  // namespace
+
+// --- SPEC 2.3: sources, identities, merge ------------------------------------------------------
+
+namespace {
+
+/// A schema with a resolved person; `person_extra` is spliced into the person object and
+/// `source_extra` into its first source.
+std::string sources_schema(const std::string& person_extra = "",
+                           const std::string& source_extra = "",
+                           const std::string& event_link_extra = "") {
+  return R"J({"entities": {
+  "account": {"key": "account_id", "attributes": {"name": "string"}},
+  "person": {"key": "person_id",
+    "identities": {"sfdc_id": "exact", "email": "email"},
+    "attributes": {"email": "string", "score": "int"},
+    "links": {"account": {"to": "account", "reverse": "people"}},)J" +
+         person_extra + R"J(
+    "sources": [
+      {"name": "crm", "file": "crm.csv", "identities": {"sfdc_id": "Id", "email": "Email"},
+       "attributes": {"email": "Email"}, "links": {"account": "AccountId"})J" +
+         source_extra + R"J(},
+      {"name": "mkto", "file": "mkto.csv", "identities": {"email": "email"},
+       "attributes": {"score": "score"}, "updated_at": "updatedAt"}]},
+  "event": {"attributes": {"type": "string"},
+    "links": {"person": {"column": "lead", "to": "person")J" +
+         event_link_extra + R"J(}}}
+}})J";
+}
+
+}  // namespace
+
+TEST(SchemaSources, ParsesSourcesIdentitiesAndMerge) {
+  const b2bseg::schema s =
+      b2bseg::parse_schema(sources_schema("\"merge\": \"latest\", \"max_rows_per_profile\": 7,", "",
+                                          ", \"identity\": \"email\""),
+                           "schema.json");
+  const auto& p = s.entities[1];
+  ASSERT_TRUE(p.resolved());
+  EXPECT_TRUE(p.file.empty());
+  EXPECT_EQ(p.merge, b2bseg::merge_policy::latest);
+  EXPECT_EQ(p.max_rows_per_profile, 7u);
+  ASSERT_EQ(p.identities.size(), 2u);
+  EXPECT_EQ(p.identities[1].rule, b2bseg::identity_rule::email);
+  ASSERT_EQ(p.sources.size(), 2u);
+  EXPECT_EQ(p.sources[0].identities[1].index, 1u);
+  EXPECT_EQ(p.sources[0].links[0].column, "AccountId");
+  EXPECT_EQ(p.sources[1].attributes[0].index, 1u);
+  EXPECT_EQ(p.sources[1].updated_at, "updatedAt");
+  EXPECT_EQ(s.entities[2].links[0].identity_index, 1u);
+  EXPECT_FALSE(s.entities[0].resolved());
+  EXPECT_EQ(s.entities[0].file, "account.csv");
+}
+
+TEST(SchemaSources, ErrorsNameTheEntryWithAHint) {
+  auto error_of = [](const std::string& text) {
+    try {
+      b2bseg::parse_schema(text, "schema.json");
+    } catch (const b2bseg::data_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto has = [](const std::string& got, const std::string& want) {
+    return got.find(want) != std::string::npos;
+  };
+  std::string e = error_of(sources_schema("\"merge\": \"newest\","));
+  EXPECT_TRUE(has(e, "unknown merge policy 'newest' of entity 'person'")) << e;
+  e = error_of(sources_schema("", "", ", \"identity\": \"nope\""));
+  EXPECT_TRUE(has(e, "link 'event.person' names unknown namespace 'nope' of entity 'person'")) << e;
+  e = error_of(sources_schema("", "", ", \"identity\": \"emial\""));
+  EXPECT_TRUE(has(e, "did you mean 'email'?")) << e;
+  std::string text = sources_schema();
+  text.replace(text.find("{\"email\": \"email\"}"), 18, "{\"sfdc\": \"email\"}");
+  e = error_of(text);
+  EXPECT_TRUE(has(e, "maps unknown identity 'sfdc'")) << e;
+  e = error_of(sources_schema("\"file\": \"p.csv\","));
+  EXPECT_TRUE(has(e, "has both 'file' and 'sources'")) << e;
+  e = error_of(sources_schema("\"max_rows_per_profile\": 0,"));
+  EXPECT_TRUE(has(e, "must be a whole number from 1")) << e;
+  // A link naming a namespace of an entity without identities.
+  e = error_of(R"J({"entities": {"a": {"key": "id"},
+    "b": {"links": {"a": {"column": "x", "to": "a", "identity": "email"}}}}})J");
+  EXPECT_TRUE(has(e, "has no identities")) << e;
+  // Identities without sources; a source without identity; a resolved entity without key.
+  e = error_of(R"J({"entities": {"a": {"key": "id", "identities": {"x": "exact"}}}})J");
+  EXPECT_TRUE(has(e, "has 'identities' but no 'sources'")) << e;
+  e = error_of(R"J({"entities": {"a": {"key": "id", "identities": {"x": "exact"},
+    "sources": [{"name": "s", "file": "s.csv"}]}}})J");
+  EXPECT_TRUE(has(e, "maps no identity")) << e;
+  e = error_of(R"J({"entities": {"a": {"identities": {"x": "exact"},
+    "sources": [{"name": "s", "file": "s.csv", "identities": {"x": "X"}}]}}})J");
+  EXPECT_TRUE(has(e, "has sources but no 'key'")) << e;
+  e = error_of(R"J({"entities": {"a": {"key": "id", "identities": {"x": "fuzzy"},
+    "sources": [{"name": "s", "file": "s.csv", "identities": {"x": "X"}}]}}})J");
+  EXPECT_TRUE(has(e, "unknown rule 'fuzzy'")) << e;
+  // Every error names the line of schema.json.
+  EXPECT_TRUE(has(error_of(sources_schema("\"merge\": \"newest\",")), "schema.json:6:"));
+}
