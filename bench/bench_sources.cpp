@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -127,7 +128,13 @@ fs::path sources_dataset(std::uint64_t people) {
                ? std::string(v)
                : "\"" + std::string(v) + "\"";  // no quotes inside in this data
   };
-  for (b2bseg::row_id r = 0; r < g.rows(pe); ++r) {
+  // In key order, as an export would be (not in the engine's own row order, which would spare
+  // the pre-merged load its sorting).
+  std::vector<b2bseg::row_id> by_key(g.rows(pe));
+  for (b2bseg::row_id r = 0; r < g.rows(pe); ++r) by_key[r] = r;
+  std::sort(by_key.begin(), by_key.end(),
+            [&](b2bseg::row_id x, b2bseg::row_id y) { return g.key(pe, x) < g.key(pe, y); });
+  for (const b2bseg::row_id r : by_key) {
     person += quoted(g.key(pe, r));
     for (std::uint32_t a = 0; a < 4; ++a) {
       const b2bseg::column& c = g.attribute(pe, a);

@@ -21,6 +21,7 @@
 #include "b2bseg/b2bseg.hpp"
 #include "b2bseg/common/edit_distance.hpp"
 #include "b2bseg/gen/generator.hpp"
+#include "b2bseg/gen/sources.hpp"
 
 namespace fs = std::filesystem;
 
@@ -448,16 +449,17 @@ int run_stats(const std::string& data, bool lenient) {
 }
 
 // --- generate ---------------------------------------------------------------------------------
-int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& out,
-                 unsigned threads) {
+int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& out, unsigned threads,
+                 bool sources) {
   b2bseg::generate_options o;
   o.people = people;
   o.seed = seed;
   o.threads = threads;
   progress_bar bar("generating");
   auto t0 = std::chrono::steady_clock::now();
-  b2bseg::generate_report rep = b2bseg::generate_dataset(
-      out, o, [&bar](std::uint64_t done, std::uint64_t total) { bar.update("", done, total); });
+  auto progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update("", done, total); };
+  b2bseg::generate_report rep = sources ? b2bseg::generate_sources_dataset(out, o, progress)
+                                        : b2bseg::generate_dataset(out, o, progress);
   bar.finish();
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -504,6 +506,11 @@ int main(int argc, char** argv) {
             return "";
           },
           "N>=1"));
+  bool gen_sources = false;
+  gen->add_flag("--sources", gen_sources,
+                "Write the same world as raw exports of a Salesforce org and two Marketo "
+                "instances (their own column names, overlapping people), with a schema.json that "
+                "merges them by identity (SPEC 2.3)");
   gen->add_option("--seed", seed, "Random seed")->capture_default_str();
   gen->add_option("--out", out, "Folder to write into (created if missing)")->required();
   gen->add_option("--threads", threads,
@@ -590,7 +597,7 @@ int main(int argc, char** argv) {
 
   try {
     int rc = 0;
-    if (*gen) rc = run_generate(people, seed, out, threads);
+    if (*gen) rc = run_generate(people, seed, out, threads, gen_sources);
     if (*ev) rc = run_eval(ea);
     if (*ac) rc = run_activate(aa);
     if (*ck) {

@@ -105,23 +105,23 @@ class output_file {
   bool committed_ = false;
 };
 
-/// Generates `count` rows in blocks of `block_rows`, `batch` blocks at a time in parallel, and
-/// writes each batch in order on the calling thread while the next batch is being generated.
-template <typename Fn>
-void run_blocks(const plan& pl, std::uint64_t count, std::uint64_t block_rows, std::size_t batch,
-                Fn&& fn, std::array<output_file, entity_count>& files,
-                std::array<std::uint64_t, entity_count>& rows,
-                const std::function<void(std::uint64_t)>& advance) {
+/// Generates `count` rows in blocks of `block_rows` into `Block`s (`gen(lo, hi, block)`, after
+/// `block.clear()`), `batch` blocks at a time in parallel, and hands each batch's blocks in order
+/// to `write` on the calling thread while the next batch is being generated; `advance(rows)` after
+/// each batch. Output order and content do not depend on the thread count.
+template <typename Block, typename Gen, typename Write>
+void run_block_pipeline(std::uint64_t count, std::uint64_t block_rows, std::size_t batch, Gen&& gen,
+                        Write&& write, const std::function<void(std::uint64_t)>& advance) {
   const std::uint64_t blocks = (count + block_rows - 1) / block_rows;
   if (blocks == 0) return;
-  std::vector<block_output> cur(batch), next(batch);
+  std::vector<Block> cur(batch), next(batch);
   auto generate = [&, block_rows, count, batch, blocks](std::uint64_t first_block,
-                                                        std::vector<block_output>& outs) {
+                                                        std::vector<Block>& outs) {
     const std::uint64_t n = std::min<std::uint64_t>(batch, blocks - first_block);
     b2bseg::detail::parallel_for(std::uint64_t{0}, n, [&](std::uint64_t i) {
       const std::uint64_t lo = (first_block + i) * block_rows;
       outs[i].clear();
-      fn(pl, lo, std::min(count, lo + block_rows), outs[i]);
+      gen(lo, std::min(count, lo + block_rows), outs[i]);
     });
   };
   generate(0, cur);
@@ -131,11 +131,7 @@ void run_blocks(const plan& pl, std::uint64_t count, std::uint64_t block_rows, s
     if (more) tg.run([&generate, &next, b, batch] { generate(b + batch, next); });
     try {
       const std::uint64_t n = std::min<std::uint64_t>(batch, blocks - b);
-      for (std::uint64_t i = 0; i < n; ++i)
-        for (std::size_t e = 0; e < entity_count; ++e) {
-          files[e].write(cur[i].csv[e].text());
-          rows[e] += cur[i].csv[e].rows();
-        }
+      for (std::uint64_t i = 0; i < n; ++i) write(cur[i]);
       advance(std::min(count, (b + n) * block_rows) - std::min(count, b * block_rows));
     } catch (...) {
       tg.cancel();
@@ -145,6 +141,97 @@ void run_blocks(const plan& pl, std::uint64_t count, std::uint64_t block_rows, s
     tg.wait();
     std::swap(cur, next);
   }
+}
+
+/// Appends a block's CSV buffers (`csv[i]`, a csv_rows, for file i) to `files` and counts their
+/// rows.
+template <typename Csv>
+void append_block(std::vector<output_file>& files, std::vector<std::uint64_t>& rows,
+                  const Csv& csv) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    files[i].write(csv[i].text());
+    rows[i] += csv[i].rows();
+  }
+}
+
+/// `run_block_pipeline` over the plain dataset's entities: `fn(pl, lo, hi, block_output&)` fills
+/// the blocks, which are appended to `files` and counted in `rows`.
+template <typename Fn>
+void run_blocks(const plan& pl, std::uint64_t count, std::uint64_t block_rows, std::size_t batch,
+                Fn&& fn, std::vector<output_file>& files, std::vector<std::uint64_t>& rows,
+                const std::function<void(std::uint64_t)>& advance) {
+  run_block_pipeline<block_output>(
+      count, block_rows, batch,
+      [&pl, &fn](std::uint64_t lo, std::uint64_t hi, block_output& b) { fn(pl, lo, hi, b); },
+      [&files, &rows](block_output& b) { append_block(files, rows, b.csv); }, advance);
+}
+
+/// One output file of a generator run: its path in the output folder (subfolders allowed), its
+/// header line, and the name its rows are reported under.
+struct output_spec {
+  std::string path;
+  std::string header;
+  std::string name;
+};
+
+/// The frame of a generator run: creates `dir` and the folders of the outputs, opens every output
+/// aside with its header, builds the plan in a oneTBB arena of `options.threads`, calls
+/// `body(pl, batch, files, rows, advance)` (files and rows in the order of `outputs`; `advance(n)`
+/// after n of the accounts + people are written), writes `schema_json` as schema.json, and
+/// renames everything into place. Throws data_error on I/O failure; nothing is renamed then.
+template <typename Body>
+generate_report run_generator(const std::string& dir, const generate_options& options,
+                              const generate_progress& progress,
+                              const std::vector<output_spec>& outputs,
+                              const std::string& schema_json, Body&& body) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> folders{fs::path(dir)};
+  for (const output_spec& o : outputs) {
+    const fs::path parent = (fs::path(dir) / o.path).parent_path();
+    if (std::find(folders.begin(), folders.end(), parent) == folders.end())
+      folders.push_back(parent);
+  }
+  for (const fs::path& d : folders) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec || !fs::is_directory(d))
+      throw data_error(d.string(), 0, 0,
+                       "cannot create directory" + (ec ? ": " + ec.message() : std::string()));
+  }
+  tbb::task_arena arena(options.threads ? static_cast<int>(std::min(options.threads, max_threads))
+                                        : tbb::task_arena::automatic);
+  generate_report report;
+  arena.execute([&] {
+    const std::size_t batch = 2 * static_cast<std::size_t>(arena.max_concurrency()) + 2;
+    const plan pl = build_plan(options.people, options.seed, floor_div(options.as_of, 1000000));
+    std::vector<output_file> files(outputs.size());
+    std::vector<std::uint64_t> rows(outputs.size(), 0);
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      files[i].open(fs::path(dir) / outputs[i].path);
+      files[i].write(outputs[i].header);
+    }
+    const std::uint64_t total = pl.accounts + pl.people;
+    std::uint64_t done = 0;
+    const std::function<void(std::uint64_t)> advance = [&](std::uint64_t n) {
+      done += n;
+      if (progress) progress(done, total);
+    };
+    if (progress) progress(0, total);
+    body(pl, batch, files, rows, advance);
+    output_file schema;
+    schema.open(fs::path(dir) / "schema.json");
+    schema.write(schema_json);
+    schema.close();
+    for (auto& f : files) f.close();
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      report.rows[outputs[i].name] = rows[i];
+      report.bytes += files[i].bytes();
+    }
+    report.bytes += schema.bytes();
+    for (auto& f : files) f.commit();
+    schema.commit();
+  });
+  return report;
 }
 
 }  // namespace detail::gen
@@ -157,57 +244,20 @@ void run_blocks(const plan& pl, std::uint64_t count, std::uint64_t block_rows, s
 /// Throws data_error on I/O failure.
 inline generate_report generate_dataset(const std::string& out_dir, const generate_options& options,
                                         const generate_progress& progress = {}) {
-  namespace fs = std::filesystem;
   using namespace detail::gen;
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec || !fs::is_directory(out_dir))
-    throw data_error(out_dir, 0, 0,
-                     "cannot create directory" + (ec ? ": " + ec.message() : std::string()));
-  tbb::task_arena arena(options.threads ? static_cast<int>(std::min(options.threads, max_threads))
-                                        : tbb::task_arena::automatic);
-  generate_report report;
-  arena.execute([&] {
-    const std::size_t batch = 2 * static_cast<std::size_t>(arena.max_concurrency()) + 2;
-    const detail::gen::plan pl =
-        detail::gen::build_plan(options.people, options.seed, floor_div(options.as_of, 1000000));
-    std::array<output_file, entity_count> files;
-    std::array<std::uint64_t, entity_count> rows{};
-    for (std::size_t e = 0; e < entity_count; ++e) {
-      files[e].open(fs::path(out_dir) / std::string(b2b_entities[e].file));
-      files[e].write(csv_header(b2b_entities[e]));
-    }
-    const std::uint64_t total = pl.accounts + pl.people;
-    std::uint64_t done = 0;
-    const std::function<void(std::uint64_t)> advance = [&](std::uint64_t n) {
-      done += n;
-      if (progress) progress(done, total);
-    };
-    if (progress) progress(0, total);
-    run_blocks(pl, pl.accounts, 256, batch, write_account_block, files, rows, advance);
-    {
-      block_output small;
-      write_campaigns_and_lists(pl, small);
-      for (std::size_t e = 0; e < entity_count; ++e) {
-        files[e].write(small.csv[e].text());
-        rows[e] += small.csv[e].rows();
-      }
-    }
-    run_blocks(pl, pl.people, 1024, batch, write_person_block, files, rows, advance);
-    output_file schema;
-    schema.open(fs::path(out_dir) / "schema.json");
-    schema.write(b2b_schema_json());
-    schema.close();
-    for (auto& f : files) f.close();
-    for (std::size_t e = 0; e < entity_count; ++e) {
-      report.rows[std::string(b2b_entities[e].name)] = rows[e];
-      report.bytes += files[e].bytes();
-    }
-    report.bytes += schema.bytes();
-    for (auto& f : files) f.commit();
-    schema.commit();
-  });
-  return report;
+  std::vector<output_spec> outputs;
+  for (const entity_desc& e : b2b_entities)
+    outputs.push_back({std::string(e.file), csv_header(e), std::string(e.name)});
+  return run_generator(
+      out_dir, options, progress, outputs, b2b_schema_json(),
+      [](const detail::gen::plan& pl, std::size_t batch, std::vector<output_file>& files,
+         std::vector<std::uint64_t>& rows, const std::function<void(std::uint64_t)>& advance) {
+        run_blocks(pl, pl.accounts, 256, batch, write_account_block, files, rows, advance);
+        block_output small;
+        write_campaigns_and_lists(pl, small);
+        append_block(files, rows, small.csv);
+        run_blocks(pl, pl.people, 1024, batch, write_person_block, files, rows, advance);
+      });
 }
 
 }  // namespace b2bseg

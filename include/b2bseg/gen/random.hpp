@@ -35,6 +35,8 @@ enum class stream : std::uint64_t {
   list_member,
   event,
   permutation,
+  source_account,  ///< raw exports (gen/sources.hpp): per account and its opportunities
+  source_person,   ///< raw exports: which systems hold a person, spellings, ids
 };
 
 /// A splitmix64 generator keyed by (seed, stream, index): the same triple gives the same sequence

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include <tbb/blocked_range.h>
+
 #include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/storage/schema.hpp"
 
@@ -108,24 +110,43 @@ class union_find {
 /// `rank_less(a, b)` orders two rows of one profile, best first (a strict weak order; the caller
 /// breaks every tie). A profile's key run is its entry of the lowest ns, then the smallest value
 /// by bytes. Deterministic: the same rows and entries give the same profiles whatever the order
-/// of `entries`. Cost: O(E log E + R log R) for E entries and R rows, sorts in parallel.
+/// of `entries`. Cost: O(E log E) integer comparisons for E entries (a parallel sort), O(R) for R
+/// rows to group them, and a sort of each profile's rows.
 template <class RankLess>
 resolution resolve_identities(std::vector<identity_entry> entries, std::size_t rows,
                               RankLess rank_less) {
   resolution out;
-  auto entry_less = [](const identity_entry& a, const identity_entry& b) {
-    if (a.hash != b.hash) return a.hash < b.hash;
-    if (a.ns != b.ns) return a.ns < b.ns;
-    if (a.value != b.value) return a.value < b.value;
-    return a.row < b.row;
-  };
-  b2bseg::detail::parallel_sort(entries.begin(), entries.end(), entry_less);
+  // Sorted by (hash, ns, row): integers only. Equal (ns, value) pairs are then adjacent unless two
+  // values share a 64-bit hash; each group of one (hash, ns) is checked, and the rare group that
+  // holds several values is sorted by value.
+  b2bseg::detail::parallel_sort(entries.begin(), entries.end(),
+                                [](const identity_entry& a, const identity_entry& b) {
+                                  if (a.hash != b.hash) return a.hash < b.hash;
+                                  if (a.ns != b.ns) return a.ns < b.ns;
+                                  return a.row < b.row;
+                                });
   out.entries = std::move(entries);
-  const auto& es = out.entries;
-  for (std::size_t i = 0; i < es.size(); ++i)
-    if (i == 0 || es[i].hash != es[i - 1].hash || es[i].ns != es[i - 1].ns ||
-        es[i].value != es[i - 1].value)
+  auto& es = out.entries;
+  for (std::size_t i = 0; i < es.size();) {
+    std::size_t j = i + 1;
+    bool mixed = false;
+    while (j < es.size() && es[j].hash == es[i].hash && es[j].ns == es[i].ns) {
+      mixed = mixed || es[j].value != es[i].value;
+      ++j;
+    }
+    if (mixed) {
+      std::sort(es.begin() + i, es.begin() + j,
+                [](const identity_entry& a, const identity_entry& b) {
+                  return a.value != b.value ? a.value < b.value : a.row < b.row;
+                });
+      for (std::size_t k = i; k < j; ++k)
+        if (k == i || es[k].value != es[k - 1].value)
+          out.run_starts.push_back(static_cast<std::uint32_t>(k));
+    } else {
       out.run_starts.push_back(static_cast<std::uint32_t>(i));
+    }
+    i = j;
+  }
   const std::size_t runs = out.run_starts.size();
   out.run_starts.push_back(static_cast<std::uint32_t>(es.size()));
 
@@ -136,24 +157,31 @@ resolution resolve_identities(std::vector<identity_entry> entries, std::size_t r
   std::vector<std::uint32_t> root(rows);
   for (std::size_t i = 0; i < rows; ++i) root[i] = uf.find(static_cast<std::uint32_t>(i));
 
-  // Rows grouped by root (the smallest row of the profile), ranked within.
-  out.order.resize(rows);
-  for (std::size_t i = 0; i < rows; ++i) out.order[i] = static_cast<std::uint32_t>(i);
-  b2bseg::detail::parallel_sort(out.order.begin(), out.order.end(),
-                                [&](std::uint32_t a, std::uint32_t b) {
-                                  if (root[a] != root[b]) return root[a] < root[b];
-                                  return rank_less(a, b);
-                                });
+  // Rows grouped by root (the smallest row of the profile, so profiles come in the order of
+  // their first rows) with a counting sort, then ranked within each group.
   std::vector<std::uint32_t> profile_of_root(rows, ~0u);
-  for (std::size_t i = 0; i < rows; ++i) {
-    const std::uint32_t r = root[out.order[i]];
-    if (i == 0 || r != root[out.order[i - 1]]) {
-      profile_of_root[r] = static_cast<std::uint32_t>(out.starts.size());
-      out.starts.push_back(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < rows; ++i)
+    if (root[i] == i) {
+      profile_of_root[i] = static_cast<std::uint32_t>(out.starts.size());
+      out.starts.push_back(0);
     }
-  }
   const std::size_t profiles = out.starts.size();
-  out.starts.push_back(static_cast<std::uint32_t>(rows));
+  out.starts.push_back(0);
+  for (std::size_t i = 0; i < rows; ++i) ++out.starts[profile_of_root[root[i]] + 1];
+  for (std::size_t p = 0; p < profiles; ++p) out.starts[p + 1] += out.starts[p];
+  out.order.resize(rows);
+  {
+    std::vector<std::uint32_t> fill(out.starts.begin(), out.starts.end() - 1);
+    for (std::size_t i = 0; i < rows; ++i)
+      out.order[fill[profile_of_root[root[i]]]++] = static_cast<std::uint32_t>(i);
+  }
+  b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, profiles, 1024),
+                               [&](const tbb::blocked_range<std::size_t>& g) {
+                                 for (std::size_t p = g.begin(); p < g.end(); ++p)
+                                   if (out.starts[p + 1] - out.starts[p] > 1)
+                                     std::sort(out.order.begin() + out.starts[p],
+                                               out.order.begin() + out.starts[p + 1], rank_less);
+                               });
 
   out.run_profile.resize(runs);
   out.key_run.assign(profiles, ~0u);

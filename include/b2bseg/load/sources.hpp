@@ -46,22 +46,30 @@ inline bool value_parses(value_type t, std::string_view v) noexcept {
   }
 }
 
-/// The checked rows of one source file. Each row has `width` field slots: the source's identities
-/// (normalized; empty when none), attributes (checked against their types; a bad value in a
-/// lenient load is empty), links (as written) and, last, `updated_at` when the source has one.
-struct source_rows {
-  std::optional<csv_file> file;  ///< always set once read
-  std::size_t width = 0;
+/// The checked rows of one chunk of one source file. Each row has the source's `width` field
+/// slots: its identities (normalized; empty when none), attributes (checked against their types;
+/// a bad value in a lenient load is empty) and links (as written).
+struct row_block {
+  std::size_t source = 0;  ///< index of the source in the entity's sources
   std::size_t rows = 0;
+  std::uint64_t read = 0;  ///< records read, rows without identity included
   std::vector<std::uint64_t> lines;
   std::vector<std::string_view> fields;     ///< rows * width
   std::vector<std::uint32_t> id_columns;    ///< rows * identities: byte column of each identity
   std::vector<std::uint32_t> link_columns;  ///< rows * links: byte column of each link
   std::vector<std::int64_t> updated;        ///< per row; meaningful where has_updated
   std::vector<std::uint8_t> has_updated;
-  std::vector<std::unique_ptr<string_arena>> arenas;  ///< bytes of normalized or unescaped fields
-  std::uint64_t read = 0;                             ///< records in the file
-  std::uint64_t profiles = 0;                         ///< profiles the kept rows feed
+  std::unique_ptr<string_arena> arena = std::make_unique<string_arena>();
+  std::optional<data_error> error;  ///< the first error of the chunk, strict mode
+};
+
+/// One source file of a resolved entity: the file (its bytes back the rows' views) and counts.
+struct source_rows {
+  std::optional<csv_file> file;  ///< always set once read
+  std::size_t width = 0;         ///< identities + attributes + links the source maps
+  std::uint64_t rows = 0;        ///< rows kept
+  std::uint64_t read = 0;        ///< records in the file
+  std::uint64_t profiles = 0;    ///< profiles the kept rows feed
 };
 
 /// An entity with sources on its way into a table: its source rows, their resolution into
@@ -69,8 +77,10 @@ struct source_rows {
 struct resolved_entity {
   entity_id entity = no_entity;
   std::vector<source_rows> sources;
-  std::vector<std::size_t> base;         ///< first global row of each source; base.back() = rows
-  std::vector<std::uint32_t> source_of;  ///< per global row
+  std::vector<row_block> blocks;  ///< in source order, then file order: global rows count along
+  std::vector<std::size_t> base;  ///< first global row of each block; base.back() = rows
+  std::vector<std::uint32_t> source_of;             ///< per global row
+  std::vector<const std::string_view*> row_fields;  ///< per global row: its field slots
   resolution res;
   std::vector<std::uint32_t> kept_index;  ///< per resolution profile: index among kept, or ~0u
   std::vector<std::string_view> keys;     ///< per resolution profile: "NS:VALUE"; empty if dropped
@@ -82,10 +92,10 @@ struct resolved_entity {
   std::vector<std::string_view> records;
   std::vector<std::uint32_t> link_origin;  ///< per record and link: the global row it came from
 
-  /// (source, row in that source) of global row `g`. O(log sources).
+  /// (block, row in that block) of global row `g`. O(log blocks).
   std::pair<std::size_t, std::size_t> locate(std::size_t g) const noexcept {
-    const std::size_t s = std::upper_bound(base.begin(), base.end(), g) - base.begin() - 1;
-    return {s, g - base[s]};
+    const std::size_t b = std::upper_bound(base.begin(), base.end(), g) - base.begin() - 1;
+    return {b, g - base[b]};
   }
   /// The key of the profile holding `value` of namespace `ns`, or an empty view.
   std::string_view key_of(std::uint32_t ns, std::string_view value) const noexcept {
@@ -129,7 +139,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
     const csv_file& f = *sr.file;
     const std::size_t ni = src.identities.size(), na = src.attributes.size(), nl = src.links.size();
     const bool has_updated = !src.updated_at.empty();
-    sr.width = ni + na + nl + (has_updated ? 1 : 0);
+    sr.width = ni + na + nl;
     std::vector<std::size_t> col;
     for (const auto& x : src.identities) col.push_back(f.require_column(x.column));
     for (const auto& x : src.attributes) col.push_back(f.require_column(x.column));
@@ -140,21 +150,16 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
             ? opts.chunks
             : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
     const std::vector<csv_chunk> parts = f.split(want);
-    struct chunk {
-      source_rows rows;
-      std::uint64_t read = 0;
-      std::optional<data_error> error;
-    };
-    std::vector<chunk> chunks(parts.size());
-    // Lenient counts: per slot (bad values) and one for rows without identity.
+    std::vector<row_block> chunks(parts.size());
+    // Lenient counts: per slot (bad values), `updated_at`, and rows without identity.
     issue_board board;
-    board.counts.resize(sr.width + 1);
+    board.counts.resize(sr.width + 2);
     const std::string_view body = f.body();
     b2bseg::detail::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
-      chunk& ch = chunks[c];
-      source_rows& r = ch.rows;
-      r.arenas.push_back(std::make_unique<string_arena>());
-      string_arena& arena = *r.arenas.back();
+      row_block& ch = chunks[c];
+      row_block& r = ch;
+      ch.source = k;
+      string_arena& arena = *r.arena;
       auto stable = [&](std::string_view v) {
         if (v.empty() ||
             (v.data() >= body.data() && v.data() + v.size() <= body.data() + body.size()))
@@ -162,7 +167,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
         return arena.copy(v);
       };
       std::vector<std::string_view> fields;
-      std::vector<std::string_view> row(sr.width);
+      std::vector<std::string_view> row(sr.width + 1);
       std::string buffer;
       csv_record_reader reader(f, parts[c]);
       try {
@@ -185,7 +190,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
                                "row has no identity value (" + names +
                                    (ni > 1 ? " are all empty" : " is empty") +
                                    "): it cannot join a profile of " + def.name);
-            board.note(sr.width, line, "");
+            board.note(sr.width + 1, line, "");
             continue;
           }
           for (std::size_t j = 0; j < na; ++j) {
@@ -210,7 +215,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
           std::int64_t t = 0;
           bool has_t = false;
           if (has_updated) {
-            const std::size_t slot = sr.width - 1;
+            const std::size_t slot = sr.width;  // after the fields kept
             const std::string_view v = fields[col[slot]];
             has_t = !v.empty() && parse_timestamp(v, t);
             if (!v.empty() && !has_t) {
@@ -220,11 +225,10 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
                     "column '" + src.updated_at + "': bad timestamp value " + quote_value(v));
               board.note(slot, line, v);
             }
-            row[slot] = {};
           }
           for (std::size_t j = 0; j < ni; ++j)
             r.id_columns.push_back(static_cast<std::uint32_t>(reader.column(col[j])));
-          r.fields.insert(r.fields.end(), row.begin(), row.end());
+          r.fields.insert(r.fields.end(), row.begin(), row.begin() + sr.width);
           r.lines.push_back(line);
           r.updated.push_back(t);
           r.has_updated.push_back(has_t);
@@ -242,24 +246,18 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
       throw;
     }
     for (auto& ch : chunks) {
-      source_rows& r = ch.rows;
       sr.read += ch.read;
-      sr.rows += r.rows;
-      sr.lines.insert(sr.lines.end(), r.lines.begin(), r.lines.end());
-      sr.fields.insert(sr.fields.end(), r.fields.begin(), r.fields.end());
-      sr.id_columns.insert(sr.id_columns.end(), r.id_columns.begin(), r.id_columns.end());
-      sr.link_columns.insert(sr.link_columns.end(), r.link_columns.begin(), r.link_columns.end());
-      sr.updated.insert(sr.updated.end(), r.updated.begin(), r.updated.end());
-      sr.has_updated.insert(sr.has_updated.end(), r.has_updated.begin(), r.has_updated.end());
-      for (auto& a : r.arenas) sr.arenas.push_back(std::move(a));
+      sr.rows += ch.rows;
+      out.base.push_back(out.base.back() + ch.rows);
+      out.blocks.push_back(std::move(ch));
     }
     // Lenient counts, in the words of a plain load.
-    for (std::size_t slot = 0; slot < sr.width; ++slot) {
+    for (std::size_t slot = ni; slot <= sr.width; ++slot) {
       const issue_count& b = board.counts[slot];
       if (!b.count) continue;
       std::string column;
       std::string_view type = "timestamp";
-      if (slot < ni) continue;
+      if (slot >= ni + na && slot < sr.width) continue;  // links: checked later
       if (slot < ni + na) {
         column = src.attributes[slot - ni].column;
         type = type_word(def.attributes[src.attributes[slot - ni].index].type);
@@ -271,13 +269,12 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
                            " bad " + std::string(type) + " values turned into null (first: line " +
                            std::to_string(b.first_line) + ", " + quote_value(b.first_value) + ")");
     }
-    if (const issue_count& b = board.counts[sr.width]; b.count) {
+    if (const issue_count& b = board.counts[sr.width + 1]; b.count) {
       rep.rows_without_identity += b.count;
       rep.issues.push_back(f.name() + ": " + std::to_string(b.count) +
                            " rows without any identity value dropped (first: line " +
                            std::to_string(b.first_line) + ")");
     }
-    out.base.push_back(out.base.back() + sr.rows);
   }
 
   // Resolution: every identity value of every row, then components and ranks.
@@ -286,29 +283,32 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   out.source_of.resize(rows);
   std::vector<std::int64_t> updated(rows);
   std::vector<std::uint8_t> has_updated(rows);
-  std::vector<std::uint32_t> line_rank(rows);  // position within its source
-  std::vector<std::size_t> entry_base(def.sources.size() + 1, 0);
-  for (std::size_t k = 0; k < def.sources.size(); ++k) {
-    const source_rows& sr = out.sources[k];
-    const std::size_t ni = def.sources[k].identities.size();
+  out.row_fields.resize(rows);
+  const std::size_t blocks = out.blocks.size();
+  std::vector<std::size_t> entry_base(blocks + 1, 0);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const row_block& blk = out.blocks[b];
+    const std::size_t width = out.sources[blk.source].width;
+    const std::size_t ni = def.sources[blk.source].identities.size();
     std::size_t n = 0;
-    for (std::size_t i = 0; i < sr.rows; ++i)
-      for (std::size_t j = 0; j < ni; ++j) n += !sr.fields[i * sr.width + j].empty();
-    entry_base[k + 1] = entry_base[k] + n;
+    for (std::size_t i = 0; i < blk.rows; ++i)
+      for (std::size_t j = 0; j < ni; ++j) n += !blk.fields[i * width + j].empty();
+    entry_base[b + 1] = entry_base[b] + n;
   }
   std::vector<identity_entry> entries(entry_base.back());
-  b2bseg::detail::parallel_for(std::size_t(0), def.sources.size(), [&](std::size_t k) {
-    const source_rows& sr = out.sources[k];
-    const source_def& src = def.sources[k];
-    std::size_t next = entry_base[k];
-    for (std::size_t i = 0; i < sr.rows; ++i) {
-      const std::size_t g = out.base[k] + i;
-      out.source_of[g] = static_cast<std::uint32_t>(k);
-      updated[g] = sr.updated[i];
-      has_updated[g] = sr.has_updated[i];
-      line_rank[g] = static_cast<std::uint32_t>(i);
+  b2bseg::detail::parallel_for(std::size_t(0), blocks, [&](std::size_t b) {
+    const row_block& blk = out.blocks[b];
+    const source_def& src = def.sources[blk.source];
+    const std::size_t width = out.sources[blk.source].width;
+    std::size_t next = entry_base[b];
+    for (std::size_t i = 0; i < blk.rows; ++i) {
+      const std::size_t g = out.base[b] + i;
+      out.source_of[g] = static_cast<std::uint32_t>(blk.source);
+      out.row_fields[g] = blk.fields.data() + i * width;
+      updated[g] = blk.updated[i];
+      has_updated[g] = blk.has_updated[i];
       for (std::size_t j = 0; j < src.identities.size(); ++j) {
-        const std::string_view v = sr.fields[i * sr.width + j];
+        const std::string_view v = blk.fields[i * width + j];
         if (v.empty()) continue;
         const std::uint32_t ns = src.identities[j].index;
         entries[next++] = {identity_hash(ns, v), static_cast<std::uint32_t>(g), ns, v};
@@ -351,7 +351,8 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
     std::uint32_t first = we.row;
     for (std::uint32_t i = res.run_starts[w]; i < res.run_starts[w + 1]; ++i)
       first = std::min(first, res.entries[i].row);
-    const auto [k, i] = out.locate(first);
+    const auto [b, i] = out.locate(first);
+    const std::size_t k = out.blocks[b].source;
     const source_def& src = def.sources[k];
     std::size_t j = 0;
     while (src.identities[j].index != we.ns) ++j;
@@ -361,8 +362,8 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
         std::to_string(def.max_rows_per_profile) + "): " + def.identities[we.ns].name + " " +
         quote_value(we.value) + " is shared by " + std::to_string(res.run_size(w)) + " of them";
     if (!opts.lenient)
-      throw data_error(out.sources[k].file->name(), out.sources[k].lines[i],
-                       out.sources[k].id_columns[i * src.identities.size() + j],
+      throw data_error(out.sources[k].file->name(), out.blocks[b].lines[i],
+                       out.blocks[b].id_columns[i * src.identities.size() + j],
                        what +
                            "; fix that value in the sources, raise \"max_rows_per_profile\" in "
                            "schema.json, or load with --lenient to drop such profiles");
@@ -425,13 +426,12 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
       [&](const tbb::blocked_range<std::size_t>& g) {
         std::string buffer;
         for (std::size_t row = g.begin(); row < g.end(); ++row) {
-          const auto [k, i] = r.locate(row);
+          const std::size_t k = r.source_of[row];
           const source_def& src = def.sources[k];
-          const source_rows& sr = r.sources[k];
           for (std::size_t j = 0; j < src.links.size(); ++j) {
             const source_field& f = src.links[j];
             const std::string_view v =
-                sr.fields[i * sr.width + src.identities.size() + src.attributes.size() + j];
+                r.row_fields[row][src.identities.size() + src.attributes.size() + j];
             if (v.empty()) continue;
             const link_def& ld = def.links[f.index];
             const entity_def& target = s.entities[ld.target];
@@ -451,7 +451,8 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
               link_text[row * nl + f.index] = text;
               continue;
             }
-            const std::size_t line = sr.lines[i];
+            const auto [b, i] = r.locate(row);
+            const std::size_t line = r.blocks[b].lines[i];
             if (lenient) {
               dangling.note(slot_base[k] + j, line, v);
               continue;
@@ -460,7 +461,8 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
             if (row < first.row) {
               first.row = row;
               first.error =
-                  data_error(sr.file->name(), line, sr.link_columns[i * src.links.size() + j],
+                  data_error(r.sources[k].file->name(), line,
+                             r.blocks[b].link_columns[i * src.links.size() + j],
                              "column '" + f.column + "': no " + ld.to + " with " +
                                  (f.identity.empty() ? std::string("key ") : f.identity + " ") +
                                  quote_value(v));
@@ -509,8 +511,7 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
       for (const std::uint32_t* it = begin; it != end; ++it) {
         const std::size_t k = r.source_of[*it];
         if (attr_slot[k][a] < 0) continue;
-        const source_rows& sr = r.sources[k];
-        const std::string_view v = sr.fields[(*it - r.base[k]) * sr.width + attr_slot[k][a]];
+        const std::string_view v = r.row_fields[*it][attr_slot[k][a]];
         if (v.empty()) continue;
         rec[1 + a] = v;
         break;
@@ -591,7 +592,8 @@ inline data_error at_source(const schema& s, const resolved_entity& r, const dat
   if (field < 1 + na || field >= 1 + na + nl || record * nl >= r.link_origin.size()) return err;
   const std::uint32_t g = r.link_origin[record * nl + (field - 1 - na)];
   if (g == ~0u) return err;
-  const auto [k, i] = r.locate(g);
+  const auto [b, i] = r.locate(g);
+  const std::size_t k = r.blocks[b].source;
   const source_def& src = def.sources[k];
   std::size_t j = 0;
   while (j < src.links.size() && src.links[j].index != field - 1 - na) ++j;
@@ -604,8 +606,8 @@ inline data_error at_source(const schema& s, const resolved_entity& r, const dat
   const std::string col = "column '" + def.links[field - 1 - na].column + "'";
   if (message.rfind(col, 0) == 0)
     message = "column '" + src.links[j].column + "'" + message.substr(col.size());
-  return data_error(sr.file->name(), sr.lines[i], sr.link_columns[i * src.links.size() + j],
-                    message);
+  return data_error(sr.file->name(), r.blocks[b].lines[i],
+                    r.blocks[b].link_columns[i * src.links.size() + j], message);
 }
 
 }  // namespace b2bseg::detail

@@ -463,15 +463,21 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
   for (std::size_t r = 0; r < raw_rows; ++r)
     if (!dropped[r]) order.push_back(static_cast<std::uint32_t>(r));
   const row_id* cp = cluster >= 0 ? raw_parents[cluster].data() : nullptr;
-  // Keys compare by their first 8 bytes and only on a tie by the whole string.
-  std::vector<std::uint64_t> prefix;
+  // Keys compare by their first 16 bytes (keys often share a first 8, such as "sfdc_id:" or
+  // "003C0000") and only on a tie by the whole string.
+  std::vector<std::uint64_t> prefix, prefix2;
   if (def.key) {
     prefix.resize(raw_rows);
-    b2bseg::detail::parallel_for(std::size_t(0), raw_rows,
-                                 [&](std::size_t r) { prefix[r] = byte_prefix(raw_keys[r]); });
+    prefix2.resize(raw_rows);
+    b2bseg::detail::parallel_for(std::size_t(0), raw_rows, [&](std::size_t r) {
+      prefix[r] = byte_prefix(raw_keys[r]);
+      prefix2[r] = raw_keys[r].size() > 8 ? byte_prefix(raw_keys[r].substr(8)) : 0;
+    });
   }
   auto key_less = [&](std::uint32_t a, std::uint32_t b) {
-    return prefix[a] != prefix[b] ? prefix[a] < prefix[b] : raw_keys[a] < raw_keys[b];
+    if (prefix[a] != prefix[b]) return prefix[a] < prefix[b];
+    if (prefix2[a] != prefix2[b]) return prefix2[a] < prefix2[b];
+    return raw_keys[a] < raw_keys[b];
   };
   if (cp) {
     // A counting sort by parent (unset last), stable, so unkeyed rows keep file order; then each
