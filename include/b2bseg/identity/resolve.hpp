@@ -61,8 +61,6 @@ struct resolution {
   std::vector<std::uint32_t> run_profile;  ///< per run: its profile
   std::vector<std::uint32_t> order;        ///< rows grouped by profile, ranked within one
   std::vector<std::uint32_t> starts;       ///< profile p: order[starts[p], starts[p + 1])
-  std::vector<std::uint32_t> key_run;      ///< per profile: the run of its key (SPEC 2.3)
-  std::vector<std::uint32_t> widest_run;   ///< per profile: the run shared by the most rows
 
   std::size_t profiles() const noexcept { return starts.empty() ? 0 : starts.size() - 1; }
   std::size_t rows_of(std::size_t p) const noexcept { return starts[p + 1] - starts[p]; }
@@ -71,6 +69,20 @@ struct resolution {
   }
   std::uint32_t run_size(std::uint32_t run) const noexcept {
     return run_starts[run + 1] - run_starts[run];
+  }
+  /// The run of profile `p` shared by the most rows; ties: the lowest ns, then the smallest
+  /// value. For messages about one profile: O(runs).
+  std::uint32_t widest_run(std::size_t p) const noexcept {
+    std::uint32_t w = ~0u;
+    for (std::uint32_t r = 0; r + 1 < run_starts.size(); ++r) {
+      if (run_profile[r] != p) continue;
+      const identity_entry& e = run_entry(r);
+      if (w == ~0u || run_size(r) > run_size(w) ||
+          (run_size(r) == run_size(w) &&
+           (e.ns < run_entry(w).ns || (e.ns == run_entry(w).ns && e.value < run_entry(w).value))))
+        w = r;
+    }
+    return w;
   }
 };
 
@@ -108,45 +120,70 @@ class union_find {
 /// Resolves `rows` rows whose identity values are `entries` (every row should have at least one)
 /// into profiles: two rows are one profile when they share an entry's (ns, value), transitively.
 /// `rank_less(a, b)` orders two rows of one profile, best first (a strict weak order; the caller
-/// breaks every tie). A profile's key run is its entry of the lowest ns, then the smallest value
-/// by bytes. Deterministic: the same rows and entries give the same profiles whatever the order
-/// of `entries`. Cost: O(E log E) integer comparisons for E entries (a parallel sort), O(R) for R
-/// rows to group them, and a sort of each profile's rows.
+/// breaks every tie). Deterministic: the same rows and entries give the same profiles whatever the
+/// order of `entries`. Cost: O(E) for E entries to bucket them by hash, small sorts of integers
+/// per bucket (in parallel), O(R) for R rows to group them, and a sort of each profile's rows.
 template <class RankLess>
 resolution resolve_identities(std::vector<identity_entry> entries, std::size_t rows,
                               RankLess rank_less) {
   resolution out;
-  // Sorted by (hash, ns, row): integers only. Equal (ns, value) pairs are then adjacent unless two
-  // values share a 64-bit hash; each group of one (hash, ns) is checked, and the rare group that
-  // holds several values is sorted by value.
-  b2bseg::detail::parallel_sort(entries.begin(), entries.end(),
-                                [](const identity_entry& a, const identity_entry& b) {
-                                  if (a.hash != b.hash) return a.hash < b.hash;
-                                  if (a.ns != b.ns) return a.ns < b.ns;
-                                  return a.row < b.row;
-                                });
-  out.entries = std::move(entries);
-  auto& es = out.entries;
-  for (std::size_t i = 0; i < es.size();) {
-    std::size_t j = i + 1;
-    bool mixed = false;
-    while (j < es.size() && es[j].hash == es[i].hash && es[j].ns == es[i].ns) {
-      mixed = mixed || es[j].value != es[i].value;
-      ++j;
-    }
-    if (mixed) {
-      std::sort(es.begin() + i, es.begin() + j,
-                [](const identity_entry& a, const identity_entry& b) {
-                  return a.value != b.value ? a.value < b.value : a.row < b.row;
-                });
-      for (std::size_t k = i; k < j; ++k)
-        if (k == i || es[k].value != es[k - 1].value)
-          out.run_starts.push_back(static_cast<std::uint32_t>(k));
-    } else {
-      out.run_starts.push_back(static_cast<std::uint32_t>(i));
-    }
-    i = j;
+  // Sorted by (hash, ns, row), integers only: first scattered into buckets by the hash's top bits
+  // (one counting pass, one scatter), then each bucket sorted, buckets in parallel. Equal
+  // (ns, value) pairs are then adjacent unless two values share a 64-bit hash: each group of one
+  // (hash, ns) is checked, and the rare group that holds several values is sorted by value.
+  const std::size_t n = entries.size();
+  const unsigned bits =
+      n < (1u << 12) ? 4 : static_cast<unsigned>(std::min<std::size_t>(20, std::bit_width(n) - 6));
+  const std::size_t buckets = std::size_t(1) << bits;
+  auto bucket_of = [bits](std::uint64_t h) { return static_cast<std::size_t>(h >> (64 - bits)); };
+  std::vector<std::uint32_t> bucket_start(buckets + 1, 0);
+  for (const identity_entry& e : entries) ++bucket_start[bucket_of(e.hash) + 1];
+  for (std::size_t k = 0; k < buckets; ++k) bucket_start[k + 1] += bucket_start[k];
+  out.entries.resize(n);
+  {
+    std::vector<std::uint32_t> fill(bucket_start.begin(), bucket_start.end() - 1);
+    for (const identity_entry& e : entries) out.entries[fill[bucket_of(e.hash)]++] = e;
+    std::vector<identity_entry>().swap(entries);
   }
+  auto& es = out.entries;
+  // Per bucket: sort, then its runs (a run never crosses buckets: one hash, one bucket).
+  std::vector<std::vector<std::uint32_t>> bucket_runs((buckets + 255) /
+                                                      256);  // runs of each block of 256 buckets
+  b2bseg::detail::parallel_for(std::size_t(0), bucket_runs.size(), [&](std::size_t blk) {
+    std::vector<std::uint32_t>& starts = bucket_runs[blk];
+    for (std::size_t k = blk * 256; k < std::min(buckets, blk * 256 + 256); ++k) {
+      const auto first = es.begin() + bucket_start[k], last = es.begin() + bucket_start[k + 1];
+      std::sort(first, last, [](const identity_entry& x, const identity_entry& y) {
+        if (x.hash != y.hash) return x.hash < y.hash;
+        if (x.ns != y.ns) return x.ns < y.ns;
+        return x.row < y.row;
+      });
+      for (std::size_t i = bucket_start[k]; i < bucket_start[k + 1];) {
+        std::size_t j = i + 1;
+        bool mixed = false;
+        while (j < bucket_start[k + 1] && es[j].hash == es[i].hash && es[j].ns == es[i].ns) {
+          mixed = mixed || es[j].value != es[i].value;
+          ++j;
+        }
+        if (mixed) {
+          std::sort(es.begin() + i, es.begin() + j,
+                    [](const identity_entry& x, const identity_entry& y) {
+                      return x.value != y.value ? x.value < y.value : x.row < y.row;
+                    });
+          for (std::size_t m = i; m < j; ++m)
+            if (m == i || es[m].value != es[m - 1].value)
+              starts.push_back(static_cast<std::uint32_t>(m));
+        } else {
+          starts.push_back(static_cast<std::uint32_t>(i));
+        }
+        i = j;
+      }
+    }
+  });
+  std::size_t total_runs = 0;
+  for (const auto& r : bucket_runs) total_runs += r.size();
+  out.run_starts.reserve(total_runs + 1);
+  for (const auto& r : bucket_runs) out.run_starts.insert(out.run_starts.end(), r.begin(), r.end());
   const std::size_t runs = out.run_starts.size();
   out.run_starts.push_back(static_cast<std::uint32_t>(es.size()));
 
@@ -184,24 +221,12 @@ resolution resolve_identities(std::vector<identity_entry> entries, std::size_t r
                                });
 
   out.run_profile.resize(runs);
-  out.key_run.assign(profiles, ~0u);
-  out.widest_run.assign(profiles, ~0u);
-  for (std::uint32_t r = 0; r < runs; ++r) {
-    const identity_entry& e = es[out.run_starts[r]];
-    const std::uint32_t p = profile_of_root[root[e.row]];
-    out.run_profile[r] = p;
-    std::uint32_t& k = out.key_run[p];
-    if (k == ~0u || e.ns < out.run_entry(k).ns ||
-        (e.ns == out.run_entry(k).ns && e.value < out.run_entry(k).value))
-      k = r;
-    // The most shared value; ties: the key's order (lowest ns, smallest value).
-    std::uint32_t& w = out.widest_run[p];
-    if (w == ~0u || out.run_size(r) > out.run_size(w) ||
-        (out.run_size(r) == out.run_size(w) &&
-         (e.ns < out.run_entry(w).ns ||
-          (e.ns == out.run_entry(w).ns && e.value < out.run_entry(w).value))))
-      w = r;
-  }
+  b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, runs, 4096),
+                               [&](const tbb::blocked_range<std::size_t>& g) {
+                                 for (std::size_t r = g.begin(); r < g.end(); ++r)
+                                   out.run_profile[r] =
+                                       profile_of_root[root[es[out.run_starts[r]].row]];
+                               });
   return out;
 }
 

@@ -143,12 +143,23 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
   std::vector<std::unique_ptr<detail::resolved_entity>> resolved(s.entities.size());
   std::vector<const detail::resolved_entity*> resolved_view(s.entities.size(), nullptr);
   std::vector<double> resolve_ms(s.entities.size(), 0);
+  // Only a resolved entity that some link finds by namespace or profile key needs its identity
+  // index (a link by key from a plain entity uses the built table's key index).
+  std::vector<bool> index_needed(s.entities.size(), false);
+  for (const entity_def& def : s.entities) {
+    for (const link_def& l : def.links)
+      if (!l.identity.empty()) index_needed[l.target] = true;
+    for (const source_def& src : def.sources)
+      for (const source_field& f : src.links)
+        if (s.entities[def.links[f.index].target].resolved())
+          index_needed[def.links[f.index].target] = true;
+  }
   for (entity_id e = 0; e < s.entities.size(); ++e) {
     if (!s.entities[e].resolved()) continue;
     if (opts.progress) opts.progress(s.entities[e].name + " (resolving)", done, total);
     auto t1 = std::chrono::steady_clock::now();
     resolved[e] = std::make_unique<detail::resolved_entity>();
-    detail::read_sources(s, e, paths[e], opts, rep, *resolved[e]);
+    detail::read_sources(s, e, paths[e], opts, rep, *resolved[e], index_needed[e]);
     resolved_view[e] = resolved[e].get();
     resolve_ms[e] = detail::ms_since(t1);
   }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -85,7 +86,7 @@ struct resolved_entity {
   std::vector<std::uint32_t> kept_index;  ///< per resolution profile: index among kept, or ~0u
   std::vector<std::string_view> keys;     ///< per resolution profile: "NS:VALUE"; empty if dropped
   identity_index index;                   ///< (ns, value) -> resolution profile, kept ones only
-  string_arena key_bytes;
+  std::string key_chars;                  ///< the bytes of every key
   // Merged records, built by build_resolved: key, attributes, links.
   std::string name;  ///< "ENTITY (sources)": the file the merged records are read as
   std::size_t width = 0;
@@ -123,9 +124,11 @@ struct issue_board {
 
 /// Reads and checks every source of resolved entity `e` and resolves its rows into profiles.
 /// `paths[k]` is the checked path of source k. Throws data_error naming the source file, line and
-/// column for a bad value, a row without identity, an oversized profile (strict mode).
+/// column for a bad value, a row without identity, an oversized profile (strict mode). Builds the
+/// identity index (what links by namespace and by profile key look up) only when `index_needed`.
 inline void read_sources(const schema& s, entity_id e, const std::vector<std::string>& paths,
-                         const load_options& opts, load_report& rep, resolved_entity& out) {
+                         const load_options& opts, load_report& rep, resolved_entity& out,
+                         bool index_needed = true) {
   const entity_def& def = s.entities[e];
   out.entity = e;
   out.name = def.name + " (sources)";
@@ -345,7 +348,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
     out.kept_index[p] = kept++;
   }
   if (oversized) {
-    const std::uint32_t w = res.widest_run[first_oversized];
+    const std::uint32_t w = res.widest_run(first_oversized);
     const identity_entry& we = res.run_entry(w);
     // The first row (by source, then line) that holds the widest value.
     std::uint32_t first = we.row;
@@ -376,19 +379,54 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   }
 
   // Keys, the identity index, and what each source fed.
+  // A profile's key: its value of the first namespace in `identities` order that it has, the
+  // smallest by bytes (SPEC 2.3). Found from its rows' fields, profiles in parallel.
   out.keys.assign(profiles, {});
-  for (std::size_t p = 0; p < profiles; ++p) {
-    if (out.kept_index[p] == ~0u) continue;
-    const identity_entry& ke = res.run_entry(res.key_run[p]);
-    std::string key = def.identities[ke.ns].name;
-    key += ':';
-    key.append(ke.value);
-    out.keys[p] = out.key_bytes.copy(key);
-  }
+  std::vector<std::uint32_t> key_ns(profiles, ~0u);
+  std::vector<std::size_t> key_bytes_needed(profiles + 1, 0);
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, profiles, 2048),
+      [&](const tbb::blocked_range<std::size_t>& g) {
+        for (std::size_t p = g.begin(); p < g.end(); ++p) {
+          if (out.kept_index[p] == ~0u) continue;
+          std::uint32_t best_ns = ~0u;
+          std::string_view best;
+          for (std::uint32_t i = res.starts[p]; i < res.starts[p + 1]; ++i) {
+            const std::uint32_t row = res.order[i];
+            const source_def& src = def.sources[out.source_of[row]];
+            for (std::size_t j = 0; j < src.identities.size(); ++j) {
+              const std::string_view v = out.row_fields[row][j];
+              const std::uint32_t ns = src.identities[j].index;
+              if (v.empty() || ns > best_ns || (ns == best_ns && v >= best)) continue;
+              best_ns = ns;
+              best = v;
+            }
+          }
+          key_ns[p] = best_ns;
+          out.keys[p] = best;  // the value for now; "NS:" is prefixed below
+          key_bytes_needed[p + 1] = def.identities[best_ns].name.size() + 1 + best.size();
+        }
+      });
+  for (std::size_t p = 0; p < profiles; ++p) key_bytes_needed[p + 1] += key_bytes_needed[p];
+  out.key_chars.resize(key_bytes_needed[profiles]);
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, profiles, 2048),
+      [&](const tbb::blocked_range<std::size_t>& g) {
+        for (std::size_t p = g.begin(); p < g.end(); ++p) {
+          if (key_ns[p] == ~0u) continue;
+          char* at = out.key_chars.data() + key_bytes_needed[p];
+          const std::string& ns = def.identities[key_ns[p]].name;
+          std::memcpy(at, ns.data(), ns.size());
+          at[ns.size()] = ':';
+          std::memcpy(at + ns.size() + 1, out.keys[p].data(), out.keys[p].size());
+          out.keys[p] = std::string_view(out.key_chars.data() + key_bytes_needed[p],
+                                         key_bytes_needed[p + 1] - key_bytes_needed[p]);
+        }
+      });
   std::vector<std::uint32_t> self(profiles);
   for (std::size_t p = 0; p < profiles; ++p)
     self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
-  out.index = identity_index(res, self);
+  if (index_needed) out.index = identity_index(res, self);
 }
 
 /// Builds the table of resolved entity `r.entity`: merges every kept profile's attributes and
