@@ -310,14 +310,14 @@ graph tiny_graph() {
       {"name", value_type::string, "name"},  {"tags", value_type::string_list, "tags"},
       {"duns", value_type::integer, "duns"}, {"cap", value_type::floating, "cap"},
       {"ok", value_type::boolean, "ok"},     {"at", value_type::timestamp, "at"}};
-  account.links = {{"parent", "parent_id", "account", "subsidiaries", no_entity}};
+  account.links = {{"parent", "parent_id", "account", "subsidiaries", {}, no_entity, 0}};
   entity_def person;
   person.name = "person";
   person.file = "person.csv";
   person.key = "id";
   person.attributes = {{"score", value_type::integer, "score"},
                        {"big", value_type::integer, "big"}};
-  person.links = {{"account", "account_id", "account", "people", no_entity}};
+  person.links = {{"account", "account_id", "account", "people", {}, no_entity, 0}};
   s.entities = {account, person};
   graph_builder b(s);
   b.add_row("account", {{"id", "A1"},
@@ -531,7 +531,7 @@ TEST(regressions, avg_of_present_day_timestamps_over_many_children) {
   person.name = "person";
   person.key = "id";
   person.attributes = {{"seen", value_type::timestamp, "seen"}, {"n", value_type::integer, "n"}};
-  person.links = {{"account", "account_id", "account", "people", no_entity}};
+  person.links = {{"account", "account_id", "account", "people", {}, no_entity, 0}};
   s.entities = {account, person};
   validate_schema(s);
   graph_builder b(s);

@@ -634,8 +634,14 @@ inline random_dataset make_random_dataset(std::uint64_t seed,
     if (!sp.key.empty()) e.key = sp.key;
     for (const auto& a : sp.attrs)
       e.attributes.push_back({a.name, a.type, a.column.empty() ? a.name : a.column});
-    for (const auto& l : sp.links)
-      e.links.push_back({l.name, l.column, l.to, l.reverse, no_entity});
+    for (const auto& l : sp.links) {
+      link_def ld;
+      ld.name = l.name;
+      ld.column = l.column;
+      ld.to = l.to;
+      ld.reverse = l.reverse;
+      e.links.push_back(std::move(ld));
+    }
     s.entities.push_back(std::move(e));
   }
   graph_builder builder(s);  // validates: fills targets and reverses

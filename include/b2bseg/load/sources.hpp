@@ -209,7 +209,11 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
               row[slot] = {};
               continue;
             }
-            row[slot] = stable(v);
+            // A list without any element ("|") is null too, so the merge looks further.
+            row[slot] = ad.type == value_type::string_list &&
+                                v.find_first_not_of('|') == std::string_view::npos
+                            ? std::string_view()
+                            : stable(v);
           }
           for (std::size_t j = 0; j < nl; ++j) {
             row[ni + na + j] = stable(fields[col[ni + na + j]]);
