@@ -826,6 +826,12 @@ TEST(SchemaSources, ErrorsNameTheEntryWithAHint) {
   e = error_of(R"J({"entities": {"a": {"key": "id", "identities": {"x": "fuzzy"},
     "sources": [{"name": "s", "file": "s.csv", "identities": {"x": "X"}}]}}})J");
   EXPECT_TRUE(has(e, "unknown rule 'fuzzy'")) << e;
+  // A column named on an entity with sources would be ignored: refused.
+  text = sources_schema();
+  text.replace(text.find("\"score\": \"int\""), 14,
+               "\"score\": {\"type\": \"int\", \"column\": \"Score\"}");
+  e = error_of(text);
+  EXPECT_TRUE(has(e, "attribute 'score' of entity 'person' names column 'Score'")) << e;
   // Every error names the line of schema.json.
   EXPECT_TRUE(has(error_of(sources_schema("\"merge\": \"newest\",")), "schema.json:6:"));
 }

@@ -493,6 +493,13 @@ inline void validate_sources(entity_def& e, const std::string& file, const entit
   // Messages about a link of merged profiles name the link where a plain entity names a column.
   for (link_def& l : e.links)
     if (l.column.empty()) l.column = l.name;
+  // Columns are each source's: a column named on the entity would be silently ignored.
+  for (std::size_t i = 0; i < e.attributes.size(); ++i)
+    if (e.attributes[i].column != e.attributes[i].name)
+      fail(file, i < ep.attributes.size() ? ep.attributes[i] : ep.name,
+           "attribute " + quote(e.attributes[i].name) + " of " + of + " names column " +
+               quote(e.attributes[i].column) +
+               ": an entity with sources maps its columns in each source's \"attributes\"");
   for (std::size_t i = 0; i < e.identities.size(); ++i) {
     check_identifier(file, i < ep.identities.size() ? ep.identities[i] : pos{}, "identity",
                      e.identities[i].name, " in " + of);
