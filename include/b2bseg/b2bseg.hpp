@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "b2bseg/load/graph_builder.hpp"
 #include "b2bseg/output/writer.hpp"
 #include "b2bseg/plan/planner.hpp"
+#include "b2bseg/snapshot/snapshot.hpp"
 #include "b2bseg/storage/graph.hpp"
 #include "b2bseg/storage/schema_json.hpp"
 
@@ -29,6 +31,29 @@ inline timestamp_us current_time() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+/// Opens what `--data` names (SPEC 2.5): a snapshot file is mapped (`open_snapshot`; `opts`
+/// and `report` do not apply, `report` gets the row count and the open time), anything else is a
+/// dataset folder loaded from CSV (`load_dataset`). Throws data_error as those do.
+inline graph open_data(const std::string& path, const load_options& opts = {},
+                       load_report* report = nullptr) {
+  if (!is_snapshot(path)) return load_dataset(path, opts, report);
+  snapshot_info info;
+  graph g = open_snapshot(path, &info);
+  if (report) {
+    *report = load_report{};
+    for (entity_id e = 0; e < g.entity_count(); ++e) report->total_rows += g.rows(e);
+    report->total_bytes = info.file_bytes;
+    report->load_ms = info.open_ms;
+  }
+  return g;
+}
+
+/// The schema of what `--data` names: a snapshot's own, or the folder's schema.json.
+inline schema read_data_schema(const std::string& path) {
+  return is_snapshot(path) ? read_snapshot_schema(path)
+                           : read_schema((std::filesystem::path(path) / "schema.json").string());
 }
 
 /// Options of `evaluate`.

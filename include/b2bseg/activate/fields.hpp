@@ -12,6 +12,7 @@
 
 #include "b2bseg/common/exact.hpp"
 #include "b2bseg/common/parse.hpp"
+#include "b2bseg/detail/json.hpp"
 #include "b2bseg/exec/bitset.hpp"
 #include "b2bseg/exec/executor.hpp"
 #include "b2bseg/lang/bound.hpp"
@@ -244,38 +245,6 @@ inline void append_double(std::string& out, double d) {
   char buf[400];
   auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
   out.append(buf, r.ptr);
-}
-
-/// `s` as a JSON string (quotes, backslashes and control characters escaped).
-inline void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      switch (c) {
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-      }
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
 }
 
 }  // namespace detail

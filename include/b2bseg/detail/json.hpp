@@ -527,3 +527,39 @@ inline value parse(std::string_view text, const std::string& file,
 }
 
 }  // namespace b2bseg::detail::json
+
+namespace b2bseg::detail {
+
+/// `s` as a JSON string (quotes, backslashes and control characters escaped).
+inline void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+      }
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+}  // namespace b2bseg::detail

@@ -30,7 +30,7 @@
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/exec/parallel.hpp"
-#include "b2bseg/load/mapped_file.hpp"
+#include "b2bseg/common/mapped_file.hpp"
 
 // Format accepted (SPEC 2.2), exactly:
 // - Records end with `\n` or `\r\n`; the last record may lack a line end. A `\r` not followed by

@@ -528,8 +528,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     acc::size(col) = n;
     std::vector<std::uint32_t> null_rows;
     // Numbers in final row order; null rows hold 0 and are listed in null_rows.
-    auto gather_numbers = [&](auto& values, const auto raw_column::*member) {
-      values.assign(n, 0);
+    auto gather_numbers = [&](auto& target, const auto raw_column::*member) {
+      std::vector<std::remove_cvref_t<decltype(target[0])>> values(n, 0);
       for (std::size_t i = 0; i < n; ++i) {
         const raw_column& rc = chunks[row_chunk[i]].attributes[a];
         if (rc.flags[row_index[i]])
@@ -537,6 +537,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
         else
           values[i] = (rc.*member)[row_index[i]];
       }
+      target = std::move(values);
     };
     switch (ad.type) {
       case value_type::integer:
@@ -618,8 +619,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
           }
           acc::codes(col) = std::move(codes);
         } else {
-          auto& offs = acc::list_offsets(col);
-          auto& lcodes = acc::list_codes(col);
+          std::vector<std::uint32_t> offs, lcodes;
           offs.reserve(n + 1);
           offs.push_back(0);
           std::vector<std::uint32_t> tmp;
@@ -636,6 +636,8 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
             lcodes.insert(lcodes.end(), tmp.begin(), tmp.end());
             offs.push_back(static_cast<std::uint32_t>(lcodes.size()));
           }
+          acc::list_offsets(col) = std::move(offs);
+          acc::list_codes(col) = std::move(lcodes);
         }
         // One bitmap per value, unless the column is nearly unique (then they cost more than a
         // scan of the codes saves).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "b2bseg/common/types.hpp"
+#include "b2bseg/storage/pod_array.hpp"
 
 namespace b2bseg {
 
@@ -25,24 +26,32 @@ inline constexpr row_id no_row = ~row_id{0};
 /// order: range comparisons on strings become code ranges. Owns its characters.
 class string_dictionary {
  public:
-  string_dictionary() { offsets_.push_back(0); }
+  string_dictionary() : offsets_(std::vector<std::uint32_t>{0}) {}
   /// Builds from values that must be sorted and distinct (checked by `validate()`).
   /// Throws std::length_error when the values hold 4 GiB of characters or more.
   explicit string_dictionary(const std::vector<std::string_view>& sorted_values) {
     std::size_t total = 0;
     for (auto v : sorted_values) total += v.size();
     if (total >= 0xFFFFFFFFu) throw std::length_error("string dictionary over 4 GiB");
-    chars_.reserve(total);
-    offsets_.reserve(sorted_values.size() + 1);
-    offsets_.push_back(0);
+    std::vector<char> chars;
+    std::vector<std::uint32_t> offsets;
+    chars.reserve(total);
+    offsets.reserve(sorted_values.size() + 1);
+    offsets.push_back(0);
     for (auto v : sorted_values) {
-      chars_.append(v);
-      offsets_.push_back(static_cast<std::uint32_t>(chars_.size()));
+      chars.insert(chars.end(), v.begin(), v.end());
+      offsets.push_back(static_cast<std::uint32_t>(chars.size()));
     }
+    chars_ = std::move(chars);
+    offsets_ = std::move(offsets);
   }
+  /// From its parts (a snapshot): `offsets` has size() + 1 entries, non-decreasing, the last
+  /// at most `chars.size()` (checked by the snapshot reader).
+  string_dictionary(pod_array<char> chars, pod_array<std::uint32_t> offsets) noexcept
+      : chars_(std::move(chars)), offsets_(std::move(offsets)) {}
   std::size_t size() const noexcept { return offsets_.size() - 1; }
   std::string_view operator[](std::uint32_t code) const noexcept {
-    return std::string_view(chars_).substr(offsets_[code], offsets_[code + 1] - offsets_[code]);
+    return {chars_.data() + offsets_[code], offsets_[code + 1] - offsets_[code]};
   }
   /// Code of `v`, or -1. O(log size).
   std::int64_t find(std::string_view v) const noexcept {
@@ -74,8 +83,11 @@ class string_dictionary {
     return lo;
   }
   std::size_t memory_bytes() const noexcept {
-    return chars_.capacity() + offsets_.capacity() * sizeof(std::uint32_t);
+    return chars_.memory_bytes() + offsets_.memory_bytes();
   }
+  /// The characters of all values, back to back, and the offsets of each value's first one.
+  const pod_array<char>& chars() const noexcept { return chars_; }
+  const pod_array<std::uint32_t>& offsets() const noexcept { return offsets_; }
   /// Throws std::logic_error unless values are strictly increasing.
   void validate() const {
     for (std::size_t i = 1; i < size(); ++i)
@@ -84,8 +96,8 @@ class string_dictionary {
   }
 
  private:
-  std::string chars_;
-  std::vector<std::uint32_t> offsets_;
+  pod_array<char> chars_;
+  pod_array<std::uint32_t> offsets_;
 };
 
 /// Dictionary codes of one string column, stored 1, 2 or 4 bytes wide depending on the dictionary
@@ -97,7 +109,10 @@ class code_array {
       : width_(dictionary_size <= 0x100     ? 1
                : dictionary_size <= 0x10000 ? 2
                                             : 4),
-        bytes_(n * width_) {}
+        bytes_(std::vector<std::uint8_t>(n * width_)) {}
+  /// From its parts (a snapshot): `width` is 1, 2 or 4 and divides `bytes.size()`.
+  code_array(unsigned width, pod_array<std::uint8_t> bytes) noexcept
+      : width_(width), bytes_(std::move(bytes)) {}
   std::size_t size() const noexcept { return width_ ? bytes_.size() / width_ : 0; }
   unsigned width() const noexcept { return width_; }
   std::uint32_t operator[](std::size_t i) const noexcept {
@@ -116,18 +131,20 @@ class code_array {
       }
     }
   }
+  /// Sets row i's code; only on an array built by the (n, dictionary_size) constructor.
   void set(std::size_t i, std::uint32_t code) noexcept {
+    std::uint8_t* b = bytes_.mutable_data();
     switch (width_) {
       case 1:
-        bytes_[i] = static_cast<std::uint8_t>(code);
+        b[i] = static_cast<std::uint8_t>(code);
         break;
       case 2: {
         auto v = static_cast<std::uint16_t>(code);
-        std::memcpy(&bytes_[i * 2], &v, 2);
+        std::memcpy(b + i * 2, &v, 2);
         break;
       }
       default:
-        std::memcpy(&bytes_[i * 4], &code, 4);
+        std::memcpy(b + i * 4, &code, 4);
     }
   }
   /// Calls f(i, code) for i in [begin, end) with the width resolved once (hot loops).
@@ -156,11 +173,13 @@ class code_array {
       }
     }
   }
-  std::size_t memory_bytes() const noexcept { return bytes_.capacity(); }
+  std::size_t memory_bytes() const noexcept { return bytes_.memory_bytes(); }
+  /// The codes as bytes, `width()` bytes per row, little-endian.
+  const pod_array<std::uint8_t>& bytes() const noexcept { return bytes_; }
 
  private:
   unsigned width_ = 4;
-  std::vector<std::uint8_t> bytes_;
+  pod_array<std::uint8_t> bytes_;
 };
 
 /// One attribute column: values by row, a null bitmap, and per-type indexes.
@@ -207,8 +226,7 @@ class column {
   std::string_view string_at(row_id r) const noexcept { return dictionary_[codes_[r]]; }
   /// string[]: codes of row r's list (empty where null). O(1).
   std::span<const std::uint32_t> list_at(row_id r) const noexcept {
-    return std::span<const std::uint32_t>(list_codes_)
-        .subspan(list_offsets_[r], list_offsets_[r + 1] - list_offsets_[r]);
+    return {list_codes_.data() + list_offsets_[r], list_offsets_[r + 1] - list_offsets_[r]};
   }
   /// string, string[]: whether per-value bitmaps exist (false for nearly unique columns).
   bool has_value_bitmaps() const noexcept {
@@ -219,9 +237,9 @@ class column {
 
   /// Bytes held by this column, all structures included.
   std::size_t memory_bytes() const noexcept {
-    std::size_t b = nulls_.getSizeInBytes() + trues_.getSizeInBytes() + ints_.capacity() * 8 +
-                    floats_.capacity() * 8 + dictionary_.memory_bytes() + codes_.memory_bytes() +
-                    list_offsets_.capacity() * 4 + list_codes_.capacity() * 4;
+    std::size_t b = nulls_.getSizeInBytes() + trues_.getSizeInBytes() + ints_.memory_bytes() +
+                    floats_.memory_bytes() + dictionary_.memory_bytes() + codes_.memory_bytes() +
+                    list_offsets_.memory_bytes() + list_codes_.memory_bytes();
     for (const auto& v : value_bitmaps_) b += v.getSizeInBytes() + sizeof(Roaring);
     return b;
   }
@@ -236,27 +254,29 @@ class column {
   std::size_t size_ = 0;
   Roaring nulls_;
   Roaring trues_;
-  std::vector<std::int64_t> ints_;
-  std::vector<double> floats_;
+  pod_array<std::int64_t> ints_;
+  pod_array<double> floats_;
   string_dictionary dictionary_;
   code_array codes_;
-  std::vector<std::uint32_t> list_offsets_;
-  std::vector<std::uint32_t> list_codes_;
+  pod_array<std::uint32_t> list_offsets_;
+  pod_array<std::uint32_t> list_codes_;
   std::vector<Roaring> value_bitmaps_;
 };
 
-/// Builder access to column internals (used by the loader only).
+/// Access to column internals for the loader and the snapshot reader and writer.
 struct detail_column_access {
   static value_type& type(column& c) { return c.type_; }
   static std::size_t& size(column& c) { return c.size_; }
   static Roaring& nulls(column& c) { return c.nulls_; }
   static Roaring& trues(column& c) { return c.trues_; }
-  static std::vector<std::int64_t>& ints(column& c) { return c.ints_; }
-  static std::vector<double>& floats(column& c) { return c.floats_; }
+  static pod_array<std::int64_t>& ints(column& c) { return c.ints_; }
+  static pod_array<double>& floats(column& c) { return c.floats_; }
   static string_dictionary& dictionary(column& c) { return c.dictionary_; }
   static code_array& codes(column& c) { return c.codes_; }
-  static std::vector<std::uint32_t>& list_offsets(column& c) { return c.list_offsets_; }
-  static std::vector<std::uint32_t>& list_codes(column& c) { return c.list_codes_; }
+  static pod_array<std::uint32_t>& list_offsets(column& c) { return c.list_offsets_; }
+  static pod_array<std::uint32_t>& list_codes(column& c) { return c.list_codes_; }
+  static const pod_array<std::uint32_t>& list_offsets(const column& c) { return c.list_offsets_; }
+  static const pod_array<std::uint32_t>& list_codes(const column& c) { return c.list_codes_; }
   static std::vector<Roaring>& value_bitmaps(column& c) { return c.value_bitmaps_; }
 };
 

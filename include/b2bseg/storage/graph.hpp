@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "b2bseg/common/mapped_file.hpp"
 #include "b2bseg/storage/column.hpp"
 #include "b2bseg/storage/key_index.hpp"
 #include "b2bseg/storage/link_index.hpp"
@@ -38,7 +39,8 @@ struct memory_item {
 };
 
 /// A loaded, fully indexed, immutable graph. Safe to read from any number of threads.
-/// Owns everything it references. Built by `load_dataset()` or `graph_builder`.
+/// Owns everything it references (a graph opened from a snapshot shares the file's mapping among
+/// its arrays). Built by `load_dataset()`, `graph_builder` or `open_snapshot()`.
 class graph {
  public:
   graph() = default;
@@ -55,6 +57,14 @@ class graph {
   const link_index& link(entity_id e, std::uint32_t l) const noexcept {
     return tables_[e].links[l];
   }
+  /// The snapshot file this graph's arrays view, or null for a graph built in memory.
+  const std::shared_ptr<const mapped_file>& mapping() const noexcept { return mapping_; }
+  void set_mapping(std::shared_ptr<const mapped_file> m) noexcept { mapping_ = std::move(m); }
+  /// True when the snapshot file behind this graph shrank or was rewritten since it was opened
+  /// (reads of vanished pages then returned zeros: results computed since are not to be trusted).
+  /// Always false for a graph built in memory. O(1): one fstat.
+  bool mapping_changed() const noexcept { return mapping_ && mapping_->changed(); }
+
   /// The external key of row r of entity e (empty view when the entity has no key).
   std::string_view key(entity_id e, row_id r) const noexcept {
     return tables_[e].has_key ? tables_[e].keys.key(r) : std::string_view{};
@@ -130,6 +140,7 @@ class graph {
  private:
   b2bseg::schema schema_;
   std::vector<entity_table> tables_;
+  std::shared_ptr<const mapped_file> mapping_;
 };
 
 }  // namespace b2bseg

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "b2bseg/storage/column.hpp"
+#include "b2bseg/storage/pod_array.hpp"
 
 namespace b2bseg {
 
@@ -25,7 +26,7 @@ inline std::uint64_t hash_bytes(std::string_view s) noexcept {
 /// Immutable once built; safe to read from many threads. Lookup is O(1) expected.
 class key_index {
  public:
-  key_index() { offsets_.push_back(0); }
+  key_index() : offsets_(std::vector<std::uint32_t>{0}) {}
 
   /// Builds from keys in row order. Keys must be distinct (the loader checks that before).
   /// Throws std::length_error when the keys hold 4 GiB of characters or more.
@@ -33,20 +34,29 @@ class key_index {
     std::size_t total = 0;
     for (auto k : keys) total += k.size();
     if (total >= 0xFFFFFFFFu) throw std::length_error("keys over 4 GiB");
-    chars_.reserve(total);
-    offsets_.reserve(keys.size() + 1);
-    offsets_.push_back(0);
+    std::vector<char> chars;
+    std::vector<std::uint32_t> offsets;
+    chars.reserve(total);
+    offsets.reserve(keys.size() + 1);
+    offsets.push_back(0);
     for (auto k : keys) {
-      chars_.append(k);
-      offsets_.push_back(static_cast<std::uint32_t>(chars_.size()));
+      chars.insert(chars.end(), k.begin(), k.end());
+      offsets.push_back(static_cast<std::uint32_t>(chars.size()));
     }
+    chars_ = std::move(chars);
+    offsets_ = std::move(offsets);
     rebuild_table();
   }
+  /// From its parts (a snapshot): `offsets` non-decreasing within `chars`, `slots` a power of two
+  /// in size holding every row once and `no_row` elsewhere, as `slots()` gave them.
+  key_index(pod_array<char> chars, pod_array<std::uint32_t> offsets,
+            pod_array<row_id> slots) noexcept
+      : chars_(std::move(chars)), offsets_(std::move(offsets)), slots_(std::move(slots)) {}
 
   std::size_t size() const noexcept { return offsets_.size() - 1; }
   /// The key of row `r`. O(1).
   std::string_view key(row_id r) const noexcept {
-    return std::string_view(chars_).substr(offsets_[r], offsets_[r + 1] - offsets_[r]);
+    return {chars_.data() + offsets_[r], offsets_[r + 1] - offsets_[r]};
   }
   /// The row of key `k`, or `no_row`. O(1) expected.
   row_id find(std::string_view k) const noexcept {
@@ -59,8 +69,12 @@ class key_index {
     }
   }
   std::size_t memory_bytes() const noexcept {
-    return chars_.capacity() + offsets_.capacity() * 4 + slots_.capacity() * 4;
+    return chars_.memory_bytes() + offsets_.memory_bytes() + slots_.memory_bytes();
   }
+  /// The parts, for the snapshot writer: key characters, key offsets, the hash table.
+  const pod_array<char>& chars() const noexcept { return chars_; }
+  const pod_array<std::uint32_t>& offsets() const noexcept { return offsets_; }
+  const pod_array<row_id>& slots() const noexcept { return slots_; }
   /// Checks that every key is found at its own row (so keys are distinct). O(rows).
   void validate() const {
     for (row_id r = 0; r < size(); ++r)
@@ -70,17 +84,18 @@ class key_index {
  private:
   void rebuild_table() {
     std::size_t cap = std::bit_ceil(std::max<std::size_t>(16, size() + size() / 2 + 1));
-    slots_.assign(cap, no_row);
+    std::vector<row_id> slots(cap, no_row);
     std::size_t mask = cap - 1;
     for (row_id r = 0; r < size(); ++r) {
       std::size_t i = hash_bytes(key(r)) & mask;
-      while (slots_[i] != no_row) i = (i + 1) & mask;
-      slots_[i] = r;
+      while (slots[i] != no_row) i = (i + 1) & mask;
+      slots[i] = r;
     }
+    slots_ = std::move(slots);
   }
-  std::string chars_;
-  std::vector<std::uint32_t> offsets_;
-  std::vector<row_id> slots_;
+  pod_array<char> chars_;
+  pod_array<std::uint32_t> offsets_;
+  pod_array<row_id> slots_;
 };
 
 }  // namespace b2bseg

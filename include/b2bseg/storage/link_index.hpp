@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "b2bseg/storage/column.hpp"
+#include "b2bseg/storage/pod_array.hpp"
 
 namespace b2bseg {
 
@@ -20,29 +21,41 @@ class link_index {
  public:
   link_index() = default;
   /// Builds from the parent of every source row. O(source + target rows).
-  link_index(std::vector<row_id> parents, std::size_t target_rows) : parents_(std::move(parents)) {
-    offsets_.assign(target_rows + 1, 0);
+  link_index(std::vector<row_id> parents, std::size_t target_rows) {
+    std::vector<std::uint32_t> offsets(target_rows + 1, 0);
     clustered_ = true;
     row_id last = 0;
     bool seen_null = false;
-    for (row_id p : parents_) {
+    for (row_id p : parents) {
       if (p == no_row) {
         seen_null = true;
         continue;
       }
-      ++offsets_[p + 1];
+      ++offsets[p + 1];
       if (p < last || seen_null) clustered_ = false;
       last = p;
     }
-    for (std::size_t i = 1; i <= target_rows; ++i) offsets_[i] += offsets_[i - 1];
-    set_count_ = offsets_[target_rows];
+    for (std::size_t i = 1; i <= target_rows; ++i) offsets[i] += offsets[i - 1];
+    set_count_ = offsets[target_rows];
     if (!clustered_) {
-      targets_.resize(set_count_);
-      std::vector<std::uint32_t> fill(offsets_.begin(), offsets_.end() - 1);
-      for (row_id r = 0; r < parents_.size(); ++r)
-        if (parents_[r] != no_row) targets_[fill[parents_[r]]++] = r;
+      std::vector<row_id> targets(set_count_);
+      std::vector<std::uint32_t> fill(offsets.begin(), offsets.end() - 1);
+      for (row_id r = 0; r < parents.size(); ++r)
+        if (parents[r] != no_row) targets[fill[parents[r]]++] = r;
+      targets_ = std::move(targets);
     }
+    parents_ = std::move(parents);
+    offsets_ = std::move(offsets);
   }
+  /// From its parts (a snapshot), as `parents()`, `offsets()`, `targets()`, `set_count()` and
+  /// `clustered()` gave them; `validate()` checks that they agree.
+  link_index(pod_array<row_id> parents, pod_array<std::uint32_t> offsets, pod_array<row_id> targets,
+             std::size_t set_count, bool clustered) noexcept
+      : parents_(std::move(parents)),
+        offsets_(std::move(offsets)),
+        targets_(std::move(targets)),
+        set_count_(set_count),
+        clustered_(clustered) {}
 
   std::size_t source_rows() const noexcept { return parents_.size(); }
   std::size_t target_rows() const noexcept { return offsets_.empty() ? 0 : offsets_.size() - 1; }
@@ -61,7 +74,7 @@ class link_index {
   }
   /// The children of p, ascending. Only when not clustered.
   std::span<const row_id> children(row_id p) const noexcept {
-    return std::span<const row_id>(targets_).subspan(offsets_[p], degree(p));
+    return {targets_.data() + offsets_[p], degree(p)};
   }
   /// Calls f(child) for every child of p, clustered or not.
   template <class F>
@@ -73,8 +86,10 @@ class link_index {
     }
   }
   std::size_t memory_bytes() const noexcept {
-    return parents_.capacity() * 4 + offsets_.capacity() * 4 + targets_.capacity() * 4;
+    return parents_.memory_bytes() + offsets_.memory_bytes() + targets_.memory_bytes();
   }
+  /// CSR targets (only when not clustered; empty otherwise), for the snapshot writer.
+  const pod_array<row_id>& targets() const noexcept { return targets_; }
   /// Checks that parents and the reverse adjacency agree. O(rows). Throws std::logic_error.
   void validate() const {
     std::size_t n = 0;
@@ -101,9 +116,9 @@ class link_index {
   }
 
  private:
-  std::vector<row_id> parents_;
-  std::vector<std::uint32_t> offsets_;
-  std::vector<row_id> targets_;
+  pod_array<row_id> parents_;
+  pod_array<std::uint32_t> offsets_;
+  pod_array<row_id> targets_;
   std::size_t set_count_ = 0;
   bool clustered_ = false;
 };

@@ -32,7 +32,7 @@ struct link_def {
   std::string column;
   std::string to;
   std::string reverse;
-  std::string identity{};             ///< a namespace of `to` the column holds; empty: `to`'s key
+  std::string identity{};            ///< a namespace of `to` the column holds; empty: `to`'s key
   entity_id target = no_entity;      ///< resolved index of `to`
   std::uint32_t identity_index = 0;  ///< resolved index of `identity` in `to`'s identities
 };

@@ -740,6 +740,117 @@ inline schema read_schema(const std::string& path) {
   return parse_schema(detail::schema_json::read_text(path), path);
 }
 
+/// The schema as schema.json text (SPEC 2.1, 2.3) that `parse_schema` reads back to the same
+/// schema: entities, attributes, links and sources in order, every column named. Snapshots carry
+/// their schema in this form. O(size of the schema).
+inline std::string to_json(const schema& s) {
+  using detail::append_json_string;
+  std::string o = "{\n  \"entities\": {";
+  auto member = [&](std::string_view indent, std::string_view name, bool& first) {
+    o += first ? "\n" : ",\n";
+    first = false;
+    o += indent;
+    append_json_string(o, name);
+    o += ": ";
+  };
+  auto text = [&](std::string_view name, std::string_view v, bool& first) {
+    o += first ? "" : ", ";
+    first = false;
+    append_json_string(o, name);
+    o += ": ";
+    append_json_string(o, v);
+  };
+  bool first_entity = true;
+  for (const entity_def& e : s.entities) {
+    member("    ", e.name, first_entity);
+    o += "{";
+    bool first = true;
+    if (!e.resolved()) member("      ", "file", first), append_json_string(o, e.file);
+    if (e.key) member("      ", "key", first), append_json_string(o, *e.key);
+    member("      ", "attributes", first);
+    o += "{";
+    bool fa = true;
+    for (const attribute_def& a : e.attributes) {
+      member("        ", a.name, fa);
+      if (e.resolved()) {
+        append_json_string(o, to_string(a.type));
+      } else {
+        bool f = true;
+        o += "{";
+        text("type", to_string(a.type), f);
+        text("column", a.column, f);
+        o += "}";
+      }
+    }
+    o += fa ? "}" : "\n      }";
+    member("      ", "links", first);
+    o += "{";
+    bool fl = true;
+    for (const link_def& l : e.links) {
+      member("        ", l.name, fl);
+      bool f = true;
+      o += "{";
+      if (!e.resolved()) text("column", l.column, f);
+      text("to", l.to, f);
+      if (!l.reverse.empty()) text("reverse", l.reverse, f);
+      if (!l.identity.empty()) text("identity", l.identity, f);
+      o += "}";
+    }
+    o += fl ? "}" : "\n      }";
+    if (e.resolved()) {
+      member("      ", "identities", first);
+      o += "{";
+      bool fi = true;
+      for (const identity_def& d : e.identities)
+        text(d.name, d.rule == identity_rule::email ? "email" : "exact", fi);
+      o += "}";
+      member("      ", "merge", first);
+      append_json_string(o, e.merge == merge_policy::latest ? "latest" : "priority");
+      member("      ", "max_rows_per_profile", first);
+      o += std::to_string(e.max_rows_per_profile);
+      member("      ", "sources", first);
+      o += "[";
+      bool fs = true;
+      for (const source_def& src : e.sources) {
+        o += fs ? "\n        {" : ",\n        {";
+        fs = false;
+        bool f = true;
+        text("name", src.name, f);
+        text("file", src.file, f);
+        auto fields = [&](std::string_view what, const std::vector<source_field>& v) {
+          o += ", ";
+          append_json_string(o, what);
+          o += ": {";
+          bool ff = true;
+          for (const source_field& x : v) text(x.name, x.column, ff);
+          o += "}";
+        };
+        fields("identities", src.identities);
+        fields("attributes", src.attributes);
+        o += ", \"links\": {";
+        bool ff = true;
+        for (const source_field& x : src.links) {
+          o += ff ? "" : ", ";
+          ff = false;
+          append_json_string(o, x.name);
+          o += ": {";
+          bool fx = true;
+          text("column", x.column, fx);
+          if (!x.identity.empty()) text("identity", x.identity, fx);
+          o += "}";
+        }
+        o += "}";
+        if (!src.updated_at.empty()) text("updated_at", src.updated_at, f);
+        o += "}";
+      }
+      o += "\n      ]";
+    }
+    o += "\n    }";
+  }
+  o += first_entity ? "}\n}\n" : "\n  }\n}\n";
+  return o;
+}
+
 /// Checks a schema built in code by the rules of `parse_schema`, with messages that name `origin`
 /// and no line. Fills what is left empty: `file` becomes "<entity>.csv", an attribute's `column`
 /// its name. Resolves every `link_def::target` and rebuilds every entity's `reverses` (in schema

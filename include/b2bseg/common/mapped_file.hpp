@@ -130,10 +130,11 @@ class mapped_file {
  public:
   mapped_file() = default;
   /// Maps `size` bytes of the open regular file `fd` (left open by the caller; its `st` from
-  /// fstat). `ok()` is false when the mapping failed (the caller then reads the file instead).
-  mapped_file(int fd, const struct stat& st)
+  /// fstat), every page read in at once unless `populate` is false (then pages are read when
+  /// touched). `ok()` is false when the mapping failed (the caller then reads the file instead).
+  mapped_file(int fd, const struct stat& st, bool populate = true)
       : size_(static_cast<std::size_t>(st.st_size)), fd_(::dup(fd)), st_(st) {
-    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
     if (m == MAP_FAILED) return;
     data_ = m;
     slot_ = detail::sigbus_guard::enter(data_, size_);
