@@ -5,6 +5,7 @@
 //   node race.mjs --data DIR --b2bseg FILE.json [--threads N] [--runs R] [--as-of TS]
 //   node race.mjs --data DIR --b2bseg-out EVAL_OUT_DIR ...   (b2bseg eval's NAME.csv files)
 //   node race.mjs --print-sql [--as-of TS]                     (the SQL of every segment)
+//   node race.mjs --load-only --data DIR [--threads N] [--json FILE]   (DuckDB's CSV load only, timed)
 //   ... --activate OUT_DIR   also time DuckDB's export of the members with bench_activate's
 //                            fields: COPY (SELECT ...) TO 'OUT_DIR/NAME.csv' per segment
 //
@@ -55,13 +56,15 @@ function parseArgs(argv) {
     else if (k === '--json') a.json = v();
     else if (k === '--activate') a.activate = v();
     else if (k === '--print-sql') a.printSql = true;
+    else if (k === '--load-only') a.loadOnly = true;
     else if (k === '-h' || k === '--help') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0]
         .split('\n').map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else die(`unknown option ${k}`, 2);
   }
-  if (!a.printSql && (!a.data || (!a.b2bseg && !a.b2bsegOut)))
+  if (a.loadOnly && !a.data) die('--load-only needs --data', 2);
+  if (!a.printSql && !a.loadOnly && (!a.data || (!a.b2bseg && !a.b2bsegOut)))
     die('--data and one of --b2bseg or --b2bseg-out are required (see --help)', 2);
   return a;
 }
@@ -423,6 +426,16 @@ if (a.printSql) {
   process.exit(0);
 }
 
+if (a.loadOnly) {
+  // Only DuckDB's CSV load, timed (bench/run_snapshot.sh compares it with opening a snapshot).
+  const inst = await DuckDBInstance.create(':memory:', { threads: String(a.threads) });
+  const c = await inst.connect();
+  await c.run(`SET threads = ${a.threads}`);
+  const l = await loadDataset(c, a.data);
+  console.log(`DuckDB CSV load: ${l.ms.toFixed(0)} ms`);
+  if (a.json) fs.writeFileSync(a.json, JSON.stringify({ threads: a.threads, load_ms: l.ms }) + '\n');
+  process.exit(0);
+}
 const b2 = readB2bseg(a);
 if (b2.asOf && asOfLiteral(b2.asOf) !== asOf)
   die(`b2bseg results are as of ${b2.asOf}, the race is as of ${a.asOf}: rerun one of them`);

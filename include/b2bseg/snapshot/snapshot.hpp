@@ -460,7 +460,8 @@ inline bool reseal(std::string& buf) {
 /// column and link as it lies in memory (Roaring bitmaps in CRoaring's portable format), each
 /// section XXH3-checksummed and 64-byte aligned. The file is written beside `path`, flushed and
 /// renamed into place, so `path` holds the old file or the whole new one. O(graph bytes).
-/// Throws data_error naming `path` when it cannot be written.
+/// Throws data_error naming `path` when it cannot be written, or when `g` views a snapshot file
+/// that changed underneath it (then nothing is written).
 inline void write_snapshot(const graph& g, const std::string& path) {
   namespace ds = detail::snapshot;
   ds::writer w(path);
@@ -528,6 +529,11 @@ inline void write_snapshot(const graph& g, const std::string& path) {
       w.array(p + "targets", li.targets());
     }
   }
+  // A graph that views a snapshot which shrank meanwhile read zeros: write nothing of it.
+  if (g.mapping_changed())
+    throw data_error(path, 0, 0,
+                     "the snapshot this graph was opened from changed while it was copied; nothing "
+                     "written");
   w.finish();
 }
 
