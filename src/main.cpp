@@ -157,12 +157,12 @@ void refuse_overwriting_inputs(const b2bseg::schema& s, const std::string& data,
   std::error_code ec;
   if (fs::equivalent(out, data, ec))
     throw usage_error("--out '" + out + "' is the dataset" +
-                      (b2bseg::is_snapshot(data) ? "" : " folder") + "; choose another " +
-                      (b2bseg::is_snapshot(data) ? "path" : "folder"));
+                      (b2bseg::names_a_file(data) ? "" : " folder") + "; choose another " +
+                      (b2bseg::names_a_file(data) ? "path" : "folder"));
   std::vector<fs::path> inputs{fs::path(data) / "schema.json", fs::path(segments)};
-  if (b2bseg::is_snapshot(data)) inputs = {fs::path(data), fs::path(segments)};
+  if (b2bseg::names_a_file(data)) inputs = {fs::path(data), fs::path(segments)};
   for (const auto& e : s.entities) {
-    if (b2bseg::is_snapshot(data)) break;
+    if (b2bseg::names_a_file(data)) break;
     if (!e.file.empty()) inputs.push_back(fs::path(data) / e.file);
     for (const auto& src : e.sources) inputs.push_back(fs::path(data) / src.file);
   }

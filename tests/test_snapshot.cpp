@@ -379,6 +379,13 @@ TEST(SnapshotCli, BadSnapshotsAndBadOutputsAreClearErrors) {
   EXPECT_NE(r.out.find("error: " + snap), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("section 'header': truncated"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(tmp.path() / "out" / "summary.json"));
+  // A file that is no snapshot (a CSV) as --data.
+  r = testing::run_b2bseg("eval --data " + demo + "/person.csv --segments " + seg + " --out " +
+                          tmp.str() + "/out");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("person.csv: snapshot section 'header': not a b2bseg snapshot"),
+            std::string::npos)
+      << r.out;
   // A folder as --out, the schema as --out: usage errors; nothing written.
   r = testing::run_b2bseg("snapshot --data " + demo + " --out " + tmp.str());
   EXPECT_EQ(r.status, 2) << r.out;

@@ -33,12 +33,20 @@ inline timestamp_us current_time() {
       .count();
 }
 
-/// Opens what `--data` names (SPEC 2.5): a snapshot file is mapped (`open_snapshot`; `opts`
-/// and `report` do not apply, `report` gets the row count and the open time), anything else is a
-/// dataset folder loaded from CSV (`load_dataset`). Throws data_error as those do.
+/// Whether `path` names a file (a snapshot, or something that should be one) rather than a
+/// dataset folder.
+inline bool names_a_file(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+/// Opens what `--data` names (SPEC 2.5): a file is a snapshot, mapped (`open_snapshot`; `opts`
+/// do not apply, `report` gets the row count, the file size and the open time), anything else is
+/// a dataset folder loaded from CSV (`load_dataset`). Throws data_error as those do (a file that
+/// is not a snapshot: "not a b2bseg snapshot").
 inline graph open_data(const std::string& path, const load_options& opts = {},
                        load_report* report = nullptr) {
-  if (!is_snapshot(path)) return load_dataset(path, opts, report);
+  if (!names_a_file(path)) return load_dataset(path, opts, report);
   snapshot_info info;
   graph g = open_snapshot(path, &info);
   if (report) {
@@ -52,7 +60,7 @@ inline graph open_data(const std::string& path, const load_options& opts = {},
 
 /// The schema of what `--data` names: a snapshot's own, or the folder's schema.json.
 inline schema read_data_schema(const std::string& path) {
-  return is_snapshot(path) ? read_snapshot_schema(path)
+  return names_a_file(path) ? read_snapshot_schema(path)
                            : read_schema((std::filesystem::path(path) / "schema.json").string());
 }
 
