@@ -61,7 +61,7 @@ inline graph open_data(const std::string& path, const load_options& opts = {},
 /// The schema of what `--data` names: a snapshot's own, or the folder's schema.json.
 inline schema read_data_schema(const std::string& path) {
   return names_a_file(path) ? read_snapshot_schema(path)
-                           : read_schema((std::filesystem::path(path) / "schema.json").string());
+                            : read_schema((std::filesystem::path(path) / "schema.json").string());
 }
 
 /// Options of `evaluate`.

@@ -29,8 +29,8 @@
 #include <tbb/parallel_for.h>
 
 #include "b2bseg/common/error.hpp"
-#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/common/mapped_file.hpp"
+#include "b2bseg/exec/parallel.hpp"
 
 // Format accepted (SPEC 2.2), exactly:
 // - Records end with `\n` or `\r\n`; the last record may lack a line end. A `\r` not followed by
