@@ -196,6 +196,16 @@ void check_not_changed(const b2bseg::graph& g, const std::string& data) {
                              "snapshot changed while it was in use; nothing written (run again)");
 }
 
+/// The segments were compiled against the schema read first; the data loaded must have the same
+/// one (a snapshot or schema.json replaced in between would not).
+void check_same_schema(const b2bseg::schema& compiled, const b2bseg::graph& g,
+                       const std::string& data) {
+  if (b2bseg::to_json(compiled) != b2bseg::to_json(g.schema()))
+    throw b2bseg::data_error(data, 0, 0,
+                             "the schema changed while the segments were compiled; nothing "
+                             "written (run again)");
+}
+
 // --- eval -------------------------------------------------------------------------------------
 struct eval_args {
   std::string data, segments, out, as_of;
@@ -222,6 +232,7 @@ int run_eval(const eval_args& a) {
 
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
+  check_same_schema(schema, g, a.data);
 
   b2bseg::executor ex(g, a.threads);
   b2bseg::evaluation ev = ex.run(b2bseg::build_plan(g.schema(), f, as_of, selected), f);
@@ -249,6 +260,7 @@ int run_eval(const eval_args& a) {
   // Paths need not be UTF-8: invalid bytes become U+FFFD rather than failing after the work.
   files.write((fs::path(a.out) / "summary.json").string(),
               summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  check_not_changed(g, a.data);  // the member keys were read from it too
   files.commit();
 
   if (!a.quiet) {
@@ -289,6 +301,7 @@ int run_activate(const activate_args& a) {
 
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
+  check_same_schema(s, g, a.data);
   b2bseg::executor ex(g, a.threads);
   b2bseg::evaluation ev =
       ex.run(b2bseg::build_plan(g.schema(), f, as_of, select_segments(f, names)), f);
@@ -343,10 +356,12 @@ void print_tree(const b2bseg::evaluation& ev, std::uint32_t node, const std::str
 int run_explain(const std::string& data, const std::string& segments, const std::string& name,
                 const std::string& as_of_text, bool lenient) {
   b2bseg::timestamp_us as_of = parse_as_of(as_of_text);
-  b2bseg::bound_file f = compile_file(data, segments);
+  b2bseg::schema schema;
+  b2bseg::bound_file f = compile_file(data, segments, &schema);
   std::vector<std::uint32_t> selected = select_segments(f, {name});
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(data, lenient, 0, rep);
+  check_same_schema(schema, g, data);
   // Plan the whole file so that sharing with other segments shows, but compute only what `name`
   // needs.
   b2bseg::plan whole = b2bseg::build_plan(g.schema(), f, as_of);

@@ -287,6 +287,20 @@ TEST_F(DamagedSnapshot, CraftedFilesWithGoodChecksumsFailTheirChecksNotTheProces
   crafted(find("key offsets"), 4, 1u << 30, "offsets");
   crafted(find(" key slots"), 0, 1u << 30, "a slot beyond the table");
   crafted(find("dictionary offsets"), 4, 1u << 30, "offsets");
+  // A code equal to the dictionary's size (one past its last value).
+  {
+    const auto& offsets = find("person.seniority dictionary offsets");
+    const auto& codes = find("person.seniority codes");
+    const auto dict = static_cast<std::uint8_t>(offsets.size / 4 - 1);
+    std::string b = bytes_;
+    b[codes.offset] = static_cast<char>(dict);
+    ASSERT_TRUE(detail::snapshot::reseal(b));
+    spit(bad_, b);
+    EXPECT_NE(open_error(bad_).find("section 'person.seniority codes': a code beyond the "
+                                    "dictionary"),
+              std::string::npos)
+        << open_error(bad_);
+  }
   // The schema section: parsed with its own errors.
   {
     const auto& e = find("schema");
@@ -307,6 +321,37 @@ TEST_F(DamagedSnapshot, CraftedFilesWithGoodChecksumsFailTheirChecksNotTheProces
     EXPECT_NE(open_error(bad_).find("section 'meta': missing"), std::string::npos)
         << open_error(bad_);
   }
+}
+
+TEST(SnapshotBitmaps, OnlyWellFormedRoaringContainersAreAccepted) {
+  // Portable format without run containers: cookie 12346, container count, then per container
+  // its key and cardinality - 1, then offsets, then the values.
+  auto portable = [](std::vector<std::uint16_t> values) {
+    std::string b;
+    auto put = [&](auto v) { b.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(std::uint32_t(12346));
+    put(std::uint32_t(1));
+    put(std::uint16_t(0));
+    put(static_cast<std::uint16_t>(values.size() - 1));
+    put(std::uint32_t(16));
+    for (auto v : values) put(v);
+    return b;
+  };
+  const std::string good = portable({3, 7, 9000});
+  EXPECT_TRUE(detail::snapshot::well_formed(Roaring::readSafe(good.data(), good.size())));
+  for (const auto& values : std::vector<std::vector<std::uint16_t>>{{9000, 3}, {5, 5}}) {
+    const std::string bad = portable(values);
+    const Roaring r = Roaring::readSafe(bad.data(), bad.size());
+    EXPECT_FALSE(detail::snapshot::well_formed(r)) << values[0];
+  }
+  Roaring runs;
+  runs.addRange(0, 70000);
+  runs.add(100000);
+  runs.runOptimize();
+  EXPECT_TRUE(detail::snapshot::well_formed(runs));
+  Roaring dense;
+  for (std::uint32_t i = 0; i < 60000; i += 3) dense.add(i);
+  EXPECT_TRUE(detail::snapshot::well_formed(dense));
 }
 
 TEST_F(DamagedSnapshot, AFileShrinkingWhileMappedIsNoticed) {

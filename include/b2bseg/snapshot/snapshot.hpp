@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <roaring/containers/containers.h>
 #include <roaring/roaring.hh>
 
 #include <atomic>
@@ -83,10 +84,20 @@ class writer {
   writer(const std::string& path) : path_(path) {
     namespace fs = std::filesystem;
     fs::path p(path);
-    temp_ =
-        (p.parent_path() / (".b2bseg-" + std::to_string(::getpid()) + "-snapshot.tmp")).string();
-    f_ = std::fopen(temp_.c_str(), "wb");
-    if (!f_) fail(errno);
+    // A fresh name, created exclusively (never a file or link someone else made).
+    temp_ = (p.parent_path() / ".b2bseg-snapshot-XXXXXX").string();
+    const int fd = ::mkstemp(temp_.data());
+    if (fd < 0) {
+      temp_.clear();
+      fail(errno);
+    }
+    ::fchmod(fd, 0644);
+    f_ = ::fdopen(fd, "wb");
+    if (!f_) {
+      const int err = errno;
+      ::close(fd);
+      fail(err);
+    }
     static const char zeros[sizeof(header)] = {};
     put(zeros, sizeof zeros);
   }
@@ -94,7 +105,7 @@ class writer {
   writer& operator=(const writer&) = delete;
   ~writer() {
     if (f_) std::fclose(f_);
-    if (!done_) ::unlink(temp_.c_str());
+    if (!done_ && !temp_.empty()) ::unlink(temp_.c_str());
   }
 
   void section(std::string name, const void* p, std::size_t n) {
@@ -168,6 +179,50 @@ class writer {
   std::vector<entry> dir_;
   bool done_ = false;
 };
+
+/// Whether every container of `r` keeps CRoaring's invariants: keys increasing; array containers
+/// of 1 to 4096 increasing values; run containers of sorted, disjoint runs inside 16 bits; bitset
+/// containers holding the cardinality they state. CRoaring 0.2's `readSafe` checks only that the
+/// bytes are there, and the kernels trust these invariants (a bitmap's maximum is its last
+/// container's last value; a bitset's cardinality sizes what it converts into). O(size).
+inline bool well_formed(const Roaring& r) {
+  const roaring_array_t& ra = r.roaring.high_low_container;
+  for (std::int32_t i = 0; i < ra.size; ++i) {
+    if (i && ra.keys[i] <= ra.keys[i - 1]) return false;
+    const void* c = ra.containers[i];
+    switch (ra.typecodes[i]) {
+      case ARRAY_CONTAINER_TYPE_CODE: {
+        const auto* a = static_cast<const array_container_t*>(c);
+        if (a->cardinality < 1 || a->cardinality > DEFAULT_MAX_SIZE) return false;
+        for (std::int32_t k = 1; k < a->cardinality; ++k)
+          if (a->array[k] <= a->array[k - 1]) return false;
+        break;
+      }
+      case RUN_CONTAINER_TYPE_CODE: {
+        const auto* rc = static_cast<const run_container_t*>(c);
+        if (rc->n_runs < 1) return false;
+        std::uint32_t last = 0;
+        for (std::int32_t k = 0; k < rc->n_runs; ++k) {
+          const std::uint32_t v = rc->runs[k].value, end = v + rc->runs[k].length;
+          if (end > 0xFFFF || (k && v <= last)) return false;
+          last = end;
+        }
+        break;
+      }
+      case BITSET_CONTAINER_TYPE_CODE: {
+        const auto* b = static_cast<const bitset_container_t*>(c);
+        std::int64_t n = 0;
+        for (std::size_t w = 0; w < BITSET_CONTAINER_SIZE_IN_WORDS; ++w)
+          n += std::popcount(b->array[w]);
+        if (n != b->cardinality || n <= DEFAULT_MAX_SIZE) return false;
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
 
 /// Reads the sections of a mapped snapshot in the order the writer wrote them; every failure is
 /// a data_error naming the file and the section.
@@ -246,7 +301,8 @@ class reader {
     } catch (const std::exception&) {
       fail(name, "malformed Roaring bitmap");
     }
-    if (r.getSizeInBytes(true) != s.size()) fail(name, "malformed Roaring bitmap");
+    if (r.getSizeInBytes(true) != s.size() || !well_formed(r))
+      fail(name, "malformed Roaring bitmap");
     if (!r.isEmpty() && r.maximum() >= rows) fail(name, "a bitmap holds a row beyond the table");
     return r;
   }
@@ -333,17 +389,19 @@ void check_below(const reader& rd, const std::string& name, const T* a, std::siz
                  std::uint64_t limit, const char* what, std::uint64_t allowed = ~0ull) {
   if (limit > std::numeric_limits<T>::max()) return;  // every value is below
   const T lim = static_cast<T>(limit);
-  // A sentinel out of T's range never occurs; `lim` then stands in harmlessly (it fails anyway).
-  const T ok = allowed <= std::numeric_limits<T>::max() ? static_cast<T>(allowed) : lim;
+  // A sentinel out of T's range never occurs: then no value is let through beside the limit.
+  const bool sentinel = allowed <= std::numeric_limits<T>::max();
+  const T ok = sentinel ? static_cast<T>(allowed) : T(0);
+  const unsigned check_sentinel = sentinel ? 1u : 0u;
   std::atomic<bool> bad{false};
-  b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16),
-                               [&](const tbb::blocked_range<std::size_t>& r) {
-                                 unsigned b =
-                                     0;  // branch-free, so the compiler vectorizes the loop
-                                 for (std::size_t i = r.begin(); i < r.end(); ++i)
-                                   b |= unsigned(a[i] >= lim) & unsigned(a[i] != ok);
-                                 if (b) bad.store(true, std::memory_order_relaxed);
-                               });
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, n, 1 << 16),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        unsigned b = 0;  // branch-free, so the compiler vectorizes the loop
+        for (std::size_t i = r.begin(); i < r.end(); ++i)
+          b |= unsigned(a[i] >= lim) & (unsigned(a[i] != ok) | (check_sentinel ^ 1u));
+        if (b) bad.store(true, std::memory_order_relaxed);
+      });
   if (bad.load()) rd.fail(name, what);
 }
 template <class T>
@@ -467,6 +525,12 @@ inline void write_snapshot(const graph& g, const std::string& path) {
   ds::writer w(path);
   const schema& s = g.schema();
   const std::string schema_text = to_json(s);
+  try {  // a schema built in code may hold what schema.json cannot: refuse it before writing
+    parse_schema(schema_text, "schema");
+  } catch (const data_error& e) {
+    throw data_error(path, 0, 0,
+                     std::string("the schema cannot be written as schema.json: ") + e.what());
+  }
   w.section("schema", schema_text.data(), schema_text.size());
   // Sizes and shapes, one uint64 each, in the order the reader takes them.
   std::vector<std::uint64_t> meta;
@@ -630,11 +694,17 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
             if (width != 1 && width != 2 && width != 4) rd.fail("meta", "bad code width");
             auto bytes = rd.array<std::uint8_t>(p + "codes", rows * width);
             acc::codes(c) = code_array(static_cast<unsigned>(width), std::move(bytes));
-            const std::uint64_t limit = std::max<std::uint64_t>(dict, 1);
+            const std::uint64_t limit = dict;
             const std::string cn = p + "codes";
+            // Null rows hold code 0 (meaningless, but kernels read it): without values, every
+            // row must be null, and code 0 is then the only one.
+            if (dict == 0 && c.nulls().cardinality() != rows)
+              rd.fail(p + "dictionary", "rows with a value but no dictionary");
             const std::uint8_t* b = c.codes().bytes().data();
             const char* what = "a code beyond the dictionary";
-            if (width == 1)
+            if (dict == 0)
+              ds::check_below(rd, cn, b, rows * width, 1, what);
+            else if (width == 1)
               ds::check_below(rd, cn, b, rows, limit, what);
             else if (width == 2)  // sections are 64-byte aligned, so the codes are too
               ds::check_below(rd, cn, reinterpret_cast<const std::uint16_t*>(b), rows, limit, what);

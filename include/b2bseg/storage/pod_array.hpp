@@ -39,7 +39,7 @@ class pod_array {
     if (this == &o) return *this;
     keeper_ = o.keeper_;
     if (keeper_) {
-      own_.clear();
+      std::vector<T>().swap(own_);  // free what an owned array held
       data_ = o.data_;
     } else {
       own_.assign(o.data_, o.data_ + o.size_);
