@@ -149,22 +149,26 @@ std::string human_bytes(std::uint64_t b) {
 }
 
 /// Refuses (usage error) an output folder that is the dataset folder, or output files that are
-/// one of the run's inputs (schema.json, the segments file, a CSV the schema names): writing
-/// there would destroy the data.
+/// one of the run's inputs (schema.json, the segments file, a CSV the schema names, or the
+/// snapshot file): writing there would destroy the data.
 void refuse_overwriting_inputs(const b2bseg::schema& s, const std::string& data,
                                const std::string& segments, const std::string& out,
                                const std::vector<std::string>& outputs) {
   std::error_code ec;
+  const bool snapshot = b2bseg::names_a_file(data);
   if (fs::equivalent(out, data, ec))
-    throw usage_error("--out '" + out + "' is the dataset" +
-                      (b2bseg::names_a_file(data) ? "" : " folder") + "; choose another " +
-                      (b2bseg::names_a_file(data) ? "path" : "folder"));
-  std::vector<fs::path> inputs{fs::path(data) / "schema.json", fs::path(segments)};
-  if (b2bseg::names_a_file(data)) inputs = {fs::path(data), fs::path(segments)};
-  for (const auto& e : s.entities) {
-    if (b2bseg::names_a_file(data)) break;
-    if (!e.file.empty()) inputs.push_back(fs::path(data) / e.file);
-    for (const auto& src : e.sources) inputs.push_back(fs::path(data) / src.file);
+    throw usage_error("--out '" + out + "' is the dataset" + (snapshot ? "" : " folder") +
+                      "; choose another " + (snapshot ? "path" : "folder"));
+  // A snapshot is one input file; a folder holds schema.json and every file the schema names.
+  std::vector<fs::path> inputs{fs::path(segments)};
+  if (snapshot) {
+    inputs.push_back(fs::path(data));
+  } else {
+    inputs.push_back(fs::path(data) / "schema.json");
+    for (const auto& e : s.entities) {
+      if (!e.file.empty()) inputs.push_back(fs::path(data) / e.file);
+      for (const auto& src : e.sources) inputs.push_back(fs::path(data) / src.file);
+    }
   }
   for (const auto& o : outputs)
     for (const auto& in : inputs)

@@ -280,7 +280,6 @@ class reader {
       fail(name, "missing: found section '" + detail::escape_controls(e.name) +
                      "' in its place (the snapshot does not match its own schema)");
     ++next_;
-    current_ = name;
     return {base_ + e.offset, e.size};
   }
   /// The next section as an array of `T` viewing the mapping, with `count` elements (any number
@@ -379,7 +378,6 @@ class reader {
   std::size_t size_ = 0;
   std::vector<entry> dir_;
   std::size_t next_ = 0;
-  std::string current_;
 };
 
 /// Fails unless every element of `a` is below `limit`, or equals `allowed` (a sentinel such as
