@@ -2,6 +2,8 @@
 // nulls, lists, unset links and empty relations, sharing of sub-expressions, threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -204,6 +206,134 @@ TEST(Engine, CompiledLikeAgreesWithTheGeneralMatcher) {
           << "pattern '" << p << "' text '" << t << "' ci " << ci;
     }
   }
+}
+
+// The narrow kernels of int_array's stored values (u8, u16, u32), with ranges that wrap when
+// subtracted (lo near the top) and the type's extremes.
+template <class T>
+void check_narrow_range_kernel(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const std::uint64_t top = std::numeric_limits<T>::max();
+  for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 1000u, 4097u}) {
+    std::vector<T> v(n);
+    for (auto& x : v) x = T(rng() % 4 == 0 ? top - rng() % 3 : rng() % (std::min<std::uint64_t>(top, 300) + 1));
+    const std::size_t words = (n + 63) / 64;
+    for (auto level : all_simd_levels) {
+      if (!simd_level_supported(level)) continue;
+      detail::force_simd_level(level);
+      for (int t = 0; t < 30; ++t) {
+        T lo = T(t == 0 ? 0 : t == 1 ? top : rng() % (std::min<std::uint64_t>(top, 300) + 1));
+        T hi = T(t == 0 ? top : t == 1 ? top : std::min<std::uint64_t>(top, lo + rng() % 120));
+        std::vector<std::uint64_t> a(words + 1, ~0ull);
+        detail::range_words(v.data(), n, lo, hi, a.data(), 0, words);
+        for (std::size_t i = 0; i < n; ++i)
+          ASSERT_EQ((a[i / 64] >> (i % 64)) & 1, std::uint64_t(lo <= v[i] && v[i] <= hi))
+              << i << " " << simd_level_name(level) << " width " << sizeof(T);
+        if (n % 64) {
+          EXPECT_EQ(a[words - 1] >> (n % 64), 0u);
+        }
+        EXPECT_EQ(a[words], ~0ull);
+      }
+    }
+    detail::reset_simd_level();
+  }
+}
+
+TEST(Engine, NarrowRangeScanKernelsAgreeAtEverySimdLevel) {
+  check_narrow_range_kernel<std::uint8_t>(5);
+  check_narrow_range_kernel<std::uint16_t>(6);
+  check_narrow_range_kernel<std::uint32_t>(7);
+}
+
+// int_array picks the narrowest frame: widths and scales as the values allow, nulls ignored.
+TEST(Engine, IntArrayEncodesNarrowAndDecodesExactly) {
+  struct case_t {
+    std::vector<std::int64_t> values;
+    std::vector<std::uint32_t> nulls;
+    unsigned width;
+    std::int64_t scale;
+  };
+  const std::int64_t s = 1'000'000, day = 86'400 * s;
+  const std::int64_t t0 = 1'700'000'000 * s;  // 2023-11-14, whole seconds
+  const std::vector<case_t> cases = {
+      {{}, {}, 1, 86'400'000'000},
+      {{5, 0, 100}, {1}, 1, 5},  // 5 and 100 differ by 95: no listed scale but 1 divides it
+      {{0, 255}, {}, 1, 1},
+      {{-1, 255}, {}, 2, 1},
+      {{t0, t0 + 7 * day, t0 + 365 * day}, {}, 2, 86'400'000'000},
+      {{t0, t0 + 3 * s, t0 + 365 * day}, {}, 4, 1'000'000},
+      {{t0, t0 + 1, t0 + 365 * day}, {}, 8, 1},
+      {{INT64_MIN, INT64_MAX}, {}, 8, 1},
+      {{INT64_MAX - 3, INT64_MAX}, {}, 1, 1},
+      {{INT64_MIN, INT64_MIN + 4'294'967'295}, {}, 4, 1},
+      {{7, 123456789, 7}, {1}, 1, 86'400'000'000},  // the null's value plays no part
+  };
+  for (const auto& c : cases) {
+    int_array a(c.values, c.nulls);
+    const std::int64_t want_scale = c.scale == 5 ? 1 : c.scale;
+    EXPECT_EQ(a.width(), c.width) << ::testing::PrintToString(c.values);
+    EXPECT_EQ(a.scale(), want_scale) << ::testing::PrintToString(c.values);
+    ASSERT_EQ(a.size(), c.values.size());
+    for (std::size_t i = 0; i < c.values.size(); ++i)
+      if (std::find(c.nulls.begin(), c.nulls.end(), i) == c.nulls.end()) {
+        EXPECT_EQ(a[i], c.values[i]) << i;
+      }
+  }
+}
+
+// stored_range and stored_of translate a value range or value into stored form exactly: the
+// stored values they keep are those whose decoded value passes, for random frames.
+TEST(Engine, StoredRangeKeepsExactlyTheValuesInRange) {
+  std::mt19937_64 rng(17);
+  auto check = [&](auto tag) {
+    using T = decltype(tag);
+    for (int round = 0; round < 400; ++round) {
+      const std::int64_t scales[] = {1, 1000, 1'000'000, 86'400'000'000};
+      const std::int64_t scale = scales[rng() % 4];
+      const std::int64_t base = std::int64_t(rng() % 2000) - 1000 + (round % 3 == 0 ? INT64_MIN / 2 : 0);
+      int_array a(sizeof(T), base, scale, {});
+      std::vector<std::uint64_t> stored = {0, 1, 2, std::numeric_limits<T>::max(),
+                                           std::uint64_t(std::numeric_limits<T>::max()) - 1};
+      for (int k = 0; k < 20; ++k) stored.push_back(rng() % 50);
+      // A valid array holds only stored values that decode inside int64.
+      std::erase_if(stored, [&](std::uint64_t u) {
+        return detail::int128(base) + detail::int128(scale) * u > INT64_MAX;
+      });
+      auto value = [&](std::uint64_t u) { return a.decode(u); };
+      auto pick = [&]() -> std::int64_t {
+        switch (rng() % 4) {
+          case 0:
+            return value(stored[rng() % stored.size()]) + std::int64_t(rng() % 3) - 1;
+          case 1:
+            return base + std::int64_t(rng() % 5) - 2;
+          case 2:
+            return (rng() % 2) ? INT64_MIN : INT64_MAX;
+          default:
+            return std::int64_t(rng());
+        }
+      };
+      std::int64_t lo = pick(), hi = pick();
+      if (lo > hi) std::swap(lo, hi);
+      T ulo{}, uhi{};
+      const bool any = detail::stored_range<T>(a, lo, hi, ulo, uhi);
+      for (std::uint64_t u : stored) {
+        const bool want = lo <= value(u) && value(u) <= hi;
+        const bool got = any && ulo <= u && u <= uhi;
+        ASSERT_EQ(got, want) << "base " << base << " scale " << scale << " u " << u << " [" << lo
+                             << ", " << hi << "]";
+        auto x = detail::stored_of<T>(a, value(u));
+        ASSERT_TRUE(x.has_value());
+        EXPECT_EQ(std::uint64_t(*x), u);
+        auto y = detail::stored_of<T>(a, value(u) + (scale > 1 ? 1 : 0));
+        if (scale > 1) {
+          EXPECT_FALSE(y.has_value());
+        }
+      }
+    }
+  };
+  check(std::uint8_t{});
+  check(std::uint16_t{});
+  check(std::uint32_t{});
 }
 
 TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {

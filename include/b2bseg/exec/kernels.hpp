@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "b2bseg/common/exact.hpp"
@@ -148,6 +150,41 @@ inline int_range int_range_of(cmp_op op, long double v) {
   }
   if (r.lo > r.hi) r.empty = true;
   return r;
+}
+
+/// The stored form (of type T, as `int_array::with_stored` gives it) of value x, if one stands
+/// for it; for T = int64 (plain values) x itself.
+template <class T>
+std::optional<T> stored_of(const int_array& a, std::int64_t x) noexcept {
+  if constexpr (std::is_signed_v<T>) {
+    return x;
+  } else {
+    const int128 d = int128(x) - a.base();
+    if (d < 0 || d % a.scale() != 0 || d / a.scale() > int128(std::numeric_limits<T>::max()))
+      return std::nullopt;
+    return static_cast<T>(d / a.scale());
+  }
+}
+
+/// The stored range [ulo, uhi] (type T) of the values in [lo, hi]; false when no stored T falls
+/// in it.
+template <class T>
+bool stored_range(const int_array& a, std::int64_t lo, std::int64_t hi, T& ulo, T& uhi) noexcept {
+  if constexpr (std::is_signed_v<T>) {
+    ulo = lo;
+    uhi = hi;
+    return lo <= hi;
+  } else {
+    const int128 s = a.scale();
+    int128 l = int128(lo) - a.base(), h = int128(hi) - a.base();
+    if (h < 0) return false;
+    l = l <= 0 ? 0 : (l + s - 1) / s;  // ceil for a positive distance
+    h = std::min<int128>(h / s, int128(std::numeric_limits<T>::max()));
+    if (l > h) return false;
+    ulo = static_cast<T>(l);
+    uhi = static_cast<T>(h);
+    return true;
+  }
 }
 
 /// The inclusive double range [lo, hi] equivalent to `x op v` for doubles x and an exact value v
@@ -320,7 +357,7 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
     case value_type::integer:
     case value_type::timestamp: {
       bitset out(n);
-      const std::int64_t* v = c.ints().data();
+      const int_array& values = c.ints();
       if (p.k == K::in_list) {
         std::vector<std::int64_t> set;
         for (const auto& l : p.values) {
@@ -328,9 +365,15 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
           int_range r = int_range_of(cmp_op::eq, x);
           if (!r.empty) set.push_back(r.lo);
         }
-        std::sort(set.begin(), set.end());
-        fill_by_row(out, n, [&](std::size_t r) {
-          return std::binary_search(set.begin(), set.end(), v[r]) != p.negated;
+        values.with_stored([&](const auto* v) {
+          using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+          std::vector<T> stored;  // the listed values the column can hold, in stored form
+          for (std::int64_t x : set)
+            if (auto u = stored_of<T>(values, x)) stored.push_back(*u);
+          std::sort(stored.begin(), stored.end());
+          fill_by_row(out, n, [&](std::size_t r) {
+            return std::binary_search(stored.begin(), stored.end(), v[r]) != p.negated;
+          });
         });
       } else {
         int_range range;
@@ -340,15 +383,23 @@ inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
           range = intersect(int_range_of(cmp_op::ge, literal_number(p.values[0])),
                             int_range_of(cmp_op::le, literal_number(p.values[1])));
         if (range.empty) return out;
-        const std::int64_t lo = range.lo, hi = range.hi;
-        if (range.has_exclude) {
-          const std::int64_t x = range.exclude;
-          fill_by_row(out, n, [&](std::size_t r) { return v[r] != x; });
-        } else {
+        values.with_stored([&](const auto* v) {
+          using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+          if (range.has_exclude) {
+            if (auto x = stored_of<T>(values, range.exclude)) {
+              const T ex = *x;
+              fill_by_row(out, n, [&](std::size_t r) { return v[r] != ex; });
+            } else {
+              fill_by_row(out, n, [](std::size_t) { return true; });  // no row holds it
+            }
+            return;
+          }
+          T lo, hi;
+          if (!stored_range<T>(values, range.lo, range.hi, lo, hi)) return;
           std::uint64_t* w = out.words();
           parallel_words(
               n, [&](std::size_t w0, std::size_t w1) { range_words(v, n, lo, hi, w, w0, w1); });
-        }
+        });
       }
       andnot_roaring(out, c.nulls());
       return out;
@@ -550,7 +601,6 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
   bitset usable = in.clone();
   andnot_roaring(usable, c.nulls());
   const bool is_float = c.type() == value_type::floating;
-  const std::int64_t* iv = c.ints().data();
   const double* fv = c.floats().data();
   const long double lo = literal_number(node.test.value);
   const long double hi = node.test.between ? literal_number(node.test.hi) : lo;
@@ -560,6 +610,9 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
     return cmp(node.test.op, sign(lo));
   };
   bitset out(n);
+  const int_array& ints = c.ints();
+  // iv: the stored int values (any type; unused for floats).
+  auto run = [&](const auto* iv) {
   fill_by_row(out, n, [&](std::size_t p) {
     std::uint64_t count = 0;
     int128 isum = 0;
@@ -573,7 +626,7 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
         if (count == 0 || x < fmin) fmin = x;
         if (count == 0 || x > fmax) fmax = x;
       } else {
-        std::int64_t x = iv[ch];
+        const std::int64_t x = ints.decode(iv[ch]);
         isum += x;
         if (count == 0 || x < imin) imin = x;
         if (count == 0 || x > imax) imax = x;
@@ -598,6 +651,11 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
     }
     return false;
   });
+  };
+  if (is_float)
+    run(static_cast<const std::int64_t*>(nullptr));
+  else
+    ints.with_stored(run);
   return out;
 }
 

@@ -4,13 +4,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "b2bseg/exec/simd.hpp"
 
 namespace b2bseg::detail {
 
 /// Writes words [w0, w1) of `out`: bit i set when lo <= v[i] <= hi, for rows i < n (bits at or
-/// beyond n are zero). T is std::int64_t or double. noexcept; reads v[64*w0 .. min(n, 64*w1)).
+/// beyond n are zero). T is std::int64_t, double, or an unsigned 1, 2 or 4-byte integer. noexcept; reads v[64*w0 .. min(n, 64*w1)).
 template <class T>
 void range_words_scalar(const T* __restrict v, std::size_t n, T lo, T hi,
                         std::uint64_t* __restrict out, std::size_t w0, std::size_t w1) noexcept {
@@ -107,6 +108,76 @@ B2BSEG_TARGET_AVX2 inline void range_words_avx2(const double* __restrict v, std:
   if (k < w1) range_words_scalar(v, n, lo, hi, out, k, w1);
 }
 
+/// `range_words` for the narrow stored values of an `int_array` (unsigned 1, 2 or 4 bytes): one
+/// unsigned comparison per value, `x - lo <= hi - lo`, 32, 16 or 8 values per AVX2 instruction.
+B2BSEG_TARGET_AVX2 inline void range_words_avx2(const std::uint8_t* __restrict v, std::size_t n,
+                                                std::uint8_t lo, std::uint8_t hi,
+                                                std::uint64_t* __restrict out, std::size_t w0,
+                                                std::size_t w1) noexcept {
+  const __m256i vlo = _mm256_set1_epi8(static_cast<char>(lo));
+  const __m256i span = _mm256_set1_epi8(static_cast<char>(hi - lo));
+  std::size_t k = w0;
+  for (; k < w1 && (k + 1) * 64 <= n; ++k) {
+    const std::uint8_t* p = v + k * 64;
+    std::uint64_t bits = 0;
+    for (int j = 0; j < 2; ++j) {
+      __m256i d = _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * j)),
+                                  vlo);
+      __m256i in = _mm256_cmpeq_epi8(_mm256_min_epu8(d, span), d);
+      bits |= std::uint64_t(static_cast<std::uint32_t>(_mm256_movemask_epi8(in))) << (32 * j);
+    }
+    out[k] = bits;
+  }
+  if (k < w1) range_words_scalar(v, n, lo, hi, out, k, w1);
+}
+
+B2BSEG_TARGET_AVX2 inline void range_words_avx2(const std::uint16_t* __restrict v, std::size_t n,
+                                                std::uint16_t lo, std::uint16_t hi,
+                                                std::uint64_t* __restrict out, std::size_t w0,
+                                                std::size_t w1) noexcept {
+  const __m256i vlo = _mm256_set1_epi16(static_cast<short>(lo));
+  const __m256i span = _mm256_set1_epi16(static_cast<short>(hi - lo));
+  std::size_t k = w0;
+  for (; k < w1 && (k + 1) * 64 <= n; ++k) {
+    const std::uint16_t* p = v + k * 64;
+    std::uint64_t bits = 0;
+    for (int j = 0; j < 2; ++j) {
+      // Two masks of 16 lanes packed to bytes (in 128-bit halves), put back in row order.
+      const auto* q = reinterpret_cast<const __m256i*>(p + 32 * j);
+      __m256i a = _mm256_sub_epi16(_mm256_loadu_si256(q), vlo);
+      __m256i b = _mm256_sub_epi16(_mm256_loadu_si256(q + 1), vlo);
+      a = _mm256_cmpeq_epi16(_mm256_min_epu16(a, span), a);
+      b = _mm256_cmpeq_epi16(_mm256_min_epu16(b, span), b);
+      __m256i packed = _mm256_packs_epi16(a, b);
+      packed = _mm256_permute4x64_epi64(packed, 0xD8);
+      bits |= std::uint64_t(static_cast<std::uint32_t>(_mm256_movemask_epi8(packed))) << (32 * j);
+    }
+    out[k] = bits;
+  }
+  if (k < w1) range_words_scalar(v, n, lo, hi, out, k, w1);
+}
+
+B2BSEG_TARGET_AVX2 inline void range_words_avx2(const std::uint32_t* __restrict v, std::size_t n,
+                                                std::uint32_t lo, std::uint32_t hi,
+                                                std::uint64_t* __restrict out, std::size_t w0,
+                                                std::size_t w1) noexcept {
+  const __m256i vlo = _mm256_set1_epi32(static_cast<int>(lo));
+  const __m256i span = _mm256_set1_epi32(static_cast<int>(hi - lo));
+  std::size_t k = w0;
+  for (; k < w1 && (k + 1) * 64 <= n; ++k) {
+    const std::uint32_t* p = v + k * 64;
+    std::uint64_t bits = 0;
+    for (int j = 0; j < 8; ++j) {
+      __m256i d =
+          _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 8 * j)), vlo);
+      __m256i in = _mm256_cmpeq_epi32(_mm256_min_epu32(d, span), d);
+      bits |= std::uint64_t(_mm256_movemask_ps(_mm256_castsi256_ps(in))) << (8 * j);
+    }
+    out[k] = bits;
+  }
+  if (k < w1) range_words_scalar(v, n, lo, hi, out, k, w1);
+}
+
 /// Per parent p in [p0, p1): whether the count of set bits of `bits` in [off[p], off[p+1])
 /// lies in [lo, hi]; written as bits of out (words [p0/64, p1/64), p0 a multiple of 64).
 B2BSEG_TARGET_AVX2 inline void range_counts_popcnt(const std::uint64_t* __restrict bits,
@@ -157,6 +228,7 @@ inline void range_counts_scalar(const std::uint64_t* __restrict bits,
 
 /// Dispatches `range_words_*` on the active SIMD level.
 template <class T>
+  requires(!std::is_unsigned_v<T>)
 void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std::size_t w0,
                  std::size_t w1) noexcept {
 #if B2BSEG_SIMD_X86
@@ -169,6 +241,17 @@ void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std:
     default:
       break;
   }
+#endif
+  range_words_scalar(v, n, lo, hi, out, w0, w1);
+}
+
+/// Dispatches `range_words_*` for unsigned 1, 2 or 4-byte values (AVX2 on every x86 SIMD level).
+template <class T>
+  requires std::is_unsigned_v<T>
+void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std::size_t w0,
+                 std::size_t w1) noexcept {
+#if B2BSEG_SIMD_X86
+  if (active_simd_level() != simd_level::scalar) return range_words_avx2(v, n, lo, hi, out, w0, w1);
 #endif
   range_words_scalar(v, n, lo, hi, out, w0, w1);
 }

@@ -541,9 +541,12 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     };
     switch (ad.type) {
       case value_type::integer:
-      case value_type::timestamp:
-        gather_numbers(acc::ints(col), &raw_column::ints);
+      case value_type::timestamp: {
+        std::vector<std::int64_t> values;
+        gather_numbers(values, &raw_column::ints);
+        acc::ints(col) = int_array(values, null_rows);
         break;
+      }
       case value_type::floating:
         gather_numbers(acc::floats(col), &raw_column::floats);
         break;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "b2bseg/common/error.hpp"
+#include "b2bseg/common/exact.hpp"
 #include "b2bseg/common/mapped_file.hpp"
 #include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/storage/graph.hpp"
@@ -34,7 +35,7 @@
 namespace b2bseg {
 
 /// The snapshot format this build writes and reads. A file of another version is refused.
-inline constexpr std::uint32_t snapshot_format_version = 1;
+inline constexpr std::uint32_t snapshot_format_version = 2;
 
 /// What opening a snapshot cost, for `b2bseg stats` and the benchmarks.
 struct snapshot_info {
@@ -537,7 +538,10 @@ inline void write_snapshot(const graph& g, const std::string& path) {
     meta.push_back(t.rows);
     for (const column& c : t.columns) {
       const bool strings = c.type() == value_type::string || c.type() == value_type::string_list;
-      meta.push_back(c.type() == value_type::string ? c.codes().width() : 0);
+      const bool ints = c.type() == value_type::integer || c.type() == value_type::timestamp;
+      meta.push_back(c.type() == value_type::string ? c.codes().width()
+                     : ints                         ? c.ints().width()
+                                                    : 0);
       meta.push_back(strings && c.has_value_bitmaps() ? c.dictionary().size() : 0);
     }
     for (const link_index& l : t.links) {
@@ -561,8 +565,12 @@ inline void write_snapshot(const graph& g, const std::string& path) {
       switch (c.type()) {
         case value_type::integer:
         case value_type::timestamp:
-          w.section(p + "values", c.ints().data(), c.ints().size() * 8);
+        {
+          const std::int64_t frame[2] = {c.ints().base(), c.ints().scale()};
+          w.section(p + "frame", frame, sizeof frame);
+          w.array(p + "values", c.ints().bytes());
           break;
+        }
         case value_type::floating:
           w.section(p + "values", c.floats().data(), c.floats().size() * 8);
           break;
@@ -657,7 +665,7 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
       auto offsets = rd.array<std::uint32_t>(def.name + " key offsets", rows + 1);
       ds::check_offsets(rd, def.name + " key offsets", offsets, chars.size(), true);
       auto slots = rd.array<row_id>(def.name + " key slots");
-      if (slots.size() < rows + 1 || !std::has_single_bit(slots.size()))
+      if (slots.size() < rows + 1)
         rd.fail(def.name + " key slots", "not a hash table for the keys");
       ds::check_below(rd, def.name + " key slots", slots, rows, "a slot beyond the table", no_row);
       std::size_t empty = 0;
@@ -676,8 +684,31 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
       switch (c.type()) {
         case value_type::integer:
         case value_type::timestamp:
-          acc::ints(c) = rd.array<std::int64_t>(p + "values", rows);
+        {
+          // value = base + scale * stored; every stored value must give an int64.
+          auto frame = rd.array<std::int64_t>(p + "frame", 2);
+          const std::int64_t base = frame[0], scale = frame[1];
+          if (width != 1 && width != 2 && width != 4 && width != 8)
+            rd.fail("meta", "bad value width");
+          if (scale < 1 || (width == 8 && (base != 0 || scale != 1)))
+            rd.fail(p + "frame", "not a frame for the values");
+          auto bytes = rd.array<std::uint8_t>(p + "values", rows * width);
+          const std::uint8_t* b = bytes.data();
+          const auto top = static_cast<std::uint64_t>(
+              (detail::int128(std::numeric_limits<std::int64_t>::max()) - base) / scale);
+          const char* what = "a value beyond the int64 range";
+          if (width == 1)
+            ds::check_below(rd, p + "values", b, rows, top + 1, what);
+          else if (width == 2)
+            ds::check_below(rd, p + "values", reinterpret_cast<const std::uint16_t*>(b), rows,
+                            top + 1, what);
+          else if (width == 4)
+            ds::check_below(rd, p + "values", reinterpret_cast<const std::uint32_t*>(b), rows,
+                            top + 1, what);
+          acc::ints(c) =
+              int_array(static_cast<unsigned>(width), base, scale, std::move(bytes));
           break;
+        }
         case value_type::floating:
           acc::floats(c) = rd.array<double>(p + "values", rows);
           break;

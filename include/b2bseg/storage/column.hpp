@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "b2bseg/common/types.hpp"
@@ -182,9 +183,146 @@ class code_array {
   pod_array<std::uint8_t> bytes_;
 };
 
+/// The int and timestamp values of one column, stored as narrow as they allow (frame of reference):
+/// value = base + scale * stored, where stored is an unsigned 1, 2 or 4-byte integer and scale the
+/// largest of 1, 1000, 10^6, 6*10^7, 3.6*10^9, 8.64*10^10 dividing every value's distance from
+/// base (timestamps are microseconds: whole seconds, minutes or days need no more bytes than they
+/// span). Values whose stored form needs more than 4 bytes are kept as plain int64 (width 8, base
+/// 0, scale 1). Null rows store 0 (their value is meaningless). Kernels scan the stored integers
+/// (`with_stored`) after translating their constants, so a narrow column scans faster too.
+class int_array {
+ public:
+  int_array() = default;
+  /// Encodes `values`, ignoring the rows in `null_rows` (sorted), which store 0. O(n).
+  int_array(const std::vector<std::int64_t>& values, const std::vector<std::uint32_t>& null_rows) {
+    const std::size_t n = values.size();
+    std::size_t k = 0;
+    bool any = false;
+    std::int64_t lo = 0, hi = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (k < null_rows.size() && null_rows[k] == i) {
+        ++k;
+        continue;
+      }
+      if (!any || values[i] < lo) lo = values[i];
+      if (!any || values[i] > hi) hi = values[i];
+      any = true;
+    }
+    static constexpr std::int64_t scales[] = {86'400'000'000, 3'600'000'000, 60'000'000, 1'000'000,
+                                              1'000, 1};
+    std::uint64_t scale = 1;
+    for (std::int64_t s : scales) {
+      bool divides = true;
+      for (std::size_t i = 0; i < n && divides; ++i)
+        divides = (std::uint64_t(values[i]) - std::uint64_t(lo)) % std::uint64_t(s) == 0 ||
+                  std::binary_search(null_rows.begin(), null_rows.end(), std::uint32_t(i));
+      if (divides) {
+        scale = std::uint64_t(s);
+        break;
+      }
+    }
+    const std::uint64_t span = (std::uint64_t(hi) - std::uint64_t(lo)) / scale;
+    width_ = span <= 0xFF ? 1 : span <= 0xFFFF ? 2 : span <= 0xFFFF'FFFF ? 4 : 8;
+    if (width_ == 8) {
+      base_ = 0;
+      scale_ = 1;
+      std::vector<std::uint8_t> bytes(n * 8);
+      std::memcpy(bytes.data(), values.data(), n * 8);
+      for (auto r : null_rows) std::memset(bytes.data() + std::size_t(r) * 8, 0, 8);
+      bytes_ = std::move(bytes);
+      return;
+    }
+    base_ = lo;
+    scale_ = static_cast<std::int64_t>(scale);
+    std::vector<std::uint8_t> bytes(n * width_);
+    k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint32_t u = 0;
+      if (k < null_rows.size() && null_rows[k] == i)
+        ++k;
+      else
+        u = static_cast<std::uint32_t>((std::uint64_t(values[i]) - std::uint64_t(lo)) / scale);
+      std::memcpy(bytes.data() + i * width_, &u, width_);  // little-endian: the low bytes
+    }
+    bytes_ = std::move(bytes);
+  }
+  /// From its parts (a snapshot): width 1, 2, 4 or 8 dividing `bytes.size()`, scale >= 1, and for
+  /// width 8 base 0 and scale 1 (checked by the snapshot reader, with every value's range).
+  int_array(unsigned width, std::int64_t base, std::int64_t scale,
+            pod_array<std::uint8_t> bytes) noexcept
+      : width_(width), base_(base), scale_(scale), bytes_(std::move(bytes)) {}
+
+  std::size_t size() const noexcept { return width_ ? bytes_.size() / width_ : 0; }
+  /// Bytes per stored value: 1, 2, 4 or 8 (plain int64).
+  unsigned width() const noexcept { return width_; }
+  std::int64_t base() const noexcept { return base_; }
+  std::int64_t scale() const noexcept { return scale_; }
+  /// The value a stored integer stands for (modular arithmetic: exact for every valid array).
+  std::int64_t decode(std::uint64_t stored) const noexcept {
+    return static_cast<std::int64_t>(std::uint64_t(base_) + std::uint64_t(scale_) * stored);
+  }
+  template <class T>
+  std::int64_t decode(T stored) const noexcept
+    requires std::is_signed_v<T>
+  {
+    return stored;  // width 8: the value itself
+  }
+  /// Calls f(p) with p the stored values as `const std::uint8_t*`, `const std::uint16_t*`,
+  /// `const std::uint32_t*` or (width 8) `const std::int64_t*`, and returns what f returns.
+  /// Sections of a snapshot are 64-byte aligned, and vectors of bytes are 16-byte aligned, so
+  /// each pointer is aligned for its type.
+  template <class F>
+  decltype(auto) with_stored(F&& f) const {
+    const std::uint8_t* b = bytes_.data();
+    switch (width_) {
+      case 1:
+        return f(b);
+      case 2:
+        return f(reinterpret_cast<const std::uint16_t*>(b));
+      case 4:
+        return f(reinterpret_cast<const std::uint32_t*>(b));
+      default:
+        return f(reinterpret_cast<const std::int64_t*>(b));
+    }
+  }
+  /// The value of row i. O(1) (a switch on the width: hot loops use `with_stored`).
+  std::int64_t operator[](std::size_t i) const noexcept {
+    const std::uint8_t* b = bytes_.data();
+    switch (width_) {
+      case 1:
+        return decode(std::uint64_t(b[i]));
+      case 2: {
+        std::uint16_t u;
+        std::memcpy(&u, b + 2 * i, 2);
+        return decode(std::uint64_t(u));
+      }
+      case 4: {
+        std::uint32_t u;
+        std::memcpy(&u, b + 4 * i, 4);
+        return decode(std::uint64_t(u));
+      }
+      default: {
+        std::int64_t v;
+        std::memcpy(&v, b + 8 * i, 8);
+        return v;
+      }
+    }
+  }
+  std::size_t memory_bytes() const noexcept { return bytes_.memory_bytes(); }
+  /// The stored values as bytes, `width()` per row, little-endian.
+  const pod_array<std::uint8_t>& bytes() const noexcept { return bytes_; }
+
+ private:
+  unsigned width_ = 8;
+  std::int64_t base_ = 0;
+  std::int64_t scale_ = 1;
+  pod_array<std::uint8_t> bytes_;
+};
+
 /// One attribute column: values by row, a null bitmap, and per-type indexes.
 ///
-/// - int, timestamp: `int64` values (0 where null); float: `double` values (0 where null).
+/// - int, timestamp: an `int_array` (narrow, frame of reference); float: `double` values (0 where
+///   null).
 /// - bool: a bitmap of rows that are true.
 /// - string: a sorted dictionary, a code per row, and, unless the column is nearly unique, one
 ///   Roaring bitmap per distinct value.
@@ -206,8 +344,8 @@ class column {
   /// O(log containers).
   bool is_null(row_id r) const noexcept { return nulls_.contains(r); }
 
-  /// int and timestamp values (0 where null). O(1) each.
-  std::span<const std::int64_t> ints() const noexcept { return ints_; }
+  /// int and timestamp values (meaningless where null). O(1) each.
+  const int_array& ints() const noexcept { return ints_; }
   /// float values (0 where null).
   std::span<const double> floats() const noexcept { return floats_; }
   /// A numeric value as double (int, float or timestamp). O(1).
@@ -254,7 +392,7 @@ class column {
   std::size_t size_ = 0;
   Roaring nulls_;
   Roaring trues_;
-  pod_array<std::int64_t> ints_;
+  int_array ints_;
   pod_array<double> floats_;
   string_dictionary dictionary_;
   code_array codes_;
@@ -269,7 +407,7 @@ struct detail_column_access {
   static std::size_t& size(column& c) { return c.size_; }
   static Roaring& nulls(column& c) { return c.nulls_; }
   static Roaring& trues(column& c) { return c.trues_; }
-  static pod_array<std::int64_t>& ints(column& c) { return c.ints_; }
+  static int_array& ints(column& c) { return c.ints_; }
   static pod_array<double>& floats(column& c) { return c.floats_; }
   static string_dictionary& dictionary(column& c) { return c.dictionary_; }
   static code_array& codes(column& c) { return c.codes_; }
