@@ -216,7 +216,8 @@ void check_narrow_range_kernel(std::uint64_t seed) {
   const std::uint64_t top = std::numeric_limits<T>::max();
   for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 1000u, 4097u}) {
     std::vector<T> v(n);
-    for (auto& x : v) x = T(rng() % 4 == 0 ? top - rng() % 3 : rng() % (std::min<std::uint64_t>(top, 300) + 1));
+    for (auto& x : v)
+      x = T(rng() % 4 == 0 ? top - rng() % 3 : rng() % (std::min<std::uint64_t>(top, 300) + 1));
     const std::size_t words = (n + 63) / 64;
     for (auto level : all_simd_levels) {
       if (!simd_level_supported(level)) continue;
@@ -290,7 +291,8 @@ TEST(Engine, StoredRangeKeepsExactlyTheValuesInRange) {
     for (int round = 0; round < 400; ++round) {
       const std::int64_t scales[] = {1, 1000, 1'000'000, 86'400'000'000};
       const std::int64_t scale = scales[rng() % 4];
-      const std::int64_t base = std::int64_t(rng() % 2000) - 1000 + (round % 3 == 0 ? INT64_MIN / 2 : 0);
+      const std::int64_t base =
+          std::int64_t(rng() % 2000) - 1000 + (round % 3 == 0 ? INT64_MIN / 2 : 0);
       int_array a(sizeof(T), base, scale, {});
       std::vector<std::uint64_t> stored = {0, 1, 2, std::numeric_limits<T>::max(),
                                            std::uint64_t(std::numeric_limits<T>::max()) - 1};

@@ -613,44 +613,44 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
   const int_array& ints = c.ints();
   // iv: the stored int values (any type; unused for floats).
   auto run = [&](const auto* iv) {
-  fill_by_row(out, n, [&](std::size_t p) {
-    std::uint64_t count = 0;
-    int128 isum = 0;
-    std::int64_t imin = 0, imax = 0;
-    double fsum = 0, fmin = 0, fmax = 0;
-    li.for_each_child(row_id(p), [&](row_id ch) {
-      if (!usable.test(ch)) return;
-      if (is_float) {
-        double x = fv[ch];
-        fsum += x;
-        if (count == 0 || x < fmin) fmin = x;
-        if (count == 0 || x > fmax) fmax = x;
-      } else {
-        const std::int64_t x = ints.decode(iv[ch]);
-        isum += x;
-        if (count == 0 || x < imin) imin = x;
-        if (count == 0 || x > imax) imax = x;
+    fill_by_row(out, n, [&](std::size_t p) {
+      std::uint64_t count = 0;
+      int128 isum = 0;
+      std::int64_t imin = 0, imax = 0;
+      double fsum = 0, fmin = 0, fmax = 0;
+      li.for_each_child(row_id(p), [&](row_id ch) {
+        if (!usable.test(ch)) return;
+        if (is_float) {
+          double x = fv[ch];
+          fsum += x;
+          if (count == 0 || x < fmin) fmin = x;
+          if (count == 0 || x > fmax) fmax = x;
+        } else {
+          const std::int64_t x = ints.decode(iv[ch]);
+          isum += x;
+          if (count == 0 || x < imin) imin = x;
+          if (count == 0 || x > imax) imax = x;
+        }
+        ++count;
+      });
+      auto number = [&](long double x) { return [x](long double v) { return sign3(x, v); }; };
+      switch (node.fn) {
+        case aggregate_fn::count:
+          return pass(number(static_cast<long double>(count)));
+        case aggregate_fn::sum:
+          if (is_float) return pass(number(fsum));
+          return pass([&](long double v) { return compare_exact(isum, v); });
+        case aggregate_fn::avg:
+          if (count == 0) return false;
+          if (is_float) return pass(number(fsum / static_cast<long double>(count)));
+          return pass([&](long double v) { return compare_ratio(isum, count, v); });
+        case aggregate_fn::min:
+          return count > 0 && pass(number(is_float ? fmin : static_cast<long double>(imin)));
+        case aggregate_fn::max:
+          return count > 0 && pass(number(is_float ? fmax : static_cast<long double>(imax)));
       }
-      ++count;
+      return false;
     });
-    auto number = [&](long double x) { return [x](long double v) { return sign3(x, v); }; };
-    switch (node.fn) {
-      case aggregate_fn::count:
-        return pass(number(static_cast<long double>(count)));
-      case aggregate_fn::sum:
-        if (is_float) return pass(number(fsum));
-        return pass([&](long double v) { return compare_exact(isum, v); });
-      case aggregate_fn::avg:
-        if (count == 0) return false;
-        if (is_float) return pass(number(fsum / static_cast<long double>(count)));
-        return pass([&](long double v) { return compare_ratio(isum, count, v); });
-      case aggregate_fn::min:
-        return count > 0 && pass(number(is_float ? fmin : static_cast<long double>(imin)));
-      case aggregate_fn::max:
-        return count > 0 && pass(number(is_float ? fmax : static_cast<long double>(imax)));
-    }
-    return false;
-  });
   };
   if (is_float)
     run(static_cast<const std::int64_t*>(nullptr));

@@ -11,7 +11,8 @@
 namespace b2bseg::detail {
 
 /// Writes words [w0, w1) of `out`: bit i set when lo <= v[i] <= hi, for rows i < n (bits at or
-/// beyond n are zero). T is std::int64_t, double, or an unsigned 1, 2 or 4-byte integer. noexcept; reads v[64*w0 .. min(n, 64*w1)).
+/// beyond n are zero). T is std::int64_t, double, or an unsigned 1, 2 or 4-byte integer. noexcept;
+/// reads v[64*w0 .. min(n, 64*w1)).
 template <class T>
 void range_words_scalar(const T* __restrict v, std::size_t n, T lo, T hi,
                         std::uint64_t* __restrict out, std::size_t w0, std::size_t w1) noexcept {
@@ -121,8 +122,8 @@ B2BSEG_TARGET_AVX2 inline void range_words_avx2(const std::uint8_t* __restrict v
     const std::uint8_t* p = v + k * 64;
     std::uint64_t bits = 0;
     for (int j = 0; j < 2; ++j) {
-      __m256i d = _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * j)),
-                                  vlo);
+      __m256i d =
+          _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * j)), vlo);
       __m256i in = _mm256_cmpeq_epi8(_mm256_min_epu8(d, span), d);
       bits |= std::uint64_t(static_cast<std::uint32_t>(_mm256_movemask_epi8(in))) << (32 * j);
     }
@@ -228,9 +229,9 @@ inline void range_counts_scalar(const std::uint64_t* __restrict bits,
 
 /// Dispatches `range_words_*` on the active SIMD level.
 template <class T>
-  requires(!std::is_unsigned_v<T>)
-void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std::size_t w0,
-                 std::size_t w1) noexcept {
+requires(!std::is_unsigned_v<T>) void range_words(const T* v, std::size_t n, T lo, T hi,
+                                                  std::uint64_t* out, std::size_t w0,
+                                                  std::size_t w1) noexcept {
 #if B2BSEG_SIMD_X86
   switch (active_simd_level()) {
     case simd_level::avx512:
@@ -247,7 +248,7 @@ void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std:
 
 /// Dispatches `range_words_*` for unsigned 1, 2 or 4-byte values (AVX2 on every x86 SIMD level).
 template <class T>
-  requires std::is_unsigned_v<T>
+requires std::is_unsigned_v<T>
 void range_words(const T* v, std::size_t n, T lo, T hi, std::uint64_t* out, std::size_t w0,
                  std::size_t w1) noexcept {
 #if B2BSEG_SIMD_X86

@@ -409,6 +409,22 @@ void check_below(const reader& rd, const std::string& name, const pod_array<T>& 
   check_below(rd, name, a.data(), a.size(), limit, what, allowed);
 }
 
+/// `check_below` for 3-byte little-endian values (the codes of a code_array of width 3).
+inline void check_below_3(const reader& rd, const std::string& name, const std::uint8_t* a,
+                          std::size_t n, std::uint64_t limit, const char* what) {
+  std::atomic<bool> bad{false};
+  b2bseg::detail::parallel_for(
+      tbb::blocked_range<std::size_t>(0, n, 1 << 16),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        unsigned b = 0;
+        for (std::size_t i = r.begin(); i < r.end(); ++i)
+          b |= unsigned((std::uint64_t(a[3 * i]) | std::uint64_t(a[3 * i + 1]) << 8 |
+                         std::uint64_t(a[3 * i + 2]) << 16) >= limit);
+        if (b) bad.store(true, std::memory_order_relaxed);
+      });
+  if (bad.load()) rd.fail(name, what);
+}
+
 /// Fails unless `offsets` starts at 0, never decreases and ends at most at `end` (exactly at
 /// `end` when `exact`).
 inline void check_offsets(const reader& rd, const std::string& name,
@@ -564,8 +580,7 @@ inline void write_snapshot(const graph& g, const std::string& path) {
       w.bitmap(p + "nulls", c.nulls());
       switch (c.type()) {
         case value_type::integer:
-        case value_type::timestamp:
-        {
+        case value_type::timestamp: {
           const std::int64_t frame[2] = {c.ints().base(), c.ints().scale()};
           w.section(p + "frame", frame, sizeof frame);
           w.array(p + "values", c.ints().bytes());
@@ -683,8 +698,7 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
       acc::nulls(c) = rd.bitmap(p + "nulls", rows);
       switch (c.type()) {
         case value_type::integer:
-        case value_type::timestamp:
-        {
+        case value_type::timestamp: {
           // value = base + scale * stored; every stored value must give an int64.
           auto frame = rd.array<std::int64_t>(p + "frame", 2);
           const std::int64_t base = frame[0], scale = frame[1];
@@ -705,8 +719,7 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
           else if (width == 4)
             ds::check_below(rd, p + "values", reinterpret_cast<const std::uint32_t*>(b), rows,
                             top + 1, what);
-          acc::ints(c) =
-              int_array(static_cast<unsigned>(width), base, scale, std::move(bytes));
+          acc::ints(c) = int_array(static_cast<unsigned>(width), base, scale, std::move(bytes));
           break;
         }
         case value_type::floating:
@@ -720,7 +733,7 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
           acc::dictionary(c) = ds::read_dictionary(rd, p);
           const std::size_t dict = c.dictionary().size();
           if (c.type() == value_type::string) {
-            if (width != 1 && width != 2 && width != 4) rd.fail("meta", "bad code width");
+            if (width < 1 || width > 4) rd.fail("meta", "bad code width");
             auto bytes = rd.array<std::uint8_t>(p + "codes", rows * width);
             acc::codes(c) = code_array(static_cast<unsigned>(width), std::move(bytes));
             const std::uint64_t limit = dict;
@@ -737,6 +750,8 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
               ds::check_below(rd, cn, b, rows, limit, what);
             else if (width == 2)  // sections are 64-byte aligned, so the codes are too
               ds::check_below(rd, cn, reinterpret_cast<const std::uint16_t*>(b), rows, limit, what);
+            else if (width == 3)
+              ds::check_below_3(rd, cn, b, rows, limit, what);
             else
               ds::check_below(rd, cn, reinterpret_cast<const std::uint32_t*>(b), rows, limit, what);
           } else {

@@ -101,17 +101,19 @@ class string_dictionary {
   pod_array<std::uint32_t> offsets_;
 };
 
-/// Dictionary codes of one string column, stored 1, 2 or 4 bytes wide depending on the dictionary
-/// size, to keep memory per row low.
+/// Dictionary codes of one string column, stored 1, 2, 3 or 4 bytes wide depending on the
+/// dictionary size, to keep memory per row low (3 bytes hold the nearly unique columns of up to
+/// 16M values, such as a million emails, a byte per row below 4).
 class code_array {
  public:
   code_array() = default;
   code_array(std::size_t n, std::size_t dictionary_size)
-      : width_(dictionary_size <= 0x100     ? 1
-               : dictionary_size <= 0x10000 ? 2
-                                            : 4),
+      : width_(dictionary_size <= 0x100       ? 1
+               : dictionary_size <= 0x10000   ? 2
+               : dictionary_size <= 0x1000000 ? 3
+                                              : 4),
         bytes_(std::vector<std::uint8_t>(n * width_)) {}
-  /// From its parts (a snapshot): `width` is 1, 2 or 4 and divides `bytes.size()`.
+  /// From its parts (a snapshot): `width` is 1, 2, 3 or 4 and divides `bytes.size()`.
   code_array(unsigned width, pod_array<std::uint8_t> bytes) noexcept
       : width_(width), bytes_(std::move(bytes)) {}
   std::size_t size() const noexcept { return width_ ? bytes_.size() / width_ : 0; }
@@ -125,6 +127,9 @@ class code_array {
         std::memcpy(&v, &bytes_[i * 2], 2);
         return v;
       }
+      case 3:
+        return std::uint32_t(bytes_[i * 3]) | std::uint32_t(bytes_[i * 3 + 1]) << 8 |
+               std::uint32_t(bytes_[i * 3 + 2]) << 16;
       default: {
         std::uint32_t v;
         std::memcpy(&v, &bytes_[i * 4], 4);
@@ -144,6 +149,11 @@ class code_array {
         std::memcpy(b + i * 2, &v, 2);
         break;
       }
+      case 3:
+        b[i * 3] = static_cast<std::uint8_t>(code);
+        b[i * 3 + 1] = static_cast<std::uint8_t>(code >> 8);
+        b[i * 3 + 2] = static_cast<std::uint8_t>(code >> 16);
+        break;
       default:
         std::memcpy(b + i * 4, &code, 4);
     }
@@ -162,6 +172,13 @@ class code_array {
           std::memcpy(&v, p + 2 * i, 2);
           f(i, std::uint32_t(v));
         }
+        break;
+      }
+      case 3: {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(bytes_.data());
+        for (std::size_t i = begin; i < end; ++i)
+          f(i, std::uint32_t(p[3 * i]) | std::uint32_t(p[3 * i + 1]) << 8 |
+                   std::uint32_t(p[3 * i + 2]) << 16);
         break;
       }
       default: {
@@ -208,8 +225,8 @@ class int_array {
       if (!any || values[i] > hi) hi = values[i];
       any = true;
     }
-    static constexpr std::int64_t scales[] = {86'400'000'000, 3'600'000'000, 60'000'000, 1'000'000,
-                                              1'000, 1};
+    static constexpr std::int64_t scales[] = {86'400'000'000, 3'600'000'000, 60'000'000,
+                                              1'000'000,      1'000,         1};
     std::uint64_t scale = 1;
     for (std::int64_t s : scales) {
       bool divides = true;
@@ -262,9 +279,7 @@ class int_array {
     return static_cast<std::int64_t>(std::uint64_t(base_) + std::uint64_t(scale_) * stored);
   }
   template <class T>
-  std::int64_t decode(T stored) const noexcept
-    requires std::is_signed_v<T>
-  {
+  std::int64_t decode(T stored) const noexcept requires std::is_signed_v<T> {
     return stored;  // width 8: the value itself
   }
   /// Calls f(p) with p the stored values as `const std::uint8_t*`, `const std::uint16_t*`,
