@@ -278,6 +278,25 @@ segment f on person where score != 50 and score not in (1, 2, 300) and big > 0
       << open_error(path);
 }
 
+// A frame based at INT64_MIN with scale 1 lets every stored value decode: it must open again
+// (the reader's limit saturates rather than wrapping to 0).
+TEST(Snapshot, AFrameAtTheBottomOfInt64RoundTrips) {
+  temp_dir tmp;
+  tmp.write("schema.json", R"J({"entities": {"t": {"key": "id", "attributes": {"n": "int"}}}})J");
+  tmp.write("t.csv",
+            "id,n\na,-9223372036854775808\nb,-9223372036854775807\nc,\nd,-9223372036854775000\n");
+  const graph g = load_dataset(tmp.str());
+  ASSERT_EQ(g.table(0).columns[0].ints().base(), INT64_MIN);
+  ASSERT_EQ(g.table(0).columns[0].ints().scale(), 1);
+  ASSERT_EQ(g.table(0).columns[0].ints().width(), 2u);
+  const std::string path = tmp.str() + "/min.b2bs";
+  write_snapshot(g, path);
+  const graph back = open_snapshot(path);
+  EXPECT_EQ(testing::dump(back), testing::dump(g));
+  EXPECT_EQ(back.table(0).columns[0].ints()[0], INT64_MIN);
+  EXPECT_EQ(back.table(0).columns[0].ints()[3], -9223372036854775000);
+}
+
 // --- damaged, foreign and crafted files --------------------------------------------------------
 
 class DamagedSnapshot : public ::testing::Test {

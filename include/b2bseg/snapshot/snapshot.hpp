@@ -708,17 +708,20 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
             rd.fail(p + "frame", "not a frame for the values");
           auto bytes = rd.array<std::uint8_t>(p + "values", rows * width);
           const std::uint8_t* b = bytes.data();
+          // The largest stored value that decodes inside int64, plus one (saturating: base
+          // INT64_MIN and scale 1 allow every stored value).
           const auto top = static_cast<std::uint64_t>(
               (detail::int128(std::numeric_limits<std::int64_t>::max()) - base) / scale);
+          const std::uint64_t limit = top == ~std::uint64_t{0} ? top : top + 1;
           const char* what = "a value beyond the int64 range";
           if (width == 1)
-            ds::check_below(rd, p + "values", b, rows, top + 1, what);
+            ds::check_below(rd, p + "values", b, rows, limit, what);
           else if (width == 2)
             ds::check_below(rd, p + "values", reinterpret_cast<const std::uint16_t*>(b), rows,
-                            top + 1, what);
+                            limit, what);
           else if (width == 4)
             ds::check_below(rd, p + "values", reinterpret_cast<const std::uint32_t*>(b), rows,
-                            top + 1, what);
+                            limit, what);
           acc::ints(c) = int_array(static_cast<unsigned>(width), base, scale, std::move(bytes));
           break;
         }

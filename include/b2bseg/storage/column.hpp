@@ -259,7 +259,15 @@ class int_array {
         ++k;
       else
         u = static_cast<std::uint32_t>((std::uint64_t(values[i]) - std::uint64_t(lo)) / scale);
-      std::memcpy(bytes.data() + i * width_, &u, width_);  // little-endian: the low bytes
+      std::uint8_t* out = bytes.data() + i * width_;  // native order, as with_stored reads it
+      if (width_ == 1) {
+        *out = static_cast<std::uint8_t>(u);
+      } else if (width_ == 2) {
+        const auto v = static_cast<std::uint16_t>(u);
+        std::memcpy(out, &v, 2);
+      } else {
+        std::memcpy(out, &u, 4);
+      }
     }
     bytes_ = std::move(bytes);
   }
@@ -324,7 +332,7 @@ class int_array {
     }
   }
   std::size_t memory_bytes() const noexcept { return bytes_.memory_bytes(); }
-  /// The stored values as bytes, `width()` per row, little-endian.
+  /// The stored values as bytes, `width()` per row, in the machine's byte order.
   const pod_array<std::uint8_t>& bytes() const noexcept { return bytes_; }
 
  private:
