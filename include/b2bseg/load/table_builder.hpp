@@ -544,7 +544,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
       case value_type::timestamp: {
         std::vector<std::int64_t> values;
         gather_numbers(values, &raw_column::ints);
-        acc::ints(col) = int_array(values, null_rows);
+        acc::ints(col) = int_array(std::move(values), null_rows);
         break;
       }
       case value_type::floating:

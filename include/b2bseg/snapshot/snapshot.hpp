@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "b2bseg/common/error.hpp"
@@ -413,15 +414,13 @@ void check_below(const reader& rd, const std::string& name, const pod_array<T>& 
 inline void check_below_3(const reader& rd, const std::string& name, const std::uint8_t* a,
                           std::size_t n, std::uint64_t limit, const char* what) {
   std::atomic<bool> bad{false};
-  b2bseg::detail::parallel_for(
-      tbb::blocked_range<std::size_t>(0, n, 1 << 16),
-      [&](const tbb::blocked_range<std::size_t>& r) {
-        unsigned b = 0;
-        for (std::size_t i = r.begin(); i < r.end(); ++i)
-          b |= unsigned((std::uint64_t(a[3 * i]) | std::uint64_t(a[3 * i + 1]) << 8 |
-                         std::uint64_t(a[3 * i + 2]) << 16) >= limit);
-        if (b) bad.store(true, std::memory_order_relaxed);
-      });
+  b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1 << 16),
+                               [&](const tbb::blocked_range<std::size_t>& r) {
+                                 unsigned b = 0;
+                                 for (std::size_t i = r.begin(); i < r.end(); ++i)
+                                   b |= unsigned(load_u24(a + 3 * i) >= limit);
+                                 if (b) bad.store(true, std::memory_order_relaxed);
+                               });
   if (bad.load()) rd.fail(name, what);
 }
 
@@ -706,23 +705,17 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
             rd.fail("meta", "bad value width");
           if (scale < 1 || (width == 8 && (base != 0 || scale != 1)))
             rd.fail(p + "frame", "not a frame for the values");
-          auto bytes = rd.array<std::uint8_t>(p + "values", rows * width);
-          const std::uint8_t* b = bytes.data();
+          acc::ints(c) = int_array(static_cast<unsigned>(width), base, scale,
+                                   rd.array<std::uint8_t>(p + "values", rows * width));
           // The largest stored value that decodes inside int64, plus one (saturating: base
           // INT64_MIN and scale 1 allow every stored value).
           const auto top = static_cast<std::uint64_t>(
               (detail::int128(std::numeric_limits<std::int64_t>::max()) - base) / scale);
           const std::uint64_t limit = top == ~std::uint64_t{0} ? top : top + 1;
-          const char* what = "a value beyond the int64 range";
-          if (width == 1)
-            ds::check_below(rd, p + "values", b, rows, limit, what);
-          else if (width == 2)
-            ds::check_below(rd, p + "values", reinterpret_cast<const std::uint16_t*>(b), rows,
-                            limit, what);
-          else if (width == 4)
-            ds::check_below(rd, p + "values", reinterpret_cast<const std::uint32_t*>(b), rows,
-                            limit, what);
-          acc::ints(c) = int_array(static_cast<unsigned>(width), base, scale, std::move(bytes));
+          c.ints().with_stored([&](const auto* v) {
+            if constexpr (std::is_unsigned_v<std::remove_cv_t<std::remove_pointer_t<decltype(v)>>>)
+              ds::check_below(rd, p + "values", v, rows, limit, "a value beyond the int64 range");
+          });
           break;
         }
         case value_type::floating:

@@ -101,6 +101,11 @@ class string_dictionary {
   pod_array<std::uint32_t> offsets_;
 };
 
+/// The 24-bit little-endian value at p (a code of a 3-byte code_array).
+inline std::uint32_t load_u24(const std::uint8_t* p) noexcept {
+  return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16;
+}
+
 /// Dictionary codes of one string column, stored 1, 2, 3 or 4 bytes wide depending on the
 /// dictionary size, to keep memory per row low (3 bytes hold the nearly unique columns of up to
 /// 16M values, such as a million emails, a byte per row below 4).
@@ -128,8 +133,7 @@ class code_array {
         return v;
       }
       case 3:
-        return std::uint32_t(bytes_[i * 3]) | std::uint32_t(bytes_[i * 3 + 1]) << 8 |
-               std::uint32_t(bytes_[i * 3 + 2]) << 16;
+        return load_u24(bytes_.data() + i * 3);
       default: {
         std::uint32_t v;
         std::memcpy(&v, &bytes_[i * 4], 4);
@@ -176,9 +180,7 @@ class code_array {
       }
       case 3: {
         const auto* p = reinterpret_cast<const std::uint8_t*>(bytes_.data());
-        for (std::size_t i = begin; i < end; ++i)
-          f(i, std::uint32_t(p[3 * i]) | std::uint32_t(p[3 * i + 1]) << 8 |
-                   std::uint32_t(p[3 * i + 2]) << 16);
+        for (std::size_t i = begin; i < end; ++i) f(i, load_u24(p + 3 * i));
         break;
       }
       default: {
@@ -210,55 +212,47 @@ class code_array {
 class int_array {
  public:
   int_array() = default;
-  /// Encodes `values`, ignoring the rows in `null_rows` (sorted), which store 0. O(n).
-  int_array(const std::vector<std::int64_t>& values, const std::vector<std::uint32_t>& null_rows) {
+  /// Encodes `values`, ignoring the rows in `null_rows`, which store 0. O(n).
+  int_array(std::vector<std::int64_t> values, const std::vector<std::uint32_t>& null_rows) {
     const std::size_t n = values.size();
-    std::size_t k = 0;
+    // Null rows take the minimum of the others: distance 0, so stored 0 under every frame.
+    std::vector<std::uint8_t> null(n, 0);
+    for (auto r : null_rows) null[r] = 1;
     bool any = false;
     std::int64_t lo = 0, hi = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      if (k < null_rows.size() && null_rows[k] == i) {
-        ++k;
-        continue;
-      }
+      if (null[i]) continue;
       if (!any || values[i] < lo) lo = values[i];
       if (!any || values[i] > hi) hi = values[i];
       any = true;
     }
-    static constexpr std::int64_t scales[] = {86'400'000'000, 3'600'000'000, 60'000'000,
-                                              1'000'000,      1'000,         1};
+    for (auto r : null_rows) values[r] = lo;
+    auto distance = [&](std::size_t i) { return std::uint64_t(values[i]) - std::uint64_t(lo); };
+    static constexpr std::uint64_t scales[] = {86'400'000'000, 3'600'000'000, 60'000'000,
+                                               1'000'000,      1'000,         1};
     std::uint64_t scale = 1;
-    for (std::int64_t s : scales) {
-      bool divides = true;
-      for (std::size_t i = 0; i < n && divides; ++i)
-        divides = (std::uint64_t(values[i]) - std::uint64_t(lo)) % std::uint64_t(s) == 0 ||
-                  std::binary_search(null_rows.begin(), null_rows.end(), std::uint32_t(i));
-      if (divides) {
-        scale = std::uint64_t(s);
+    for (std::uint64_t s : scales) {
+      std::size_t i = 0;
+      while (i < n && distance(i) % s == 0) ++i;
+      if (i == n) {
+        scale = s;
         break;
       }
     }
     const std::uint64_t span = (std::uint64_t(hi) - std::uint64_t(lo)) / scale;
     width_ = span <= 0xFF ? 1 : span <= 0xFFFF ? 2 : span <= 0xFFFF'FFFF ? 4 : 8;
-    if (width_ == 8) {
-      base_ = 0;
-      scale_ = 1;
+    if (width_ == 8) {  // plain int64: base 0, scale 1, nulls 0
+      for (auto r : null_rows) values[r] = 0;
       std::vector<std::uint8_t> bytes(n * 8);
       std::memcpy(bytes.data(), values.data(), n * 8);
-      for (auto r : null_rows) std::memset(bytes.data() + std::size_t(r) * 8, 0, 8);
       bytes_ = std::move(bytes);
       return;
     }
     base_ = lo;
     scale_ = static_cast<std::int64_t>(scale);
     std::vector<std::uint8_t> bytes(n * width_);
-    k = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      std::uint32_t u = 0;
-      if (k < null_rows.size() && null_rows[k] == i)
-        ++k;
-      else
-        u = static_cast<std::uint32_t>((std::uint64_t(values[i]) - std::uint64_t(lo)) / scale);
+      const auto u = static_cast<std::uint32_t>(distance(i) / scale);
       std::uint8_t* out = bytes.data() + i * width_;  // native order, as with_stored reads it
       if (width_ == 1) {
         *out = static_cast<std::uint8_t>(u);
@@ -310,26 +304,7 @@ class int_array {
   }
   /// The value of row i. O(1) (a switch on the width: hot loops use `with_stored`).
   std::int64_t operator[](std::size_t i) const noexcept {
-    const std::uint8_t* b = bytes_.data();
-    switch (width_) {
-      case 1:
-        return decode(std::uint64_t(b[i]));
-      case 2: {
-        std::uint16_t u;
-        std::memcpy(&u, b + 2 * i, 2);
-        return decode(std::uint64_t(u));
-      }
-      case 4: {
-        std::uint32_t u;
-        std::memcpy(&u, b + 4 * i, 4);
-        return decode(std::uint64_t(u));
-      }
-      default: {
-        std::int64_t v;
-        std::memcpy(&v, b + 8 * i, 8);
-        return v;
-      }
-    }
+    return with_stored([&](const auto* p) { return decode(p[i]); });
   }
   std::size_t memory_bytes() const noexcept { return bytes_.memory_bytes(); }
   /// The stored values as bytes, `width()` per row, in the machine's byte order.
