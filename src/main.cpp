@@ -2,8 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <tbb/global_control.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -22,6 +26,7 @@
 #include "b2bseg/common/edit_distance.hpp"
 #include "b2bseg/gen/generator.hpp"
 #include "b2bseg/gen/sources.hpp"
+#include "b2bseg/live/stream.hpp"
 
 namespace fs = std::filesystem;
 
@@ -211,6 +216,34 @@ void check_same_schema(const b2bseg::schema& compiled, const b2bseg::graph& g,
 }
 
 // --- eval -------------------------------------------------------------------------------------
+/// Writes NAME.csv per segment of `shown` and summary.json into folder `out` (SPEC 4), all
+/// staged and renamed into place together once `before_commit` (which may throw) has run.
+void write_results(const std::string& out, const b2bseg::graph& g,
+                   const std::vector<const b2bseg::segment_result*>& shown,
+                   b2bseg::timestamp_us as_of, const std::string& data, double load_ms,
+                   double eval_ms, const std::function<void()>& before_commit) {
+  b2bseg::staged_files files;
+  nlohmann::ordered_json summary;
+  summary["as_of"] = b2bseg::format_timestamp(as_of);
+  summary["dataset"] = data;
+  summary["load_ms"] = load_ms;
+  summary["eval_ms"] = eval_ms;
+  summary["segments"] = nlohmann::json::array();
+  for (const auto* s : shown) {
+    files.write((fs::path(out) / (s->name + ".csv")).string(),
+                b2bseg::members_csv(g, s->entity, s->members));
+    summary["segments"].push_back({{"name", s->name},
+                                   {"entity", g.schema().entities[s->entity].name},
+                                   {"count", s->members.cardinality()},
+                                   {"eval_ms", s->eval_ms}});
+  }
+  // Paths need not be UTF-8: invalid bytes become U+FFFD rather than failing after the work.
+  files.write((fs::path(out) / "summary.json").string(),
+              summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  before_commit();
+  files.commit();
+}
+
 struct eval_args {
   std::string data, segments, out, as_of;
   std::vector<std::string> only;
@@ -243,29 +276,12 @@ int run_eval(const eval_args& a) {
   check_not_changed(g, a.data);
 
   std::set<std::string> wanted(a.only.begin(), a.only.end());
-  b2bseg::staged_files files;
-  nlohmann::ordered_json summary;
-  summary["as_of"] = b2bseg::format_timestamp(as_of);
-  summary["dataset"] = a.data;
-  summary["load_ms"] = rep.load_ms;
-  summary["eval_ms"] = ev.eval_ms;
-  summary["segments"] = nlohmann::json::array();
   std::vector<const b2bseg::segment_result*> shown;
-  for (const auto& s : ev.segments) {
-    if (!wanted.empty() && !wanted.count(s.name)) continue;
-    shown.push_back(&s);
-    files.write((fs::path(a.out) / (s.name + ".csv")).string(),
-                b2bseg::members_csv(g, s.entity, s.members));
-    summary["segments"].push_back({{"name", s.name},
-                                   {"entity", g.schema().entities[s.entity].name},
-                                   {"count", s.members.cardinality()},
-                                   {"eval_ms", s.eval_ms}});
-  }
-  // Paths need not be UTF-8: invalid bytes become U+FFFD rather than failing after the work.
-  files.write((fs::path(a.out) / "summary.json").string(),
-              summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  check_not_changed(g, a.data);  // the member keys were read from it too
-  files.commit();
+  for (const auto& s : ev.segments)
+    if (wanted.empty() || wanted.count(s.name)) shown.push_back(&s);
+  // The member keys were read from the graph too: a snapshot changed meanwhile writes nothing.
+  write_results(a.out, g, shown, as_of, a.data, rep.load_ms, ev.eval_ms,
+                [&] { check_not_changed(g, a.data); });
 
   if (!a.quiet) {
     std::size_t w = 7;
@@ -338,6 +354,102 @@ int run_activate(const activate_args& a) {
       if (!a.quiet) std::printf("  warning: %s\n", warning.c_str());
   }
   return rc;
+}
+
+// --- stream -----------------------------------------------------------------------------------
+struct stream_args {
+  std::string data, segments, changes, out, final_out, as_of;
+  std::size_t batch_size = 1000;
+  int max_delay = 50;
+  unsigned threads = 0;
+  bool lenient = false, quiet = false;
+};
+
+int run_stream(const stream_args& a) {
+  b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
+  b2bseg::schema schema;
+  b2bseg::bound_file f = compile_file(a.data, a.segments, &schema);
+  const bool from_stdin = a.changes.empty() || a.changes == "-";
+  if (!a.out.empty()) {
+    refuse_overwriting_inputs(schema, a.data, a.segments, a.out, {a.out});
+    std::error_code ec;
+    if (!from_stdin && fs::equivalent(a.out, a.changes, ec))
+      throw usage_error("--out '" + a.out + "' is the change feed; choose another file");
+  }
+  std::unique_ptr<b2bseg::folder_lock> lock;
+  if (!a.final_out.empty()) {
+    std::vector<std::string> outputs{(fs::path(a.final_out) / "summary.json").string()};
+    for (const auto& s : f.segments)
+      outputs.push_back((fs::path(a.final_out) / (s.name + ".csv")).string());
+    refuse_overwriting_inputs(schema, a.data, a.segments, a.final_out, outputs);
+    std::error_code mkdir_error;
+    fs::create_directories(a.final_out, mkdir_error);
+    if (mkdir_error)
+      throw b2bseg::data_error(a.final_out, 0, 0, "cannot create folder: " + mkdir_error.message());
+    lock = std::make_unique<b2bseg::folder_lock>(a.final_out);
+  }
+  int fd = 0;
+  if (!from_stdin) {
+    std::error_code ec;
+    if (fs::is_directory(a.changes, ec))
+      throw b2bseg::data_error(a.changes, 0, 0, "is a folder; expected a change feed (NDJSON)");
+    fd = ::open(a.changes.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      throw b2bseg::data_error(a.changes, 0, 0,
+                               std::string("cannot open: ") + std::strerror(errno));
+  }
+  struct fd_closer {
+    int fd;
+    ~fd_closer() {
+      if (fd > 0) ::close(fd);
+    }
+  } closer{fd};
+
+  b2bseg::load_report rep;
+  b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
+  check_same_schema(schema, g, a.data);
+  b2bseg::live_engine engine(g, std::make_shared<const b2bseg::bound_file>(std::move(f)),
+                             {.as_of = as_of, .lenient = a.lenient, .threads = a.threads});
+  check_not_changed(g, a.data);
+
+  std::FILE* out = stdout;
+  if (!a.out.empty()) {
+    out = std::fopen(a.out.c_str(), "wb");
+    if (!out)
+      throw b2bseg::data_error(a.out, 0, 0, std::string("cannot write: ") + std::strerror(errno));
+  }
+  std::signal(SIGPIPE, SIG_IGN);  // a reader that went away is a write error, not a kill
+  b2bseg::stream_options o;
+  o.feed_name = from_stdin ? "<stdin>" : a.changes;
+  o.batch_size = a.batch_size;
+  o.max_delay_ms = a.max_delay;
+  o.lenient = a.lenient;
+  b2bseg::stream_totals t;
+  try {
+    t = b2bseg::run_stream(engine, fd, out, stderr, o);
+  } catch (...) {
+    if (out != stdout) std::fclose(out);
+    throw;
+  }
+  if (out != stdout && std::fclose(out) != 0)
+    throw b2bseg::data_error(a.out, 0, 0, std::string("cannot write: ") + std::strerror(errno));
+  if (!a.quiet)
+    std::fprintf(stderr,
+                 "stream: %llu batches, %llu changes applied, %llu rejected, %llu entered, "
+                 "%llu exited%s\n",
+                 (unsigned long long)t.batches, (unsigned long long)t.applied,
+                 (unsigned long long)t.rejected, (unsigned long long)t.entered,
+                 (unsigned long long)t.exited,
+                 t.failed ? "; stopped at the bad change (nothing of its batch applied)" : "");
+  if (t.failed) return 1;
+  if (!a.final_out.empty()) {
+    auto state = engine.current();
+    std::vector<const b2bseg::segment_result*> shown;
+    for (const auto& s : state->segments) shown.push_back(&s);
+    write_results(a.final_out, *state->data, shown, state->now, a.data, rep.load_ms, state->eval_ms,
+                  [] {});
+  }
+  return 0;
 }
 
 // --- explain ----------------------------------------------------------------------------------
@@ -623,6 +735,57 @@ int main(int argc, char** argv) {
   ac->add_flag("--lenient", aa.lenient, "Lenient load (see eval --help)");
   ac->add_flag("--quiet", aa.quiet, "Print nothing on success");
 
+  stream_args sa;
+  auto* sm = app.add_subcommand(
+      "stream",
+      "Evaluate, then apply a change feed (NDJSON, SPEC 2.4) batch by batch and write who entered "
+      "and who left each segment, as NDJSON");
+  sm->add_option("--data", sa.data, "Dataset folder (schema.json + CSVs) or snapshot file")
+      ->required()
+      ->check(CLI::ExistingPath);
+  sm->add_option("--segments", sa.segments, "Segments file")->required();
+  sm->add_option("--changes", sa.changes,
+                 "The change feed, one JSON object a line (default, or '-': standard input)");
+  sm->add_option("--out", sa.out,
+                 "Write the membership changes to this file (default: standard output), "
+                 "flushed after each batch");
+  sm->add_option("--final-out", sa.final_out,
+                 "At the end, write the members as eval does (NAME.csv + summary.json) here");
+  sm->add_option("--batch-size", sa.batch_size,
+                 "A batch ends after this many lines other than commit")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  sm->add_option("--max-delay", sa.max_delay,
+                 "A batch also ends when the input pauses this many milliseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600000));
+  sm->add_option("--as-of", sa.as_of,
+                 "The instant 'now' stands for at the start, ISO 8601 (default: the current "
+                 "time); tick lines move it");
+  sm->add_option("--threads", sa.threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0u, b2bseg::max_threads));
+  sm->add_flag("--lenient", sa.lenient,
+               "Lenient load (see eval --help), and skip and count bad changes instead of "
+               "stopping");
+  sm->add_flag("--quiet", sa.quiet, "No closing summary on stderr");
+  sm->footer(
+      "\nA change line (SPEC 2.4):\n"
+      "  {\"op\": \"upsert\", \"entity\": \"person\", \"row\": {\"person_id\": \"P1\", "
+      "\"seniority\": \"VP\"}}\n"
+      "  {\"op\": \"insert\", \"entity\": \"event\", \"row\": {\"person_id\": \"P1\", "
+      "\"type\": \"webinar.attended\", \"timestamp\": \"2026-11-21T10:00:00Z\"}}\n"
+      "  {\"op\": \"delete\", \"entity\": \"opportunity\", \"key\": \"O12\"}\n"
+      "  {\"op\": \"tick\", \"now\": \"2026-11-23T00:00:00Z\"}\n"
+      "  {\"op\": \"commit\"}\n"
+      "Output, per batch: a line per key that entered or left a segment, then the batch line:\n"
+      "  {\"batch\": 1, \"segment\": \"vp_people\", \"key\": \"P1\", \"change\": "
+      "\"entered\"}\n"
+      "  {\"batch\": 1, \"applied\": 4, \"rejected\": 0, \"entered\": 1, \"exited\": 0, "
+      "\"ms\": 1.204}\n"
+      "Example:\n"
+      "  b2bseg stream --data datasets/demo --segments datasets/demo.seg \\\n"
+      "      --changes datasets/demo.changes.ndjson --as-of 2026-11-22T00:00:00Z\n");
+
   auto* ck = app.add_subcommand(
       "check", "Compile a segments file against a dataset's schema and report every error");
   ck->add_option("--data", data,
@@ -688,6 +851,7 @@ int main(int argc, char** argv) {
     if (*gen) rc = run_generate(people, seed, out, threads, gen_sources);
     if (*ev) rc = run_eval(ea);
     if (*ac) rc = run_activate(aa);
+    if (*sm) rc = run_stream(sa);
     if (*ck) {
       b2bseg::bound_file f = compile_file(data, segments);
       std::printf("%s: %zu segments, no errors\n", segments.c_str(), f.segments.size());

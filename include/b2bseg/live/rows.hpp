@@ -1,0 +1,281 @@
+// The current rows of a live dataset, in CSV text form, changed one checked change at a time
+// with an undo log, and rebuilt into an indexed graph after each batch.
+#pragma once
+
+#include <charconv>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/live/change.hpp"
+#include "b2bseg/load/graph_builder.hpp"
+#include "b2bseg/storage/graph.hpp"
+
+namespace b2bseg {
+
+/// How to take back the changes of a batch that failed (strict mode): one entry per row field
+/// set, row deleted or added, and `now` moved, undone in reverse order by `live_rows::rollback`.
+struct undo_log {
+  enum class kind : std::uint8_t { set_field, killed, appended, now };
+  struct entry {
+    kind what;
+    entity_id entity = no_entity;
+    std::uint32_t row = 0, column = 0;
+    std::string old;
+    timestamp_us old_now = 0;
+  };
+  std::vector<entry> entries;
+};
+
+/// The data of a live dataset: every row of every entity as texts in its `row_layout` (values
+/// in the CSV forms of SPEC 2.2), rows deleted marked dead, rows added after the loaded ones.
+/// Rebuilt into a graph with `graph_builder`, it is by construction "the CSVs that hold the
+/// changed rows" of SPEC 2.4. Memory: the texts of every row (several times the graph's).
+///
+/// This is the first, whole-rebuild form of the live path: each batch costs a rebuild and a
+/// full evaluation, O(rows). An indexed delta over the immutable graph replaces it (HACKING).
+class live_rows {
+ public:
+  /// Reads every row of `g` back as text: exact (floats in shortest round-trip form, timestamps
+  /// to the microsecond). Throws data_error for an entity with sources (they cannot change
+  /// through a feed yet). O(cells).
+  explicit live_rows(const graph& g) : schema_(g.schema()), layout_(g.schema()) {
+    for (const auto& def : schema_.entities)
+      if (def.resolved() || !def.identities.empty())
+        throw data_error("entity '" + def.name +
+                         "' has sources: a dataset with sources cannot take changes yet");
+    tables_.resize(schema_.entities.size());
+    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+      const auto& def = schema_.entities[e];
+      const auto& cols = layout_.entities[e];
+      auto& t = tables_[e];
+      const row_id n = g.rows(e);
+      t.rows.assign(n, std::vector<std::string>(cols.names.size()));
+      t.dead.assign(n, 0);
+      for (row_id r = 0; r < n; ++r) {
+        auto& row = t.rows[r];
+        for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+          const row_id p = g.link(e, l).parent(r);
+          if (p != no_row) row[cols.link_column[l]] = std::string(g.key(def.links[l].target, p));
+        }
+        for (std::uint32_t a = 0; a < def.attributes.size(); ++a) {
+          const column& c = g.attribute(e, a);
+          if (!c.is_null(r)) row[cols.attribute_column[a]] = value_text(c, r);
+        }
+        if (cols.key >= 0) {
+          row[cols.key] = std::string(g.key(e, r));
+          t.keys.emplace(row[cols.key], r);
+        }
+      }
+    }
+  }
+
+  const b2bseg::schema& schema() const noexcept { return schema_; }
+  const row_layout& layout() const noexcept { return layout_; }
+  /// The instant `now` stands for; moved by ticks.
+  timestamp_us now() const noexcept { return now_; }
+  void set_now(timestamp_us t) noexcept { now_ = t; }
+
+  /// Applies `c` (upsert, insert, delete or tick; a commit changes nothing) and records in `undo`
+  /// how to take it back; or, when it cannot apply (a delete of a key that is not there, a link
+  /// to a key that is not there, a tick backwards), changes nothing and returns the message.
+  /// A delete nulls the links of keyed rows that point at the row and deletes the rows without
+  /// a key that point at it (SPEC 2.4). O(fields) for a row change; O(rows linking to the
+  /// entity) for a delete.
+  std::string apply(const change& c, undo_log& undo) {
+    switch (c.op) {
+      case change_op::commit:
+        return {};
+      case change_op::tick:
+        if (c.now < now_)
+          return "member 'now': tick backwards (now is " + format_timestamp(now_) + ", tick to " +
+                 format_timestamp(c.now) + ")";
+        undo.entries.push_back({undo_log::kind::now, no_entity, 0, 0, {}, now_});
+        now_ = c.now;
+        return {};
+      case change_op::erase:
+        return erase(c, undo);
+      case change_op::upsert:
+      case change_op::insert:
+        return upsert(c, undo);
+    }
+    return {};
+  }
+
+  /// Takes back every entry of `undo`, newest first, and empties it.
+  void rollback(undo_log& undo) {
+    for (auto it = undo.entries.rbegin(); it != undo.entries.rend(); ++it) {
+      if (it->what == undo_log::kind::now) {
+        now_ = it->old_now;
+        continue;
+      }
+      auto& t = tables_[it->entity];
+      const int key = layout_.entities[it->entity].key;
+      switch (it->what) {
+        case undo_log::kind::set_field:
+          t.rows[it->row][it->column] = std::move(it->old);
+          break;
+        case undo_log::kind::killed:
+          t.dead[it->row] = 0;
+          if (key >= 0) t.keys.emplace(t.rows[it->row][key], it->row);
+          break;
+        case undo_log::kind::appended:
+          if (key >= 0) t.keys.erase(t.rows.back()[key]);
+          t.rows.pop_back();
+          t.dead.pop_back();
+          break;
+        case undo_log::kind::now:
+          break;
+      }
+    }
+    undo.entries.clear();
+  }
+
+  /// The live rows (loaded rows first, in their order, then added rows in the order they came)
+  /// as an indexed graph. Throws data_error only on a broken invariant. O(cells).
+  graph build() const {
+    graph_builder b(schema_);
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+      const auto& names = layout_.entities[e].names;
+      const auto& t = tables_[e];
+      for (std::size_t r = 0; r < t.rows.size(); ++r) {
+        if (t.dead[r]) continue;
+        fields.clear();
+        for (std::size_t i = 0; i < names.size(); ++i)
+          if (!t.rows[r][i].empty()) fields.emplace_back(names[i], t.rows[r][i]);
+        b.add_row(schema_.entities[e].name, fields);
+      }
+    }
+    return b.build();
+  }
+
+  /// Rows held for entity `e`, dead ones included.
+  std::size_t rows(entity_id e) const noexcept { return tables_[e].rows.size(); }
+
+  /// The value of `r`'s field `column` in CSV text form ("" for null).
+  const std::string& field(entity_id e, std::size_t r, std::uint32_t column) const {
+    return tables_[e].rows[r][column];
+  }
+
+ private:
+  struct table {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::uint8_t> dead;
+    std::unordered_map<std::string, std::uint32_t> keys;  ///< live rows only
+  };
+
+  static std::string value_text(const column& c, row_id r) {
+    switch (c.type()) {
+      case value_type::integer:
+        return std::to_string(c.ints()[r]);
+      case value_type::timestamp:
+        return format_timestamp(c.ints()[r]);
+      case value_type::floating: {
+        char buf[32];
+        auto res = std::to_chars(buf, buf + sizeof buf, c.floats()[r]);
+        return std::string(buf, res.ptr);
+      }
+      case value_type::boolean:
+        return c.bool_at(r) ? "true" : "false";
+      case value_type::string:
+        return std::string(c.string_at(r));
+      case value_type::string_list: {
+        std::string s;
+        for (auto code : c.list_at(r)) {
+          if (!s.empty()) s += '|';
+          s += c.dictionary()[code];
+        }
+        return s;
+      }
+    }
+    return {};
+  }
+
+  /// Checks the link fields of `c`: each non-empty value a live key of the link's target (or the
+  /// row's own key, for a row that links to itself).
+  std::string check_links(const change& c) const {
+    const auto& def = schema_.entities[c.entity];
+    const auto& cols = layout_.entities[c.entity];
+    for (const auto& f : c.fields) {
+      if (f.value.empty()) continue;
+      for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+        if (cols.link_column[l] != f.column) continue;
+        const entity_id to = def.links[l].target;
+        if (tables_[to].keys.count(f.value)) continue;
+        if (to == c.entity && !c.key.empty() && f.value == c.key) continue;
+        return "field '" + cols.names[f.column] + "': no " + def.links[l].to + " with key \"" +
+               f.value + "\"";
+      }
+    }
+    return {};
+  }
+
+  std::string upsert(const change& c, undo_log& undo) {
+    if (auto m = check_links(c); !m.empty()) return m;
+    auto& t = tables_[c.entity];
+    const auto width = layout_.entities[c.entity].names.size();
+    auto found = c.op == change_op::upsert ? t.keys.find(c.key) : t.keys.end();
+    if (found != t.keys.end()) {
+      auto& row = t.rows[found->second];
+      for (const auto& f : c.fields) {
+        if (row[f.column] == f.value) continue;
+        undo.entries.push_back(
+            {undo_log::kind::set_field, c.entity, found->second, f.column, row[f.column], 0});
+        row[f.column] = f.value;
+      }
+      return {};
+    }
+    std::vector<std::string> row(width);
+    for (const auto& f : c.fields) row[f.column] = f.value;
+    const auto r = static_cast<std::uint32_t>(t.rows.size());
+    t.rows.push_back(std::move(row));
+    t.dead.push_back(0);
+    if (c.op == change_op::upsert) t.keys.emplace(c.key, r);
+    undo.entries.push_back({undo_log::kind::appended, c.entity, r, 0, {}, 0});
+    return {};
+  }
+
+  void kill(entity_id e, std::uint32_t r, undo_log& undo) {
+    auto& t = tables_[e];
+    t.dead[r] = 1;
+    const int key = layout_.entities[e].key;
+    if (key >= 0) t.keys.erase(t.rows[r][key]);
+    undo.entries.push_back({undo_log::kind::killed, e, r, 0, {}, 0});
+  }
+
+  std::string erase(const change& c, undo_log& undo) {
+    auto& t = tables_[c.entity];
+    auto found = t.keys.find(c.key);
+    if (found == t.keys.end())
+      return "member 'key': no " + schema_.entities[c.entity].name + " with key \"" + c.key + "\"";
+    kill(c.entity, found->second, undo);
+    // Links that pointed at it: null in rows with a key, the whole row for rows without.
+    for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
+      const auto& def = schema_.entities[ce];
+      auto& ct = tables_[ce];
+      for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+        if (def.links[l].target != c.entity) continue;
+        const std::uint32_t col = layout_.entities[ce].link_column[l];
+        for (std::uint32_t r = 0; r < ct.rows.size(); ++r) {
+          if (ct.dead[r] || ct.rows[r][col] != c.key) continue;
+          if (def.key) {
+            undo.entries.push_back({undo_log::kind::set_field, ce, r, col, ct.rows[r][col], 0});
+            ct.rows[r][col].clear();
+          } else {
+            kill(ce, r, undo);
+          }
+        }
+      }
+    }
+    return {};
+  }
+
+  b2bseg::schema schema_;
+  row_layout layout_;
+  std::vector<table> tables_;
+  timestamp_us now_ = 0;
+};
+
+}  // namespace b2bseg

@@ -1,0 +1,665 @@
+// The live path (SPEC 2.4): change parsing, the feed reader, the live engine against a shadow
+// model and the reference evaluator on random graphs and random change feeds, atomic batches,
+// readers on other threads, and run_stream's batching.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "b2bseg/b2bseg.hpp"
+#include "b2bseg/live/stream.hpp"
+#include "support/random_changes.hpp"
+#include "support/random_graph.hpp"
+#include "support/random_segments.hpp"
+#include "support/reference_evaluator.hpp"
+
+using namespace b2bseg;
+using namespace b2bseg::test_support;
+
+namespace {
+
+const char* small_schema_json = R"({
+  "entities": {
+    "account": {
+      "file": "account.csv", "key": "account_id",
+      "attributes": {"industry": "string", "employees": "int", "revenue": "float",
+                     "is_customer": "bool", "created_at": "timestamp", "tags": "string[]"},
+      "links": {"parent": {"column": "parent_id", "to": "account", "reverse": "children"}}
+    },
+    "person": {
+      "file": "person.csv", "key": "person_id",
+      "attributes": {"seniority": "string", "score": "int"},
+      "links": {"account": {"column": "account_id", "to": "account", "reverse": "people"}}
+    },
+    "event": {
+      "file": "event.csv",
+      "attributes": {"type": "string", "timestamp": "timestamp"},
+      "links": {"person": {"column": "person_id", "to": "person", "reverse": "events"}}
+    }
+  }
+})";
+
+schema small_schema() {
+  return graph_builder(parse_schema(small_schema_json, "schema.json")).schema();
+}
+
+graph small_graph() {
+  graph_builder b(parse_schema(small_schema_json, "schema.json"));
+  b.add_row("account", {{"account_id", "A1"}, {"industry", "Software"}, {"employees", "500"}});
+  b.add_row(
+      "account",
+      {{"account_id", "A2"}, {"industry", "Retail"}, {"employees", "20"}, {"parent_id", "A1"}});
+  b.add_row("person", {{"person_id", "P1"}, {"seniority", "VP"}, {"account_id", "A1"}});
+  b.add_row("person", {{"person_id", "P2"}, {"seniority", "Manager"}, {"account_id", "A2"}});
+  b.add_row("event",
+            {{"person_id", "P1"}, {"type", "webinar"}, {"timestamp", "2026-11-20T10:00:00Z"}});
+  b.add_row("event",
+            {{"person_id", "P2"}, {"type", "webinar"}, {"timestamp", "2026-11-01T10:00:00Z"}});
+  return b.build();
+}
+
+/// Parses one line (padded as the feed reader pads it).
+std::variant<change, change_error> parse_line(change_parser& p, const std::string& line) {
+  std::string padded = line;
+  padded.reserve(line.size() + simdjson::SIMDJSON_PADDING);
+  return p.parse(std::string_view(padded.data(), line.size()), 7);
+}
+
+std::string error_of(change_parser& p, const std::string& line) {
+  auto r = parse_line(p, line);
+  if (auto* e = std::get_if<change_error>(&r)) return e->render("feed.ndjson");
+  return "(parsed)";
+}
+
+change parsed(change_parser& p, const std::string& line) {
+  auto r = parse_line(p, line);
+  if (auto* e = std::get_if<change_error>(&r)) {
+    ADD_FAILURE() << line << ": " << e->message;
+    return {};
+  }
+  return std::get<change>(r);
+}
+
+timestamp_us ts(const char* s) {
+  timestamp_us t = 0;
+  EXPECT_TRUE(parse_timestamp(s, t)) << s;
+  return t;
+}
+
+/// Sorted member keys of segment `i` of a published state.
+std::vector<std::string> keys_of(const live_state& s, std::size_t i) {
+  std::vector<std::string> out;
+  const auto& r = s.segments[i];
+  for (auto it = r.members.begin(); it != r.members.end(); ++it)
+    out.emplace_back(s.data->key(r.entity, *it));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+// --- parsing -------------------------------------------------------------------------------------
+
+TEST(ChangeParser, ReadsValuesByTheCsvRules) {
+  const schema s = small_schema();
+  change_parser p(s);
+  const auto& acc = p.layout().entities[s.find_entity("account")];
+  auto col = [&](const char* n) { return static_cast<std::uint32_t>(acc.find(n)); };
+
+  change c = parsed(p, R"({"op": "upsert", "entity": "account", "row": {"account_id": "A9",
+      "employees": "42", "revenue": 1.5e3, "is_customer": true, "tags": ["ai", "", "cloud"],
+      "industry": null, "created_at": "2026-11-22"}})");
+  EXPECT_EQ(c.op, change_op::upsert);
+  EXPECT_EQ(c.line, 7u);
+  EXPECT_EQ(c.key, "A9");
+  std::map<std::uint32_t, std::string> got;
+  for (const auto& f : c.fields) got[f.column] = f.value;
+  EXPECT_EQ(got[col("employees")], "42");
+  EXPECT_EQ(got[col("revenue")], "1.5e3");  // the number's own text, read by parse_double later
+  EXPECT_EQ(got[col("is_customer")], "true");
+  EXPECT_EQ(got[col("tags")], "ai|cloud");
+  EXPECT_TRUE(got.count(col("industry")) && got[col("industry")].empty());  // null
+  EXPECT_EQ(got[col("created_at")], "2026-11-22");
+
+  c = parsed(p, R"({"op":"upsert","entity":"account","row":{"account_id":"A9","tags":"x|y"}})");
+  EXPECT_EQ(c.fields.back().value, "x|y");
+  c = parsed(p, R"({"op":"upsert","entity":"account","row":{"account_id":"A9","employees":""}})");
+  EXPECT_TRUE(c.fields.back().value.empty());
+  c = parsed(p, R"({"op": "delete", "entity": "person", "key": "P1"})");
+  EXPECT_EQ(c.op, change_op::erase);
+  EXPECT_EQ(c.key, "P1");
+  c = parsed(p, R"({"op": "tick", "now": "2026-11-23T00:00:00Z"})");
+  EXPECT_EQ(c.op, change_op::tick);
+  EXPECT_EQ(c.now, ts("2026-11-23T00:00:00Z"));
+  c = parsed(p, R"(  {"op": "commit"}   )");
+  EXPECT_EQ(c.op, change_op::commit);
+  c = parsed(
+      p,
+      R"({"op": "insert", "entity": "event", "row": {"person_id": "P1", "type": "\u00e9v\"t"}})");
+  EXPECT_EQ(c.op, change_op::insert);
+  EXPECT_EQ(c.fields.back().value, "\xC3\xA9v\"t");
+}
+
+TEST(ChangeParser, BadLinesNameTheLineAndTheField) {
+  const schema s = small_schema();
+  change_parser p(s);
+  struct bad_case {
+    std::string line, expect;
+  };
+  const std::vector<bad_case> cases = {
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "employees": "12x"}})",
+       "feed.ndjson:7: error: field 'employees': bad int value \"12x\""},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "employees": 1.5}})",
+       "field 'employees': bad int value \"1.5\""},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "created_at": 2026}})",
+       "field 'created_at': bad timestamp value \"2026\""},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "nope": 1}})",
+       "field 'nope': entity 'account' has no such column"},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "industry": ["a"]}})",
+       "field 'industry': an array is a value only for a string[] column"},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "tags": [1]}})",
+       "field 'tags': a string[] array holds strings only"},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "tags": ["a|b"]}})",
+       "holds '|', which separates elements"},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "industry": {}}})",
+       "field 'industry': an object is not a value"},
+      {R"({"op": "upsert", "entity": "account", "row": {"industry": "x"}})",
+       "field 'account_id' (the key) missing"},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": ""}})",
+       "field 'account_id': the key is empty"},
+      {R"({"op": "upsert", "entity": "account", "row": {"account_id": "A1", "account_id": "A2"}})",
+       "field 'account_id' given twice"},
+      {R"({"op": "insert", "entity": "account", "row": {"account_id": "A1"}})",
+       "entity 'account' has a key: create or update its rows with upsert"},
+      {R"({"op": "upsert", "entity": "event", "row": {"type": "x"}})",
+       "entity 'event' has no key: add its rows with insert"},
+      {R"({"op": "delete", "entity": "event", "key": "x"})",
+       "entity 'event' has no key: its rows cannot be deleted"},
+      {R"({"op": "delete", "entity": "person"})", "member 'key' missing"},
+      {R"({"op": "merge", "entity": "person"})", "unknown op \"merge\""},
+      {R"({"op": "upsert", "entity": "people", "row": {}})", "unknown entity \"people\""},
+      {R"({"entity": "person"})", "member 'op' missing"},
+      {R"({"op": "commit", "op": "commit"})", "member 'op' given twice"},
+      {R"({"op": "commit", "extra": 1})", "unknown member 'extra'"},
+      {R"({"op": "tick"})", "member 'now' missing"},
+      {R"({"op": "tick", "now": "yesterday"})", "member 'now': bad timestamp value \"yesterday\""},
+      {R"({"op": "tick", "now": 1700000000})", "member 'now' must be a string"},
+      {R"({"op": "commit"} {"op": "commit"})", "content after the object"},
+      {R"(["op", "commit"])", "a change is a JSON object"},
+      {R"({"op": "commit")", "malformed JSON"},
+      {R"({"op": "upsert", "entity": "person", "row": {"person_id": "P1", "score": 01}})",
+       "malformed JSON (bad number \"01\")"},
+      {"{\"op\": \"upsert\", \"entity\": \"person\", \"row\": {\"person_id\": \"P\xff\"}}",
+       "invalid UTF-8"},
+      {R"({"op": "upsert", "entity": "person", "source": "crm", "row": {"person_id": "P1"}})",
+       "member 'source'"},
+  };
+  for (const auto& c : cases) {
+    const std::string got = error_of(p, c.line);
+    EXPECT_NE(got.find(c.expect), std::string::npos) << c.line << "\n  gave: " << got;
+    EXPECT_EQ(got.rfind("feed.ndjson:7: error: ", 0), 0u) << got;
+  }
+}
+
+// --- the feed reader
+// --------------------------------------------------------------------------------
+
+namespace {
+
+/// Everything `text` splits into, read through a pipe: each line as `NUMBER:TEXT`, or
+/// `NUMBER:too long`.
+std::vector<std::string> read_lines(const std::string& text, std::size_t max_line) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  std::thread writer([&] {
+    std::size_t off = 0;
+    while (off < text.size()) {
+      const ssize_t n =
+          ::write(fds[1], text.data() + off, std::min<std::size_t>(7777, text.size() - off));
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fds[1]);
+  });
+  std::vector<std::string> out;
+  feed_reader r(fds[0], max_line);
+  std::string_view line;
+  std::size_t no = 0;
+  for (int guard = 0; guard < 1000; ++guard) {
+    const auto st = r.next(line, no, -1, "pipe");
+    if (st == feed_reader::status::eof) break;
+    if (st == feed_reader::status::too_long)
+      out.push_back(std::to_string(no) + ":too long");
+    else
+      out.push_back(std::to_string(no) + ":" + std::string(line));
+  }
+  writer.join();
+  ::close(fds[0]);
+  return out;
+}
+
+}  // namespace
+
+TEST(FeedReader, SplitsLinesCountsBlankOnesAndDropsOversizedOnes) {
+  EXPECT_EQ(read_lines("\xEF\xBB\xBF"
+                       "a\r\n\n  \nb\nc",
+                       1024),
+            (std::vector<std::string>{"1:a", "4:b", "5:c"}));
+  const std::string big(300'000, 'x');
+  EXPECT_EQ(read_lines("a\n" + big + "\nb\n", 100'000),
+            (std::vector<std::string>{"1:a", "2:too long", "3:b"}));
+  EXPECT_EQ(read_lines(big + "\n", 400'000), (std::vector<std::string>{"1:" + big}));
+}
+
+TEST(FeedReader, TimesOutOnAPauseAndKeepsThePartialLine) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], "one\ntw", 6), 6);
+  feed_reader r(fds[0]);
+  std::string_view line;
+  std::size_t no = 0;
+  EXPECT_EQ(r.next(line, no, 20, "pipe"), feed_reader::status::line);
+  EXPECT_EQ(line, "one");
+  EXPECT_EQ(r.next(line, no, 20, "pipe"), feed_reader::status::timeout);
+  ASSERT_EQ(::write(fds[1], "o\n", 2), 2);
+  ::close(fds[1]);
+  EXPECT_EQ(r.next(line, no, 20, "pipe"), feed_reader::status::line);
+  EXPECT_EQ(line, "two");
+  EXPECT_EQ(no, 2u);
+  EXPECT_EQ(r.next(line, no, 20, "pipe"), feed_reader::status::eof);
+  ::close(fds[0]);
+}
+
+// --- the engine on a hand-made graph ------------------------------------------------------------
+
+TEST(LiveEngine, AppliesUpsertsInsertsDeletesAndTicks) {
+  graph g = small_graph();
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment software on account where industry = \"Software\"\n"
+                       "segment vps on person where seniority = \"VP\"\n"
+                       "segment recent on person where events.any(timestamp within last 7 days)\n"
+                       "segment sub on account where parent.industry = \"Software\"\n",
+                       g.schema(), "t.seg"));
+  const bound_file& f = *fp;
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  change_parser p(eng.schema());
+  auto batch = [&](std::vector<std::string> lines) {
+    std::vector<change> cs;
+    for (const auto& l : lines) cs.push_back(parsed(p, l));
+    return eng.apply(cs);
+  };
+  auto text = [&](const batch_result& r) {
+    std::string s;
+    for (const auto& c : r.changes)
+      s += f.segments[c.segment].name + (c.entered ? " +" : " -") + c.key + "\n";
+    return s;
+  };
+  EXPECT_EQ(keys_of(*eng.current(), 2), (std::vector<std::string>{"P1"}));
+
+  // A new account, a person moved onto it, an event for P2.
+  auto r = batch(
+      {R"({"op":"upsert","entity":"account","row":{"account_id":"A3","industry":"Software","parent_id":"A1"}})",
+       R"({"op":"upsert","entity":"person","row":{"person_id":"P2","seniority":"VP"}})",
+       R"({"op":"insert","entity":"event","row":{"person_id":"P2","timestamp":"2026-11-21T00:00:00Z"}})"});
+  EXPECT_EQ(r.batch, 1u);
+  EXPECT_EQ(r.applied, 3u);
+  EXPECT_EQ(text(r), "software +A3\nvps +P2\nrecent +P2\nsub +A3\n");
+
+  // Deleting A1: A2's and A3's parent links become null; P1's account link too.
+  r = batch({R"({"op":"delete","entity":"account","key":"A1"})"});
+  EXPECT_EQ(text(r), "software -A1\nsub -A2\nsub -A3\n");
+  // Deleting P1 deletes its events; re-creating it makes a fresh row without them.
+  r = batch({R"({"op":"delete","entity":"person","key":"P1"})",
+             R"({"op":"upsert","entity":"person","row":{"person_id":"P1","seniority":"VP"}})"});
+  EXPECT_EQ(text(r), "recent -P1\n");
+  EXPECT_EQ(r.batch, 3u);
+  // A tick of 7 days: P2's event falls out of the window.
+  r = batch({R"({"op":"tick","now":"2026-11-29T00:00:00Z"})"});
+  EXPECT_EQ(text(r), "recent -P2\n");
+  EXPECT_EQ(eng.current()->now, ts("2026-11-29T00:00:00Z"));
+}
+
+TEST(LiveEngine, AStrictBatchWithABadChangeAppliesNothing) {
+  graph g = small_graph();
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment vps on person where seniority = \"VP\"\n", g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  change_parser p(eng.schema());
+  const auto before = eng.current();
+  const std::vector<std::string> bad_tail = {
+      R"({"op":"delete","entity":"person","key":"P9"})",
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P3","account_id":"A9"}})",
+      R"({"op":"tick","now":"2026-11-21T00:00:00Z"})",
+  };
+  for (const auto& bad : bad_tail) {
+    std::vector<change> cs = {
+        parsed(p, R"({"op":"upsert","entity":"person","row":{"person_id":"P2","seniority":"VP"}})"),
+        parsed(p, R"({"op":"upsert","entity":"person","row":{"person_id":"P5","seniority":"VP"}})"),
+        parsed(p, R"({"op":"delete","entity":"account","key":"A1"})"),
+        parsed(p, R"({"op":"tick","now":"2026-11-30T00:00:00Z"})"), parsed(p, bad)};
+    const auto r = eng.apply(cs);
+    EXPECT_TRUE(r.failed()) << bad;
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].line, 7u);
+    EXPECT_EQ(eng.current(), before);  // nothing published
+  }
+  EXPECT_NE(bad_tail.size(), 0u);
+  // The undo restored everything: the same good changes now apply and number batch 1.
+  std::vector<change> good = {
+      parsed(p, R"({"op":"upsert","entity":"person","row":{"person_id":"P5","seniority":"VP"}})"),
+      parsed(p, R"({"op":"delete","entity":"account","key":"A1"})"),
+      parsed(p, R"({"op":"upsert","entity":"person","row":{"person_id":"P6","account_id":"A2"}})")};
+  const auto r = eng.apply(good);
+  EXPECT_EQ(r.batch, 1u);
+  EXPECT_EQ(r.applied, 3u);
+  EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1", "P5"}));
+  EXPECT_EQ(eng.current()->data->rows(eng.schema().find_entity("account")), 1u);
+  EXPECT_EQ(eng.current()->data->rows(eng.schema().find_entity("event")), 2u);
+}
+
+// --- random graphs, random segments, random feeds
+// ---------------------------------------------------
+
+namespace {
+
+/// Applies `batches` random batches to a live engine over a random graph and checks after each
+/// one: members == a full evaluation of the shadow's rows == the reference evaluator's, and the
+/// entered/exited lines == the difference of consecutive full results.
+struct feed_totals {
+  std::size_t memberships = 0, entered = 0, exited = 0, rejected = 0, batches = 0;
+};
+
+void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_totals& totals) {
+  random_dataset ds = make_random_dataset(seed);
+  segment_generator gen(ds.graph, ds.as_of, seed + 1000);
+  segment_options so;
+  so.segments = 8;
+  so.max_depth = 2 + static_cast<int>(seed % 2);
+  const generated_segments file = gen.file(so);
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments(file.text, ds.graph.schema(), "random.seg"));
+  const bound_file& f = *fp;
+  live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = lenient, .threads = 2});
+  change_parser parser(eng.schema());
+  shadow_rows shadow(ds.graph);
+  change_generator changes(shadow, ds.as_of, seed, lenient ? 0.08 : 0.0);
+  const std::string where = "seed " + std::to_string(seed);
+
+  auto expected = [&](const graph& g, timestamp_us now) {
+    std::vector<std::vector<std::string>> out(f.segments.size());
+    evaluation ev = evaluate(g, f, eval_options{.as_of = now, .threads = 1, .segments = {}});
+    reference_evaluator ref(g);
+    for (const auto& r : ev.segments) {
+      const auto i = static_cast<std::uint32_t>(f.find(r.name));
+      for (auto it = r.members.begin(); it != r.members.end(); ++it)
+        out[i].emplace_back(g.key(r.entity, *it));
+      std::sort(out[i].begin(), out[i].end());
+      auto ref_keys = ref.members(f, i, now);
+      std::sort(ref_keys.begin(), ref_keys.end());
+      EXPECT_EQ(out[i], ref_keys) << where << ": engine and reference disagree on " << r.name;
+    }
+    return out;
+  };
+  auto previous = expected(ds.graph, ds.as_of);
+  for (std::size_t i = 0; i < f.segments.size(); ++i)
+    ASSERT_EQ(keys_of(*eng.current(), i), previous[i]) << where << " at the start";
+
+  std::size_t line_no = 0;
+  for (int b = 0; b < batches; ++b) {
+    std::vector<change> batch;
+    std::size_t good = 0, bad_parsed = 0;  // lines other than commit the engine gets
+    const int size = 1 + static_cast<int>(changes.now() % 17);
+    for (int k = 0; k < size; ++k) {
+      const feed_line l = changes.next();
+      ++line_no;
+      std::string padded = l.text;
+      padded.reserve(l.text.size() + simdjson::SIMDJSON_PADDING);
+      auto pr = parser.parse(std::string_view(padded.data(), l.text.size()), line_no);
+      if (auto* e = std::get_if<change_error>(&pr)) {
+        EXPECT_FALSE(l.good) << where << ": a good line did not parse: " << l.text << "\n  "
+                             << e->message;
+        continue;
+      }
+      batch.push_back(std::move(std::get<change>(pr)));
+      if (l.commit) break;
+      ++(l.good ? good : bad_parsed);
+    }
+    const batch_result r = eng.apply(batch);
+    ASSERT_FALSE(r.failed()) << where << ": " << (r.errors.empty() ? "" : r.errors[0].message);
+    EXPECT_EQ(r.applied, good) << where;
+    EXPECT_EQ(r.rejected, bad_parsed) << where;
+    EXPECT_EQ(r.errors.size(), bad_parsed) << where;
+    const auto state = eng.current();
+    EXPECT_EQ(state->now, changes.now()) << where;
+    const graph g = shadow.build();
+    const auto now_expected = expected(g, changes.now());
+    std::size_t entered = 0, exited = 0;
+    for (std::size_t i = 0; i < f.segments.size(); ++i) {
+      EXPECT_EQ(keys_of(*state, i), now_expected[i])
+          << where << ", batch " << b + 1 << ", segment " << f.segments[i].name << "\n"
+          << file.definitions[i];
+      // Entered and exited: the difference of consecutive full results.
+      std::vector<std::string> in, out, got_in, got_out;
+      std::set_difference(now_expected[i].begin(), now_expected[i].end(), previous[i].begin(),
+                          previous[i].end(), std::back_inserter(in));
+      std::set_difference(previous[i].begin(), previous[i].end(), now_expected[i].begin(),
+                          now_expected[i].end(), std::back_inserter(out));
+      for (const auto& c : r.changes)
+        if (c.segment == i) (c.entered ? got_in : got_out).push_back(c.key);
+      EXPECT_EQ(got_in, in) << where << ", batch " << b + 1 << ", " << f.segments[i].name;
+      EXPECT_EQ(got_out, out) << where << ", batch " << b + 1 << ", " << f.segments[i].name;
+      entered += in.size();
+      exited += out.size();
+      totals.memberships += now_expected[i].size();
+    }
+    EXPECT_EQ(r.entered, entered);
+    EXPECT_EQ(r.exited, exited);
+    totals.entered += entered;
+    totals.exited += exited;
+    totals.rejected += r.rejected;
+    ++totals.batches;
+    previous = now_expected;
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+}  // namespace
+
+TEST(LiveEngine, RandomFeedsMatchAFullEvaluationOfTheChangedRows) {
+  feed_totals t;
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    check_random_feed(seed, 12, /*lenient=*/seed % 2 == 0, t);
+    if (HasFailure()) break;
+  }
+  std::printf("%zu batches: %zu memberships checked, %zu entered, %zu exited, %zu rejected\n",
+              t.batches, t.memberships, t.entered, t.exited, t.rejected);
+  // The feeds must move memberships both ways and exercise rejections, or the test proves little.
+  EXPECT_GT(t.entered, 50u);
+  EXPECT_GT(t.exited, 50u);
+  EXPECT_GT(t.rejected, 5u);
+}
+
+TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
+  random_dataset ds = make_random_dataset(31);
+  segment_generator gen(ds.graph, ds.as_of, 5);
+  segment_options so;
+  so.segments = 6;
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments(gen.file(so).text, ds.graph.schema(), "random.seg"));
+  const bound_file& f = *fp;
+  live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = true, .threads = 2});
+  change_parser parser(eng.schema());
+  shadow_rows shadow(ds.graph);
+  change_generator changes(shadow, ds.as_of, 77, 0.0);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, bad{0};
+  std::thread reader([&] {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::uint64_t last = 0;
+    while (!done.load() && std::chrono::steady_clock::now() < until && reads.load() < 400) {
+      const auto s = eng.current();
+      // A state is whole: its members are exactly a fresh evaluation of its own data.
+      evaluation ev =
+          evaluate(*s->data, f, eval_options{.as_of = s->now, .threads = 1, .segments = {}});
+      for (const auto& r : ev.segments)
+        if (r.members != s->segments[static_cast<std::size_t>(f.find(r.name))].members) ++bad;
+      if (s->batch < last) ++bad;  // batches only move forward
+      last = s->batch;
+      ++reads;
+    }
+  });
+  for (int b = 0; b < 25; ++b) {
+    std::vector<change> batch;
+    for (int k = 0; k < 8; ++k) {
+      const feed_line l = changes.next();
+      std::string padded = l.text;
+      padded.reserve(l.text.size() + simdjson::SIMDJSON_PADDING);
+      auto pr = parser.parse(std::string_view(padded.data(), l.text.size()), 1);
+      if (auto* c = std::get_if<change>(&pr)) batch.push_back(std::move(*c));
+    }
+    EXPECT_FALSE(eng.apply(batch).failed());
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(eng.current()->batch, 25u);
+}
+
+// --- run_stream
+// -----------------------------------------------------------------------------------------
+
+namespace {
+
+struct stream_run {
+  std::string out, err;
+  stream_totals totals;
+};
+
+/// Runs `run_stream` over `feed` written into a pipe in `parts` with `pause_ms` between them.
+stream_run stream_feed(live_engine& eng, const std::vector<std::string>& parts, int pause_ms,
+                       stream_options o) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  std::thread writer([&] {
+    for (const auto& p : parts) {
+      EXPECT_EQ(::write(fds[1], p.data(), p.size()), static_cast<ssize_t>(p.size()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    }
+    ::close(fds[1]);
+  });
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  stream_run r;
+  r.totals = run_stream(eng, fds[0], out, err, o);
+  writer.join();
+  ::close(fds[0]);
+  for (auto [fp, s] : {std::pair{out, &r.out}, std::pair{err, &r.err}}) {
+    std::rewind(fp);
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) s->append(buf, n);
+    std::fclose(fp);
+  }
+  return r;
+}
+
+std::string without_ms(std::string s) {
+  for (std::size_t at; (at = s.find("\"ms\": ")) != std::string::npos;) {
+    const std::size_t end = s.find('}', at);
+    s.replace(at, end - at, "MS");
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST(RunStream, BatchesAtCommitsAtTheBatchSizeOnPausesAndAtTheEnd) {
+  graph g = small_graph();
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment vps on person where seniority = \"VP\"\n", g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  stream_options o;
+  o.batch_size = 2;
+  o.max_delay_ms = 100;
+  const std::string vp =
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P2","seniority":"VP"}})";
+  const std::string mgr =
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P2","seniority":"Manager"}})";
+  const auto r = stream_feed(
+      eng,
+      {vp + "\n{\"op\":\"commit\"}\n{\"op\":\"commit\"}\n" + mgr + "\n" + vp + "\n" + mgr +
+           "\n",     // commit; commit right after (no batch); then 2 lines (batch size)
+       vp + "\n",    // then a pause: a batch of one
+       "\n" + mgr},  // and the end of the input
+      400, o);
+  EXPECT_FALSE(r.totals.failed);
+  EXPECT_EQ(without_ms(r.out),
+            "{\"batch\": 1, \"segment\": \"vps\", \"key\": \"P2\", \"change\": \"entered\"}\n"
+            "{\"batch\": 1, \"applied\": 1, \"rejected\": 0, \"entered\": 1, \"exited\": 0, MS}\n"
+            "{\"batch\": 2, \"applied\": 2, \"rejected\": 0, \"entered\": 0, \"exited\": 0, MS}\n"
+            "{\"batch\": 3, \"segment\": \"vps\", \"key\": \"P2\", \"change\": \"exited\"}\n"
+            "{\"batch\": 3, \"applied\": 1, \"rejected\": 0, \"entered\": 0, \"exited\": 1, MS}\n"
+            "{\"batch\": 4, \"segment\": \"vps\", \"key\": \"P2\", \"change\": \"entered\"}\n"
+            "{\"batch\": 4, \"applied\": 1, \"rejected\": 0, \"entered\": 1, \"exited\": 0, MS}\n"
+            "{\"batch\": 5, \"segment\": \"vps\", \"key\": \"P2\", \"change\": \"exited\"}\n"
+            "{\"batch\": 5, \"applied\": 1, \"rejected\": 0, \"entered\": 0, \"exited\": 1, MS}\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
+  const std::string vp =
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P2","seniority":"VP"}})";
+  const std::string feed =
+      vp + "\n{\"op\":\"commit\"}\n" +
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P1","seniority":"X"}})" +
+      "\n{\"op\":\"delete\",\"entity\":\"person\",\"key\":\"P7\"}\n"
+      "{\"op\":\"commit\"}\n{\"op\": \"explode\"}\n" +
+      std::string(5000, ' ') + "x\n";
+  const auto fp = std::make_shared<const bound_file>(compile_segments(
+      "segment vps on person where seniority = \"VP\"\n", small_graph().schema(), "t.seg"));
+  {
+    live_engine eng(small_graph(), fp,
+                    {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+    stream_options o;
+    o.feed_name = "feed.ndjson";
+    const auto r = stream_feed(eng, {feed}, 0, o);
+    EXPECT_TRUE(r.totals.failed);
+    EXPECT_EQ(r.totals.batches, 1u);
+    EXPECT_EQ(r.out.find("\"batch\": 2"), std::string::npos) << r.out;
+    EXPECT_EQ(r.err, "feed.ndjson:4: error: member 'key': no person with key \"P7\"\n");
+    EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1", "P2"}));
+  }
+  {
+    live_engine eng(small_graph(), fp,
+                    {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = true, .threads = 1});
+    stream_options o;
+    o.feed_name = "feed.ndjson";
+    o.lenient = true;
+    o.max_line = 1000;
+    const auto r = stream_feed(eng, {feed}, 0, o);
+    EXPECT_FALSE(r.totals.failed);
+    EXPECT_EQ(r.totals.batches, 3u);
+    EXPECT_EQ(r.totals.rejected, 3u);
+    EXPECT_NE(without_ms(r.out).find("{\"batch\": 2, \"segment\": \"vps\", \"key\": \"P1\", "
+                                     "\"change\": \"exited\"}\n{\"batch\": 2, \"applied\": 1, "
+                                     "\"rejected\": 1, \"entered\": 0, \"exited\": 1, MS}\n"
+                                     "{\"batch\": 3, \"applied\": 0, \"rejected\": 2, "
+                                     "\"entered\": 0, \"exited\": 0, MS}\n"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.err.find("feed.ndjson:4: error: member 'key': no person with key \"P7\"\n"),
+              std::string::npos);
+    EXPECT_NE(r.err.find("feed.ndjson:6: error: unknown op \"explode\""), std::string::npos);
+    EXPECT_NE(r.err.find("feed.ndjson:7: error: line longer than 1000 bytes"), std::string::npos);
+  }
+}
