@@ -141,6 +141,9 @@ TEST(ChangeParser, ReadsValuesByTheCsvRules) {
   EXPECT_EQ(c.now, ts("2026-11-23T00:00:00Z"));
   c = parsed(p, R"(  {"op": "commit"}   )");
   EXPECT_EQ(c.op, change_op::commit);
+  // Members a producer adds (ids, envelopes) are ignored, whatever their values.
+  c = parsed(p, R"({"id": 17, "op": "commit", "meta": {"from": ["crm"]}})");
+  EXPECT_EQ(c.op, change_op::commit);
   c = parsed(
       p,
       R"({"op": "insert", "entity": "event", "row": {"person_id": "P1", "type": "\u00e9v\"t"}})");
@@ -188,7 +191,7 @@ TEST(ChangeParser, BadLinesNameTheLineAndTheField) {
       {R"({"op": "upsert", "entity": "people", "row": {}})", "unknown entity \"people\""},
       {R"({"entity": "person"})", "member 'op' missing"},
       {R"({"op": "commit", "op": "commit"})", "member 'op' given twice"},
-      {R"({"op": "commit", "extra": 1})", "unknown member 'extra'"},
+      {R"({"op": "delete", "entity": "person", "key": ""})", "member 'key': the key is empty"},
       {R"({"op": "tick"})", "member 'now' missing"},
       {R"({"op": "tick", "now": "yesterday"})", "member 'now': bad timestamp value \"yesterday\""},
       {R"({"op": "tick", "now": 1700000000})", "member 'now' must be a string"},
@@ -257,6 +260,8 @@ TEST(FeedReader, SplitsLinesCountsBlankOnesAndDropsOversizedOnes) {
   EXPECT_EQ(read_lines("a\n" + big + "\nb\n", 100'000),
             (std::vector<std::string>{"1:a", "2:too long", "3:b"}));
   EXPECT_EQ(read_lines(big + "\n", 400'000), (std::vector<std::string>{"1:" + big}));
+  // An oversized last line without an end is reported too.
+  EXPECT_EQ(read_lines("a\n" + big, 100'000), (std::vector<std::string>{"1:a", "2:too long"}));
 }
 
 TEST(FeedReader, TimesOutOnAPauseAndKeepsThePartialLine) {
@@ -363,6 +368,38 @@ TEST(LiveEngine, AStrictBatchWithABadChangeAppliesNothing) {
   EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1", "P5"}));
   EXPECT_EQ(eng.current()->data->rows(eng.schema().find_entity("account")), 1u);
   EXPECT_EQ(eng.current()->data->rows(eng.schema().find_entity("event")), 2u);
+}
+
+TEST(LiveEngine, ADeleteTakesRowsWhoseKeyIsTheLinkAndTheirChildren) {
+  // `ext` is keyed by the account it extends: deleting the account cannot null the link and
+  // keep the key, so the row goes, and the events pointing at it with it.
+  graph_builder b(parse_schema(R"({"entities": {
+    "account": {"file": "a.csv", "key": "account_id", "attributes": {"name": "string"}},
+    "ext": {"file": "x.csv", "key": "account_id", "attributes": {"note": "string"},
+            "links": {"account": {"column": "account_id", "to": "account", "reverse": "ext"}}},
+    "hit": {"file": "h.csv", "attributes": {"n": "int"},
+            "links": {"ext": {"column": "ext_id", "to": "ext", "reverse": "hits"}}}}})",
+                               "schema.json"));
+  b.add_row("account", {{"account_id", "A1"}, {"name", "one"}});
+  b.add_row("account", {{"account_id", "A2"}, {"name", "two"}});
+  b.add_row("ext", {{"account_id", "A1"}, {"note", "x"}});
+  b.add_row("ext", {{"account_id", "A2"}, {"note", "y"}});
+  b.add_row("hit", {{"ext_id", "A1"}, {"n", "1"}});
+  b.add_row("hit", {{"ext_id", "A2"}, {"n", "2"}});
+  graph g = b.build();
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment noted on ext where hits.count() >= 1\n", g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  change_parser p(eng.schema());
+  const std::vector<change> del{parsed(p, R"({"op":"delete","entity":"account","key":"A1"})")};
+  const auto r = eng.apply(del);
+  ASSERT_FALSE(r.failed()) << r.errors[0].message;
+  ASSERT_EQ(r.changes.size(), 1u);
+  EXPECT_EQ(r.changes[0].key, "A1");
+  EXPECT_FALSE(r.changes[0].entered);
+  const auto s = eng.current();
+  EXPECT_EQ(s->data->rows(eng.schema().find_entity("ext")), 1u);
+  EXPECT_EQ(s->data->rows(eng.schema().find_entity("hit")), 1u);
 }
 
 // --- random graphs, random segments, random feeds
@@ -616,6 +653,48 @@ TEST(RunStream, BatchesAtCommitsAtTheBatchSizeOnPausesAndAtTheEnd) {
   EXPECT_EQ(r.err, "");
 }
 
+TEST(RunStream, StrictNamesTheFirstBadLineOfTheBatch) {
+  // Line 1 is bad only against the data (a dangling link); line 3 does not parse. The batch
+  // fails at line 3's parse error, but the error names line 1.
+  const auto fp = std::make_shared<const bound_file>(compile_segments(
+      "segment vps on person where seniority = \"VP\"\n", small_graph().schema(), "t.seg"));
+  live_engine eng(small_graph(), fp,
+                  {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  stream_options o;
+  o.feed_name = "f";
+  const auto r =
+      stream_feed(eng,
+                  {R"({"op":"upsert","entity":"person","row":{"person_id":"P3","account_id":"A9"}})"
+                   "\n{\"op\":\"tick\",\"now\":\"2026-11-23\"}\njunk\n"},
+                  0, o);
+  EXPECT_TRUE(r.totals.failed);
+  EXPECT_EQ(r.err, "f:1: error: field 'account_id': no account with key \"A9\"\n");
+  EXPECT_EQ(eng.current()->now, ts("2026-11-22T00:00:00Z"));  // the dry run left nothing
+}
+
+TEST(RunStream, AZeroMaxDelayDoesNotSplitAnInputThatIsAllThere) {
+  const auto fp = std::make_shared<const bound_file>(compile_segments(
+      "segment vps on person where seniority = \"VP\"\n", small_graph().schema(), "t.seg"));
+  live_engine eng(small_graph(), fp,
+                  {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  std::FILE* feed = std::tmpfile();
+  std::string line = R"({"op":"upsert","entity":"person","row":{"person_id":"P2","score":"1"}})";
+  line += "\n";
+  for (int i = 0; i < 4000; ++i) std::fwrite(line.data(), 1, line.size(), feed);  // ~300 KB
+  std::fflush(feed);
+  std::rewind(feed);
+  stream_options o;
+  o.max_delay_ms = 0;
+  o.batch_size = 100000;
+  std::FILE* out = std::tmpfile();
+  const auto t = run_stream(eng, ::fileno(feed), out, stderr, o);
+  EXPECT_FALSE(t.failed);
+  EXPECT_EQ(t.batches, 1u);
+  EXPECT_EQ(t.applied, 4000u);
+  std::fclose(out);
+  std::fclose(feed);
+}
+
 TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
   const std::string vp =
       R"({"op":"upsert","entity":"person","row":{"person_id":"P2","seniority":"VP"}})";
@@ -659,7 +738,7 @@ TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
         << r.out;
     EXPECT_NE(r.err.find("feed.ndjson:4: error: member 'key': no person with key \"P7\"\n"),
               std::string::npos);
-    EXPECT_NE(r.err.find("feed.ndjson:6: error: unknown op \"explode\""), std::string::npos);
+    EXPECT_NE(r.err.find("feed.ndjson:6: error: member 'op': unknown op \"explode\""), std::string::npos);
     EXPECT_NE(r.err.find("feed.ndjson:7: error: line longer than 1000 bytes"), std::string::npos);
   }
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,6 +87,21 @@ class live_engine {
     return state_;
   }
 
+  /// The first change of `changes` that cannot apply after the ones before it, or nothing; a
+  /// dry run that leaves the data as it was. O(changes), deletes aside.
+  std::optional<change_error> check(std::span<const change> changes) {
+    undo_log undo;
+    std::optional<change_error> err;
+    for (const change& c : changes) {
+      std::string m = rows_.apply(c, undo);
+      if (m.empty()) continue;
+      err = change_error{c.line, std::move(m)};
+      break;
+    }
+    rows_.rollback(undo);
+    return err;
+  }
+
   /// Applies `changes` as one batch (commits among them are ignored), in order, each seeing the
   /// ones before it; then evaluates and returns who entered and who left. A change that cannot
   /// apply fails the whole batch (nothing applied, `failed()`, the error in `errors`) or, with
@@ -118,10 +134,21 @@ class live_engine {
     for (const auto& u : undo.entries)
       (u.what == undo_log::kind::now ? now_moved : rows_changed) = true;
     std::shared_ptr<const live_state> before = current();
-    std::shared_ptr<const live_state> after =
-        rows_changed ? evaluate(std::make_shared<const graph>(rows_.build()), before->batch + 1)
-        : now_moved  ? evaluate(before->data, before->batch + 1)
-                     : restamp(*before);
+    std::shared_ptr<const live_state> after;
+    try {
+      after = rows_changed
+                  ? evaluate(std::make_shared<const graph>(rows_.build()), before->batch + 1)
+              : now_moved ? evaluate(before->data, before->batch + 1)
+                          : restamp(*before);
+    } catch (const std::exception& e) {
+      // The checks of each change should make this impossible; if not, the batch is refused
+      // whole, whatever the mode, rather than leaving the rows and the results apart.
+      rows_.rollback(undo);
+      res = {};
+      res.errors.push_back({changes.empty() ? 0 : changes.back().line,
+                            std::string("the batch cannot be applied: ") + e.what()});
+      return res;
+    }
     if (rows_changed || now_moved) diff(*before, *after, res);
     res.batch = after->batch;
     res.ms =

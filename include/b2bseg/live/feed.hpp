@@ -6,6 +6,7 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -66,7 +67,12 @@ class feed_reader {
         line = line_;
         return status::line;
       }
-      if (eof_) return status::eof;
+      if (eof_) {
+        if (!discarding_) return status::eof;
+        discarding_ = false;  // an oversized last line without an end
+        line_no = ++line_no_;
+        return status::too_long;
+      }
       scanned_ = avail;
       if (avail > max_line_) {  // drop what is held of an oversized line, keep reading to its end
         discarding_ = true;
@@ -77,9 +83,10 @@ class feed_reader {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                               deadline - std::chrono::steady_clock::now())
                               .count();
-        if (left <= 0) return status::timeout;
+        // A deadline already past still looks (poll with 0): only an input that has nothing
+        // to give is a pause.
         pollfd p{fd_, POLLIN, 0};
-        const int r = ::poll(&p, 1, static_cast<int>(left));
+        const int r = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
         if (r == 0) return status::timeout;
         if (r < 0 && errno != EINTR)
           throw data_error(name, 0, 0, std::string("cannot read: ") + std::strerror(errno));
@@ -369,7 +376,7 @@ class change_parser {
       } else if (n == "source") {
         return "member 'source': entities with sources cannot change through a feed yet";
       } else {
-        return "unknown member '" + n + "' (a change has op, entity, key, row or now)";
+        continue;  // other members (a producer's id or envelope) are not the change's business
       }
       if (!m.empty()) return m;
     }
@@ -403,12 +410,13 @@ class change_parser {
     else if (op == "delete")
       c.op = change_op::erase;
     else
-      return "unknown op " + detail::live::quoted(op) +
+      return "member 'op': unknown op " + detail::live::quoted(op) +
              " (expected upsert, insert, delete, tick or commit)";
     if (!has_entity) return "member 'entity' missing";
     if (has_now) return "member 'now' does not belong to a " + op;
     c.entity = schema_.find_entity(entity);
-    if (c.entity == no_entity) return "unknown entity " + detail::live::quoted(entity);
+    if (c.entity == no_entity)
+      return "member 'entity': unknown entity " + detail::live::quoted(entity);
     const entity_def& def = schema_.entities[c.entity];
     const auto& cols = layout_.entities[c.entity];
     if (def.resolved())
@@ -418,7 +426,8 @@ class change_parser {
     if (c.op == change_op::erase) {
       if (has_row) return "member 'row' does not belong to a delete";
       if (!def.key) return "entity '" + def.name + "' has no key: its rows cannot be deleted";
-      if (!has_key || key.empty()) return "member 'key' missing";
+      if (!has_key) return "member 'key' missing";
+      if (key.empty()) return "member 'key': the key is empty";
       c.key = std::move(key);
       return {};
     }

@@ -81,8 +81,9 @@ class live_rows {
   /// how to take it back; or, when it cannot apply (a delete of a key that is not there, a link
   /// to a key that is not there, a tick backwards), changes nothing and returns the message.
   /// A delete nulls the links of keyed rows that point at the row and deletes the rows without
-  /// a key that point at it (SPEC 2.4). O(fields) for a row change; O(rows linking to the
-  /// entity) for a delete.
+  /// a key that point at it (SPEC 2.4); a keyed row whose key column is that link goes too.
+  /// O(fields) for a row change; a delete scans every row of the entities that link to the
+  /// deleted row's entity (no reverse index yet).
   std::string apply(const change& c, undo_log& undo) {
     switch (c.op) {
       case change_op::commit:
@@ -250,26 +251,34 @@ class live_rows {
     auto found = t.keys.find(c.key);
     if (found == t.keys.end())
       return "member 'key': no " + schema_.entities[c.entity].name + " with key \"" + c.key + "\"";
-    kill(c.entity, found->second, undo);
-    // Links that pointed at it: null in rows with a key, the whole row for rows without.
+    kill_and_cascade(c.entity, found->second, undo);
+    return {};
+  }
+
+  /// Kills row `r` of `e`; links that pointed at it become null in rows with a key, and rows
+  /// without a key (or whose key is that link) die with it, and so on down.
+  void kill_and_cascade(entity_id e, std::uint32_t r, undo_log& undo) {
+    const int key_column = layout_.entities[e].key;
+    const std::string key = key_column >= 0 ? tables_[e].rows[r][key_column] : std::string();
+    kill(e, r, undo);
+    if (key.empty()) return;  // nothing can link to a row without a key
     for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
       const auto& def = schema_.entities[ce];
       auto& ct = tables_[ce];
       for (std::uint32_t l = 0; l < def.links.size(); ++l) {
-        if (def.links[l].target != c.entity) continue;
+        if (def.links[l].target != e) continue;
         const std::uint32_t col = layout_.entities[ce].link_column[l];
-        for (std::uint32_t r = 0; r < ct.rows.size(); ++r) {
-          if (ct.dead[r] || ct.rows[r][col] != c.key) continue;
-          if (def.key) {
-            undo.entries.push_back({undo_log::kind::set_field, ce, r, col, ct.rows[r][col], 0});
-            ct.rows[r][col].clear();
+        for (std::uint32_t cr = 0; cr < ct.rows.size(); ++cr) {
+          if (ct.dead[cr] || ct.rows[cr][col] != key) continue;
+          if (def.key && static_cast<int>(col) != layout_.entities[ce].key) {
+            undo.entries.push_back({undo_log::kind::set_field, ce, cr, col, ct.rows[cr][col], 0});
+            ct.rows[cr][col].clear();
           } else {
-            kill(ce, r, undo);
+            kill_and_cascade(ce, cr, undo);
           }
         }
       }
     }
-    return {};
   }
 
   b2bseg::schema schema_;

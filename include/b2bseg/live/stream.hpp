@@ -94,8 +94,14 @@ inline stream_totals run_stream(live_engine& engine, int fd, std::FILE* out, std
     return true;
   };
   auto reject = [&](change_error e) -> bool {
+    if (!o.lenient) {
+      // Strict: the batch fails here; name its first bad line, which may be an earlier one
+      // that only the data could tell was bad.
+      auto earlier = engine.check(batch);
+      report(earlier ? *earlier : e);
+      return false;
+    }
     report(e);
-    if (!o.lenient) return false;
     ++parse_rejected;
     ++lines;
     return true;

@@ -1,0 +1,208 @@
+// Live-path benchmark (issue 10): the whole bench suite loaded, batches of changes applied to a
+// live_engine, timed from `apply` to the membership changes. Per-batch p50 and p99 are counters.
+// Every run checks its result: after the timed batches, each segment's published members equal a
+// fresh evaluation of the published data at the published `now`, and every batch took a number.
+//
+//   build/bench/bench_live                                  # 100k people (generated once)
+//   B2BSEG_BENCH_PEOPLE=1000000 build/bench/bench_live      # the issue's scale (slow today)
+//
+// Today a batch rebuilds the graph and evaluates every segment, so the figures are those of
+// "re-evaluating everything after each batch": the baseline incremental evaluation is measured
+// against.
+#include <b2bseg/b2bseg.hpp>
+#include <b2bseg/live/engine.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "common.hpp"
+
+namespace {
+
+struct world {
+  b2bseg::graph g;
+  std::shared_ptr<const b2bseg::bound_file> f;
+  b2bseg::timestamp_us as_of = 0;
+  std::vector<std::string> people, accounts, opportunities;
+};
+
+world& the_world() {
+  static world* w = [] {
+    auto* x = new world;
+    const bench::dataset& d = bench::cached_dataset(bench::people_from_env(100000));
+    x->g = b2bseg::load_dataset(d.dir);
+    std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "suite" / "b2bseg_suite.seg");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    x->f = std::make_shared<const b2bseg::bound_file>(
+        b2bseg::compile_segments(ss.str(), x->g.schema(), "b2bseg_suite.seg"));
+    b2bseg::parse_timestamp("2026-11-22T00:00:00Z", x->as_of);
+    auto keys = [&](const char* entity, std::vector<std::string>& out) {
+      const b2bseg::entity_id e = x->g.schema().find_entity(entity);
+      for (b2bseg::row_id r = 0; r < x->g.rows(e); ++r) out.emplace_back(x->g.key(e, r));
+    };
+    keys("person", x->people);
+    keys("account", x->accounts);
+    keys("opportunity", x->opportunities);
+    return x;
+  }();
+  return *w;
+}
+
+/// Changes of the issue's mix: `events` of 100 event inserts, the rest person and account
+/// upserts and opportunity deletes (each key deleted once).
+class change_mix {
+ public:
+  explicit change_mix(const b2bseg::schema& s, const world& w) : w_(w) {
+    event_ = s.find_entity("event");
+    person_ = s.find_entity("person");
+    account_ = s.find_entity("account");
+    opportunity_ = s.find_entity("opportunity");
+    b2bseg::row_layout layout(s);
+    ev_person_ = static_cast<std::uint32_t>(layout.entities[event_].find("person_id"));
+    ev_type_ = static_cast<std::uint32_t>(layout.entities[event_].find("type"));
+    ev_ts_ = static_cast<std::uint32_t>(layout.entities[event_].find("timestamp"));
+    p_key_ = static_cast<std::uint32_t>(layout.entities[person_].key);
+    p_score_ = static_cast<std::uint32_t>(layout.entities[person_].find("lead_score"));
+    a_key_ = static_cast<std::uint32_t>(layout.entities[account_].key);
+    a_employees_ = static_cast<std::uint32_t>(layout.entities[account_].find("employees"));
+  }
+
+  b2bseg::change event_insert(b2bseg::timestamp_us now) {
+    b2bseg::change c;
+    c.op = b2bseg::change_op::insert;
+    c.entity = event_;
+    c.fields = {{ev_person_, pick(w_.people)},
+                {ev_type_, "web.pageview"},
+                {ev_ts_, b2bseg::format_timestamp(now - 3'600'000'000LL)}};
+    return c;
+  }
+
+  /// `n` changes: 80% event inserts, 15% person or account upserts, 5% deletes.
+  std::vector<b2bseg::change> batch(std::size_t n, b2bseg::timestamp_us now) {
+    std::vector<b2bseg::change> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto p = next() % 100;
+      if (p < 80) {
+        out.push_back(event_insert(now));
+      } else if (p < 95) {
+        b2bseg::change c;
+        c.op = b2bseg::change_op::upsert;
+        if (p < 88) {
+          c.entity = person_;
+          c.key = pick(w_.people);
+          c.fields = {{p_key_, c.key}, {p_score_, std::to_string(next() % 100)}};
+        } else {
+          c.entity = account_;
+          c.key = pick(w_.accounts);
+          c.fields = {{a_key_, c.key}, {a_employees_, std::to_string(next() % 20000)}};
+        }
+        out.push_back(std::move(c));
+      } else if (deleted_ < w_.opportunities.size()) {
+        b2bseg::change c;
+        c.op = b2bseg::change_op::erase;
+        c.entity = opportunity_;
+        c.key = w_.opportunities[deleted_++];
+        out.push_back(std::move(c));
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::uint64_t next() {
+    s_ = s_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return s_ >> 17;
+  }
+  const std::string& pick(const std::vector<std::string>& v) { return v[next() % v.size()]; }
+
+  const world& w_;
+  std::uint64_t s_ = 12345;
+  std::size_t deleted_ = 0;
+  b2bseg::entity_id event_, person_, account_, opportunity_;
+  std::uint32_t ev_person_, ev_type_, ev_ts_, p_key_, p_score_, a_key_, a_employees_;
+};
+
+/// The published members equal a fresh evaluation of the published data.
+bool check_state(benchmark::State& state, const b2bseg::live_engine& eng, std::uint64_t batches) {
+  const auto s = eng.current();
+  if (!bench::check(state, "batches", s->batch, batches)) return false;
+  const auto ev =
+      b2bseg::evaluate(*s->data, eng.segments(), {.as_of = s->now, .threads = 0, .segments = {}});
+  for (const auto& r : ev.segments) {
+    const auto& live = s->segments[static_cast<std::size_t>(eng.segments().find(r.name))];
+    if (!bench::check_true(state, live.members == r.members, r.name + " members")) return false;
+  }
+  return true;
+}
+
+void percentiles(benchmark::State& state, std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  if (ms.empty()) return;
+  state.counters["p50_ms"] = ms[ms.size() / 2];
+  state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+}
+
+void BM_one_event_insert(benchmark::State& state) {
+  world& w = the_world();
+  b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
+  change_mix mix(eng.schema(), w);
+  std::vector<double> ms;
+  std::uint64_t batches = 0;
+  for (auto _ : state) {
+    const std::vector<b2bseg::change> one{mix.event_insert(w.as_of)};
+    const auto r = eng.apply(one);
+    ms.push_back(r.ms);
+    ++batches;
+  }
+  percentiles(state, ms);
+  check_state(state, eng, batches);
+}
+BENCHMARK(BM_one_event_insert)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_mixed_batch_1000(benchmark::State& state) {
+  world& w = the_world();
+  b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
+  change_mix mix(eng.schema(), w);
+  std::vector<double> ms;
+  std::uint64_t batches = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const auto batch = mix.batch(1000, w.as_of);
+    state.ResumeTiming();
+    const auto r = eng.apply(batch);
+    ms.push_back(r.ms);
+    ++batches;
+  }
+  percentiles(state, ms);
+  state.counters["changes_per_s"] =
+      benchmark::Counter(1000.0 * static_cast<double>(batches), benchmark::Counter::kIsRate);
+  check_state(state, eng, batches);
+}
+BENCHMARK(BM_mixed_batch_1000)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_one_hour_tick(benchmark::State& state) {
+  world& w = the_world();
+  b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
+  std::vector<double> ms;
+  std::uint64_t batches = 0;
+  b2bseg::timestamp_us now = w.as_of;
+  for (auto _ : state) {
+    b2bseg::change tick;
+    tick.op = b2bseg::change_op::tick;
+    tick.now = now += 3'600'000'000LL;
+    const std::vector<b2bseg::change> one{tick};
+    const auto r = eng.apply(one);
+    ms.push_back(r.ms);
+    ++batches;
+  }
+  percentiles(state, ms);
+  check_state(state, eng, batches);
+}
+BENCHMARK(BM_one_hour_tick)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
