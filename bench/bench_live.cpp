@@ -145,24 +145,11 @@ void percentiles(benchmark::State& state, std::vector<double> ms) {
   state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
 }
 
-void BM_one_event_insert(benchmark::State& state) {
-  world& w = the_world();
-  b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
-  change_mix mix(eng.schema(), w);
-  std::vector<double> ms;
-  std::uint64_t batches = 0;
-  for (auto _ : state) {
-    const std::vector<b2bseg::change> one{mix.event_insert(w.as_of)};
-    const auto r = eng.apply(one);
-    ms.push_back(r.ms);
-    ++batches;
-  }
-  percentiles(state, ms);
-  check_state(state, eng, batches);
-}
-BENCHMARK(BM_one_event_insert)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-void BM_mixed_batch_1000(benchmark::State& state) {
+/// One batch an iteration, each built (untimed) by `make(mix, batch_index)`, applied to a fresh
+/// engine; p50 and p99 of the time each `apply` reports; then the published state is checked.
+/// Returns the number of batches applied.
+template <class Make>
+std::uint64_t run_batches(benchmark::State& state, Make make) {
   world& w = the_world();
   b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
   change_mix mix(eng.schema(), w);
@@ -170,36 +157,41 @@ void BM_mixed_batch_1000(benchmark::State& state) {
   std::uint64_t batches = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    const auto batch = mix.batch(1000, w.as_of);
+    const std::vector<b2bseg::change> batch = make(mix, batches);
     state.ResumeTiming();
-    const auto r = eng.apply(batch);
-    ms.push_back(r.ms);
+    ms.push_back(eng.apply(batch).ms);
     ++batches;
   }
   percentiles(state, ms);
+  check_state(state, eng, batches);
+  return batches;
+}
+
+void BM_one_event_insert(benchmark::State& state) {
+  const auto as_of = the_world().as_of;
+  run_batches(state, [&](change_mix& mix, std::uint64_t) {
+    return std::vector<b2bseg::change>{mix.event_insert(as_of)};
+  });
+}
+BENCHMARK(BM_one_event_insert)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_mixed_batch_1000(benchmark::State& state) {
+  const auto as_of = the_world().as_of;
+  const auto batches =
+      run_batches(state, [&](change_mix& mix, std::uint64_t) { return mix.batch(1000, as_of); });
   state.counters["changes_per_s"] =
       benchmark::Counter(1000.0 * static_cast<double>(batches), benchmark::Counter::kIsRate);
-  check_state(state, eng, batches);
 }
 BENCHMARK(BM_mixed_batch_1000)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_one_hour_tick(benchmark::State& state) {
-  world& w = the_world();
-  b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
-  std::vector<double> ms;
-  std::uint64_t batches = 0;
-  b2bseg::timestamp_us now = w.as_of;
-  for (auto _ : state) {
+  const auto as_of = the_world().as_of;
+  run_batches(state, [&](change_mix&, std::uint64_t i) {
     b2bseg::change tick;
     tick.op = b2bseg::change_op::tick;
-    tick.now = now += 3'600'000'000LL;
-    const std::vector<b2bseg::change> one{tick};
-    const auto r = eng.apply(one);
-    ms.push_back(r.ms);
-    ++batches;
-  }
-  percentiles(state, ms);
-  check_state(state, eng, batches);
+    tick.now = as_of + static_cast<b2bseg::timestamp_us>(i + 1) * 3'600'000'000LL;
+    return std::vector<b2bseg::change>{tick};
+  });
 }
 BENCHMARK(BM_one_hour_tick)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -94,6 +94,14 @@ timestamp_us ts(const char* s) {
   return t;
 }
 
+/// A live engine over `small_graph()` with the segments of `text`, as of 2026-11-22.
+std::unique_ptr<live_engine> small_engine(const std::string& text, bool lenient) {
+  const graph g = small_graph();
+  auto f = std::make_shared<const bound_file>(compile_segments(text, g.schema(), "t.seg"));
+  return std::make_unique<live_engine>(
+      g, f, live_options{.as_of = ts("2026-11-22T00:00:00Z"), .lenient = lenient, .threads = 1});
+}
+
 /// Sorted member keys of segment `i` of a published state.
 std::vector<std::string> keys_of(const live_state& s, std::size_t i) {
   std::vector<std::string> out;
@@ -656,10 +664,8 @@ TEST(RunStream, BatchesAtCommitsAtTheBatchSizeOnPausesAndAtTheEnd) {
 TEST(RunStream, StrictNamesTheFirstBadLineOfTheBatch) {
   // Line 1 is bad only against the data (a dangling link); line 3 does not parse. The batch
   // fails at line 3's parse error, but the error names line 1.
-  const auto fp = std::make_shared<const bound_file>(compile_segments(
-      "segment vps on person where seniority = \"VP\"\n", small_graph().schema(), "t.seg"));
-  live_engine eng(small_graph(), fp,
-                  {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  auto engine = small_engine("segment vps on person where seniority = \"VP\"\n", false);
+  live_engine& eng = *engine;
   stream_options o;
   o.feed_name = "f";
   const auto r =
@@ -673,10 +679,8 @@ TEST(RunStream, StrictNamesTheFirstBadLineOfTheBatch) {
 }
 
 TEST(RunStream, AZeroMaxDelayDoesNotSplitAnInputThatIsAllThere) {
-  const auto fp = std::make_shared<const bound_file>(compile_segments(
-      "segment vps on person where seniority = \"VP\"\n", small_graph().schema(), "t.seg"));
-  live_engine eng(small_graph(), fp,
-                  {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  auto engine = small_engine("segment vps on person where seniority = \"VP\"\n", false);
+  live_engine& eng = *engine;
   std::FILE* feed = std::tmpfile();
   std::string line = R"({"op":"upsert","entity":"person","row":{"person_id":"P2","score":"1"}})";
   line += "\n";
@@ -704,11 +708,10 @@ TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
       "\n{\"op\":\"delete\",\"entity\":\"person\",\"key\":\"P7\"}\n"
       "{\"op\":\"commit\"}\n{\"op\": \"explode\"}\n" +
       std::string(5000, ' ') + "x\n";
-  const auto fp = std::make_shared<const bound_file>(compile_segments(
-      "segment vps on person where seniority = \"VP\"\n", small_graph().schema(), "t.seg"));
+  const std::string vps = "segment vps on person where seniority = \"VP\"\n";
   {
-    live_engine eng(small_graph(), fp,
-                    {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+    auto engine = small_engine(vps, false);
+    live_engine& eng = *engine;
     stream_options o;
     o.feed_name = "feed.ndjson";
     const auto r = stream_feed(eng, {feed}, 0, o);
@@ -719,8 +722,8 @@ TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
     EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1", "P2"}));
   }
   {
-    live_engine eng(small_graph(), fp,
-                    {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = true, .threads = 1});
+    auto engine = small_engine(vps, true);
+    live_engine& eng = *engine;
     stream_options o;
     o.feed_name = "feed.ndjson";
     o.lenient = true;
@@ -738,7 +741,8 @@ TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
         << r.out;
     EXPECT_NE(r.err.find("feed.ndjson:4: error: member 'key': no person with key \"P7\"\n"),
               std::string::npos);
-    EXPECT_NE(r.err.find("feed.ndjson:6: error: member 'op': unknown op \"explode\""), std::string::npos);
+    EXPECT_NE(r.err.find("feed.ndjson:6: error: member 'op': unknown op \"explode\""),
+              std::string::npos);
     EXPECT_NE(r.err.find("feed.ndjson:7: error: line longer than 1000 bytes"), std::string::npos);
   }
 }
