@@ -12,18 +12,27 @@
 #include "b2bseg/b2bseg.hpp"
 #include "support/temp_dir.hpp"
 
-TEST(Docs, ReadmeExampleIsTheTestedConsumerProgram) {
+namespace {
+
+/// The cpp block after `marker` in README.md.
+std::string readme_block(const std::string& marker) {
   std::string readme = b2bseg::testing::read_file(std::string(B2BSEG_SOURCE_DIR) + "/README.md");
-  std::string program =
-      b2bseg::testing::read_file(std::string(B2BSEG_SOURCE_DIR) + "/tests/consumers/app/main.cpp");
-  auto marker = readme.find("<!-- library-example -->");
-  ASSERT_NE(marker, std::string::npos);
-  auto begin = readme.find("```cpp\n", marker);
-  ASSERT_NE(begin, std::string::npos);
+  auto at = readme.find(marker);
+  if (at == std::string::npos) return "(no " + marker + ")";
+  auto begin = readme.find("```cpp\n", at);
+  if (begin == std::string::npos) return "(no cpp block)";
   begin += 7;
   auto end = readme.find("```", begin);
-  ASSERT_NE(end, std::string::npos);
-  EXPECT_EQ(readme.substr(begin, end - begin), program);
+  return end == std::string::npos ? "(unterminated)" : readme.substr(begin, end - begin);
+}
+
+}  // namespace
+
+TEST(Docs, ReadmeExamplesAreTheTestedConsumerPrograms) {
+  const std::string dir = std::string(B2BSEG_SOURCE_DIR) + "/tests/consumers/app/";
+  EXPECT_EQ(readme_block("<!-- library-example -->"),
+            b2bseg::testing::read_file(dir + "main.cpp"));
+  EXPECT_EQ(readme_block("<!-- live-example -->"), b2bseg::testing::read_file(dir + "live.cpp"));
 }
 
 TEST(Docs, ActivateGuideExampleIsAValidDestinationsFile) {

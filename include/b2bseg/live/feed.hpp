@@ -36,7 +36,7 @@ class feed_reader {
       : fd_(fd), max_line_(max_line) {}
 
   /// The next line that is not blank (spaces and tabs only), in `line` (valid until the next
-  /// call, with `simdjson::SIMDJSON_PADDING` readable bytes after it) and its 1-based number in
+  /// call) and its 1-based number in
   /// `line_no` (blank lines are counted). `timeout_ms` < 0 waits as long as it takes; otherwise,
   /// when no whole line arrives within that many milliseconds, returns `timeout` (a partial line
   /// stays buffered). Throws data_error (naming `name`) when reading fails.
@@ -47,7 +47,8 @@ class feed_reader {
       // A whole line in the buffer?
       const char* begin = buf_.data() + start_;
       const std::size_t avail = end_ - start_;
-      const void* nl = std::memchr(begin + scanned_, '\n', avail - scanned_);
+      const void* nl =
+          avail > scanned_ ? std::memchr(begin + scanned_, '\n', avail - scanned_) : nullptr;
       if (nl || (eof_ && avail > 0)) {
         std::size_t len = nl ? static_cast<const char*>(nl) - begin : avail;
         start_ += nl ? len + 1 : len;
@@ -62,8 +63,7 @@ class feed_reader {
         if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
         if (line_no_ == 1 && l.substr(0, 3) == "\xEF\xBB\xBF") l.remove_prefix(3);
         if (l.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank
-        line_.assign(l);
-        line_.reserve(l.size() + simdjson::SIMDJSON_PADDING);
+        line_.assign(l);  // the buffer moves on the next read
         line = line_;
         return status::line;
       }
@@ -184,9 +184,9 @@ class change_parser {
 
   const row_layout& layout() const noexcept { return layout_; }
 
-  /// Parses `line` (which must have `simdjson::SIMDJSON_PADDING` readable bytes after it, as
-  /// `feed_reader` gives) as the feed's line `line_no`: a change, or the error naming the field.
-  /// O(line length).
+  /// Parses `line` as the feed's line `line_no`: a change, or the error naming the field.
+  /// Copies the line into a padded buffer of its own first (simdjson reads a little past the
+  /// end), so any string_view will do. O(line length).
   std::variant<change, change_error> parse(std::string_view line, std::size_t line_no) {
     change c;
     c.line = line_no;
@@ -308,9 +308,10 @@ class change_parser {
   }
 
   std::string parse_into(std::string_view line, change& c) {
+    padded_.assign(line);
+    padded_.reserve(line.size() + simdjson::SIMDJSON_PADDING);
     simdjson::ondemand::document doc;
-    if (auto e = parser_.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING)
-                     .get(doc))
+    if (auto e = parser_.iterate(padded_.data(), padded_.size(), padded_.capacity()).get(doc))
       return json_error(e);
     simdjson::ondemand::object obj;
     if (auto e = doc.get_object().get(obj))
@@ -461,6 +462,7 @@ class change_parser {
   row_layout layout_;
   std::vector<std::vector<std::vector<value_type>>> column_types_;  // entity, column: its types
   simdjson::ondemand::parser parser_;
+  std::string padded_;  ///< the line being parsed, with simdjson's padding after it
 };
 
 }  // namespace b2bseg
