@@ -443,11 +443,11 @@ int run_stream(const stream_args& a) {
                  t.failed ? "; stopped at the bad change (nothing of its batch applied)" : "");
   if (t.failed) return 1;
   if (!a.final_out.empty()) {
-    auto state = engine.current();
+    const b2bseg::live_snapshot snap = engine.materialize();
     std::vector<const b2bseg::segment_result*> shown;
-    for (const auto& s : state->segments) shown.push_back(&s);
-    write_results(a.final_out, *state->data, shown, state->now, a.data, rep.load_ms, state->eval_ms,
-                  [] {});
+    for (const auto& s : snap.segments) shown.push_back(&s);
+    write_results(a.final_out, snap.data, shown, snap.now, a.data, rep.load_ms,
+                  engine.current()->eval_ms, [] {});
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <thread>
@@ -104,8 +105,8 @@ std::unique_ptr<live_engine> small_engine(const std::string& text, bool lenient)
 std::vector<std::string> keys_of(const live_state& s, std::size_t i) {
   std::vector<std::string> out;
   const auto& r = s.segments[i];
-  for (auto it = r.members.begin(); it != r.members.end(); ++it)
-    out.emplace_back(s.data->key(r.entity, *it));
+  for (auto it = r.members->begin(); it != r.members->end(); ++it)
+    out.emplace_back(s.key(r.entity, *it));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -372,8 +373,59 @@ TEST(LiveEngine, AStrictBatchWithABadChangeAppliesNothing) {
   EXPECT_EQ(r.batch, 1u);
   EXPECT_EQ(r.applied, 3u);
   EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1", "P5"}));
-  EXPECT_EQ(eng.current()->data->rows(eng.schema().find_entity("account")), 1u);
-  EXPECT_EQ(eng.current()->data->rows(eng.schema().find_entity("event")), 2u);
+  const live_snapshot m = eng.materialize();
+  EXPECT_EQ(m.data.rows(eng.schema().find_entity("account")), 1u);
+  EXPECT_EQ(m.data.rows(eng.schema().find_entity("event")), 2u);
+}
+
+TEST(LiveEngine, FloatSumsAddUpInTheOrderAFreshLoadWouldNumberTheRows) {
+  // 1e16 + 1 rounds back to 1e16, so the sum of {1e16, 1, -1e16} is 0 or 1 by the order of its
+  // terms. A fresh load numbers an account's people by key: the engine must add rows that
+  // came later (P3) or moved in (P0) in that order, not in the order they arrived.
+  graph_builder b(parse_schema(R"({"entities": {
+    "account": {"file": "a.csv", "key": "account_id", "attributes": {"name": "string"}},
+    "person": {"file": "p.csv", "key": "person_id", "attributes": {"score": "float"},
+               "links": {"account": {"column": "account_id", "to": "account",
+                                     "reverse": "people"}}}}})",
+                               "schema.json"));
+  b.add_row("account", {{"account_id", "A1"}, {"name", "one"}});
+  b.add_row("account", {{"account_id", "A2"}, {"name", "two"}});
+  b.add_row("person", {{"person_id", "P2"}, {"account_id", "A1"}, {"score", "1e16"}});
+  b.add_row("person", {{"person_id", "P4"}, {"account_id", "A1"}, {"score", "-1e16"}});
+  b.add_row("person", {{"person_id", "P0"}, {"account_id", "A2"}, {"score", "1"}});
+  graph g = b.build();
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment zero on account where people.sum(score) = 0\n"
+                       "segment one on account where people.sum(score) = 1\n"
+                       "segment two on account where people.avg(score) = 0\n",
+                       g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  change_parser p(eng.schema());
+  const std::vector<std::string> feed = {
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P3","account_id":"A1","score":1}})",
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P0","account_id":"A1"}})",
+      R"({"op":"upsert","entity":"person","row":{"person_id":"P5","account_id":"A2","score":1}})",
+  };
+  std::size_t members = 0;
+  for (const auto& line : feed) {
+    const std::vector<change> batch{parsed(p, line)};
+    ASSERT_FALSE(eng.apply(batch).failed()) << line;
+    const live_snapshot m = eng.materialize();
+    const evaluation fresh =
+        evaluate(m.data, *fp, eval_options{.as_of = m.now, .threads = 1, .segments = {}});
+    for (std::size_t i = 0; i < fp->segments.size(); ++i) {
+      std::vector<std::string> want;
+      for (const auto& r : fresh.segments)
+        if (r.name == fp->segments[i].name)
+          for (auto it = r.members.begin(); it != r.members.end(); ++it)
+            want.emplace_back(m.data.key(r.entity, *it));
+      std::sort(want.begin(), want.end());
+      EXPECT_EQ(keys_of(*eng.current(), i), want) << line << "\n" << fp->segments[i].name;
+      members += want.size();
+    }
+  }
+  EXPECT_GT(members, 0u);
+  EXPECT_EQ(eng.stats().compactions, 1u);  // the start only: every batch was incremental
 }
 
 TEST(LiveEngine, ADeleteTakesRowsWhoseKeyIsTheLinkAndTheirChildren) {
@@ -403,9 +455,9 @@ TEST(LiveEngine, ADeleteTakesRowsWhoseKeyIsTheLinkAndTheirChildren) {
   ASSERT_EQ(r.changes.size(), 1u);
   EXPECT_EQ(r.changes[0].key, "A1");
   EXPECT_FALSE(r.changes[0].entered);
-  const auto s = eng.current();
-  EXPECT_EQ(s->data->rows(eng.schema().find_entity("ext")), 1u);
-  EXPECT_EQ(s->data->rows(eng.schema().find_entity("hit")), 1u);
+  const live_snapshot m = eng.materialize();
+  EXPECT_EQ(m.data.rows(eng.schema().find_entity("ext")), 1u);
+  EXPECT_EQ(m.data.rows(eng.schema().find_entity("hit")), 1u);
 }
 
 // --- random graphs, random segments, random feeds
@@ -418,9 +470,12 @@ namespace {
 /// entered/exited lines == the difference of consecutive full results.
 struct feed_totals {
   std::size_t memberships = 0, entered = 0, exited = 0, rejected = 0, batches = 0;
+  std::size_t incremental = 0, compactions = 0;
 };
 
-void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_totals& totals) {
+/// `compact_after`: the engine's delta limit (0: its default, so small graphs stay incremental).
+void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_totals& totals,
+                       std::size_t compact_after = 0) {
   random_dataset ds = make_random_dataset(seed);
   segment_generator gen(ds.graph, ds.as_of, seed + 1000);
   segment_options so;
@@ -431,6 +486,8 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
       compile_segments(file.text, ds.graph.schema(), "random.seg"));
   const bound_file& f = *fp;
   live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = lenient, .threads = 2});
+  eng.set_compact_after(compact_after);
+  const auto start = eng.stats();
   change_parser parser(eng.schema());
   shadow_rows shadow(ds.graph);
   change_generator changes(shadow, ds.as_of, seed, lenient ? 0.08 : 0.0);
@@ -503,6 +560,17 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
     }
     EXPECT_EQ(r.entered, entered);
     EXPECT_EQ(r.exited, exited);
+    if (b % 4 == 3) {  // the rows as a graph, with the members carried over to its ids
+      const live_snapshot m = eng.materialize();
+      const auto fresh = expected(m.data, m.now);
+      for (std::size_t i = 0; i < f.segments.size(); ++i) {
+        std::vector<std::string> got;
+        for (auto it = m.segments[i].members.begin(); it != m.segments[i].members.end(); ++it)
+          got.emplace_back(m.data.key(m.segments[i].entity, *it));
+        std::sort(got.begin(), got.end());
+        EXPECT_EQ(got, fresh[i]) << where << ", batch " << b + 1 << ": materialize";
+      }
+    }
     totals.entered += entered;
     totals.exited += exited;
     totals.rejected += r.rejected;
@@ -510,22 +578,44 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
     previous = now_expected;
     if (::testing::Test::HasFailure()) return;
   }
+  totals.incremental += eng.stats().incremental - start.incremental;
+  totals.compactions += eng.stats().compactions - start.compactions;
 }
 
 }  // namespace
 
 TEST(LiveEngine, RandomFeedsMatchAFullEvaluationOfTheChangedRows) {
   feed_totals t;
-  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+  const std::uint64_t seeds = std::getenv("B2BSEG_LIVE_SEEDS")
+                                  ? std::strtoull(std::getenv("B2BSEG_LIVE_SEEDS"), nullptr, 10)
+                                  : 12;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     check_random_feed(seed, 12, /*lenient=*/seed % 2 == 0, t);
     if (HasFailure()) break;
   }
-  std::printf("%zu batches: %zu memberships checked, %zu entered, %zu exited, %zu rejected\n",
-              t.batches, t.memberships, t.entered, t.exited, t.rejected);
+  std::printf(
+      "%zu batches (%zu incremental): %zu memberships checked, %zu entered, %zu exited, %zu "
+      "rejected\n",
+      t.batches, t.incremental, t.memberships, t.entered, t.exited, t.rejected);
   // The feeds must move memberships both ways and exercise rejections, or the test proves little.
   EXPECT_GT(t.entered, 50u);
   EXPECT_GT(t.exited, 50u);
   EXPECT_GT(t.rejected, 5u);
+  EXPECT_GT(t.incremental, t.batches / 2);  // the incremental path is what is checked here
+}
+
+TEST(LiveEngine, RandomFeedsMatchAcrossCompactions) {
+  // A delta limit of a few rows: batches alternate between incremental updates and compactions
+  // (a rebuild and a full evaluation, members compared by key across the change of ids).
+  feed_totals t;
+  for (std::uint64_t seed = 21; seed <= 26; ++seed) {
+    check_random_feed(seed, 10, /*lenient=*/seed % 2 == 0, t, /*compact_after=*/12);
+    if (HasFailure()) break;
+  }
+  std::printf("%zu batches: %zu incremental, %zu compactions, %zu entered, %zu exited\n", t.batches,
+              t.incremental, t.compactions, t.entered, t.exited);
+  EXPECT_GT(t.compactions, 5u);
+  EXPECT_GT(t.incremental, 5u);
 }
 
 TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
@@ -536,42 +626,57 @@ TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
   const auto fp = std::make_shared<const bound_file>(
       compile_segments(gen.file(so).text, ds.graph.schema(), "random.seg"));
   const bound_file& f = *fp;
+  constexpr int batches = 25;
+  // The feed's batches, and the member keys after each (from a first, single-threaded run).
+  std::vector<std::vector<change>> feed(batches);
+  std::vector<std::vector<std::vector<std::string>>> expected;
+  auto keys_now = [&](const live_state& s) {
+    std::vector<std::vector<std::string>> out;
+    for (std::size_t i = 0; i < f.segments.size(); ++i) out.push_back(keys_of(s, i));
+    return out;
+  };
+  {
+    live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = true, .threads = 2});
+    eng.set_compact_after(40);  // some batches compact, most do not
+    change_parser parser(eng.schema());
+    shadow_rows shadow(ds.graph);
+    change_generator changes(shadow, ds.as_of, 77, 0.0);
+    expected.push_back(keys_now(*eng.current()));
+    for (auto& batch : feed) {
+      for (int k = 0; k < 8; ++k) {
+        const feed_line l = changes.next();
+        auto pr = parser.parse(l.text, 1);
+        if (auto* c = std::get_if<change>(&pr)) batch.push_back(std::move(*c));
+      }
+      ASSERT_FALSE(eng.apply(batch).failed());
+      expected.push_back(keys_now(*eng.current()));
+    }
+  }
   live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = true, .threads = 2});
-  change_parser parser(eng.schema());
-  shadow_rows shadow(ds.graph);
-  change_generator changes(shadow, ds.as_of, 77, 0.0);
-
+  eng.set_compact_after(40);
   std::atomic<bool> done{false};
   std::atomic<int> reads{0}, bad{0};
   std::thread reader([&] {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     std::uint64_t last = 0;
-    while (!done.load() && std::chrono::steady_clock::now() < until && reads.load() < 400) {
+    while (!done.load() && std::chrono::steady_clock::now() < until && reads.load() < 2000) {
       const auto s = eng.current();
-      // A state is whole: its members are exactly a fresh evaluation of its own data.
-      evaluation ev =
-          evaluate(*s->data, f, eval_options{.as_of = s->now, .threads = 1, .segments = {}});
-      for (const auto& r : ev.segments)
-        if (r.members != s->segments[static_cast<std::size_t>(f.find(r.name))].members) ++bad;
+      // A state is whole: its members are exactly those after its batch.
+      if (s->batch > static_cast<std::uint64_t>(batches) || keys_now(*s) != expected[s->batch])
+        ++bad;
       if (s->batch < last) ++bad;  // batches only move forward
       last = s->batch;
       ++reads;
     }
   });
-  for (int b = 0; b < 25; ++b) {
-    std::vector<change> batch;
-    for (int k = 0; k < 8; ++k) {
-      const feed_line l = changes.next();
-      auto pr = parser.parse(l.text, 1);
-      if (auto* c = std::get_if<change>(&pr)) batch.push_back(std::move(*c));
-    }
-    EXPECT_FALSE(eng.apply(batch).failed());
-  }
+  for (const auto& batch : feed) EXPECT_FALSE(eng.apply(batch).failed());
   done = true;
   reader.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(reads.load(), 0);
-  EXPECT_EQ(eng.current()->batch, 25u);
+  EXPECT_EQ(eng.current()->batch, static_cast<std::uint64_t>(batches));
+  EXPECT_GT(eng.stats().incremental, 0u);
+  EXPECT_GT(eng.stats().compactions, 1u);
 }
 
 // --- run_stream

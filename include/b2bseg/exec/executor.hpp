@@ -58,8 +58,9 @@ class executor {
 
   /// Computes every root of `p` and returns the members of each segment. Cost: each node once,
   /// O(rows of its entity / 64) words plus its kernel's work, split across the arena's threads.
-  /// Peak memory: the live intermediate bitsets. Throws std::bad_alloc when memory runs out.
-  evaluation run(b2bseg::plan p, const bound_file& f) {
+  /// Peak memory: the live intermediate bitsets (every node's, when `keep` is given: then
+  /// `*keep` receives each node's set, by node id). Throws std::bad_alloc when memory runs out.
+  evaluation run(b2bseg::plan p, const bound_file& f, std::vector<bitset>* keep = nullptr) {
     evaluation ev;
     const std::size_t n = p.nodes.size();
     ev.nodes.resize(n);
@@ -82,7 +83,7 @@ class executor {
       roots_of[p.roots[k].node].push_back(static_cast<std::uint32_t>(k));
     }
     auto release = [&](std::uint32_t i) {
-      if (remaining[i].fetch_sub(1, std::memory_order_acq_rel) == 1) results[i].reset();
+      if (remaining[i].fetch_sub(1, std::memory_order_acq_rel) == 1 && !keep) results[i].reset();
     };
 
     auto t0 = std::chrono::steady_clock::now();
@@ -123,6 +124,11 @@ class executor {
     detail::tsan_after();
     ev.eval_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (keep) {
+      keep->clear();
+      keep->reserve(n);
+      for (auto& r : results) keep->push_back(std::move(*r));
+    }
 
     // Each segment's own cost: the nodes reachable from its root without entering another
     // segment's root (a segment it uses through in_segment counts on its own). Bounded by the

@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "b2bseg/exec/executor.hpp"
+#include "b2bseg/exec/row_eval.hpp"
 #include "b2bseg/lang/bound.hpp"
 #include "b2bseg/live/change.hpp"
 #include "b2bseg/live/rows.hpp"
+#include "b2bseg/live/view.hpp"
 #include "b2bseg/plan/planner.hpp"
 #include "b2bseg/storage/graph.hpp"
 
@@ -49,14 +51,70 @@ struct batch_result {
   bool failed() const noexcept { return batch == 0; }
 };
 
-/// What readers see: one whole batch's data and results, immutable. Keep the shared_ptr for as
-/// long as its graph or members are used.
+namespace detail::live {
+
+/// Keys of the rows added since the last compaction, per entity, readable from other threads
+/// while the writer adds more: chunks that never move, so a reader of an older state reads only
+/// slots written before that state was published (the publishing mutex orders them).
+class key_tail {
+ public:
+  static constexpr std::size_t chunk_bits = 12, chunk = std::size_t{1} << chunk_bits;
+  static constexpr std::size_t max_chunks = 4096;  ///< 16M added rows per entity at most
+
+  explicit key_tail(std::size_t entities) : chunks_(entities) {
+    for (auto& c : chunks_) c.resize(max_chunks);
+  }
+  /// Whether slot `i` can be written (else the engine compacts first).
+  static bool fits(std::size_t i) noexcept { return i < max_chunks * chunk; }
+  void set(entity_id e, std::size_t i, std::string_view key) {
+    auto& c = chunks_[e][i >> chunk_bits];
+    if (!c) c = std::make_unique<std::string[]>(chunk);
+    c[i & (chunk - 1)].assign(key);
+  }
+  std::string_view get(entity_id e, std::size_t i) const noexcept {
+    return chunks_[e][i >> chunk_bits][i & (chunk - 1)];
+  }
+
+ private:
+  std::vector<std::vector<std::unique_ptr<std::string[]>>> chunks_;
+};
+
+inline bool test_bit(const std::vector<std::uint64_t>& w, std::size_t i) noexcept {
+  return (w[i >> 6] >> (i & 63)) & 1;
+}
+
+}  // namespace detail::live
+
+/// What readers see: one whole batch's results, immutable. Keep the shared_ptr for as long as
+/// its members or keys are used.
 struct live_state {
+  /// One segment's members: ids of live rows of `entity` (read their keys with `key`).
+  struct segment {
+    std::string name;
+    entity_id entity = no_entity;
+    std::shared_ptr<const Roaring> members;
+  };
   std::uint64_t batch = 0;  ///< batches applied so far
   timestamp_us now = 0;
-  std::shared_ptr<const graph> data;     ///< the current rows, indexed
-  std::vector<segment_result> segments;  ///< in the segments file's order; ids of `data`
-  double eval_ms = 0;
+  std::vector<segment> segments;  ///< in the segments file's order
+  double eval_ms = 0;             ///< the last full evaluation's time
+
+  /// The key of row `id` of `e`, for an id in this state's members. O(1).
+  std::string_view key(entity_id e, row_id id) const noexcept {
+    return id < base_rows[e] ? base->key(e, id) : tail->get(e, id - base_rows[e]);
+  }
+
+  std::shared_ptr<const graph> base;  ///< the rows as of the last compaction
+  std::vector<std::size_t> base_rows;
+  std::shared_ptr<const detail::live::key_tail> tail;  ///< keys of rows added since
+};
+
+/// The current rows as a graph with the current members, in that graph's ids (for writing the
+/// results as `eval` does, or for checking them).
+struct live_snapshot {
+  graph data;
+  std::vector<segment_result> segments;  ///< in the segments file's order
+  timestamp_us now = 0;
 };
 
 /// A dataset that changes: the rows loaded, a compiled segments file and the current members,
@@ -64,8 +122,12 @@ struct live_state {
 /// number of readers call `current()` from other threads and see whole batches only (the state is
 /// published by swapping a shared pointer under a mutex; a reader never waits for a batch).
 ///
-/// This first form rebuilds the graph from its rows and evaluates every segment after each batch
-/// (O(rows) per batch, exact by construction); incremental evaluation is the next step.
+/// Incremental: the engine keeps every plan node's set and, after a batch, recomputes only the
+/// rows the batch can have changed (`row_evaluator` over `live_view`: the graph of the last
+/// compaction plus the changed rows), node by node; a tick re-runs the kernels of the scans whose
+/// time literals moved and patches them with the changed rows. A batch that changes many rows,
+/// or a delta grown past an eighth of the rows, compacts instead: the rows are rebuilt into a
+/// graph and every segment evaluated in full (HACKING, "The live path").
 class live_engine {
  public:
   /// Takes the rows of `base` (copied; `base` may go away afterwards) and `file` (compiled
@@ -74,8 +136,16 @@ class live_engine {
   live_engine(const graph& base, std::shared_ptr<const bound_file> file, live_options o)
       : rows_(base), file_holder_(std::move(file)), file_(*file_holder_), opts_(o) {
     rows_.set_now(o.as_of);
-    auto s = evaluate(std::make_shared<const graph>(rows_.build()), 0);
-    state_ = std::move(s);
+    state_ = compact(true, 0);
+  }
+
+  /// The same over a shared graph, which the engine keeps as its first base (no copy of the
+  /// indexes: one rebuild fewer at start).
+  live_engine(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
+              live_options o)
+      : rows_(*base), file_holder_(std::move(file)), file_(*file_holder_), opts_(o) {
+    rows_.set_now(o.as_of);
+    state_ = compact(false, 0, std::move(base));
   }
 
   const bound_file& segments() const noexcept { return file_; }
@@ -87,11 +157,23 @@ class live_engine {
     return state_;
   }
 
+  /// How the last batches were computed (incremental, or by compaction and full evaluation).
+  struct counters {
+    std::uint64_t incremental = 0, compactions = 0, full_nodes = 0;
+    std::uint64_t rows_evaluated = 0;  ///< rows recomputed one by one
+  };
+  const counters& stats() const noexcept { return counters_; }
+
+  /// Compacts when the delta would hold more than `rows` changed or added rows; 0 (the
+  /// default) means an eighth of the rows, at least 1,024. Small values test compaction.
+  void set_compact_after(std::size_t rows) noexcept { compact_after_ = rows; }
+
   /// The first change of `changes` that cannot apply after the ones before it, or nothing; a
   /// dry run that leaves the data as it was. O(changes), deletes aside.
   std::optional<change_error> check(std::span<const change> changes) {
     undo_log undo;
     std::optional<change_error> err;
+    rows_.begin_batch();
     for (const change& c : changes) {
       std::string m = rows_.apply(c, undo);
       if (m.empty()) continue;
@@ -103,14 +185,16 @@ class live_engine {
   }
 
   /// Applies `changes` as one batch (commits among them are ignored), in order, each seeing the
-  /// ones before it; then evaluates and returns who entered and who left. A change that cannot
-  /// apply fails the whole batch (nothing applied, `failed()`, the error in `errors`) or, with
-  /// `lenient`, is skipped and counted. Every call that does not fail takes a number, also when
-  /// every change in it was skipped. O(rows) (a rebuild and a full evaluation).
+  /// ones before it; then updates the members and returns who entered and who left. A change
+  /// that cannot apply fails the whole batch (nothing applied, `failed()`, the error in `errors`)
+  /// or, with `lenient`, is skipped and counted. Every call that does not fail takes a number,
+  /// also when every change in it was skipped. Cost: the rows the batch touches and what depends
+  /// on them, or O(rows) when it compacts.
   batch_result apply(std::span<const change> changes) {
     const auto t0 = std::chrono::steady_clock::now();
     batch_result res;
     undo_log undo, one;
+    rows_.begin_batch();
     for (const change& c : changes) {
       if (c.op == change_op::commit) continue;
       std::string err = rows_.apply(c, one);
@@ -129,27 +213,22 @@ class live_engine {
       }
       ++res.rejected;
     }
-    // Rows changed: rebuild and evaluate; only `now` moved: evaluate the same graph again.
-    bool rows_changed = false, now_moved = false;
-    for (const auto& u : undo.entries)
-      (u.what == undo_log::kind::now ? now_moved : rows_changed) = true;
     std::shared_ptr<const live_state> before = current();
     std::shared_ptr<const live_state> after;
     try {
-      after = rows_changed
-                  ? evaluate(std::make_shared<const graph>(rows_.build()), before->batch + 1)
-              : now_moved ? evaluate(before->data, before->batch + 1)
-                          : restamp(*before);
+      after = undo.entries.empty() ? restamp(*before) : update(undo, *before, res);
     } catch (const std::exception& e) {
       // The checks of each change should make this impossible; if not, the batch is refused
-      // whole, whatever the mode, rather than leaving the rows and the results apart.
+      // whole, whatever the mode, and the engine starts again from the rows as they were.
       rows_.rollback(undo);
       res = {};
       res.errors.push_back({changes.empty() ? 0 : changes.back().line,
                             std::string("the batch cannot be applied: ") + e.what()});
+      auto s = compact(true, before->batch);
+      std::lock_guard<std::mutex> lock(mu_);
+      state_ = std::move(s);
       return res;
     }
-    if (rows_changed || now_moved) diff(*before, *after, res);
     res.batch = after->batch;
     res.ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -158,42 +237,325 @@ class live_engine {
     return res;
   }
 
+  /// The current rows built into a graph, with the current members in its ids. O(rows): for
+  /// writing results at the end of a stream and for tests; same thread as `apply`.
+  live_snapshot materialize() const {
+    live_snapshot out{rows_.build(), {}, rows_.now()};
+    const auto s = current();
+    for (std::size_t i = 0; i < s->segments.size(); ++i) {
+      const auto& seg = s->segments[i];
+      segment_result r;
+      r.name = seg.name;
+      r.entity = seg.entity;
+      r.node = plan_.roots[root_index_[i]].node;
+      for (auto it = seg.members->begin(); it != seg.members->end(); ++it)
+        r.members.add(out.data.find_key(seg.entity, s->key(seg.entity, *it)));
+      out.segments.push_back(std::move(r));
+    }
+    return out;
+  }
+
  private:
-  std::shared_ptr<const live_state> evaluate(std::shared_ptr<const graph> g, std::uint64_t batch) {
+  using words = std::vector<std::uint64_t>;
+
+  /// Rebuilds the rows into a new base graph when `rebuild` (else uses `g`, or the current base,
+  /// which must hold every row as it is), evaluates the whole plan at the current `now`, keeps
+  /// every node's set and returns the state, numbered `batch`.
+  std::shared_ptr<const live_state> compact(bool rebuild, std::uint64_t batch,
+                                            std::shared_ptr<const graph> g = nullptr) {
+    if (g) {
+      // the rows were read from it
+    } else if (rebuild) {
+      const timestamp_us now = rows_.now();
+      g = std::make_shared<const graph>(rows_.build());
+      rows_ = live_rows(*g);
+      rows_.set_now(now);
+      ++counters_.compactions;
+    } else {
+      g = view_->base_ptr();
+    }
+    view_ = std::make_unique<live_view>(g, rows_);
+    rows_.set_child_finder(
+        [this](entity_id ce, std::uint32_t l, row_id p, std::vector<row_id>& out) {
+          const entity_id to = rows_.schema().entities[ce].links[l].target;
+          if (p < view_->rows(to))
+            view_->for_each_child(ce, l, p, [&](row_id c) { out.push_back(c); });
+        });
+    tail_ = std::make_shared<detail::live::key_tail>(g->schema().entities.size());
+    plan_ = build_plan(g->schema(), file_, rows_.now());
+    prepare();
+    executor ex(*g, opts_.threads);
+    std::vector<bitset> kept;
+    evaluation ev = ex.run(plan_, file_, &kept);
+    bits_.assign(kept.size(), {});
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      // Room for the rows the delta may add before the next compaction, so growing a set by a
+      // word does not copy it.
+      const std::size_t n = (kept[i].size() + 63) / 64;
+      bits_[i].reserve(n + n / 8 + 16);
+      bits_[i].assign(kept[i].words(), kept[i].words() + n);
+    }
     auto s = std::make_shared<live_state>();
     s->batch = batch;
     s->now = rows_.now();
-    executor ex(*g, opts_.threads);
-    evaluation ev = ex.run(build_plan(g->schema(), file_, s->now), file_);
     s->eval_ms = ev.eval_ms;
     s->segments.resize(file_.segments.size());
     for (auto& r : ev.segments) {
-      const int i = file_.find(r.name);
-      s->segments[static_cast<std::size_t>(i)] = std::move(r);
+      const auto i = static_cast<std::size_t>(file_.find(r.name));
+      s->segments[i] = {r.name, r.entity, std::make_shared<const Roaring>(std::move(r.members))};
     }
-    s->data = std::move(g);
+    publish_frame(*s);
     return s;
   }
 
-  /// The same data and members under the next number (a batch that applied nothing).
+  void prepare() {
+    prepared_.clear();
+    for (const auto& n : plan_.nodes) prepared_.push_back(prepare_node(rows_.schema(), n));
+    root_index_.assign(file_.segments.size(), 0);
+    for (std::size_t k = 0; k < plan_.roots.size(); ++k)
+      root_index_[plan_.roots[k].segment] = static_cast<std::uint32_t>(k);
+  }
+
+  void publish_frame(live_state& s) const {
+    s.base = view_->base_ptr();
+    s.base_rows.clear();
+    for (entity_id e = 0; e < rows_.schema().entities.size(); ++e)
+      s.base_rows.push_back(view_->base_rows(e));
+    s.tail = tail_;
+  }
+
+  /// The same data and members under the next number (a batch that changed nothing).
   static std::shared_ptr<const live_state> restamp(const live_state& before) {
     auto s = std::make_shared<live_state>(before);
     ++s->batch;
     return s;
   }
 
+  /// Moves the members forward by the batch whose undo entries are `undo`: incrementally, or by
+  /// compaction when that costs less.
+  std::shared_ptr<const live_state> update(const undo_log& undo, const live_state& before,
+                                           batch_result& res) {
+    const b2bseg::schema& sc = rows_.schema();
+    const std::size_t n_entities = sc.entities.size();
+    std::size_t base_total = 0, dirty_total = 0;
+    for (entity_id e = 0; e < n_entities; ++e) base_total += view_->base_rows(e);
+    bool now_moved = false;
+    for (const auto& u : undo.entries)
+      if (u.what == undo_log::kind::now)
+        now_moved = true;
+      else
+        ++dirty_total;
+    bool fits = true;
+    for (entity_id e = 0; e < n_entities; ++e)
+      fits = fits && detail::live::key_tail::fits(rows_.rows(e) - view_->base_rows(e));
+    const std::size_t limit =
+        compact_after_ ? compact_after_ : std::max<std::size_t>(1024, base_total / 8);
+    if (!fits || view_->delta_rows() + dirty_total > limit) {
+      auto s = compact(true, before.batch + 1);
+      diff_by_keys(before, *s, res);
+      return s;
+    }
+
+    // 1. The delta: rows added, rows changed (their links followed), links moved.
+    std::vector<std::vector<row_id>> dirty(n_entities);
+    for (const auto& u : undo.entries)
+      if (u.what != undo_log::kind::now) dirty[u.entity].push_back(u.row);
+    std::vector<std::vector<std::vector<row_id>>> moved(n_entities);  // [e][link]: old and new
+    for (entity_id e = 0; e < n_entities; ++e) {
+      moved[e].resize(sc.entities[e].links.size());
+      auto& d = dirty[e];
+      std::sort(d.begin(), d.end());
+      d.erase(std::unique(d.begin(), d.end()), d.end());
+      const int key = rows_.layout().entities[e].key;
+      while (view_->rows(e) < rows_.rows(e)) {
+        const auto r = static_cast<row_id>(view_->rows(e));
+        view_->add_row(e);
+        if (key >= 0) tail_->set(e, r - view_->base_rows(e), rows_.field(e, r, key));
+      }
+    }
+    for (entity_id e = 0; e < n_entities; ++e)
+      for (row_id r : dirty[e])
+        view_->refresh(e, r, [&](std::uint32_t l, row_id from, row_id to) {
+          if (from != no_row) moved[e][l].push_back(from);
+          if (to != no_row) moved[e][l].push_back(to);
+        });
+
+    // 2. The plan: a tick changes the time literals, so the scans that hold them are run again.
+    std::vector<std::uint8_t> rerun(plan_.nodes.size(), 0);
+    if (now_moved) {
+      plan next = build_plan(sc, file_, rows_.now());
+      if (!same_shape(plan_, next)) {
+        auto s = compact(view_->delta_rows() > 0, before.batch + 1);
+        diff_by_keys(before, *s, res);
+        return s;
+      }
+      for (std::size_t i = 0; i < next.nodes.size(); ++i)
+        rerun[i] = next.nodes[i].key != plan_.nodes[i].key;
+      plan_ = std::move(next);
+      prepare();
+    }
+
+    // 3. Node by node, in id order (inputs first): the candidates, recomputed one by one.
+    std::vector<std::vector<row_id>> changed(plan_.nodes.size());
+    row_evaluator<live_view> eval(*view_);
+    auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
+    const bool any_dirty = dirty_total > 0;
+    std::vector<row_id> cand;
+    for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
+      const plan_node& n = plan_.nodes[i];
+      const entity_id e = n.entity;
+      words& w = bits_[i];
+      w.resize((view_->rows(e) + 63) / 64, 0);
+      auto set_to = [&](row_id r, bool v) {
+        if (detail::live::test_bit(w, r) == v) return;
+        w[r >> 6] ^= std::uint64_t(1) << (r & 63);
+        changed[i].push_back(r);
+      };
+      const bool path_compare = n.op == plan_op::scan &&
+                                n.pred.k == scan_pred::kind::compare_attrs &&
+                                (!n.pred.left.path.empty() || !n.pred.right.path.empty());
+      if (rerun[i] && n.op == plan_op::scan && !(path_compare && view_->delta_rows() > 0)) {
+        rerun_scan(i, changed[i]);
+        continue;
+      }
+      cand.assign(dirty[e].begin(), dirty[e].end());
+      // A compare through links reads other rows' values, and a node whose literals moved may
+      // change anywhere: every row is recomputed.
+      if ((path_compare && any_dirty) || rerun[i]) {
+        ++counters_.full_nodes;
+        for (row_id r = 0; r < view_->rows(e); ++r) set_to(r, eval(n, prepared_[i], r, in));
+        counters_.rows_evaluated += view_->rows(e);
+        continue;
+      }
+      switch (n.op) {
+        case plan_op::and_:
+        case plan_op::or_:
+        case plan_op::not_:
+          for (auto j : n.inputs) cand.insert(cand.end(), changed[j].begin(), changed[j].end());
+          break;
+        case plan_op::to_one:
+          for (row_id p : changed[n.inputs[0]])
+            view_->for_each_child(e, n.link, p, [&](row_id c) { cand.push_back(c); });
+          break;
+        case plan_op::rev_count:
+        case plan_op::rev_aggregate: {
+          auto add_parent = [&](row_id c) {
+            const row_id p = view_->parent(n.source, n.link, c);
+            if (p != no_row) cand.push_back(p);
+          };
+          for (row_id c : changed[n.inputs[0]]) add_parent(c);
+          for (row_id c : dirty[n.source]) add_parent(c);
+          const auto& mv = moved[n.source][n.link];
+          cand.insert(cand.end(), mv.begin(), mv.end());
+          break;
+        }
+        default:
+          break;
+      }
+      if (cand.size() > 1) {
+        std::sort(cand.begin(), cand.end());
+        cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+      }
+      counters_.rows_evaluated += cand.size();
+      for (row_id r : cand) set_to(r, eval(n, prepared_[i], r, in));
+    }
+    ++counters_.incremental;
+
+    // 4. The roots' changes become entered and exited keys; changed members are copied.
+    auto s = std::make_shared<live_state>();
+    s->batch = before.batch + 1;
+    s->now = rows_.now();
+    s->eval_ms = before.eval_ms;
+    s->segments = before.segments;
+    publish_frame(*s);
+    std::vector<std::pair<std::string_view, bool>> keys;
+    for (std::size_t k = 0; k < file_.segments.size(); ++k) {
+      const std::uint32_t node = plan_.roots[root_index_[k]].node;
+      const auto& ch = changed[node];
+      if (ch.empty()) continue;
+      auto& seg = s->segments[k];
+      auto members = std::make_shared<Roaring>(*seg.members);
+      const int key = rows_.layout().entities[seg.entity].key;
+      keys.clear();
+      for (row_id r : ch) {
+        const bool now_in = detail::live::test_bit(bits_[node], r);
+        if (now_in)
+          members->add(r);
+        else
+          members->remove(r);
+        keys.emplace_back(rows_.field(seg.entity, r, static_cast<std::uint32_t>(key)), now_in);
+      }
+      seg.members = std::move(members);
+      // A key deleted and created again that stays a member makes no change.
+      std::sort(keys.begin(), keys.end());
+      for (std::size_t a = 0; a < keys.size(); ++a) {
+        if (a + 1 < keys.size() && keys[a].first == keys[a + 1].first) {
+          ++a;
+          continue;
+        }
+        res.changes.push_back(
+            {static_cast<std::uint32_t>(k), std::string(keys[a].first), keys[a].second});
+        ++(keys[a].second ? res.entered : res.exited);
+      }
+    }
+    return s;
+  }
+
+  /// Node `i`, a scan whose literals moved: the kernel over the base rows, the delta's rows one
+  /// by one; `changed` gets the rows whose bit flipped.
+  void rerun_scan(std::uint32_t i, std::vector<row_id>& changed) {
+    const plan_node& n = plan_.nodes[i];
+    const entity_id e = n.entity;
+    ++counters_.full_nodes;
+    bitset fresh = detail::eval_scan(view_->base(), e, n.pred);
+    words w(bits_[i].size(), 0);
+    std::copy_n(fresh.words(), std::min(w.size(), (fresh.size() + 63) / 64), w.begin());
+    row_evaluator<live_view> eval(*view_);
+    auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
+    view_->for_each_delta_row(e, [&](row_id r) {
+      const bool v = eval(n, prepared_[i], r, in);
+      const std::uint64_t bit = std::uint64_t(1) << (r & 63);
+      w[r >> 6] = v ? (w[r >> 6] | bit) : (w[r >> 6] & ~bit);
+      ++counters_.rows_evaluated;
+    });
+    const words& old = bits_[i];
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      std::uint64_t x = w[k] ^ old[k];
+      while (x) {
+        changed.push_back(static_cast<row_id>(k * 64 + static_cast<unsigned>(__builtin_ctzll(x))));
+        x &= x - 1;
+      }
+    }
+    bits_[i] = std::move(w);
+  }
+
+  /// Whether two plans of one file differ only in their literals (the same nodes, ops and
+  /// inputs): then node ids carry over and only nodes whose key changed need work.
+  static bool same_shape(const plan& a, const plan& b) {
+    if (a.nodes.size() != b.nodes.size() || a.roots.size() != b.roots.size()) return false;
+    for (std::size_t i = 0; i < a.nodes.size(); ++i) {
+      const auto &x = a.nodes[i], &y = b.nodes[i];
+      if (x.op != y.op || x.entity != y.entity || x.inputs != y.inputs) return false;
+    }
+    for (std::size_t k = 0; k < a.roots.size(); ++k)
+      if (a.roots[k].node != b.roots[k].node || a.roots[k].segment != b.roots[k].segment)
+        return false;
+    return true;
+  }
+
   /// Keys of `s`'s members of segment `i`, sorted by bytes.
   static std::vector<std::string_view> member_keys(const live_state& s, std::size_t i) {
-    const segment_result& r = s.segments[i];
+    const auto& seg = s.segments[i];
     std::vector<std::string_view> keys;
-    keys.reserve(r.members.cardinality());
-    for (auto it = r.members.begin(); it != r.members.end(); ++it)
-      keys.push_back(s.data->key(r.entity, *it));
+    keys.reserve(seg.members->cardinality());
+    for (auto it = seg.members->begin(); it != seg.members->end(); ++it)
+      keys.push_back(s.key(seg.entity, *it));
     std::sort(keys.begin(), keys.end());
     return keys;
   }
 
-  void diff(const live_state& before, const live_state& after, batch_result& res) const {
+  /// Entered and exited between two states by key (ids differ across a compaction).
+  void diff_by_keys(const live_state& before, const live_state& after, batch_result& res) const {
     for (std::size_t i = 0; i < file_.segments.size(); ++i) {
       const auto old_keys = member_keys(before, i);
       const auto new_keys = member_keys(after, i);
@@ -218,6 +580,14 @@ class live_engine {
   std::shared_ptr<const bound_file> file_holder_;
   const bound_file& file_;
   live_options opts_;
+  std::unique_ptr<live_view> view_;
+  std::shared_ptr<detail::live::key_tail> tail_;
+  plan plan_;
+  std::vector<prepared_node> prepared_;
+  std::vector<std::uint32_t> root_index_;  ///< per segment (file order): its index in roots
+  std::vector<words> bits_;                ///< every plan node's set, over live ids
+  counters counters_;
+  std::size_t compact_after_ = 0;
   mutable std::mutex mu_;
   std::shared_ptr<const live_state> state_;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <charconv>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,10 @@ class live_rows {
       const auto& cols = layout_.entities[e];
       auto& t = tables_[e];
       const row_id n = g.rows(e);
+      // Room for the rows a feed adds before the next compaction: appending then never moves
+      // every row (a pause of many milliseconds at a million rows).
+      t.rows.reserve(n + n / 8 + 16);
+      t.dead.reserve(n + n / 8 + 16);
       t.rows.assign(n, std::vector<std::string>(cols.names.size()));
       t.dead.assign(n, 0);
       for (row_id r = 0; r < n; ++r) {
@@ -82,8 +87,8 @@ class live_rows {
   /// to a key that is not there, a tick backwards), changes nothing and returns the message.
   /// A delete nulls the links of keyed rows that point at the row and deletes the rows without
   /// a key that point at it (SPEC 2.4); a keyed row whose key column is that link goes too.
-  /// O(fields) for a row change; a delete scans every row of the entities that link to the
-  /// deleted row's entity (no reverse index yet).
+  /// O(fields) for a row change; a delete visits the rows that point at it (through the child
+  /// finder) or, without one, scans every row of the entities that link to its entity.
   std::string apply(const change& c, undo_log& undo) {
     switch (c.op) {
       case change_op::commit:
@@ -102,6 +107,23 @@ class live_rows {
         return upsert(c, undo);
     }
     return {};
+  }
+
+  /// Appends to `out` rows of `child` that may have link `link` set to row `parent` (a
+  /// superset of those that did when the batch began; each is checked against its text).
+  using child_finder = std::function<void(entity_id child, std::uint32_t link, row_id parent,
+                                          std::vector<row_id>& out)>;
+
+  /// Lets a delete find the rows pointing at the deleted one through `f` and the rows the batch
+  /// changed, instead of scanning every row of the entities that link to it. Call
+  /// `begin_batch` at the start of each batch then.
+  void set_child_finder(child_finder f) {
+    finder_ = std::move(f);
+    touched_.assign(schema_.entities.size(), {});
+  }
+  /// Forgets the rows the last batch set or added (see set_child_finder).
+  void begin_batch() {
+    for (auto& t : touched_) t.clear();
   }
 
   /// Takes back every entry of `undo`, newest first, and empties it.
@@ -158,6 +180,16 @@ class live_rows {
   /// The value of `r`'s field `column` in CSV text form ("" for null).
   const std::string& field(entity_id e, std::size_t r, std::uint32_t column) const {
     return tables_[e].rows[r][column];
+  }
+
+  /// Whether row `r` of `e` was deleted (its texts stay, its key is free again).
+  bool dead(entity_id e, std::size_t r) const noexcept { return tables_[e].dead[r] != 0; }
+
+  /// The live row of `e` with key `key`, or `no_row`. O(1) expected.
+  row_id find(entity_id e, std::string_view key) const {
+    const auto& keys = tables_[e].keys;
+    auto it = keys.find(std::string(key));
+    return it == keys.end() ? no_row : it->second;
   }
 
  private:
@@ -226,6 +258,7 @@ class live_rows {
             {undo_log::kind::set_field, c.entity, found->second, f.column, row[f.column], 0});
         row[f.column] = f.value;
       }
+      if (finder_) touched_[c.entity].push_back(found->second);
       return {};
     }
     std::vector<std::string> row(width);
@@ -235,6 +268,7 @@ class live_rows {
     t.dead.push_back(0);
     if (c.op == change_op::upsert) t.keys.emplace(c.key, r);
     undo.entries.push_back({undo_log::kind::appended, c.entity, r, 0, {}, 0});
+    if (finder_) touched_[c.entity].push_back(r);
     return {};
   }
 
@@ -268,8 +302,18 @@ class live_rows {
       for (std::uint32_t l = 0; l < def.links.size(); ++l) {
         if (def.links[l].target != e) continue;
         const std::uint32_t col = layout_.entities[ce].link_column[l];
-        for (std::uint32_t cr = 0; cr < ct.rows.size(); ++cr) {
-          if (ct.dead[cr] || ct.rows[cr][col] != key) continue;
+        // The rows that may point at r: from the finder (the rows as they were when the batch
+        // began) plus the rows this batch set or added; else every row.
+        std::vector<row_id> cands;
+        if (finder_) {
+          finder_(ce, l, r, cands);
+          cands.insert(cands.end(), touched_[ce].begin(), touched_[ce].end());
+        } else {
+          cands.resize(ct.rows.size());
+          for (std::uint32_t cr = 0; cr < ct.rows.size(); ++cr) cands[cr] = cr;
+        }
+        for (row_id cr : cands) {
+          if (cr >= ct.rows.size() || ct.dead[cr] || ct.rows[cr][col] != key) continue;
           if (def.key && static_cast<int>(col) != layout_.entities[ce].key) {
             undo.entries.push_back({undo_log::kind::set_field, ce, cr, col, ct.rows[cr][col], 0});
             ct.rows[cr][col].clear();
@@ -285,6 +329,8 @@ class live_rows {
   row_layout layout_;
   std::vector<table> tables_;
   timestamp_us now_ = 0;
+  child_finder finder_;
+  std::vector<std::vector<row_id>> touched_;  ///< per entity: rows set or added this batch
 };
 
 }  // namespace b2bseg

@@ -1,0 +1,249 @@
+// The current data of a live dataset as the row evaluator reads it: the immutable indexed graph
+// of the last compaction, plus a delta (rows added after it, rows whose values changed, links
+// re-pointed) whose values are read from the rows' texts.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "b2bseg/common/parse.hpp"
+#include "b2bseg/live/rows.hpp"
+#include "b2bseg/load/table_builder.hpp"
+#include "b2bseg/storage/graph.hpp"
+
+namespace b2bseg {
+
+/// Base graph + delta, the accessor `row_evaluator` reads (exec/row_eval.hpp). Ids: a base row
+/// keeps its graph id; a row added since is `base rows + n`, in the order rows were added; a
+/// deleted row keeps its id and is not `alive`. Values of base rows nobody changed come from
+/// the graph's columns, all others from their texts in `live_rows` (parsed on each read: the
+/// delta is small between compactions). Single-threaded: the live engine's writer owns it.
+///
+/// Memory: a parent array per link (4 bytes a row), a byte per base row for "changed", and per
+/// link the children that moved or were added, per parent.
+class live_view {
+ public:
+  /// Over `base` (whose rows `rows` holds, same ids) with an empty delta. O(rows x links).
+  live_view(std::shared_ptr<const graph> base, const live_rows& rows)
+      : base_(std::move(base)), rows_(rows), schema_(base_->schema()) {
+    const std::size_t n = schema_.entities.size();
+    entities_.resize(n);
+    const auto order = detail::build_order(schema_);
+    std::vector<std::size_t> pos(n);
+    for (std::size_t i = 0; i < order.size(); ++i) pos[order[i]] = i;
+    for (entity_id e = 0; e < n; ++e) {
+      auto& t = entities_[e];
+      const auto& def = schema_.entities[e];
+      t.base_rows = base_->rows(e);
+      t.rows = t.base_rows;
+      t.changed.assign(t.base_rows, 0);
+      t.links.resize(def.links.size());
+      for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+        const auto ps = base_->link(e, l).parents();
+        t.links[l].parents.reserve(ps.size() + ps.size() / 8 + 16);  // appends never copy
+        t.links[l].parents.assign(ps.begin(), ps.end());
+        t.links[l].moved.assign(t.base_rows, 0);
+        const entity_id to = def.links[l].target;
+        if (t.cluster < 0 && to != e && pos[to] < pos[e]) t.cluster = static_cast<int>(l);
+      }
+      t.key_column = rows.layout().entities[e].key;
+    }
+  }
+
+  const b2bseg::schema& schema() const noexcept { return schema_; }
+  const graph& base() const noexcept { return *base_; }
+  const std::shared_ptr<const graph>& base_ptr() const noexcept { return base_; }
+  /// Rows of `e`, dead ones included (ids are < this).
+  std::size_t rows(entity_id e) const noexcept { return entities_[e].rows; }
+  std::size_t base_rows(entity_id e) const noexcept { return entities_[e].base_rows; }
+  /// Rows added or changed since the base was built, over all entities.
+  std::size_t delta_rows() const noexcept { return delta_rows_; }
+
+  // --- the accessor of row_evaluator ----------------------------------------------------------
+
+  bool alive(entity_id e, row_id r) const noexcept { return !rows_.dead(e, r); }
+  row_id parent(entity_id e, std::uint32_t l, row_id r) const noexcept {
+    return entities_[e].links[l].parents[r];
+  }
+  /// Calls f(c) for every row c of `s` whose link `l` points at `p` (dead ones included), in no
+  /// particular order.
+  template <class F>
+  void for_each_child(entity_id s, std::uint32_t l, row_id p, F&& f) const {
+    const auto& lk = entities_[s].links[l];
+    const entity_id to = schema_.entities[s].links[l].target;
+    if (p < entities_[to].base_rows)
+      base_->link(s, l).for_each_child(p, [&](row_id c) {
+        if (!lk.moved[c]) f(c);
+      });
+    if (auto it = lk.extra.find(p); it != lk.extra.end())
+      for (row_id c : it->second) f(c);
+  }
+  /// The children of `p` over `s.l`, in the order a graph built from the current rows would
+  /// number them (what float sums add up in).
+  void children_in_order(entity_id s, std::uint32_t l, row_id p, std::vector<row_id>& out) const {
+    out.clear();
+    for_each_child(s, l, p, [&](row_id c) { out.push_back(c); });
+    std::sort(out.begin(), out.end(), [&](row_id a, row_id b) { return before(s, a, b); });
+  }
+  bool is_null(entity_id e, std::uint32_t a, row_id r) const {
+    if (from_base(e, r)) return base_->attribute(e, a).is_null(r);
+    const std::string& t = text(e, a, r);
+    if (schema_.entities[e].attributes[a].type == value_type::string_list)
+      return t.find_first_not_of('|') == std::string::npos;
+    return t.empty();
+  }
+  std::int64_t int_at(entity_id e, std::uint32_t a, row_id r) const {
+    if (from_base(e, r)) return base_->attribute(e, a).ints()[r];
+    std::int64_t x = 0;
+    const std::string& t = text(e, a, r);
+    if (schema_.entities[e].attributes[a].type == value_type::timestamp)
+      parse_timestamp(t, x);
+    else
+      parse_int64(t, x);
+    return x;
+  }
+  double float_at(entity_id e, std::uint32_t a, row_id r) const {
+    if (from_base(e, r)) return base_->attribute(e, a).floats()[r];
+    double x = 0;
+    parse_double(text(e, a, r), x);
+    return x;
+  }
+  bool bool_at(entity_id e, std::uint32_t a, row_id r) const {
+    if (from_base(e, r)) return base_->attribute(e, a).bool_at(r);
+    bool x = false;
+    parse_bool(text(e, a, r), x);
+    return x;
+  }
+  void strings_at(entity_id e, std::uint32_t a, row_id r,
+                  std::vector<std::string_view>& out) const {
+    out.clear();
+    if (from_base(e, r)) {
+      const column& c = base_->attribute(e, a);
+      if (c.is_null(r)) return;
+      if (c.type() == value_type::string)
+        out.push_back(c.string_at(r));
+      else
+        for (auto code : c.list_at(r)) out.push_back(c.dictionary()[code]);
+      return;
+    }
+    std::string_view t = text(e, a, r);
+    if (schema_.entities[e].attributes[a].type == value_type::string) {
+      if (!t.empty()) out.push_back(t);
+      return;
+    }
+    std::size_t start = 0;
+    while (start <= t.size() && !t.empty()) {
+      std::size_t bar = t.find('|', start);
+      if (bar == std::string_view::npos) bar = t.size();
+      if (bar > start) out.push_back(t.substr(start, bar - start));
+      start = bar + 1;
+    }
+  }
+
+  // --- the delta ------------------------------------------------------------------------------
+
+  /// Calls f(r) for every row of `e` that the delta holds (changed base rows, added rows).
+  template <class F>
+  void for_each_delta_row(entity_id e, F&& f) const {
+    for (row_id r : entities_[e].delta) f(r);
+  }
+
+  /// Takes row `r` of `e`, just added to the rows (r == rows(e)), with no link set yet; call
+  /// `refresh` next. O(links).
+  void add_row(entity_id e) {
+    auto& t = entities_[e];
+    t.delta.push_back(static_cast<row_id>(t.rows));
+    ++t.rows;
+    for (auto& lk : t.links) lk.parents.push_back(no_row);
+    ++delta_rows_;
+  }
+
+  /// Row `r` of `e` changed in its texts: values are read from them from now on, and each link
+  /// follows its text. Calls moved(l, old_parent, new_parent) for each link whose parent
+  /// changed. O(links), plus the moved children lists.
+  template <class Moved>
+  void refresh(entity_id e, row_id r, Moved&& moved) {
+    auto& t = entities_[e];
+    if (r < t.base_rows && !t.changed[r]) {
+      t.changed[r] = 1;
+      t.delta.push_back(r);
+      ++delta_rows_;
+    }
+    const auto& def = schema_.entities[e];
+    const auto& cols = rows_.layout().entities[e];
+    for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+      const std::string& k = rows_.field(e, r, cols.link_column[l]);
+      const row_id np = k.empty() ? no_row : rows_.find(def.links[l].target, k);
+      auto& lk = t.links[l];
+      const row_id op = lk.parents[r];
+      if (np == op) continue;
+      const bool from_base_list = r < t.base_rows && !lk.moved[r];
+      if (!from_base_list && op != no_row) {
+        auto& v = lk.extra[op];
+        v.erase(std::find(v.begin(), v.end(), r));
+        if (v.empty()) lk.extra.erase(op);
+      }
+      const row_id bp = r < t.base_rows ? base_->link(e, l).parent(r) : no_row;
+      if (r < t.base_rows && np == bp) {
+        lk.moved[r] = 0;  // back in its base list
+      } else {
+        if (r < t.base_rows) lk.moved[r] = 1;
+        if (np != no_row) lk.extra[np].push_back(r);
+      }
+      lk.parents[r] = np;
+      moved(l, op, np);
+    }
+  }
+
+ private:
+  struct link_delta {
+    std::vector<row_id> parents;      ///< current parent of every row
+    std::vector<std::uint8_t> moved;  ///< base rows no longer in their base parent's list
+    std::unordered_map<row_id, std::vector<row_id>> extra;  ///< children not in base lists
+  };
+  struct entity_delta {
+    std::size_t base_rows = 0, rows = 0;
+    std::vector<std::uint8_t> changed;  ///< base rows whose values are read from text
+    std::vector<row_id> delta;          ///< changed base rows and added rows
+    std::vector<link_delta> links;
+    int cluster = -1;  ///< the link the loader numbers rows by
+    int key_column = -1;
+  };
+
+  bool from_base(entity_id e, row_id r) const noexcept {
+    const auto& t = entities_[e];
+    return r < t.base_rows && !t.changed[r];
+  }
+  const std::string& text(entity_id e, std::uint32_t a, row_id r) const {
+    return rows_.field(e, r, rows_.layout().entities[e].attribute_column[a]);
+  }
+
+  /// Whether a graph built from the current rows numbers a before b (table_builder's order:
+  /// by the cluster link's parent, unset last, then by key, else by the order rows came in).
+  bool before(entity_id s, row_id a, row_id b) const {
+    if (a == b) return false;
+    const auto& t = entities_[s];
+    if (t.cluster >= 0) {
+      const row_id pa = t.links[t.cluster].parents[a], pb = t.links[t.cluster].parents[b];
+      if (pa != pb) {
+        if (pa == no_row) return false;
+        if (pb == no_row) return true;
+        return before(schema_.entities[s].links[t.cluster].target, pa, pb);
+      }
+    }
+    if (t.key_column >= 0) return rows_.field(s, a, t.key_column) < rows_.field(s, b, t.key_column);
+    return a < b;
+  }
+
+  std::shared_ptr<const graph> base_;
+  const live_rows& rows_;
+  const b2bseg::schema& schema_;
+  std::vector<entity_delta> entities_;
+  std::size_t delta_rows_ = 0;
+};
+
+}  // namespace b2bseg
