@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -112,6 +113,46 @@ std::vector<std::string> keys_of(const live_state& s, std::size_t i) {
 }
 
 }  // namespace
+
+// --- the live key table
+// ---------------------------------------------------------------------------
+
+TEST(KeyTable, AgreesWithAStdMapThroughRandomInsertsAndErases) {
+  // Keys live beside the table (as in live_rows); short keys from a small alphabet collide on
+  // home slots often, so the backward shift of erase is exercised.
+  std::vector<std::string> keys;
+  auto key_of = [&](row_id r) { return std::string_view(keys[r]); };
+  detail::live::key_table t;
+  std::map<std::string, row_id> want;
+  std::uint64_t x = 88172645463325252ULL;
+  auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int step = 0; step < 60000; ++step) {
+    const std::string k = "k" + std::to_string(next() % 3000);
+    auto it = want.find(k);
+    if (it == want.end()) {
+      keys.push_back(k);
+      const auto r = static_cast<row_id>(keys.size() - 1);
+      t.insert(k, r, key_of);
+      want.emplace(k, r);
+    } else if (next() % 2) {
+      t.erase(k, it->second, key_of);
+      want.erase(it);
+    }
+    if (step % 997 == 0 || step > 59000)
+      for (int probe = 0; probe < 3000; probe += 7) {
+        const std::string q = "k" + std::to_string(probe);
+        auto w = want.find(q);
+        ASSERT_EQ(t.find(q, key_of), w == want.end() ? no_row : w->second) << q << " at " << step;
+      }
+  }
+  EXPECT_EQ(t.size(), want.size());
+  EXPECT_GT(want.size(), 1000u);
+}
 
 // --- parsing -------------------------------------------------------------------------------------
 
@@ -339,6 +380,45 @@ TEST(LiveEngine, AppliesUpsertsInsertsDeletesAndTicks) {
   EXPECT_EQ(eng.current()->now, ts("2026-11-29T00:00:00Z"));
 }
 
+TEST(LiveEngine, TicksMoveWindowsThroughAnIndexAndExtremesThroughACache) {
+  graph g = small_graph();  // P1's event 2026-11-20, P2's 2026-11-01
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment recent on person where events.any(timestamp within last 7 days)\n"
+                       "segment lapsed on person where events.max(timestamp) < now - 10 days\n",
+                       g.schema(), "t.seg"));
+  const bound_file& f = *fp;
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  change_parser p(eng.schema());
+  auto batch = [&](std::vector<std::string> lines) {
+    std::vector<change> cs;
+    for (const auto& l : lines) cs.push_back(parsed(p, l));
+    std::string s;
+    for (const auto& c : eng.apply(cs).changes)
+      s += f.segments[c.segment].name + (c.entered ? " +" : " -") + c.key + "\n";
+    return s;
+  };
+  EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1"}));
+  EXPECT_EQ(keys_of(*eng.current(), 1), (std::vector<std::string>{"P2"}));
+  // Window [11-21, 11-28]: P1's event leaves it. The first tick fills the max cache.
+  EXPECT_EQ(batch({R"({"op":"tick","now":"2026-11-28T00:00:00Z"})"}), "recent -P1\n");
+  // A new event (a delta row, not in the base's index): P2 is recent, its max moves.
+  EXPECT_EQ(
+      batch(
+          {R"({"op":"insert","entity":"event","row":{"person_id":"P2","timestamp":"2026-11-27T00:00:00Z"}})"}),
+      "recent +P2\nlapsed -P2\n");
+  // max < 11-21: P1 (11-20) crosses from the cache; P2 (11-27, a delta row) stays recent.
+  EXPECT_EQ(batch({R"({"op":"tick","now":"2026-12-01T00:00:00Z"})"}), "lapsed +P1\n");
+  // A tick and a change in one batch: P1's new event counts at the new now.
+  EXPECT_EQ(
+      batch(
+          {R"({"op":"tick","now":"2026-12-10T00:00:00Z"})",
+           R"({"op":"insert","entity":"event","row":{"person_id":"P1","timestamp":"2026-12-09T00:00:00Z"}})"}),
+      "recent +P1\nrecent -P2\nlapsed -P1\nlapsed +P2\n");
+  EXPECT_EQ(eng.stats().compactions, 1u);  // the start only
+  EXPECT_EQ(eng.stats().indexed_scans, 3u);
+  EXPECT_EQ(eng.stats().cached_aggregates, 2u);
+}
+
 TEST(LiveEngine, AStrictBatchWithABadChangeAppliesNothing) {
   graph g = small_graph();
   const auto fp = std::make_shared<const bound_file>(
@@ -470,7 +550,7 @@ namespace {
 /// entered/exited lines == the difference of consecutive full results.
 struct feed_totals {
   std::size_t memberships = 0, entered = 0, exited = 0, rejected = 0, batches = 0;
-  std::size_t incremental = 0, compactions = 0;
+  std::size_t incremental = 0, compactions = 0, indexed_scans = 0, cached_aggregates = 0;
 };
 
 /// `compact_after`: the engine's delta limit (0: its default, so small graphs stay incremental).
@@ -580,6 +660,8 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
   }
   totals.incremental += eng.stats().incremental - start.incremental;
   totals.compactions += eng.stats().compactions - start.compactions;
+  totals.indexed_scans += eng.stats().indexed_scans - start.indexed_scans;
+  totals.cached_aggregates += eng.stats().cached_aggregates - start.cached_aggregates;
 }
 
 }  // namespace
@@ -594,14 +676,17 @@ TEST(LiveEngine, RandomFeedsMatchAFullEvaluationOfTheChangedRows) {
     if (HasFailure()) break;
   }
   std::printf(
-      "%zu batches (%zu incremental): %zu memberships checked, %zu entered, %zu exited, %zu "
+      "%zu batches (%zu incremental; moved by ticks: %zu window scans through an index, %zu "
+      "min/max tests from a cache): %zu memberships checked, %zu entered, %zu exited, %zu "
       "rejected\n",
-      t.batches, t.incremental, t.memberships, t.entered, t.exited, t.rejected);
+      t.batches, t.incremental, t.indexed_scans, t.cached_aggregates, t.memberships, t.entered,
+      t.exited, t.rejected);
   // The feeds must move memberships both ways and exercise rejections, or the test proves little.
   EXPECT_GT(t.entered, 50u);
   EXPECT_GT(t.exited, 50u);
   EXPECT_GT(t.rejected, 5u);
   EXPECT_GT(t.incremental, t.batches / 2);  // the incremental path is what is checked here
+  EXPECT_GT(t.indexed_scans, 3u);           // and ticks that move windows through the index
 }
 
 TEST(LiveEngine, RandomFeedsMatchAcrossCompactions) {

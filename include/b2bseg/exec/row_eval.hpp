@@ -187,6 +187,34 @@ class row_evaluator {
     return false;
   }
 
+  /// For a `rev_aggregate` node whose function is min or max: that extreme over row `r`'s
+  /// children in the input set, exactly (every int64 and double is a long double), or nothing
+  /// when `r` is dead or no child counts. The node's bit is `passes` of it. O(children of r).
+  template <class In>
+  std::optional<long double> extreme(const plan_node& n, row_id r, In&& in) {
+    if (!v_.alive(n.entity, r)) return std::nullopt;
+    const entity_id s = n.source;
+    const bool is_float = attribute_type(s, n.attribute) == value_type::floating;
+    const bool want_min = n.fn == aggregate_fn::min;
+    bool any = false;
+    long double best = 0;
+    v_.for_each_child(s, n.link, r, [&](row_id c) {
+      if (!v_.alive(s, c) || !in(n.inputs[0], c) || v_.is_null(s, n.attribute, c)) return;
+      const long double x = is_float ? static_cast<long double>(v_.float_at(s, n.attribute, c))
+                                     : static_cast<long double>(v_.int_at(s, n.attribute, c));
+      if (!any || (want_min ? x < best : x > best)) best = x;
+      any = true;
+    });
+    if (!any) return std::nullopt;
+    return best;
+  }
+
+  /// Whether the aggregate value `v` passes `n`'s test (`n` a `rev_aggregate`).
+  static bool passes(const plan_node& n, const prepared_node& pn, long double v) {
+    if (n.test.between) return detail::sign3(v, pn.agg_lo) >= 0 && detail::sign3(v, pn.agg_hi) <= 0;
+    return detail::cmp(n.test.op, detail::sign3(v, pn.agg_lo));
+  }
+
  private:
   bool scan(const plan_node& n, const prepared_node& pn, row_id r) {
     using K = scan_pred::kind;
@@ -339,9 +367,9 @@ class row_evaluator {
         if (is_float) return pass(number(fsum / static_cast<long double>(count)));
         return pass([&](long double v) { return detail::compare_ratio(isum, count, v); });
       case aggregate_fn::min:
-        return count > 0 && pass(number(is_float ? fmin : static_cast<long double>(imin)));
+        return count > 0 && passes(n, pn, is_float ? fmin : static_cast<long double>(imin));
       case aggregate_fn::max:
-        return count > 0 && pass(number(is_float ? fmax : static_cast<long double>(imax)));
+        return count > 0 && passes(n, pn, is_float ? fmax : static_cast<long double>(imax));
     }
     return false;
   }

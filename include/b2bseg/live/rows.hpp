@@ -12,8 +12,98 @@
 #include "b2bseg/live/change.hpp"
 #include "b2bseg/load/graph_builder.hpp"
 #include "b2bseg/storage/graph.hpp"
+#include "b2bseg/storage/key_index.hpp"
 
 namespace b2bseg {
+
+namespace detail::live {
+
+/// Rows by key for a table that changes: open addressing over row ids (linear probing, XXH3, a
+/// power-of-two size at most half full, erase by backward shift, so no tombstones), whose keys
+/// are read from the rows themselves through `key_of(row)`. 8 bytes a slot, 16 to 32 a key,
+/// where `std::unordered_map<std::string, row_id>` held a second copy of every key in a node
+/// of its own (about 72 bytes) and cost a string allocation per lookup by `string_view`.
+class key_table {
+ public:
+  /// Sizes the table, which must be empty, for `n` keys without growing.
+  void reserve(std::size_t n) {
+    std::size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    slots_.assign(cap, {});
+    mask_ = cap - 1;
+  }
+  std::size_t size() const noexcept { return size_; }
+
+  /// The row whose key is `k`, or `no_row`. O(1) expected.
+  template <class KeyOf>
+  row_id find(std::string_view k, const KeyOf& key_of) const {
+    if (slots_.empty()) return no_row;
+    const std::uint64_t h = hash_bytes(k);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const slot& s = slots_[i];
+      if (s.row == no_row) return no_row;
+      if (s.tag == tag(h) && key_of(s.row) == k) return s.row;
+    }
+  }
+
+  /// Adds row `r` under key `k`, which no row in the table has.
+  template <class KeyOf>
+  void insert(std::string_view k, row_id r, const KeyOf& key_of) {
+    if (2 * (size_ + 1) > slots_.size()) grow(key_of);
+    place(hash_bytes(k), r);
+    ++size_;
+  }
+
+  /// Removes row `r`, whose key is `k`; nothing when the table holds `k` for another row or
+  /// not at all.
+  template <class KeyOf>
+  void erase(std::string_view k, row_id r, const KeyOf& key_of) {
+    if (slots_.empty()) return;
+    const std::uint64_t h = hash_bytes(k);
+    std::size_t i = h & mask_;
+    for (;; i = (i + 1) & mask_) {
+      if (slots_[i].row == no_row) return;
+      if (slots_[i].row == r) break;
+    }
+    // Backward shift: each later entry of the cluster that may sit earlier moves into the hole.
+    for (std::size_t j = (i + 1) & mask_; slots_[j].row != no_row; j = (j + 1) & mask_) {
+      const std::size_t home = hash_bytes(key_of(slots_[j].row)) & mask_;
+      if (((j - home) & mask_) >= ((j - i) & mask_)) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = {no_row, 0};
+    --size_;
+  }
+
+ private:
+  struct slot {
+    row_id row = no_row;
+    std::uint32_t tag = 0;  ///< the hash's high half: most mismatches never read a key
+  };
+  static std::uint32_t tag(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h >> 32); }
+
+  void place(std::uint64_t h, row_id r) {
+    std::size_t i = h & mask_;
+    while (slots_[i].row != no_row) i = (i + 1) & mask_;
+    slots_[i] = {r, tag(h)};
+  }
+
+  template <class KeyOf>
+  void grow(const KeyOf& key_of) {
+    std::vector<slot> old = std::move(slots_);
+    reserve(std::max<std::size_t>(8, old.size()));
+    for (const slot& s : old)
+      if (s.row != no_row) place(hash_bytes(key_of(s.row)), s.row);
+  }
+
+  std::vector<slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail::live
 
 /// How to take back the changes of a batch that failed (strict mode): one entry per row field
 /// set, row deleted or added, and `now` moved, undone in reverse order by `live_rows::rollback`.
@@ -33,9 +123,6 @@ struct undo_log {
 /// in the CSV forms of SPEC 2.2), rows deleted marked dead, rows added after the loaded ones.
 /// Rebuilt into a graph with `graph_builder`, it is by construction "the CSVs that hold the
 /// changed rows" of SPEC 2.4. Memory: the texts of every row (several times the graph's).
-///
-/// This is the first, whole-rebuild form of the live path: each batch costs a rebuild and a
-/// full evaluation, O(rows). An indexed delta over the immutable graph replaces it (HACKING).
 class live_rows {
  public:
   /// Reads every row of `g` back as text: exact (floats in shortest round-trip form, timestamps
@@ -58,6 +145,7 @@ class live_rows {
       t.dead.reserve(n + n / 8 + 16);
       t.rows.assign(n, std::vector<std::string>(cols.names.size()));
       t.dead.assign(n, 0);
+      if (cols.key >= 0) t.keys.reserve(n + n / 8 + 16);
       for (row_id r = 0; r < n; ++r) {
         auto& row = t.rows[r];
         for (std::uint32_t l = 0; l < def.links.size(); ++l) {
@@ -70,7 +158,7 @@ class live_rows {
         }
         if (cols.key >= 0) {
           row[cols.key] = std::string(g.key(e, r));
-          t.keys.emplace(row[cols.key], r);
+          t.keys.insert(row[cols.key], r, key_of(e));
         }
       }
     }
@@ -141,10 +229,12 @@ class live_rows {
           break;
         case undo_log::kind::killed:
           t.dead[it->row] = 0;
-          if (key >= 0) t.keys.emplace(t.rows[it->row][key], it->row);
+          if (key >= 0) t.keys.insert(t.rows[it->row][key], it->row, key_of(it->entity));
           break;
         case undo_log::kind::appended:
-          if (key >= 0) t.keys.erase(t.rows.back()[key]);
+          if (key >= 0)
+            t.keys.erase(t.rows.back()[key], static_cast<row_id>(t.rows.size() - 1),
+                         key_of(it->entity));
           t.rows.pop_back();
           t.dead.pop_back();
           break;
@@ -187,17 +277,25 @@ class live_rows {
 
   /// The live row of `e` with key `key`, or `no_row`. O(1) expected.
   row_id find(entity_id e, std::string_view key) const {
-    const auto& keys = tables_[e].keys;
-    auto it = keys.find(std::string(key));
-    return it == keys.end() ? no_row : it->second;
+    return tables_[e].keys.find(key, key_of(e));
   }
 
  private:
   struct table {
     std::vector<std::vector<std::string>> rows;
     std::vector<std::uint8_t> dead;
-    std::unordered_map<std::string, std::uint32_t> keys;  ///< live rows only
+    detail::live::key_table keys;  ///< live rows only
   };
+
+  /// Reads the keys of one table's rows, for its key table.
+  struct key_reader {
+    const table* t;
+    std::size_t column;
+    std::string_view operator()(row_id r) const { return t->rows[r][column]; }
+  };
+  key_reader key_of(entity_id e) const {
+    return {&tables_[e], static_cast<std::size_t>(layout_.entities[e].key)};
+  }
 
   static std::string value_text(const column& c, row_id r) {
     switch (c.type()) {
@@ -236,7 +334,7 @@ class live_rows {
       for (std::uint32_t l = 0; l < def.links.size(); ++l) {
         if (cols.link_column[l] != f.column) continue;
         const entity_id to = def.links[l].target;
-        if (tables_[to].keys.count(f.value)) continue;
+        if (find(to, f.value) != no_row) continue;
         if (to == c.entity && !c.key.empty() && f.value == c.key) continue;
         return "field '" + cols.names[f.column] + "': no " + def.links[l].to + " with key \"" +
                f.value + "\"";
@@ -249,16 +347,16 @@ class live_rows {
     if (auto m = check_links(c); !m.empty()) return m;
     auto& t = tables_[c.entity];
     const auto width = layout_.entities[c.entity].names.size();
-    auto found = c.op == change_op::upsert ? t.keys.find(c.key) : t.keys.end();
-    if (found != t.keys.end()) {
-      auto& row = t.rows[found->second];
+    const row_id found = c.op == change_op::upsert ? find(c.entity, c.key) : no_row;
+    if (found != no_row) {
+      auto& row = t.rows[found];
       for (const auto& f : c.fields) {
         if (row[f.column] == f.value) continue;
         undo.entries.push_back(
-            {undo_log::kind::set_field, c.entity, found->second, f.column, row[f.column], 0});
+            {undo_log::kind::set_field, c.entity, found, f.column, row[f.column], 0});
         row[f.column] = f.value;
       }
-      if (finder_) touched_[c.entity].push_back(found->second);
+      if (finder_) touched_[c.entity].push_back(found);
       return {};
     }
     std::vector<std::string> row(width);
@@ -266,7 +364,7 @@ class live_rows {
     const auto r = static_cast<std::uint32_t>(t.rows.size());
     t.rows.push_back(std::move(row));
     t.dead.push_back(0);
-    if (c.op == change_op::upsert) t.keys.emplace(c.key, r);
+    if (c.op == change_op::upsert) t.keys.insert(c.key, r, key_of(c.entity));
     undo.entries.push_back({undo_log::kind::appended, c.entity, r, 0, {}, 0});
     if (finder_) touched_[c.entity].push_back(r);
     return {};
@@ -276,16 +374,15 @@ class live_rows {
     auto& t = tables_[e];
     t.dead[r] = 1;
     const int key = layout_.entities[e].key;
-    if (key >= 0) t.keys.erase(t.rows[r][key]);
+    if (key >= 0) t.keys.erase(t.rows[r][key], r, key_of(e));
     undo.entries.push_back({undo_log::kind::killed, e, r, 0, {}, 0});
   }
 
   std::string erase(const change& c, undo_log& undo) {
-    auto& t = tables_[c.entity];
-    auto found = t.keys.find(c.key);
-    if (found == t.keys.end())
+    const row_id found = find(c.entity, c.key);
+    if (found == no_row)
       return "member 'key': no " + schema_.entities[c.entity].name + " with key \"" + c.key + "\"";
-    kill_and_cascade(c.entity, found->second, undo);
+    kill_and_cascade(c.entity, found, undo);
     return {};
   }
 

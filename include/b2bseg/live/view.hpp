@@ -24,7 +24,8 @@ namespace b2bseg {
 /// delta is small between compactions). Single-threaded: the live engine's writer owns it.
 ///
 /// Memory: a parent array per link (4 bytes a row), a byte per base row for "changed", and per
-/// link the children that moved or were added, per parent.
+/// link the children that moved or were added, per parent (a hash map, and a byte per parent
+/// saying whether it holds any, so a parent without moved children costs no lookup).
 class live_view {
  public:
   /// Over `base` (whose rows `rows` holds, same ids) with an empty delta. O(rows x links).
@@ -79,8 +80,8 @@ class live_view {
       base_->link(s, l).for_each_child(p, [&](row_id c) {
         if (!lk.moved[c]) f(c);
       });
-    if (auto it = lk.extra.find(p); it != lk.extra.end())
-      for (row_id c : it->second) f(c);
+    if (p < lk.has_extra.size() && lk.has_extra[p])
+      for (row_id c : lk.extra.find(p)->second) f(c);
   }
   /// The children of `p` over `s.l`, in the order a graph built from the current rows would
   /// number them (what float sums add up in).
@@ -185,14 +186,21 @@ class live_view {
       if (!from_base_list && op != no_row) {
         auto& v = lk.extra[op];
         v.erase(std::find(v.begin(), v.end(), r));
-        if (v.empty()) lk.extra.erase(op);
+        if (v.empty()) {
+          lk.extra.erase(op);
+          lk.has_extra[op] = 0;
+        }
       }
       const row_id bp = r < t.base_rows ? base_->link(e, l).parent(r) : no_row;
       if (r < t.base_rows && np == bp) {
         lk.moved[r] = 0;  // back in its base list
       } else {
         if (r < t.base_rows) lk.moved[r] = 1;
-        if (np != no_row) lk.extra[np].push_back(r);
+        if (np != no_row) {
+          lk.extra[np].push_back(r);
+          if (lk.has_extra.size() <= np) lk.has_extra.resize(np + np / 8 + 64, 0);
+          lk.has_extra[np] = 1;
+        }
       }
       lk.parents[r] = np;
       moved(l, op, np);
@@ -204,6 +212,7 @@ class live_view {
     std::vector<row_id> parents;      ///< current parent of every row
     std::vector<std::uint8_t> moved;  ///< base rows no longer in their base parent's list
     std::unordered_map<row_id, std::vector<row_id>> extra;  ///< children not in base lists
+    std::vector<std::uint8_t> has_extra;  ///< per parent: whether `extra` holds it (no hash)
   };
   struct entity_delta {
     std::size_t base_rows = 0, rows = 0;
