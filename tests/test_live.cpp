@@ -508,6 +508,51 @@ TEST(LiveEngine, FloatSumsAddUpInTheOrderAFreshLoadWouldNumberTheRows) {
   EXPECT_EQ(eng.stats().compactions, 1u);  // the start only: every batch was incremental
 }
 
+TEST(LiveEngine, FloatSumsFollowTheOrderOfRowsTwoLinksAbove) {
+  // Opportunities are numbered by their account's position, accounts by their region's. Moving
+  // an account to another region reorders a person's opportunities without touching them or
+  // the person: the sum must still be the one a fresh load adds up.
+  graph_builder b(parse_schema(R"({"entities": {
+    "region": {"file": "r.csv", "key": "region_id"},
+    "account": {"file": "a.csv", "key": "account_id",
+                "links": {"region": {"column": "region_id", "to": "region", "reverse": "accounts"}}},
+    "person": {"file": "p.csv", "key": "person_id"},
+    "opportunity": {"file": "o.csv", "key": "opportunity_id", "attributes": {"amount": "float"},
+      "links": {"account": {"column": "account_id", "to": "account", "reverse": "opportunities"},
+                "person": {"column": "person_id", "to": "person", "reverse": "deals"}}}}})",
+                               "schema.json"));
+  for (const char* r : {"R1", "R2", "R3"}) b.add_row("region", {{"region_id", r}});
+  b.add_row("account", {{"account_id", "A1"}, {"region_id", "R1"}});
+  b.add_row("account", {{"account_id", "A2"}, {"region_id", "R2"}});
+  b.add_row("person", {{"person_id", "P1"}});
+  auto opp = [&](const char* k, const char* a, const char* amount) {
+    b.add_row("opportunity",
+              {{"opportunity_id", k}, {"account_id", a}, {"person_id", "P1"}, {"amount", amount}});
+  };
+  opp("O1", "A1", "1e16");
+  opp("O2", "A2", "-1e16");
+  opp("O3", "A2", "1");
+  const graph g = b.build();
+  const auto fp = std::make_shared<const bound_file>(
+      compile_segments("segment s on person where deals.sum(amount) > 0.5\n", g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  // 1e16 - 1e16 + 1 = 1: a member.
+  EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1"}));
+  change_parser p(eng.schema());
+  const change c =
+      parsed(p, R"({"op":"upsert","entity":"account","row":{"account_id":"A1","region_id":"R3"}})");
+  const batch_result r = eng.apply(std::vector<change>{c});
+  // A2 (R2) now comes before A1 (R3): -1e16 + 1 + 1e16 = 0 in doubles.
+  ASSERT_EQ(r.changes.size(), 1u);
+  EXPECT_EQ(r.changes[0].key, "P1");
+  EXPECT_FALSE(r.changes[0].entered);
+  const live_snapshot m = eng.materialize();
+  const evaluation fresh =
+      evaluate(m.data, *fp, eval_options{.as_of = m.now, .threads = 1, .segments = {}});
+  EXPECT_EQ(fresh.segments[0].members.cardinality(), 0u);
+  EXPECT_EQ(eng.stats().compactions, 1u);  // the start only: this was the incremental path
+}
+
 TEST(LiveEngine, ADeleteTakesRowsWhoseKeyIsTheLinkAndTheirChildren) {
   // `ext` is keyed by the account it extends: deleting the account cannot null the link and
   // keep the key, so the row goes, and the events pointing at it with it.

@@ -125,10 +125,10 @@ struct live_snapshot {
 ///
 /// Incremental: the engine keeps every plan node's set and, after a batch, recomputes only the
 /// rows the batch can have changed (`row_evaluator` over `live_view`: the graph of the last
-/// compaction plus the changed rows), node by node; a tick re-runs the kernels of the scans whose
-/// time literals moved and patches them with the changed rows. A batch that changes many rows,
-/// or a delta grown past an eighth of the rows, compacts instead: the rows are rebuilt into a
-/// graph and every segment evaluated in full (HACKING, "The live path").
+/// compaction plus the changed rows), node by node; a tick recomputes the rows that cross a
+/// window edge (found through a value index) and re-tests cached min/max values. A batch that
+/// changes many rows, or a delta grown past an eighth of the rows, compacts instead: the rows are
+/// rebuilt into a graph and every segment evaluated in full (HACKING, "The live path").
 class live_engine {
  public:
   /// Takes the rows of `base` (copied; `base` may go away afterwards) and `file` (compiled
@@ -196,8 +196,15 @@ class live_engine {
   /// or, with `lenient`, is skipped and counted. Every call that does not fail takes a number,
   /// also when every change in it was skipped. Cost: the rows the batch touches and what depends
   /// on them, or O(rows) when it compacts.
+  ///
+  /// Throws only where the batch can be neither applied nor taken back: an exception (memory
+  /// exhausted) after a compaction renumbered the rows, or during the recovery from one. The
+  /// engine is then unusable: every later call throws std::logic_error.
   batch_result apply(std::span<const change> changes) {
+    if (!broken_.empty())
+      throw std::logic_error("live_engine: unusable after a failed batch: " + broken_);
     const auto t0 = std::chrono::steady_clock::now();
+    renumbered_ = false;
     batch_result res;
     undo_log undo, one;
     rows_.begin_batch();
@@ -225,14 +232,24 @@ class live_engine {
       after = undo.entries.empty() ? restamp(*before) : update(undo, *before, res);
     } catch (const std::exception& e) {
       // The checks of each change should make this impossible; if not, the batch is refused
-      // whole, whatever the mode, and the engine starts again from the rows as they were.
+      // whole, whatever the mode, and the engine starts again from the rows as they were. The
+      // undo log names rows by id, so that works only if no compaction renumbered them.
+      if (renumbered_) {
+        broken_ = e.what();
+        throw;
+      }
       rows_.rollback(undo);
       res = {};
       res.errors.push_back({changes.empty() ? 0 : changes.back().line,
                             std::string("the batch cannot be applied: ") + e.what()});
-      auto s = compact(true, before->batch);
-      std::lock_guard<std::mutex> lock(mu_);
-      state_ = std::move(s);
+      try {
+        auto s = compact(true, before->batch);
+        std::lock_guard<std::mutex> lock(mu_);
+        state_ = std::move(s);
+      } catch (const std::exception& again) {
+        broken_ = again.what();
+        throw;
+      }
       return res;
     }
     res.batch = after->batch;
@@ -267,50 +284,77 @@ class live_engine {
   /// Rebuilds the rows into a new base graph when `rebuild` (else uses `g`, or the current base,
   /// which must hold every row as it is), evaluates the whole plan at the current `now`, keeps
   /// every node's set and returns the state, numbered `batch`.
+  ///
+  /// Exception safety: everything is built aside first, so a throw leaves the engine's rows,
+  /// view and sets as they were; then it is swapped in by moves (`renumbered_` says it was).
   std::shared_ptr<const live_state> compact(bool rebuild, std::uint64_t batch,
                                             std::shared_ptr<const graph> g = nullptr) {
+    std::optional<live_rows> fresh;
     if (g) {
       // the rows were read from it
     } else if (rebuild) {
-      const timestamp_us now = rows_.now();
       g = std::make_shared<const graph>(rows_.build());
-      rows_ = live_rows(*g);
-      rows_.set_now(now);
-      ++counters_.compactions;
+      fresh.emplace(*g);
+      fresh->set_now(rows_.now());
     } else {
       g = view_->base_ptr();
     }
-    view_ = std::make_unique<live_view>(g, rows_);
+    plan p = build_plan(g->schema(), file_, rows_.now());
+    std::vector<prepared_node> prepared;
+    for (const auto& n : p.nodes) prepared.push_back(prepare_node(g->schema(), n));
+    tick_aids aids = tick_aids_for(*g, p);
+    executor ex(*g, opts_.threads);
+    std::vector<bitset> kept;
+    evaluation ev = ex.run(p, file_, &kept);
+    std::vector<words> bits(kept.size());
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      // Room for the rows the delta may add before the next compaction, so growing a set by a
+      // word does not copy it.
+      const std::size_t n = (kept[i].size() + 63) / 64;
+      bits[i].reserve(n + n / 8 + 16);
+      bits[i].assign(kept[i].words(), kept[i].words() + n);
+    }
+    kept.clear();
+    // The view keeps a reference to the engine's `rows_` object and reads only its layout here,
+    // which the fresh rows share: it is built before the swap so that nothing after can throw.
+    auto view = std::make_unique<live_view>(g, rows_);
+    auto tail = std::make_shared<detail::live::key_tail>(g->schema().entities.size());
+    std::vector<std::uint32_t> root_index(file_.segments.size(), 0);
+    for (std::size_t k = 0; k < p.roots.size(); ++k)
+      root_index[p.roots[k].segment] = static_cast<std::uint32_t>(k);
+    auto s = std::make_shared<live_state>();
+    s->segments.resize(file_.segments.size());
+    for (auto& r : ev.segments) {
+      const auto i = static_cast<std::size_t>(file_.find(r.name));
+      s->segments[i] = {r.name, r.entity, std::make_shared<const Roaring>(std::move(r.members))};
+    }
+    s->base_rows.reserve(g->schema().entities.size());
+
+    // The swap: moves only.
+    if (fresh) {
+      rows_ = std::move(*fresh);
+      renumbered_ = true;
+      ++counters_.compactions;
+    }
+    view_ = std::move(view);
     rows_.set_child_finder(
         [this](entity_id ce, std::uint32_t l, row_id p, std::vector<row_id>& out) {
           const entity_id to = rows_.schema().entities[ce].links[l].target;
           if (p < view_->rows(to))
             view_->for_each_child(ce, l, p, [&](row_id c) { out.push_back(c); });
         });
-    tail_ = std::make_shared<detail::live::key_tail>(g->schema().entities.size());
-    plan_ = build_plan(g->schema(), file_, rows_.now());
-    prepare();
-    index_windows(*g);
-    executor ex(*g, opts_.threads);
-    std::vector<bitset> kept;
-    evaluation ev = ex.run(plan_, file_, &kept);
-    bits_.assign(kept.size(), {});
-    for (std::size_t i = 0; i < kept.size(); ++i) {
-      // Room for the rows the delta may add before the next compaction, so growing a set by a
-      // word does not copy it.
-      const std::size_t n = (kept[i].size() + 63) / 64;
-      bits_[i].reserve(n + n / 8 + 16);
-      bits_[i].assign(kept[i].words(), kept[i].words() + n);
-    }
-    auto s = std::make_shared<live_state>();
+    tail_ = std::move(tail);
+    plan_ = std::move(p);
+    prepared_ = std::move(prepared);
+    root_index_ = std::move(root_index);
+    indexes_ = std::move(aids.indexes);
+    node_index_ = std::move(aids.node_index);
+    extremes_ = std::move(aids.extremes);
+    bits_ = std::move(bits);
+
     s->batch = batch;
     s->now = rows_.now();
     s->eval_ms = ev.eval_ms;
-    s->segments.resize(file_.segments.size());
-    for (auto& r : ev.segments) {
-      const auto i = static_cast<std::size_t>(file_.find(r.name));
-      s->segments[i] = {r.name, r.entity, std::make_shared<const Roaring>(std::move(r.members))};
-    }
     publish_frame(*s);
     return s;
   }
@@ -346,12 +390,18 @@ class live_engine {
     const std::size_t n_entities = sc.entities.size();
     std::size_t base_total = 0, dirty_total = 0;
     for (entity_id e = 0; e < n_entities; ++e) base_total += view_->base_rows(e);
+    // The rows the batch changed (added, killed, set), each once.
     bool now_moved = false;
+    std::vector<std::vector<row_id>> dirty(n_entities);
     for (const auto& u : undo.entries)
       if (u.what == undo_log::kind::now)
         now_moved = true;
       else
-        ++dirty_total;
+        dirty[u.entity].push_back(u.row);
+    for (entity_id e = 0; e < n_entities; ++e) {
+      distinct(e, rows_.rows(e), dirty[e]);
+      dirty_total += dirty[e].size();
+    }
     bool fits = true;
     for (entity_id e = 0; e < n_entities; ++e)
       fits = fits && detail::live::key_tail::fits(rows_.rows(e) - view_->base_rows(e));
@@ -364,14 +414,12 @@ class live_engine {
     }
 
     // 1. The delta: rows added, rows changed (their links followed), links moved.
-    std::vector<std::vector<row_id>> dirty(n_entities);
-    for (const auto& u : undo.entries)
-      if (u.what != undo_log::kind::now) dirty[u.entity].push_back(u.row);
     std::vector<std::vector<std::vector<row_id>>> moved(n_entities);  // [e][link]: old and new
+    std::vector<std::size_t> old_rows(n_entities);
+    std::vector<std::uint8_t> reordered(n_entities, 0);  // an older row moved its cluster link
     for (entity_id e = 0; e < n_entities; ++e) {
+      old_rows[e] = view_->rows(e);
       moved[e].resize(sc.entities[e].links.size());
-      auto& d = dirty[e];
-      distinct(e, rows_.rows(e), d);
       const int key = rows_.layout().entities[e].key;
       while (view_->rows(e) < rows_.rows(e)) {
         const auto r = static_cast<row_id>(view_->rows(e));
@@ -384,7 +432,19 @@ class live_engine {
         view_->refresh(e, r, [&](std::uint32_t l, row_id from, row_id to) {
           if (from != no_row) moved[e][l].push_back(from);
           if (to != no_row) moved[e][l].push_back(to);
+          if (static_cast<int>(l) == view_->cluster_link(e) && r < old_rows[e]) reordered[e] = 1;
         });
+    // Float sums add children in the order a fresh load numbers them, which follows the cluster
+    // links of the entities above the children's: when a row there moved, every parent is
+    // summed again (a moved child of the children's own entity is a candidate anyway).
+    auto order_changed = [&](entity_id s) {
+      for (entity_id a = s;;) {
+        const int c = view_->cluster_link(a);
+        if (c < 0) return false;
+        if (a != s && reordered[a]) return true;
+        a = sc.entities[a].links[static_cast<std::size_t>(c)].target;
+      }
+    };
 
     // 2. The plan: a tick changes the time literals, so the scans that hold them are run again.
     std::vector<std::uint8_t> rerun(plan_.nodes.size(), 0);
@@ -444,8 +504,13 @@ class live_engine {
       // change anywhere: every row is recomputed (an extreme is cached while at it).
       extreme_cache& xc = extremes_[i];
       const bool cached = xc.on && xc.valid;
+      const bool float_sum =
+          n.op == plan_op::rev_aggregate &&
+          (n.fn == aggregate_fn::sum || n.fn == aggregate_fn::avg) &&
+          sc.entities[n.source].attributes[n.attribute].type == value_type::floating;
       if ((path_compare && (any_dirty || rerun[i])) ||
-          (rerun[i] && n.op != plan_op::scan && !cached)) {
+          (rerun[i] && n.op != plan_op::scan && !cached) ||
+          (float_sum && order_changed(n.source))) {
         ++counters_.full_nodes;
         const std::size_t rows = view_->rows(e);
         if (xc.on) {
@@ -549,39 +614,6 @@ class live_engine {
     return s;
   }
 
-  /// Finds the nodes whose literals move with `now` (those whose key differs in the plan an hour
-  /// later). For each scan that tests a range of an integer or timestamp column, sorts that
-  /// column's base rows by value: a tick then finds the rows that cross a window edge by binary
-  /// search instead of scanning (O(rows log rows) per such column, 4 bytes a row). Each min or
-  /// max aggregate gets a cache of its values, filled at the first tick (16 bytes a row).
-  void index_windows(const graph& g) {
-    indexes_.clear();
-    node_index_.assign(plan_.nodes.size(), -1);
-    extremes_.assign(plan_.nodes.size(), {});
-    const plan later = build_plan(g.schema(), file_, rows_.now() + 3'600'000'000);
-    if (!same_shape(plan_, later)) return;
-    using K = scan_pred::kind;
-    for (std::size_t i = 0; i < plan_.nodes.size(); ++i) {
-      const plan_node& n = plan_.nodes[i];
-      if (n.key == later.nodes[i].key) continue;
-      if (n.op == plan_op::rev_aggregate &&
-          (n.fn == aggregate_fn::min || n.fn == aggregate_fn::max))
-        extremes_[i].on = true;
-      if (n.op != plan_op::scan) continue;
-      if (n.pred.k != K::compare && n.pred.k != K::between) continue;
-      const value_type t = g.schema().entities[n.entity].attributes[n.pred.attribute].type;
-      if (t != value_type::integer && t != value_type::timestamp) continue;
-      auto it = std::find_if(indexes_.begin(), indexes_.end(), [&](const value_index& x) {
-        return x.entity == n.entity && x.attribute == n.pred.attribute;
-      });
-      if (it == indexes_.end()) {
-        indexes_.push_back(sorted_by_value(g, n.entity, n.pred.attribute));
-        it = std::prev(indexes_.end());
-      }
-      node_index_[i] = static_cast<int>(it - indexes_.begin());
-    }
-  }
-
   /// A min or max node's value per row (`has`: some child counts), valid once filled.
   struct extreme_cache {
     bool on = false, valid = false;
@@ -605,6 +637,47 @@ class live_engine {
     std::uint32_t attribute = 0;
     std::vector<row_id> rows;
   };
+
+  /// What ticks need, built at compaction for the nodes whose literals move with `now` (those
+  /// whose key differs in the plan an hour later). For each scan that tests a range of an
+  /// integer or timestamp column, that column's base rows sorted by value: a tick then finds the
+  /// rows that cross a window edge by binary search instead of scanning (O(rows log rows) per
+  /// such column, 4 bytes a row). Each min or max aggregate gets a cache of its values, filled at
+  /// the first tick (17 bytes a row).
+  struct tick_aids {
+    std::vector<value_index> indexes;
+    std::vector<int> node_index;  ///< per plan node: its value index, or -1
+    std::vector<extreme_cache> extremes;
+  };
+
+  tick_aids tick_aids_for(const graph& g, const plan& p) const {
+    tick_aids out;
+    out.node_index.assign(p.nodes.size(), -1);
+    out.extremes.assign(p.nodes.size(), {});
+    const plan later = build_plan(g.schema(), file_, rows_.now() + 3'600'000'000);
+    if (!same_shape(p, later)) return out;
+    using K = scan_pred::kind;
+    for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+      const plan_node& n = p.nodes[i];
+      if (n.key == later.nodes[i].key) continue;
+      if (n.op == plan_op::rev_aggregate &&
+          (n.fn == aggregate_fn::min || n.fn == aggregate_fn::max))
+        out.extremes[i].on = true;
+      if (n.op != plan_op::scan) continue;
+      if (n.pred.k != K::compare && n.pred.k != K::between) continue;
+      const value_type t = g.schema().entities[n.entity].attributes[n.pred.attribute].type;
+      if (t != value_type::integer && t != value_type::timestamp) continue;
+      auto it = std::find_if(out.indexes.begin(), out.indexes.end(), [&](const value_index& x) {
+        return x.entity == n.entity && x.attribute == n.pred.attribute;
+      });
+      if (it == out.indexes.end()) {
+        out.indexes.push_back(sorted_by_value(g, n.entity, n.pred.attribute));
+        it = std::prev(out.indexes.end());
+      }
+      out.node_index[i] = static_cast<int>(it - out.indexes.begin());
+    }
+    return out;
+  }
 
   value_index sorted_by_value(const graph& g, entity_id e, std::uint32_t a) const {
     const column& c = g.attribute(e, a);
@@ -656,7 +729,9 @@ class live_engine {
     const entity_id e = n.entity;
     ++counters_.full_nodes;
     bitset fresh = detail::eval_scan(view_->base(), e, n.pred);
-    words w(bits_[i].size(), 0);
+    words w;
+    w.reserve(bits_[i].capacity());  // keep the room for added rows
+    w.assign(bits_[i].size(), 0);
     std::copy_n(fresh.words(), std::min(w.size(), (fresh.size() + 63) / 64), w.begin());
     row_evaluator<live_view> eval(*view_);
     auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
@@ -683,7 +758,11 @@ class live_engine {
     if (a.nodes.size() != b.nodes.size() || a.roots.size() != b.roots.size()) return false;
     for (std::size_t i = 0; i < a.nodes.size(); ++i) {
       const auto &x = a.nodes[i], &y = b.nodes[i];
-      if (x.op != y.op || x.entity != y.entity || x.inputs != y.inputs) return false;
+      if (x.op != y.op || x.entity != y.entity || x.inputs != y.inputs || x.link != y.link ||
+          x.source != y.source || x.fn != y.fn || x.attribute != y.attribute ||
+          x.pred.k != y.pred.k || x.pred.attribute != y.pred.attribute ||
+          x.pred.link != y.pred.link)
+        return false;
     }
     for (std::size_t k = 0; k < a.roots.size(); ++k)
       if (a.roots[k].node != b.roots[k].node || a.roots[k].segment != b.roots[k].segment)
@@ -753,11 +832,12 @@ class live_engine {
   std::vector<words> bits_;                ///< every plan node's set, over live ids
   std::vector<value_index> indexes_;       ///< of the base, for the window scans
   std::vector<int> node_index_;            ///< per plan node: its value index, or -1
-  std::vector<extreme_cache> extremes_;
-  std::vector<words> seen_;  ///< per entity, all clear: `distinct`'s marks    ///< per plan node;
-                             ///< `on` for min/max moved by ticks
+  std::vector<extreme_cache> extremes_;    ///< per plan node; `on` for min/max moved by ticks
+  std::vector<words> seen_;                ///< per entity, all clear: `distinct`'s marks
   counters counters_;
   std::size_t compact_after_ = 0;
+  bool renumbered_ = false;  ///< a compaction in this batch replaced the rows (new ids)
+  std::string broken_;       ///< why the engine cannot go on, once it cannot
   mutable std::mutex mu_;
   std::shared_ptr<const live_state> state_;
 };

@@ -23,9 +23,10 @@ namespace b2bseg {
 /// the graph's columns, all others from their texts in `live_rows` (parsed on each read: the
 /// delta is small between compactions). Single-threaded: the live engine's writer owns it.
 ///
-/// Memory: a parent array per link (4 bytes a row), a byte per base row for "changed", and per
-/// link the children that moved or were added, per parent (a hash map, and a byte per parent
-/// saying whether it holds any, so a parent without moved children costs no lookup).
+/// Memory: a parent array per link (4 bytes a row), a byte per base row for "changed" and one
+/// per link for "moved", and per link the children that moved or were added, per parent (a hash
+/// map, and a byte per parent saying whether it holds any, so a parent without moved children costs
+/// no lookup).
 class live_view {
  public:
   /// Over `base` (whose rows `rows` holds, same ids) with an empty delta. O(rows x links).
@@ -61,6 +62,8 @@ class live_view {
   /// Rows of `e`, dead ones included (ids are < this).
   std::size_t rows(entity_id e) const noexcept { return entities_[e].rows; }
   std::size_t base_rows(entity_id e) const noexcept { return entities_[e].base_rows; }
+  /// The link whose parents order `e`'s rows in a graph built from the rows (`before`), or -1.
+  int cluster_link(entity_id e) const noexcept { return entities_[e].cluster; }
   /// Rows added or changed since the base was built, over all entities.
   std::size_t delta_rows() const noexcept { return delta_rows_; }
 
