@@ -329,6 +329,11 @@ class live_engine {
       s->segments[i] = {r.name, r.entity, std::make_shared<const Roaring>(std::move(r.members))};
     }
     s->base_rows.reserve(g->schema().entities.size());
+    std::vector<words> seen(g->schema().entities.size());
+    for (entity_id e = 0; e < seen.size(); ++e) {
+      const std::size_t n = g->rows(e);
+      seen[e].assign((n + n / 8 + 64) / 64, 0);  // touched now, not in the first batches
+    }
 
     // The swap: moves only.
     if (fresh) {
@@ -351,6 +356,16 @@ class live_engine {
     node_index_ = std::move(aids.node_index);
     extremes_ = std::move(aids.extremes);
     bits_ = std::move(bits);
+    seen_ = std::move(seen);
+    // The extremes of the min/max nodes that move with `now`, so that no tick reads children.
+    // (No allocation: the caches were sized above.)
+    row_evaluator<live_view> eval(*view_);
+    auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
+    for (std::uint32_t i = 0; i < extremes_.size(); ++i) {
+      if (!extremes_[i].on) continue;
+      for (row_id r = 0; r < extremes_[i].value.size(); ++r) refresh_extreme(eval, i, r, in);
+      extremes_[i].valid = true;
+    }
 
     s->batch = batch;
     s->now = rows_.now();
@@ -642,8 +657,8 @@ class live_engine {
   /// whose key differs in the plan an hour later). For each scan that tests a range of an
   /// integer or timestamp column, that column's base rows sorted by value: a tick then finds the
   /// rows that cross a window edge by binary search instead of scanning (O(rows log rows) per
-  /// such column, 4 bytes a row). Each min or max aggregate gets a cache of its values, filled at
-  /// the first tick (17 bytes a row).
+  /// such column, 4 bytes a row). Each min or max aggregate gets a cache of its values (17 bytes
+  /// a row), filled by `compact` (O(children)).
   struct tick_aids {
     std::vector<value_index> indexes;
     std::vector<int> node_index;  ///< per plan node: its value index, or -1
@@ -661,8 +676,11 @@ class live_engine {
       const plan_node& n = p.nodes[i];
       if (n.key == later.nodes[i].key) continue;
       if (n.op == plan_op::rev_aggregate &&
-          (n.fn == aggregate_fn::min || n.fn == aggregate_fn::max))
+          (n.fn == aggregate_fn::min || n.fn == aggregate_fn::max)) {
         out.extremes[i].on = true;
+        out.extremes[i].value.assign(g.rows(n.entity), 0);  // filled by `compact`
+        out.extremes[i].has.assign(g.rows(n.entity), 0);
+      }
       if (n.op != plan_op::scan) continue;
       if (n.pred.k != K::compare && n.pred.k != K::between) continue;
       const value_type t = g.schema().entities[n.entity].attributes[n.pred.attribute].type;

@@ -50,6 +50,9 @@ class live_view {
         t.links[l].parents.assign(ps.begin(), ps.end());
         t.links[l].moved.assign(t.base_rows, 0);
         const entity_id to = def.links[l].target;
+        // Sized (and touched) now: the first batches then fault no pages in.
+        const std::size_t parents = base_->rows(to);
+        t.links[l].has_extra.assign(parents + parents / 8 + 64, 0);
         if (t.cluster < 0 && to != e && pos[to] < pos[e]) t.cluster = static_cast<int>(l);
       }
       t.key_column = rows.layout().entities[e].key;
