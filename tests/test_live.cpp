@@ -112,6 +112,31 @@ std::vector<std::string> keys_of(const live_state& s, std::size_t i) {
   return out;
 }
 
+/// A strict live engine over `small_graph()` with the segments of `text`, as of 2026-11-22, fed
+/// feed lines; `text` renders a batch's changes as "segment +KEY" lines.
+struct small_feed {
+  explicit small_feed(const std::string& segments)
+      : file(std::make_shared<const bound_file>(
+            compile_segments(segments, small_graph().schema(), "t.seg"))),
+        eng(small_graph(), file,
+            {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1}),
+        parser(eng.schema()) {}
+  batch_result apply(const std::vector<std::string>& lines) {
+    std::vector<change> cs;
+    for (const auto& l : lines) cs.push_back(parsed(parser, l));
+    return eng.apply(cs);
+  }
+  std::string text(const batch_result& r) const {
+    std::string s;
+    for (const auto& c : r.changes)
+      s += file->segments[c.segment].name + (c.entered ? " +" : " -") + c.key + "\n";
+    return s;
+  }
+  std::shared_ptr<const bound_file> file;
+  live_engine eng;
+  change_parser parser;
+};
+
 }  // namespace
 
 // --- the live key table
@@ -334,27 +359,14 @@ TEST(FeedReader, TimesOutOnAPauseAndKeepsThePartialLine) {
 // --- the engine on a hand-made graph ------------------------------------------------------------
 
 TEST(LiveEngine, AppliesUpsertsInsertsDeletesAndTicks) {
-  graph g = small_graph();
-  const auto fp = std::make_shared<const bound_file>(
-      compile_segments("segment software on account where industry = \"Software\"\n"
-                       "segment vps on person where seniority = \"VP\"\n"
-                       "segment recent on person where events.any(timestamp within last 7 days)\n"
-                       "segment sub on account where parent.industry = \"Software\"\n",
-                       g.schema(), "t.seg"));
-  const bound_file& f = *fp;
-  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
-  change_parser p(eng.schema());
-  auto batch = [&](std::vector<std::string> lines) {
-    std::vector<change> cs;
-    for (const auto& l : lines) cs.push_back(parsed(p, l));
-    return eng.apply(cs);
-  };
-  auto text = [&](const batch_result& r) {
-    std::string s;
-    for (const auto& c : r.changes)
-      s += f.segments[c.segment].name + (c.entered ? " +" : " -") + c.key + "\n";
-    return s;
-  };
+  small_feed t(
+      "segment software on account where industry = \"Software\"\n"
+      "segment vps on person where seniority = \"VP\"\n"
+      "segment recent on person where events.any(timestamp within last 7 days)\n"
+      "segment sub on account where parent.industry = \"Software\"\n");
+  live_engine& eng = t.eng;
+  auto batch = [&](const std::vector<std::string>& lines) { return t.apply(lines); };
+  auto text = [&](const batch_result& r) { return t.text(r); };
   EXPECT_EQ(keys_of(*eng.current(), 2), (std::vector<std::string>{"P1"}));
 
   // A new account, a person moved onto it, an event for P2.
@@ -381,22 +393,12 @@ TEST(LiveEngine, AppliesUpsertsInsertsDeletesAndTicks) {
 }
 
 TEST(LiveEngine, TicksMoveWindowsThroughAnIndexAndExtremesThroughACache) {
-  graph g = small_graph();  // P1's event 2026-11-20, P2's 2026-11-01
-  const auto fp = std::make_shared<const bound_file>(
-      compile_segments("segment recent on person where events.any(timestamp within last 7 days)\n"
-                       "segment lapsed on person where events.max(timestamp) < now - 10 days\n",
-                       g.schema(), "t.seg"));
-  const bound_file& f = *fp;
-  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
-  change_parser p(eng.schema());
-  auto batch = [&](std::vector<std::string> lines) {
-    std::vector<change> cs;
-    for (const auto& l : lines) cs.push_back(parsed(p, l));
-    std::string s;
-    for (const auto& c : eng.apply(cs).changes)
-      s += f.segments[c.segment].name + (c.entered ? " +" : " -") + c.key + "\n";
-    return s;
-  };
+  // P1's event 2026-11-20, P2's 2026-11-01.
+  small_feed t(
+      "segment recent on person where events.any(timestamp within last 7 days)\n"
+      "segment lapsed on person where events.max(timestamp) < now - 10 days\n");
+  live_engine& eng = t.eng;
+  auto batch = [&](const std::vector<std::string>& lines) { return t.text(t.apply(lines)); };
   EXPECT_EQ(keys_of(*eng.current(), 0), (std::vector<std::string>{"P1"}));
   EXPECT_EQ(keys_of(*eng.current(), 1), (std::vector<std::string>{"P2"}));
   // Window [11-21, 11-28]: P1's event leaves it; the max cache (filled at the start) holds.
