@@ -79,7 +79,7 @@ inline prepared_node prepare_node(const schema& s, const plan_node& n) {
       } else if (p.k == K::compare && p.op == cmp_op::ne) {
         out.float_ne = detail::literal_number(p.values[0]);
       } else {
-        double lo, hi, lo2, hi2;
+        double lo = 0, hi = 0, lo2 = 0, hi2 = 0;
         out.float_any =
             p.k == K::compare
                 ? detail::double_range_of(p.op, detail::literal_number(p.values[0]), lo, hi)
