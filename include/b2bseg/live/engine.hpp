@@ -300,8 +300,7 @@ class live_engine {
       g = view_->base_ptr();
     }
     plan p = build_plan(g->schema(), file_, rows_.now());
-    std::vector<prepared_node> prepared;
-    for (const auto& n : p.nodes) prepared.push_back(prepare_node(g->schema(), n));
+    std::vector<prepared_node> prepared = prepared_for(p);
     tick_aids aids = tick_aids_for(*g, p);
     executor ex(*g, opts_.threads);
     std::vector<bitset> kept;
@@ -360,7 +359,7 @@ class live_engine {
     // The extremes of the min/max nodes that move with `now`, so that no tick reads children.
     // (No allocation: the caches were sized above.)
     row_evaluator<live_view> eval(*view_);
-    auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
+    kept_bits in{&bits_};
     for (std::uint32_t i = 0; i < extremes_.size(); ++i) {
       if (!extremes_[i].on) continue;
       for (row_id r = 0; r < extremes_[i].value.size(); ++r) refresh_extreme(eval, i, r, in);
@@ -374,13 +373,21 @@ class live_engine {
     return s;
   }
 
-  void prepare() {
-    prepared_.clear();
-    for (const auto& n : plan_.nodes) prepared_.push_back(prepare_node(rows_.schema(), n));
-    root_index_.assign(file_.segments.size(), 0);
-    for (std::size_t k = 0; k < plan_.roots.size(); ++k)
-      root_index_[plan_.roots[k].segment] = static_cast<std::uint32_t>(k);
+  /// Each node of `p` prepared for row tests.
+  std::vector<prepared_node> prepared_for(const plan& p) const {
+    std::vector<prepared_node> out;
+    out.reserve(p.nodes.size());
+    for (const auto& n : p.nodes) out.push_back(prepare_node(rows_.schema(), n));
+    return out;
   }
+
+  /// Reads node `j`'s bit of row `x` from `bits_`: the input lookup of `row_evaluator`.
+  struct kept_bits {
+    const std::vector<words>* bits;
+    bool operator()(std::uint32_t j, row_id x) const {
+      return detail::live::test_bit((*bits)[j], x);
+    }
+  };
 
   void publish_frame(live_state& s) const {
     s.base = view_->base_ptr();
@@ -477,13 +484,13 @@ class live_engine {
       for (std::size_t i = 0; i < next.nodes.size(); ++i)
         if (rerun[i]) old_ranges[i] = prepared_[i].ints;
       plan_ = std::move(next);
-      prepare();
+      prepared_ = prepared_for(plan_);  // roots stay: the shape is the same
     }
 
     // 3. Node by node, in id order (inputs first): the candidates, recomputed one by one.
     std::vector<std::vector<row_id>> changed(plan_.nodes.size());
     row_evaluator<live_view> eval(*view_);
-    auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
+    kept_bits in{&bits_};
     const bool any_dirty = dirty_total > 0;
     std::vector<row_id> cand;
     for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
@@ -752,7 +759,7 @@ class live_engine {
     w.assign(bits_[i].size(), 0);
     std::copy_n(fresh.words(), std::min(w.size(), (fresh.size() + 63) / 64), w.begin());
     row_evaluator<live_view> eval(*view_);
-    auto in = [&](std::uint32_t j, row_id x) { return detail::live::test_bit(bits_[j], x); };
+    kept_bits in{&bits_};
     view_->for_each_delta_row(e, [&](row_id r) {
       const bool v = eval(n, prepared_[i], r, in);
       const std::uint64_t bit = std::uint64_t(1) << (r & 63);
