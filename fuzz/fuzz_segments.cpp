@@ -79,6 +79,14 @@ void check_expr(const b2bseg::schema& s, const b2bseg::bound_file& f, const b2bs
     case k::compare:
     case k::in_list:
     case k::between:
+      if (x.bucket) {  // bucket("SALT", N): the context's own key
+        if (!s.entities[x.context].key || x.bucket->n < 1 || x.bucket->n > (1ull << 31) ||
+            !x.attr.path.empty())
+          __builtin_trap();
+        break;
+      }
+      check_attr(s, x.context, x.attr, true);
+      break;
     case k::like:
     case k::is_null:
       check_attr(s, x.context, x.attr, true);

@@ -1,9 +1,11 @@
-// The b2bseg command: generate, eval, check, explain and stats over the header-only library.
+// The b2bseg command (generate, eval, check, explain, stats, activate, stream, snapshot, overlap,
+// why): a thin layer over the header-only library.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -501,6 +503,85 @@ int run_explain(const std::string& data, const std::string& segments, const std:
   return 0;
 }
 
+// --- overlap and why --------------------------------------------------------------------------
+struct inspect_args {
+  std::string data, segments, as_of, entity, key;
+  std::vector<std::string> only;
+  bool json = false, lenient = false;
+  unsigned threads = 0;
+};
+
+/// `overlap`: the named segments (or every segment on --entity, or every segment when all are on
+/// one entity) evaluated, then every pair's intersection.
+int run_overlap(const inspect_args& a) {
+  const b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
+  b2bseg::schema schema;
+  b2bseg::bound_file f = compile_file(a.data, a.segments, &schema);
+  std::vector<std::uint32_t> chosen = select_segments(f, a.only);
+  if (chosen.empty()) {
+    std::set<std::string> entities;
+    for (std::uint32_t i = 0; i < f.segments.size(); ++i) {
+      const std::string& e = schema.entities[f.segments[i].entity].name;
+      if (!a.entity.empty() && e != a.entity) continue;
+      entities.insert(e);
+      chosen.push_back(i);
+    }
+    if (chosen.empty())
+      throw usage_error("--entity '" + a.entity + "': no segment of " + a.segments + " is on it");
+    if (entities.size() > 1) {
+      std::string list;
+      for (const auto& e : entities) list += (list.empty() ? "" : ", ") + e;
+      throw usage_error("the segments are on several entities (" + list +
+                        "); choose one with --entity, or name segments with --segment");
+    }
+  }
+  const b2bseg::entity_id entity = f.segments[chosen[0]].entity;
+  for (std::uint32_t i : chosen)
+    if (f.segments[i].entity != entity)
+      throw usage_error("segment '" + f.segments[i].name + "' is on " +
+                        schema.entities[f.segments[i].entity].name + ", segment '" +
+                        f.segments[chosen[0]].name + "' on " + schema.entities[entity].name +
+                        ": overlap compares segments of one entity");
+  b2bseg::load_report rep;
+  b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
+  check_same_schema(schema, g, a.data);
+  std::vector<std::string> names;
+  for (std::uint32_t i : chosen) names.push_back(f.segments[i].name);
+  const b2bseg::evaluation ev =
+      b2bseg::evaluate(g, f, {.as_of = as_of, .threads = a.threads, .segments = names});
+  std::vector<const Roaring*> sets;
+  for (const auto& n : names)
+    for (const auto& r : ev.segments)
+      if (r.name == n) sets.push_back(&r.members);
+  tbb::task_arena arena(a.threads ? static_cast<int>(a.threads) : tbb::task_arena::automatic);
+  b2bseg::overlap_result o;
+  arena.execute([&] { o = b2bseg::compute_overlap(g.rows(entity), sets, names); });
+  check_not_changed(g, a.data);
+  const std::string& en = g.schema().entities[entity].name;
+  std::fputs((a.json ? b2bseg::overlap_json(o, en) : b2bseg::overlap_text(o, en)).c_str(), stdout);
+  return 0;
+}
+
+/// `why`: one entity's way through one segment's condition.
+int run_why(const inspect_args& a) {
+  const b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
+  b2bseg::schema schema;
+  b2bseg::bound_file f = compile_file(a.data, a.segments, &schema);
+  const std::uint32_t seg = select_segments(f, a.only).at(0);
+  b2bseg::load_report rep;
+  b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
+  check_same_schema(schema, g, a.data);
+  const b2bseg::entity_id e = f.segments[seg].entity;
+  const b2bseg::row_id row = g.find_key(e, a.key);
+  if (row == b2bseg::no_row)
+    throw b2bseg::data_error("no " + g.schema().entities[e].name + " with key \"" +
+                             b2bseg::detail::escape_controls(a.key) + "\" in " + a.data);
+  const b2bseg::why_result w = b2bseg::explain_membership(g, f, seg, row, as_of);
+  check_not_changed(g, a.data);
+  std::fputs((a.json ? b2bseg::why_json(w) : b2bseg::why_text(w, g.schema())).c_str(), stdout);
+  return 0;
+}
+
 // --- stats ------------------------------------------------------------------------------------
 int run_stats(const std::string& data, bool lenient) {
   b2bseg::load_report rep;
@@ -805,6 +886,54 @@ int main(int argc, char** argv) {
   ex->add_option("--as-of", as_of, "The instant 'now' stands for, ISO 8601");
   ex->add_flag("--lenient", lenient, "Lenient load (see eval --help)");
 
+  inspect_args oa;
+  auto* ov = app.add_subcommand(
+      "overlap", "For segments on one entity: each pair's members in common and Jaccard index");
+  ov->add_option("--data", oa.data, "Dataset folder or snapshot file")
+      ->required()
+      ->check(CLI::ExistingPath);
+  ov->add_option("--segments", oa.segments, "Segments file")->required();
+  ov->add_option("--segment", oa.only,
+                 "A segment to compare (repeat; all must be on one entity). Default: every "
+                 "segment on --entity, or every segment when all are on one entity");
+  ov->add_option("--entity", oa.entity, "Compare every segment on this entity");
+  ov->add_option("--as-of", oa.as_of, "The instant 'now' stands for, ISO 8601 (default: now)");
+  ov->add_option("--threads", oa.threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0u, b2bseg::max_threads));
+  ov->add_flag("--json", oa.json,
+               "Print {\"entity\", \"segments\": [{name, count}], \"pairs\": [{a, b, count, "
+               "jaccard}]} instead of a table");
+  ov->add_flag("--lenient", oa.lenient, "Lenient load (see eval --help)");
+  ov->footer(
+      "\nExact counts: every pair's intersection is a popcount of the AND of two bitsets, all "
+      "pairs in\none parallel pass. Jaccard = both / either (0 when both are empty).\n\n"
+      "Example:\n"
+      "  b2bseg overlap --data datasets/demo --segments datasets/demo.seg --entity person\n");
+
+  inspect_args wa;
+  auto* wh = app.add_subcommand(
+      "why",
+      "Why one entity is, or is not, in a segment: its condition as a tree, each node "
+      "true or false, with the counts and values that decided it");
+  wh->add_option("--data", wa.data, "Dataset folder or snapshot file")
+      ->required()
+      ->check(CLI::ExistingPath);
+  wh->add_option("--segments", wa.segments, "Segments file")->required();
+  wh->add_option("--segment", wa.only, "The segment")->required()->expected(1);
+  wh->add_option("--key", wa.key, "The key of the entity (of the segment's 'on' entity)")
+      ->required();
+  wh->add_option("--as-of", wa.as_of, "The instant 'now' stands for, ISO 8601 (default: now)");
+  wh->add_flag("--json", wa.json,
+               "Print {\"segment\", \"key\", \"member\", \"tree\": NODE}, a NODE being "
+               "{\"text\", \"value\", \"children\"} with \"count\" and \"actual\" where known");
+  wh->add_flag("--lenient", wa.lenient, "Lenient load (see eval --help)");
+  wh->footer(
+      "\nA node inside a relation (the condition of events.any(...)) is about the related "
+      "entities:\ntrue when at least one satisfies it, with `count` saying how many do.\n\n"
+      "Example:\n"
+      "  b2bseg why --data datasets/demo --segments datasets/demo.seg \\\n"
+      "      --segment open_deal_decision_makers --key P0000002\n");
+
   auto* st = app.add_subcommand(
       "stats", "Entity counts, nulls and distinct values per attribute, link coverage, memory");
   st->add_option("--data", data, "Dataset folder or snapshot file")
@@ -858,6 +987,8 @@ int main(int argc, char** argv) {
     }
     if (*ex) rc = run_explain(data, segments, name, as_of, lenient);
     if (*st) rc = run_stats(data, lenient);
+    if (*ov) rc = run_overlap(oa);
+    if (*wh) rc = run_why(wa);
     if (*sn) rc = run_snapshot(data, out, lenient, threads, snap_quiet);
     // What went to standard output must have arrived (a full disk, a closed pipe).
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {

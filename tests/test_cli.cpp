@@ -106,7 +106,7 @@ TEST(Cli, UsageErrorsAndHelp) {
   auto r = run_b2bseg("eval --data " + mini() + " --segments x --out y --as-of yesterday");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--as-of"), std::string::npos) << r.out;
-  for (const char* sub : {"generate", "eval", "check", "explain", "stats"}) {
+  for (const char* sub : {"generate", "eval", "check", "explain", "stats", "overlap", "why"}) {
     r = run_b2bseg(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
@@ -127,6 +127,57 @@ TEST(Cli, ExplainShowsTheTreeWithSizesAndSharing) {
   EXPECT_NE(r.out.find("via person.account"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("account.industry = \"Software\"  [2 rows"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("shared"), std::string::npos) << r.out;
+}
+
+TEST(Cli, OverlapCountsEveryPairOfOneEntity) {
+  temp_dir dir;
+  std::string seg = dir.write("s.seg",
+                              "segment vp on person where seniority = \"VP\"\n"
+                              "segment acme on person where account.name = \"Acme, Inc.\"\n"
+                              "segment big on account where employees >= 1000\n"
+                              "segmentation tier on person bucket hi where score >= 50 else lo\n");
+  auto r = run_b2bseg("overlap --data " + mini() + " --segments " + seg +
+                      " --segment vp --segment acme --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "{\"entity\": \"person\", \"segments\": [{\"name\": \"vp\", \"count\": 2}, "
+            "{\"name\": \"acme\", \"count\": 2}], \"pairs\": [{\"a\": \"vp\", \"b\": "
+            "\"acme\", \"count\": 1, \"jaccard\": 0.3333333333333333}]}\n");
+  r = run_b2bseg("overlap --data " + mini() + " --segments " + seg + " --entity person");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("4 segments on person, 6 pairs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tier.hi"), std::string::npos) << r.out;
+  // Several entities without a choice, segments of two entities, an unknown segment: usage.
+  r = run_b2bseg("overlap --data " + mini() + " --segments " + seg);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("several entities (account, person)"), std::string::npos) << r.out;
+  r = run_b2bseg("overlap --data " + mini() + " --segments " + seg + " --segment vp --segment big");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("overlap compares segments of one entity"), std::string::npos) << r.out;
+  r = run_b2bseg("overlap --data " + mini() + " --segments " + seg + " --segment vpp");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("did you mean 'vp'"), std::string::npos) << r.out;
+}
+
+TEST(Cli, WhyShowsTheTreeAndRefusesUnknownKeys) {
+  temp_dir dir;
+  std::string seg = dir.write(
+      "s.seg", "segment s on person where seniority = \"VP\" and account.employees >= 1000\n");
+  auto r = run_b2bseg("why --data " + mini() + " --segments " + seg + " --segment s --key P2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "segment s on person \"P2\": not a member\n"
+            "false  seniority = \"VP\" and account.employees >= 1000\n"
+            "├─ false  seniority = \"VP\"  [actual \"Director\"]\n"
+            "└─ true   account.employees >= 1000  [actual 1200]\n");
+  r = run_b2bseg("why --data " + mini() + " --segments " + seg + " --segment s --key P1 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("{\"segment\": \"s\", \"key\": \"P1\", \"member\": true, ", 0), 0u)
+      << r.out;
+  r = run_b2bseg("why --data " + mini() + " --segments " + seg + " --segment s --key P404");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("no person with key \"P404\""), std::string::npos) << r.out;
+  EXPECT_EQ(run_b2bseg("why --data " + mini() + " --segments " + seg + " --key P1").status, 2);
 }
 
 TEST(Cli, StatsReportsCountsNullsAndMemory) {

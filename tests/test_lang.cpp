@@ -1018,11 +1018,123 @@ TEST(Errors, SyntaxErrors) {
             "  segment on account where is_customer\n"
             "          ^\n");
   EXPECT_EQ(errors_of("where is_customer"),
-            "<segments>:1:1: error: expected 'segment' to start a definition, found 'where'\n"
+            "<segments>:1:1: error: expected 'segment' or 'segmentation' to start a definition, "
+            "found 'where'\n"
             "  where is_customer\n"
             "  ^\n");
   EXPECT_EQ(message_of("account", "employees > 1 segment"),
             "expected a segment name after 'segment', found end of file");
+}
+
+TEST(Bind, BucketIsAnIntOfTheKey) {
+  auto e = bind_where("person", "bucket(\"q4-holdout\", 100) < 10");
+  EXPECT_EQ(e->k, bound_expr::kind::compare);
+  ASSERT_TRUE(e->bucket.has_value());
+  EXPECT_EQ(e->bucket->salt, "q4-holdout");
+  EXPECT_EQ(e->bucket->n, 100u);
+  EXPECT_EQ(e->op, cmp_op::lt);
+  EXPECT_EQ(e->value.i, 10);
+  EXPECT_EQ(e->text, "bucket(\"q4-holdout\", 100) < 10");
+  auto in = bind_where("person", "bucket(\"a\", 2147483648) not in (1, 2)");
+  EXPECT_EQ(in->k, bound_expr::kind::in_list);
+  EXPECT_TRUE(in->negated);
+  EXPECT_EQ(in->bucket->n, 2147483648u);
+  EXPECT_EQ(in->values.size(), 2u);
+  auto bw = bind_where("account", "people.any(bucket(\"\", 4) between 1 and 2)");
+  ASSERT_EQ(bw->children.size(), 1u);
+  EXPECT_EQ(bw->children[0]->k, bound_expr::kind::between);
+  EXPECT_EQ(bw->children[0]->context, ent("person"));
+  EXPECT_TRUE(bw->children[0]->bucket.has_value());
+}
+
+TEST(Bind, SegmentationBucketsExcludeTheEarlierOnes) {
+  bound_file f = compile_ok(
+      "segmentation life on person\n"
+      "  bucket vip where seniority = \"VP\"\n"
+      "  bucket warm where score > 50 or is_subscribed\n"
+      "  else cold\n"
+      "segment again on person where in_segment(\"life.warm\")\n");
+  ASSERT_EQ(f.segments.size(), 4u);
+  EXPECT_EQ(f.segments[0].name, "life.vip");
+  EXPECT_EQ(f.segments[1].name, "life.warm");
+  EXPECT_EQ(f.segments[2].name, "life.cold");
+  EXPECT_EQ(f.segments[3].name, "again");
+  EXPECT_EQ(f.segments[0].where->k, bound_expr::kind::compare);
+  const bound_expr& warm = *f.segments[1].where;
+  ASSERT_EQ(warm.k, bound_expr::kind::and_);
+  ASSERT_EQ(warm.children.size(), 2u);
+  EXPECT_EQ(warm.children[0]->k, bound_expr::kind::or_);
+  EXPECT_EQ(warm.children[1]->k, bound_expr::kind::not_);
+  EXPECT_EQ(warm.children[1]->children[0]->segment, 0u);
+  EXPECT_EQ(warm.text, "(score > 50 or is_subscribed) and not in_segment(\"life.vip\")");
+  const bound_expr& cold = *f.segments[2].where;
+  ASSERT_EQ(cold.children.size(), 2u);
+  EXPECT_EQ(cold.children[1]->children[0]->segment, 1u);
+  EXPECT_EQ(f.segments[3].depends_on, std::vector<std::uint32_t>{1});
+}
+
+TEST(Bind, TextIsTheSourceOfEachSubExpression) {
+  auto e = bind_where("account",
+                      "(industry = \"Software\"\n      or  employees >= 10)  and\n"
+                      "  opportunities.where(not is_closed).count() >= 2");
+  EXPECT_EQ(e->text,
+            "(industry = \"Software\" or  employees >= 10)  and opportunities.where(not "
+            "is_closed).count() >= 2");
+  EXPECT_EQ(e->children[0]->text, "industry = \"Software\" or  employees >= 10");
+  EXPECT_EQ(e->children[0]->children[1]->text, "employees >= 10");
+  EXPECT_EQ(e->children[1]->children[0]->text, "not is_closed");
+}
+
+TEST(Errors, BucketsAndSegmentations) {
+  EXPECT_EQ(message_of("person", "events.any(bucket(\"x\", 10) < 5)"),
+            "bucket(...) hashes the key, and entity 'event' has no key");
+  EXPECT_EQ(message_of("person", "bucket(\"x\", 0) < 5"),
+            "the number of buckets must be between 1 and 2147483648");
+  EXPECT_EQ(message_of("person", "bucket(\"x\", 2147483649) < 5"),
+            "the number of buckets must be between 1 and 2147483648");
+  EXPECT_EQ(message_of("person", "bucket(\"x\", 99999999999999999999) < 5"),
+            "the number of buckets must be between 1 and 2147483648");
+  EXPECT_EQ(message_of("person", "bucket(\"x\", 10) = \"a\""),
+            "cannot compare bucket(...), an int, with a string");
+  EXPECT_EQ(message_of("person", "bucket(\"x\", 10)"),
+            "bucket(...) is a number: compare it, as in 'bucket(\"x\", 100) < 10', found end of "
+            "file");
+  EXPECT_EQ(message_of("person", "bucket(x, 10) < 1"),
+            "expected a salt in double quotes after 'bucket(', as in 'bucket(\"q4\", 100)', found "
+            "'x'");
+  EXPECT_EQ(message_of("person", "bucket(\"x\", 1.5) < 1"),
+            "expected the number of buckets (an integer) in bucket(...), found '1.5'");
+  EXPECT_EQ(message_of("person", "bucket = 1"),
+            "'bucket' is a keyword; write `bucket` to use it as a name");
+  // A segment name has no dot, so only another segmentation of the same name can clash.
+  EXPECT_EQ(errors_of("segmentation life on person bucket vip where true\n"
+                      "segmentation life on person bucket vip where true\n"),
+            "<segments>:2:36: error: segment 'life.vip' is already defined at line 1\n"
+            "  segmentation life on person bucket vip where true\n"
+            "                                     ^\n");
+  EXPECT_EQ(errors_of("segmentation t on person bucket a where true bucket a where false\n"),
+            "<segments>:1:53: error: segment 't.a' is already defined at line 1\n"
+            "  segmentation t on person bucket a where true bucket a where false\n"
+            "                                                      ^\n");
+  EXPECT_EQ(errors_of("segmentation t on person else rest\n"),
+            "<segments>:1:26: error: expected 'bucket NAME where ...' in segmentation 't', found "
+            "'else'\n"
+            "  segmentation t on person else rest\n"
+            "                           ^\n");
+  EXPECT_EQ(errors_of("segmentation t on person bucket a where true else b bucket c where true\n"),
+            "<segments>:1:53: error: nothing may follow the 'else' bucket, found 'bucket'\n"
+            "  segmentation t on person bucket a where true else b bucket c where true\n"
+            "                                                      ^\n");
+  EXPECT_EQ(errors_of("segmentation t on event bucket a where true\n"),
+            "<segments>:1:19: error: entity 'event' has no key and cannot be the 'on' entity of "
+            "a segment\n"
+            "  segmentation t on event bucket a where true\n"
+            "                    ^\n");
+  // After an error in a segmentation, compiling goes on at the next definition.
+  EXPECT_EQ(diagnostics_of("segmentation t on person bucket where true\n"
+                           "segment s on person where nope\n")
+                .size(),
+            2u);
 }
 
 TEST(Errors, AllErrorsOfAFileAreReported) {

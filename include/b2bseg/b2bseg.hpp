@@ -15,6 +15,8 @@
 #include "b2bseg/common/parse.hpp"
 #include "b2bseg/common/types.hpp"
 #include "b2bseg/exec/executor.hpp"
+#include "b2bseg/inspect/overlap.hpp"
+#include "b2bseg/inspect/why.hpp"
 #include "b2bseg/lang/compile.hpp"
 #include "b2bseg/load/dataset.hpp"
 #include "b2bseg/load/graph_builder.hpp"

@@ -42,6 +42,8 @@ struct segment_options {
   bool mixed_number_attrs = true;    ///< `int_attr op float_attr` in attribute comparisons
   bool extreme_int_literals = true;  ///< int literals within 2^62 of the ends of int64
   bool big_ints_on_floats = true;    ///< int literals beyond 2^53 against floats (or avg of ints)
+  double segmentation = 0.3;         ///< chance that a segmentation ends the file
+  double bucket = 0.04;              ///< chance that a leaf is a `bucket(...)` comparison
 };
 
 /// Generates segments files over the schema of a graph. Literals are drawn from the graph's
@@ -99,6 +101,7 @@ class segment_generator {
       defined_.push_back({name, on});
     }
     if (r_.chance(opts.shuffle)) shuffle(out);
+    if (r_.chance(opts.segmentation)) segmentation(out, keyed);
     return out;
   }
 
@@ -139,6 +142,7 @@ class segment_generator {
     n->fn = e.fn;
     n->test = e.test;
     n->segment = e.segment;
+    n->bucket = e.bucket;
     for (const auto& c : e.children) n->children.push_back(clone(*c));
     return n;
   }
@@ -177,11 +181,105 @@ class segment_generator {
     return n;
   }
 
+  /// Appends `segmentation NAME on E bucket ... [else ...]` (SPEC 3.5) and what each of its
+  /// buckets means: its own condition and none of the earlier buckets' (`not in_segment`).
+  /// Its conditions reference no other segment (the file may have been shuffled, and indices
+  /// of `defined_` and of the pieces kept for reuse are those before).
+  void segmentation(generated_segments& out, const std::vector<entity_id>& keyed) {
+    const entity_id on = keyed[r_.below(keyed.size())];
+    const std::string name = "g" + std::to_string(out.names.size());
+    std::string text = "segmentation " + ident(name) + " on " + ident(s_.entities[on].name);
+    const int buckets = static_cast<int>(r_.range(1, 3));
+    const bool with_else = r_.chance(0.6);
+    const std::uint32_t first = static_cast<std::uint32_t>(out.names.size());
+    auto saved = std::move(defined_);  // nor may pieces of earlier definitions come back
+    auto saved_pool = std::move(pool_);
+    defined_.clear();
+    pool_.clear();
+    for (int b = 0; b <= buckets; ++b) {
+      const bool last = b == buckets;
+      if (last && !with_else) break;
+      const std::string bucket = last ? "rest" : "b" + std::to_string(b);
+      auto all = make(K::and_, on);
+      if (!last) {
+        piece p = expr(on, static_cast<int>(r_.range(0, std::max(0, opts_.max_depth - 1))));
+        text += brk() + "bucket " + bucket + " where " + p.text;
+        all->children.push_back(std::move(p.node));
+      } else {
+        text += brk() + "else " + bucket;
+      }
+      for (int k = 0; k < b; ++k) {
+        auto in = make(K::in_segment, on);
+        in->attr.entity = on;
+        in->segment = first + static_cast<std::uint32_t>(k);
+        auto no = make(K::not_, on);
+        no->children.push_back(std::move(in));
+        all->children.push_back(std::move(no));
+      }
+      bound_segment seg;
+      seg.name = name + "." + bucket;
+      seg.entity = on;
+      seg.where = all->children.size() == 1 ? std::move(all->children[0]) : std::move(all);
+      out.names.push_back(seg.name);
+      out.definitions.push_back(b == 0 ? text : "");
+      out.meant.order.push_back(static_cast<std::uint32_t>(out.meant.segments.size()));
+      out.meant.segments.push_back(std::move(seg));
+    }
+    defined_ = std::move(saved);
+    pool_ = std::move(saved_pool);
+    out.definitions[first] = text;
+    out.text += text + "\n\n";
+  }
+
+  /// `bucket("SALT", N) op value` (or `in`, `between`) over `ctx`'s key, if it has one.
+  std::optional<piece> bucket_test(entity_id ctx) {
+    if (!s_.entities[ctx].key) return std::nullopt;
+    static const char* salts[] = {"", "q4-holdout", "a", "\\\"x\\\""};
+    const std::uint64_t n =
+        r_.chance(0.1) ? (std::uint64_t(1) << 31) : static_cast<std::uint64_t>(r_.range(1, 10));
+    const char* salt = salts[r_.below(4)];
+    std::string subject = "bucket(\"" + std::string(salt) + "\"," + sp() + std::to_string(n) + ")";
+    std::string salt_value;  // the salt's bytes (the text has escapes)
+    for (const char* c = salt; *c; ++c)
+      if (*c != '\\') salt_value += *c;
+    auto val = [&] { return int_lit(static_cast<std::int64_t>(r_.below(n + 1))); };
+    const double u = r_.unit();
+    piece out{"", make(u < 0.6 ? K::compare : u < 0.8 ? K::in_list : K::between, ctx), 2};
+    out.node->bucket = bucket_ref{salt_value, n};
+    out.node->attr.entity = ctx;
+    out.node->attr.type = value_type::integer;
+    if (u < 0.6) {
+      const auto [op_text, op] = cmp_operator();
+      const lit l = val();
+      out.text = subject + osp() + op_text + osp() + l.text;
+      out.node->op = op;
+      out.node->value = l.value;
+    } else if (u < 0.8) {
+      const bool neg = r_.chance(0.3);
+      out.node->negated = neg;
+      out.text = subject + sp() + (neg ? "not in" : "in") + sp() + "(";
+      const int k = static_cast<int>(r_.range(1, 3));
+      for (int i = 0; i < k; ++i) {
+        const lit l = val();
+        out.text += (i ? "," + sp() : "") + l.text;
+        out.node->values.push_back(l.value);
+      }
+      out.text += ")";
+    } else {
+      const lit lo = val(), hi = val();
+      out.text = subject + sp() + "between" + sp() + lo.text + sp() + "and" + sp() + hi.text;
+      out.node->value = lo.value;
+      out.node->hi = hi.value;
+    }
+    return out;
+  }
+
   // --- spelling ------------------------------------------------------------------------------
   static bool is_keyword(std::string_view s) {
-    static const char* k[] = {"segment", "on",      "where",  "and",   "or",   "not",
-                              "in",      "between", "like",   "ilike", "is",   "null",
-                              "true",    "false",   "within", "last",  "next", "now"};
+    static const char* k[] = {"segment", "on",   "where", "and", "or",     "not",         "in",
+                              "between", "like", "ilike", "is",  "null",   "true",        "false",
+                              "within",  "last", "next",  "now", "bucket", "else",        "then",
+                              "top",     "by",   "per",   "asc", "desc",   "segmentation"};
     for (const char* w : k)
       if (s == w) return true;
     return false;
@@ -646,6 +744,9 @@ class segment_generator {
     }
     if (u < 0.58) {  // relations without a condition are leaves too
       if (auto s = relation(ctx, -1)) return std::move(*s);
+    }
+    if (r_.chance(opts_.bucket)) {
+      if (auto s = bucket_test(ctx)) return std::move(*s);
     }
     if (auto s = attribute_predicate(ctx)) return std::move(*s);
     if (auto s = relation(ctx, -1)) return std::move(*s);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gmpxx.h>
+#include <xxhash.h>
 
 #include <cmath>
 #include <cstdint>
@@ -142,16 +143,15 @@ class reference_evaluator {
       case K::not_:
         return !holds(*e.children.at(0), row);
       case K::compare:
-        return any_value(e.attr, row,
-                         [&](const value& v) { return test(compare(v, e.value), e.op); });
+        return any_subject(e, row, [&](const value& v) { return test(compare(v, e.value), e.op); });
       case K::in_list:
-        return any_value(e.attr, row, [&](const value& v) {
+        return any_subject(e, row, [&](const value& v) {
           bool found = false;
           for (const literal& l : e.values) found = found || compare(v, l) == 0;
           return found != e.negated;
         });
       case K::between:
-        return any_value(e.attr, row, [&](const value& v) {
+        return any_subject(e, row, [&](const value& v) {
           return compare(v, e.value) >= 0 && compare(v, e.hi) <= 0;
         });
       case K::like:
@@ -428,6 +428,20 @@ class reference_evaluator {
     }
     out.push_back(v);
     return out;
+  }
+
+  template <class F>
+  bool any_subject(const bound_expr& e, row_id row, F&& f) const {
+    if (!e.bucket) return any_value(e.attr, row, f);
+    // SPEC 3.5 spelled out: XXH3-64 with seed 0 of the salt, one 0 byte and the key, modulo N.
+    std::string bytes = e.bucket->salt;
+    bytes.push_back('\0');
+    bytes += g_.key(e.context, row);
+    value v;
+    v.type = value_type::integer;
+    v.i = static_cast<std::int64_t>(XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0) %
+                                    e.bucket->n);
+    return f(v);
   }
 
   template <class F>

@@ -15,6 +15,7 @@
 #include "b2bseg/detail/json.hpp"
 #include "b2bseg/exec/bitset.hpp"
 #include "b2bseg/exec/executor.hpp"
+#include "b2bseg/exec/graph_rows.hpp"
 #include "b2bseg/lang/bound.hpp"
 #include "b2bseg/output/writer.hpp"
 #include "b2bseg/plan/planner.hpp"
@@ -34,41 +35,6 @@ struct field_column {
 
   value_type type() const noexcept { return field->type; }
 };
-
-namespace detail {
-
-/// The double nearest to s / n (n >= 1), ties to even: rounded once, exactly. O(1).
-inline double nearest_double(int128 s, std::uint64_t n) noexcept {
-  double d = static_cast<double>(static_cast<long double>(s) / static_cast<long double>(n));
-  for (int step = 0; step < 4; ++step) {  // d is within an ulp or two of the answer
-    const double up = std::nextafter(d, HUGE_VAL), down = std::nextafter(d, -HUGE_VAL);
-    const long double mid_up = (static_cast<long double>(d) + up) / 2;
-    const long double mid_down = (static_cast<long double>(d) + down) / 2;
-    const int cu = compare_ratio(s, n, mid_up), cd = compare_ratio(s, n, mid_down);
-    std::int64_t bits = 0;
-    std::memcpy(&bits, &d, sizeof d);
-    const bool even = (bits & 1) == 0;
-    if (cu > 0 || (cu == 0 && !even)) {
-      d = up;
-    } else if (cd < 0 || (cd == 0 && !even)) {
-      d = down;
-    } else {
-      break;
-    }
-  }
-  return d;
-}
-
-/// The row of `to` that `row` reaches through `hops`, or no_row at an unset link.
-inline row_id follow_hops(const graph& g, const std::vector<link_hop>& hops, row_id row) noexcept {
-  for (const link_hop& h : hops) {
-    if (row == no_row) return no_row;
-    row = g.link(h.from, h.link).parent(row);
-  }
-  return row;
-}
-
-}  // namespace detail
 
 /// Evaluates field expressions (all over one entity) for lists of members. The constructor runs
 /// the filters of counts and aggregates once over their whole entity, as one shared plan (`as_of`
@@ -224,30 +190,6 @@ inline std::vector<field_column> evaluate_fields(const graph& g,
 }
 
 // --- writing values ----------------------------------------------------------------------------
-
-namespace detail {
-
-inline void append_int128(std::string& out, int128 v) {
-  char buf[48];
-  char* p = buf + sizeof buf;
-  const bool neg = v < 0;
-  uint128 u = neg ? static_cast<uint128>(0) - static_cast<uint128>(v) : static_cast<uint128>(v);
-  do {
-    *--p = static_cast<char>('0' + static_cast<int>(u % 10));
-    u /= 10;
-  } while (u != 0);
-  if (neg) *--p = '-';
-  out.append(p, buf + sizeof buf);
-}
-
-/// The shortest decimal that reads back as `d`, in plain notation (`1000000`, `0.00000025`).
-inline void append_double(std::string& out, double d) {
-  char buf[400];
-  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
-  out.append(buf, r.ptr);
-}
-
-}  // namespace detail
 
 /// Whether member `k`'s value of `col` is null.
 inline bool field_is_null(const graph& g, const field_column& col, std::size_t k) {

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <string>
 
 namespace b2bseg::detail {
 
@@ -57,6 +60,49 @@ constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
   if (!__builtin_add_overflow(a, b, &r)) return r;
   return b > 0 ? std::numeric_limits<std::int64_t>::max()
                : std::numeric_limits<std::int64_t>::min();
+}
+
+/// The double nearest to s / n (n >= 1), ties to even: rounded once, exactly. O(1).
+inline double nearest_double(int128 s, std::uint64_t n) noexcept {
+  double d = static_cast<double>(static_cast<long double>(s) / static_cast<long double>(n));
+  for (int step = 0; step < 4; ++step) {  // d is within an ulp or two of the answer
+    const double up = std::nextafter(d, HUGE_VAL), down = std::nextafter(d, -HUGE_VAL);
+    const long double mid_up = (static_cast<long double>(d) + up) / 2;
+    const long double mid_down = (static_cast<long double>(d) + down) / 2;
+    const int cu = compare_ratio(s, n, mid_up), cd = compare_ratio(s, n, mid_down);
+    std::int64_t bits = 0;
+    std::memcpy(&bits, &d, sizeof d);
+    const bool even = (bits & 1) == 0;
+    if (cu > 0 || (cu == 0 && !even)) {
+      d = up;
+    } else if (cd < 0 || (cd == 0 && !even)) {
+      d = down;
+    } else {
+      break;
+    }
+  }
+  return d;
+}
+
+/// Appends `v` in decimal.
+inline void append_int128(std::string& out, int128 v) {
+  char buf[48];
+  char* p = buf + sizeof buf;
+  const bool neg = v < 0;
+  uint128 u = neg ? static_cast<uint128>(0) - static_cast<uint128>(v) : static_cast<uint128>(v);
+  do {
+    *--p = static_cast<char>('0' + static_cast<int>(u % 10));
+    u /= 10;
+  } while (u != 0);
+  if (neg) *--p = '-';
+  out.append(p, buf + sizeof buf);
+}
+
+/// The shortest decimal that reads back as `d`, in plain notation (`1000000`, `0.00000025`).
+inline void append_double(std::string& out, double d) {
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  out.append(buf, r.ptr);
 }
 
 }  // namespace b2bseg::detail

@@ -6,6 +6,7 @@
 #include <tbb/parallel_for.h>
 #include <roaring/roaring.hh>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "b2bseg/common/bucket.hpp"
 #include "b2bseg/common/exact.hpp"
 #include "b2bseg/exec/bitset.hpp"
 #include "b2bseg/exec/like.hpp"
@@ -232,6 +234,41 @@ inline int_range intersect(int_range a, const int_range& b) {
   return a;
 }
 
+/// A compare, in_list or between predicate over integer values, as a range (with perhaps one
+/// excluded value) or a sorted set of the values listed. Cost: O(literals log literals).
+struct int_test {
+  int_range range;
+  bool list = false;  ///< in_list: test membership of `set` (negated: non-membership)
+  bool negated = false;
+  std::vector<std::int64_t> set;
+
+  static int_test of(const scan_pred& p) {
+    int_test t;
+    if (p.k == scan_pred::kind::in_list) {
+      t.list = true;
+      t.negated = p.negated;
+      for (const auto& l : p.values) {
+        const int_range r = int_range_of(cmp_op::eq, literal_number(l));
+        if (!r.empty) t.set.push_back(r.lo);
+      }
+      std::sort(t.set.begin(), t.set.end());
+    } else if (p.k == scan_pred::kind::compare) {
+      t.range = int_range_of(p.op, literal_number(p.values[0]));
+    } else {
+      t.range = intersect(int_range_of(cmp_op::ge, literal_number(p.values[0])),
+                          int_range_of(cmp_op::le, literal_number(p.values[1])));
+    }
+    return t;
+  }
+
+  bool operator()(std::int64_t x) const noexcept {
+    if (list) return std::binary_search(set.begin(), set.end(), x) != negated;
+    if (range.empty) return false;
+    if (range.has_exclude) return x != range.exclude;
+    return range.lo <= x && x <= range.hi;
+  }
+};
+
 /// Whether a value of type `t` compares `op` with literal `v`: the one definition of literal
 /// comparison, shared by every scan (numbers numerically, strings byte-wise, false < true).
 struct value_test {
@@ -287,10 +324,33 @@ inline bitset string_rows(const column& c, std::size_t n, const std::vector<std:
   return out;
 }
 
+/// Rows of `e` whose key's bucket (`p.bucket`) passes `p`'s int test: a hash of every key, in
+/// parallel. O(rows x key length).
+inline bitset eval_bucket(const graph& g, entity_id e, const scan_pred& p) {
+  const std::size_t n = g.rows(e);
+  const int_test test = int_test::of(p);
+  bitset out(n);
+  std::uint64_t* w = out.words();
+  parallel_words(n, [&](std::size_t w0, std::size_t w1) {
+    bucket_hasher bucket(p.bucket->salt, p.bucket->n);
+    for (std::size_t k = w0; k < w1; ++k) {
+      const std::size_t base = k * 64, lim = std::min<std::size_t>(64, n - base);
+      std::uint64_t bits = 0;
+      for (std::size_t j = 0; j < lim; ++j) {
+        const auto b = static_cast<std::int64_t>(bucket(g.key(e, static_cast<row_id>(base + j))));
+        bits |= std::uint64_t(test(b) ? 1 : 0) << j;
+      }
+      w[k] = bits;
+    }
+  });
+  return out;
+}
+
 /// Evaluates a scan predicate over entity `e`.
 inline bitset eval_scan(const graph& g, entity_id e, const scan_pred& p) {
   const std::size_t n = g.rows(e);
   using K = scan_pred::kind;
+  if (p.bucket) return eval_bucket(g, e, p);
   if (p.k == K::link_null) {
     const link_index& li = g.link(e, p.link);
     const row_id* par = li.parents().data();

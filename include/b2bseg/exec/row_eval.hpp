@@ -50,24 +50,16 @@ inline prepared_node prepare_node(const schema& s, const plan_node& n) {
   if (n.op != plan_op::scan) return out;
   const scan_pred& p = n.pred;
   if (p.k == K::link_null || p.k == K::compare_attrs || p.k == K::is_null) return out;
-  const value_type t = s.entities[n.entity].attributes[p.attribute].type;
+  const value_type t =
+      p.bucket ? value_type::integer : s.entities[n.entity].attributes[p.attribute].type;
   switch (t) {
     case value_type::integer:
-    case value_type::timestamp:
-      if (p.k == K::in_list) {
-        for (const auto& l : p.values) {
-          detail::int_range r = detail::int_range_of(cmp_op::eq, detail::literal_number(l));
-          if (!r.empty) out.int_set.push_back(r.lo);
-        }
-        std::sort(out.int_set.begin(), out.int_set.end());
-      } else if (p.k == K::compare) {
-        out.ints = detail::int_range_of(p.op, detail::literal_number(p.values[0]));
-      } else {
-        out.ints = detail::intersect(
-            detail::int_range_of(cmp_op::ge, detail::literal_number(p.values[0])),
-            detail::int_range_of(cmp_op::le, detail::literal_number(p.values[1])));
-      }
+    case value_type::timestamp: {
+      detail::int_test it = detail::int_test::of(p);
+      out.ints = it.range;
+      out.int_set = std::move(it.set);
       break;
+    }
     case value_type::floating:
       if (p.k == K::in_list) {
         for (const auto& l : p.values) {
@@ -128,6 +120,7 @@ inline prepared_node prepare_node(const schema& s, const plan_node& n) {
 /// Evaluates plan nodes for single rows through an accessor `V`, which offers:
 ///
 ///     bool alive(entity_id, row_id);
+///     std::string_view key(entity_id, row_id);               // entities with a key
 ///     row_id parent(entity_id, std::uint32_t link, row_id);
 ///     void for_each_child(entity_id source, std::uint32_t link, row_id parent, F f);
 ///     void children_in_order(entity_id source, std::uint32_t link, row_id parent,
@@ -223,12 +216,14 @@ class row_evaluator {
     if (p.k == K::link_null) return (v_.parent(e, p.link, r) == no_row) != p.negated;
     if (p.k == K::compare_attrs) return compare_attrs(p, r);
     if (p.k == K::is_null) return v_.is_null(e, p.attribute, r) != p.negated;
-    if (v_.is_null(e, p.attribute, r)) return false;
-    const value_type t = attribute_type(e, p.attribute);
+    if (!p.bucket && v_.is_null(e, p.attribute, r)) return false;
+    const value_type t = p.bucket ? value_type::integer : attribute_type(e, p.attribute);
     switch (t) {
       case value_type::integer:
       case value_type::timestamp: {
-        const std::int64_t x = v_.int_at(e, p.attribute, r);
+        const std::int64_t x = p.bucket ? static_cast<std::int64_t>(bucket_hasher(
+                                              p.bucket->salt, p.bucket->n)(v_.key(e, r)))
+                                        : v_.int_at(e, p.attribute, r);
         if (p.k == K::in_list)
           return std::binary_search(pn.int_set.begin(), pn.int_set.end(), x) != p.negated;
         const detail::int_range& range = pn.ints;

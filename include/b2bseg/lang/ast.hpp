@@ -77,7 +77,16 @@ struct ast_expr {
   aggregate_fn fn = aggregate_fn::count;
   ast_name fn_attr;
   ast_number_test test;
-  ast_name segment;                  ///< the segment named by in_segment (position of its string)
+  ast_name segment;  ///< the segment named by in_segment (position of its string)
+  /// `bucket("SALT", N)` is the subject of compare, in_list or between instead of `path`.
+  bool bucket = false;
+  std::string bucket_salt;
+  std::int64_t bucket_n = 0;
+  source_pos bucket_n_pos;  ///< where N is written
+  /// The bytes of the source this expression spans, [text_begin, text_end); both 0 for a node
+  /// the parser made up (a segmentation's exclusions), which says what it is in `text`.
+  std::size_t text_begin = 0, text_end = 0;
+  std::string text;
   std::unique_ptr<ast_expr> filter;  ///< the `where(...)` condition, if any
   std::vector<std::unique_ptr<ast_expr>> children;
 };

@@ -343,11 +343,52 @@ class binder {
     return n;
   }
 
+  // The source text of `e`, line ends and the indentation after them as one space each; or
+  // the text the parser gave a node it made up.
+  std::string text_of(const ast_expr& e) const {
+    if (e.text_end <= e.text_begin) return e.text;
+    const std::string_view raw = src_.text().substr(e.text_begin, e.text_end - e.text_begin);
+    std::string out;
+    out.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\n' && raw[i] != '\r') {
+        out += raw[i];
+        continue;
+      }
+      while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+      while (i + 1 < raw.size() &&
+             (raw[i + 1] == ' ' || raw[i + 1] == '\t' || raw[i + 1] == '\n' || raw[i + 1] == '\r'))
+        ++i;
+      out += ' ';
+    }
+    return out;
+  }
+
+  // The text of an and/or the compiler made up: its children's texts joined by the operator.
+  static std::string joined(const bound_expr& n) {
+    std::string t;
+    for (const auto& c : n.children) {
+      if (!t.empty()) t += n.k == bound_expr::kind::or_ ? " or " : " and ";
+      const bool wrap = n.k == bound_expr::kind::and_ && c->k == bound_expr::kind::or_;
+      t += wrap ? "(" + c->text + ")" : c->text;
+    }
+    return t;
+  }
+
   // Binds `e` over context entity `ctx`; null after reporting errors. Recursion depth is that of
   // the syntax tree, which the parser bounds.
   node_ptr bind(const ast_expr& e, entity_id ctx) {
+    node_ptr n = bind_node(e, ctx);
+    if (!n) return n;
+    n->text = text_of(e);
+    if (n->text.empty()) n->text = joined(*n);
+    return n;
+  }
+
+  node_ptr bind_node(const ast_expr& e, entity_id ctx) {
     using ak = ast_expr::kind;
     using bk = bound_expr::kind;
+    if (e.bucket) return bind_bucket(e, ctx);
     switch (e.k) {
       case ak::constant: {
         auto n = make(bk::constant, e.pos, ctx);
@@ -472,6 +513,44 @@ class binder {
     return nullptr;
   }
 
+  // `bucket("SALT", N)` compared (SPEC 3.5): an int of the context entity's key.
+  node_ptr bind_bucket(const ast_expr& e, entity_id ctx) {
+    using ak = ast_expr::kind;
+    using bk = bound_expr::kind;
+    auto n = make(e.k == ak::compare   ? bk::compare
+                  : e.k == ak::in_list ? bk::in_list
+                                       : bk::between,
+                  e.pos, ctx);
+    const entity_def& def = s_.entities[ctx];
+    bool ok = true;
+    if (!def.key) {
+      error(e.pos, "bucket(...) hashes the key, and entity '" + def.name + "' has no key");
+      ok = false;
+    }
+    constexpr std::int64_t most = std::int64_t(1) << 31;
+    if (e.bucket_n < 1 || e.bucket_n > most) {
+      error(e.bucket_n_pos, "the number of buckets must be between 1 and 2147483648");
+      ok = false;
+    }
+    n->bucket = bucket_ref{e.bucket_salt, static_cast<std::uint64_t>(e.bucket_n)};
+    n->op = e.op;
+    n->negated = e.negated;
+    n->attr.entity = ctx;
+    n->attr.type = value_type::integer;
+    const std::string subject = "bucket(...), an int,";
+    if (e.k == ak::compare) ok = fit(e.value, value_type::integer, subject, n->value) && ok;
+    if (e.k == ak::between) {
+      ok = fit(e.value, value_type::integer, subject, n->value) && ok;
+      ok = fit(e.hi, value_type::integer, subject, n->hi) && ok;
+    }
+    for (const ast_literal& l : e.values) {
+      literal v;
+      ok = fit(l, value_type::integer, subject, v) && ok;
+      n->values.push_back(std::move(v));
+    }
+    return ok ? std::move(n) : nullptr;
+  }
+
   node_ptr bind_compare_attrs(const ast_expr& e, entity_id ctx) {
     auto n = make(bound_expr::kind::compare_attrs, e.pos, ctx);
     n->op = e.op;
@@ -553,6 +632,7 @@ class binder {
       auto both = make(bound_expr::kind::and_, w->pos, src);
       both->children.push_back(std::move(w));
       both->children.push_back(std::move(c));
+      both->text = joined(*both);
       n.children.push_back(std::move(both));
     } else if (w || c) {
       n.children.push_back(w ? std::move(w) : std::move(c));

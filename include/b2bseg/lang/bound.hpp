@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,12 @@ enum class cmp_op : std::uint8_t { eq, ne, lt, le, gt, ge };
 enum class aggregate_fn : std::uint8_t { count, sum, avg, min, max };
 enum class quantifier : std::uint8_t { any, none, all };
 
+/// `bucket("SALT", N)` (SPEC 3.5) standing where an int attribute would in a comparison.
+struct bucket_ref {
+  std::string salt;
+  std::uint64_t n = 1;  ///< 1 <= n <= 2^31
+};
+
 /// A numeric condition on a count or aggregate: `op value` or, when `between`, `lo <= x <= hi`.
 struct number_test {
   bool between = false;
@@ -102,7 +109,8 @@ struct number_test {
 struct bound_expr {
   enum class kind : std::uint8_t {
     constant,       ///< `constant`
-    compare,        ///< `attr op value` (a bool attribute alone binds to `attr = true`)
+    compare,        ///< `attr op value` (a bool attribute alone binds to `attr = true`); in
+                    ///< compare, in_list and between, `bucket` (when set) replaces `attr`
     compare_attrs,  ///< `attr op attr2` (int and float may mix)
     in_list,        ///< `attr in (values)`; `negated` for `not in`
     between,        ///< `value <= attr <= hi`; `within last D` binds to between [now-D, now]
@@ -138,7 +146,11 @@ struct bound_expr {
   aggregate_fn fn = aggregate_fn::count;
   number_test test;
   std::uint32_t segment = 0;
+  std::optional<bucket_ref> bucket;  ///< compare, in_list, between: the subject is this bucket
   std::vector<std::unique_ptr<bound_expr>> children;
+  /// The sub-expression as written in the segments file (line ends and indentation as single
+  /// spaces), or what a node the compiler made up stands for; what `why` prints.
+  std::string text;
 };
 
 /// One compiled segment definition.

@@ -53,8 +53,9 @@ namespace detail::lang {
 
 /// The reserved words of the language. They are names only when written in backticks.
 inline constexpr std::string_view lang_keywords[] = {
-    "segment", "on", "where", "and",  "or",    "not",    "in",   "between", "like",
-    "ilike",   "is", "null",  "true", "false", "within", "last", "next",    "now"};
+    "segment", "on",   "where", "and",  "or",    "not",    "in",   "between", "like",
+    "ilike",   "is",   "null",  "true", "false", "within", "last", "next",    "now",
+    "bucket",  "else", "then",  "top",  "by",    "per",    "asc",  "desc",    "segmentation"};
 
 /// True when `s` is one of lang_keywords. O(keywords).
 constexpr bool is_lang_keyword(std::string_view s) noexcept {

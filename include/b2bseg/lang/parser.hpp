@@ -1,6 +1,7 @@
 // Recursive-descent parser of the segment language: tokens to ast_file, recovering after errors.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -50,12 +51,18 @@ class parser {
   parser(const source_text& src, const std::vector<token>& tokens, std::vector<diagnostic>& diags)
       : src_(src), toks_(tokens), diags_(diags) {}
 
-  /// Parses every definition, recovering at the next `segment` keyword after a syntax error.
+  /// Parses every definition, recovering at the next `segment` or `segmentation` keyword after
+  /// a syntax error. A segmentation becomes one definition per bucket (see segmentation()).
   ast_file run() {
     ast_file file;
     while (cur().kind != token_kind::eof) {
+      if (is_kw(cur(), "segmentation")) {
+        segmentation(file);
+        continue;
+      }
       if (!is_kw(cur(), "segment")) {
-        report(cur(), "expected 'segment' to start a definition, found " + describe(cur()));
+        report(cur(), "expected 'segment' or 'segmentation' to start a definition, found " +
+                          describe(cur()));
         skip_to_segment();
         continue;
       }
@@ -175,8 +182,11 @@ class parser {
     diags_.push_back(src_.make(pos, std::move(message)));
     throw syntax_abort{};
   }
+  static bool starts_definition(const token& t) noexcept {
+    return t.kind == token_kind::eof || is_kw(t, "segment") || is_kw(t, "segmentation");
+  }
   void skip_to_segment() {
-    while (cur().kind != token_kind::eof && !is_kw(cur(), "segment")) advance();
+    while (!starts_definition(cur())) advance();
   }
   void expect(token_kind k, const std::string& message) {
     if (cur().kind != k) fail(cur(), message + ", found " + describe(cur()));
@@ -184,26 +194,31 @@ class parser {
   }
 
   // --- definitions ---------------------------------------------------------------------------
+  // `NAME on ENTITY` after the keyword `what` (segment, segmentation).
+  void name_on_entity(const std::string& what, ast_name& name, ast_name& entity) {
+    if (!is_plain_name(cur()))
+      fail(cur(), "expected a " + what + " name after '" + what + "', found " + describe(cur()));
+    name = {cur().value, cur().pos};
+    advance();
+    if (!is_kw(cur(), "on"))
+      fail(cur(), "expected 'on' after " + what + " name, found " + describe(cur()));
+    advance();
+    if (!is_plain_name(cur()))
+      fail(cur(), "expected an entity name after 'on', found " + describe(cur()));
+    entity = {cur().value, cur().pos};
+    advance();
+  }
+
   ast_definition definition() {
     ast_definition d;
     d.pos = advance().pos;  // `segment`
     try {
-      if (!is_plain_name(cur()))
-        fail(cur(), "expected a segment name after 'segment', found " + describe(cur()));
-      d.name = {cur().value, cur().pos};
-      advance();
-      if (!is_kw(cur(), "on"))
-        fail(cur(), "expected 'on' after segment name, found " + describe(cur()));
-      advance();
-      if (!is_plain_name(cur()))
-        fail(cur(), "expected an entity name after 'on', found " + describe(cur()));
-      d.entity = {cur().value, cur().pos};
-      advance();
+      name_on_entity("segment", d.name, d.entity);
       if (!is_kw(cur(), "where"))
         fail(cur(), "expected 'where' after entity name, found " + describe(cur()));
       advance();
       d.where = or_expr(0);
-      if (cur().kind != token_kind::eof && !is_kw(cur(), "segment")) {
+      if (!starts_definition(cur())) {
         if (cur().kind == token_kind::rparen) fail(cur(), "unexpected ')'");
         fail(cur(), "expected 'and', 'or' or the next 'segment', found " + describe(cur()));
       }
@@ -215,6 +230,64 @@ class parser {
     return d;
   }
 
+  // `segmentation NAME on ENTITY (bucket B where EXPR)+ [else B]` (SPEC 3.5): each bucket is a
+  // definition named `NAME.B` whose condition is its own and none of the earlier buckets' (as
+  // `not in_segment("NAME.Bk")`, so no condition is parsed twice); `else` holds what no bucket
+  // took. After a syntax error the buckets read so far stay (their names count as defined).
+  void segmentation(ast_file& file) {
+    advance();  // `segmentation`
+    ast_name name, entity;
+    std::vector<std::string> earlier;  // full names of the buckets so far
+    try {
+      name_on_entity("segmentation", name, entity);
+      if (!is_kw(cur(), "bucket"))
+        fail(cur(), "expected 'bucket NAME where ...' in segmentation '" + name.text + "', found " +
+                        describe(cur()));
+      while (is_kw(cur(), "bucket") || is_kw(cur(), "else")) {
+        const bool last = is_kw(cur(), "else");
+        ast_definition d;
+        d.pos = advance().pos;
+        if (!is_plain_name(cur()))
+          fail(cur(), std::string("expected a bucket name after '") + (last ? "else" : "bucket") +
+                          "', found " + describe(cur()));
+        d.name = {name.text + "." + cur().value, cur().pos};
+        d.entity = entity;
+        advance();
+        auto all = node(ast_expr::kind::and_, d.name.pos);
+        if (!last) {
+          if (!is_kw(cur(), "where"))
+            fail(cur(), "expected 'where' after bucket name, found " + describe(cur()));
+          advance();
+          all->children.push_back(or_expr(0));
+        }
+        for (const std::string& b : earlier) {
+          auto in = node(ast_expr::kind::in_segment, d.name.pos);
+          in->segment = {b, d.name.pos};
+          in->text = "in_segment(\"" + b + "\")";
+          auto no = node(ast_expr::kind::not_, d.name.pos);
+          no->text = "not " + in->text;
+          no->children.push_back(std::move(in));
+          all->children.push_back(std::move(no));
+        }
+        if (all->children.size() == 1)
+          d.where = std::move(all->children[0]);
+        else
+          d.where = std::move(all);
+        d.ok = true;
+        earlier.push_back(d.name.text);
+        file.definitions.push_back(std::move(d));
+        if (last) break;
+      }
+      if (!starts_definition(cur()))
+        fail(cur(), std::string(is_kw(cur(), "else") || is_kw(cur(), "bucket")
+                                    ? "nothing may follow the 'else' bucket"
+                                    : "expected 'bucket', 'else' or the next definition") +
+                        ", found " + describe(cur()));
+    } catch (const syntax_abort&) {
+      skip_to_segment();
+    }
+  }
+
   // --- expressions ---------------------------------------------------------------------------
   static std::unique_ptr<ast_expr> node(ast_expr::kind k, source_pos pos) {
     auto e = std::make_unique<ast_expr>();
@@ -224,7 +297,15 @@ class parser {
     return e;
   }
 
+  // Sets `e`'s source span: from byte `begin` to the end of the last token read.
+  void span(ast_expr& e, std::size_t begin) const noexcept {
+    const token& last = toks_[i_ > 0 ? i_ - 1 : 0];
+    e.text_begin = begin;
+    e.text_end = std::max(begin, last.offset + last.text.size());
+  }
+
   std::unique_ptr<ast_expr> or_expr(int depth) {
+    const std::size_t begin = cur().offset;
     auto first = and_expr(depth);
     if (!is_kw(cur(), "or")) return first;
     auto e = node(ast_expr::kind::or_, first->pos);
@@ -234,10 +315,12 @@ class parser {
       advance();
       e->children.push_back(and_expr(depth));
     }
+    span(*e, begin);
     return e;
   }
 
   std::unique_ptr<ast_expr> and_expr(int depth) {
+    const std::size_t begin = cur().offset;
     auto first = unary(depth);
     if (!is_kw(cur(), "and")) return first;
     auto e = node(ast_expr::kind::and_, first->pos);
@@ -247,6 +330,7 @@ class parser {
       advance();
       e->children.push_back(unary(depth));
     }
+    span(*e, begin);
     return e;
   }
 
@@ -255,8 +339,10 @@ class parser {
       fail(cur(),
            "expression nested too deeply (more than " + std::to_string(max_nesting) + " levels)");
     if (is_kw(cur(), "not")) {
+      const std::size_t begin = cur().offset;
       auto e = node(ast_expr::kind::not_, advance().pos);
       e->children.push_back(unary(depth + 1));
+      span(*e, begin);
       return e;
     }
     return primary(depth);
@@ -264,6 +350,7 @@ class parser {
 
   std::unique_ptr<ast_expr> primary(int depth) {
     const token& t = cur();
+    const std::size_t begin = t.offset;
     if (t.kind == token_kind::lparen) {
       advance();
       auto e = or_expr(depth + 1);
@@ -274,13 +361,98 @@ class parser {
       auto e = node(ast_expr::kind::constant, t.pos);
       e->constant = t.value == "true";
       advance();
+      span(*e, begin);
       return e;
     }
-    if (is_plain_name(t)) return predicate(depth);
+    if (is_kw(t, "bucket") && peek(1).kind == token_kind::lparen) {
+      auto e = bucket_test();
+      span(*e, begin);
+      return e;
+    }
+    if (is_plain_name(t)) {
+      auto e = predicate(depth);
+      span(*e, begin);
+      return e;
+    }
     if (t.kind == token_kind::rparen) fail(t, "unexpected ')'");
     if (is_keyword(t) && looks_like_subject(peek(1)))
       fail(t, "'" + t.value + "' is a keyword; write `" + t.value + "` to use it as a name");
     fail(t, "expected a condition, found " + describe(t));
+  }
+
+  // `[not] in (v, ...)` from cur(), the subject read.
+  std::unique_ptr<ast_expr> in_list(source_pos start) {
+    auto e = node(ast_expr::kind::in_list, start);
+    e->op_pos = cur().pos;
+    if (is_kw(cur(), "not")) {
+      advance();
+      if (!is_kw(cur(), "in")) fail(cur(), "expected 'in' after 'not', found " + describe(cur()));
+      e->negated = true;
+    }
+    advance();
+    expect(token_kind::lparen, "expected '(' after 'in'");
+    e->values.push_back(literal("'('"));
+    while (cur().kind == token_kind::comma) {
+      advance();
+      e->values.push_back(literal("','"));
+    }
+    expect(token_kind::rparen, "expected ',' or ')' in the list");
+    return e;
+  }
+
+  // `between lo and hi` from cur(), the subject read.
+  std::unique_ptr<ast_expr> between(source_pos start) {
+    auto e = node(ast_expr::kind::between, start);
+    e->op_pos = advance().pos;
+    e->value = literal("'between'");
+    if (!is_kw(cur(), "and"))
+      fail(cur(), "expected 'and' between the bounds of 'between', found " + describe(cur()));
+    advance();
+    e->hi = literal("'and'");
+    return e;
+  }
+
+  // `bucket("SALT", N)` and a comparison of it: `op value`, `[not] in (...)`, `between a and b`.
+  std::unique_ptr<ast_expr> bucket_test() {
+    const source_pos start = advance().pos;  // `bucket`
+    advance();                               // '('
+    if (cur().kind != token_kind::string)
+      fail(cur(),
+           "expected a salt in double quotes after 'bucket(', as in 'bucket(\"q4\", 100)'"
+           ", found " +
+               describe(cur()));
+    std::string salt = cur().value;
+    advance();
+    expect(token_kind::comma, "expected ',' and the number of buckets after the salt");
+    if (cur().kind != token_kind::integer)
+      fail(cur(),
+           "expected the number of buckets (an integer) in bucket(...), found " + describe(cur()));
+    std::int64_t n = 0;
+    const source_pos n_pos = cur().pos;
+    if (!parse_int64(cur().text, n)) n = std::numeric_limits<std::int64_t>::max();
+    advance();
+    expect(token_kind::rparen, "expected ')' after the number of buckets");
+    const token& t = cur();
+    std::unique_ptr<ast_expr> e;
+    if (is_cmp(t)) {
+      e = node(ast_expr::kind::compare, start);
+      e->op = to_cmp(t);
+      const std::string op(t.text);
+      e->op_pos = advance().pos;
+      e->value = literal("'" + op + "'");
+    } else if (is_kw(t, "not") || is_kw(t, "in")) {
+      e = in_list(start);
+    } else if (is_kw(t, "between")) {
+      e = between(start);
+    } else {
+      fail(t, "bucket(...) is a number: compare it, as in 'bucket(\"" + salt +
+                  "\", 100) < 10', found " + describe(t));
+    }
+    e->bucket = true;
+    e->bucket_salt = std::move(salt);
+    e->bucket_n = n;
+    e->bucket_n_pos = n_pos;
+    return e;
   }
 
   // True when `t` can follow the subject of a predicate: a keyword misused as a name then reads
@@ -349,33 +521,13 @@ class parser {
       return e;
     }
     if (is_kw(t, "not") || is_kw(t, "in")) {
-      auto e = node(ast_expr::kind::in_list, start);
-      e->op_pos = t.pos;
+      auto e = in_list(start);
       e->path = std::move(path);
-      if (is_kw(t, "not")) {
-        advance();
-        if (!is_kw(cur(), "in")) fail(cur(), "expected 'in' after 'not', found " + describe(cur()));
-        e->negated = true;
-      }
-      advance();
-      expect(token_kind::lparen, "expected '(' after 'in'");
-      e->values.push_back(literal("'('"));
-      while (cur().kind == token_kind::comma) {
-        advance();
-        e->values.push_back(literal("','"));
-      }
-      expect(token_kind::rparen, "expected ',' or ')' in the list");
       return e;
     }
     if (is_kw(t, "between")) {
-      auto e = node(ast_expr::kind::between, start);
-      e->op_pos = advance().pos;
+      auto e = between(start);
       e->path = std::move(path);
-      e->value = literal("'between'");
-      if (!is_kw(cur(), "and"))
-        fail(cur(), "expected 'and' between the bounds of 'between', found " + describe(cur()));
-      advance();
-      e->hi = literal("'and'");
       return e;
     }
     if (is_kw(t, "like") || is_kw(t, "ilike")) {
@@ -596,7 +748,8 @@ class parser {
   // Reads the number at cur() (negated when `negative`) into `l`.
   void number(ast_literal& l, bool negative) {
     const token& t = cur();
-    const std::string text = (negative ? "-" : "") + std::string(t.text);
+    std::string text(negative ? "-" : "");  // (not `"-" + string`: GCC 12's -Wrestrict)
+    text += t.text;
     if (t.kind == token_kind::integer) {
       if (!parse_int64(text, l.i)) fail(t, "bad number '" + text + "': out of the 64-bit range");
       l.k = ast_literal::kind::integer;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "b2bseg/common/parse.hpp"
+#include "b2bseg/exec/graph_rows.hpp"
 #include "b2bseg/live/rows.hpp"
 #include "b2bseg/load/table_builder.hpp"
 #include "b2bseg/storage/graph.hpp"
@@ -73,6 +74,10 @@ class live_view {
   // --- the accessor of row_evaluator ----------------------------------------------------------
 
   bool alive(entity_id e, row_id r) const noexcept { return !rows_.dead(e, r); }
+  std::string_view key(entity_id e, row_id r) const {
+    if (from_base(e, r)) return base_->key(e, r);
+    return rows_.field(e, r, static_cast<std::uint32_t>(entities_[e].key_column));
+  }
   row_id parent(entity_id e, std::uint32_t l, row_id r) const noexcept {
     return entities_[e].links[l].parents[r];
   }
@@ -127,16 +132,8 @@ class live_view {
   }
   void strings_at(entity_id e, std::uint32_t a, row_id r,
                   std::vector<std::string_view>& out) const {
+    if (from_base(e, r)) return graph_rows(*base_).strings_at(e, a, r, out);
     out.clear();
-    if (from_base(e, r)) {
-      const column& c = base_->attribute(e, a);
-      if (c.is_null(r)) return;
-      if (c.type() == value_type::string)
-        out.push_back(c.string_at(r));
-      else
-        for (auto code : c.list_at(r)) out.push_back(c.dictionary()[code]);
-      return;
-    }
     std::string_view t = text(e, a, r);
     if (schema_.entities[e].attributes[a].type == value_type::string) {
       if (!t.empty()) out.push_back(t);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct scan_pred {
   bool negated = false;
   bool case_insensitive = false;
   attr_ref left, right;
+  /// compare, in_list, between: the value tested is this bucket of the row's key, not an
+  /// attribute (`attribute` is then unused).
+  std::optional<bucket_ref> bucket;
 };
 
 /// One node of the DAG. Inputs always have smaller ids than the node.

@@ -189,6 +189,11 @@ class planner {
           p.values = {e.value};
         }
         if (e.k == K::is_null) p.k = scan_pred::kind::is_null;
+        if (e.bucket) {  // the context's own key: no path
+          p.attribute = 0;
+          p.bucket = e.bucket;
+          return scan(ctx, std::move(p));
+        }
         return via(e.attr.path, scan(e.attr.entity, std::move(p)));
       }
       case K::compare_attrs: {
@@ -442,6 +447,10 @@ class planner {
           attr_ref_key(k, p.left);
           attr_ref_key(k, p.right);
         }
+        if (p.bucket) {  // the salt's length first: no two (salt, n) share a key
+          k += "B" + std::to_string(p.bucket->salt.size()) + ":" + p.bucket->salt + "/" +
+               std::to_string(p.bucket->n);
+        }
         break;
       }
       case plan_op::to_one:
@@ -462,6 +471,12 @@ class planner {
     for (auto i : n.inputs) k += std::to_string(i) + ",";
     k += ")";
     return k;
+  }
+
+  static literal bucket_salt(const bucket_ref& b) {
+    literal l;
+    l.s = b.salt;
+    return l;
   }
 
   std::string attr_name(entity_id e, std::uint32_t a) const {
@@ -510,7 +525,9 @@ class planner {
         const scan_pred& p = n.pred;
         std::string a =
             en + "." +
-            (p.k == scan_pred::kind::link_null       ? s_.entities[n.entity].links[p.link].name
+            (p.bucket ? "bucket(" + literal_text(bucket_salt(*p.bucket)) + ", " +
+                            std::to_string(p.bucket->n) + ")"
+             : p.k == scan_pred::kind::link_null     ? s_.entities[n.entity].links[p.link].name
              : p.k == scan_pred::kind::compare_attrs ? path_text(p.left)
                                                      : attr_name(n.entity, p.attribute));
         switch (p.k) {
