@@ -120,6 +120,23 @@ void check_expr(const b2bseg::schema& s, const b2bseg::bound_file& f, const b2bs
       if (x.children.size() > 1) __builtin_trap();
       break;
     }
+    case k::sequence: {
+      b2bseg::attr_ref hops;
+      hops.path = x.rel.path;
+      hops.entity = x.rel.owner;
+      check_attr(s, x.context, hops, false);
+      child_context = x.rel.source;
+      check_attr(s, x.rel.source, x.attr, true);
+      if (x.attr.type != b2bseg::value_type::timestamp || x.children.empty()) __builtin_trap();
+      break;
+    }
+    case k::top:
+      if (!s.entities[x.context].key || x.top_n < 1 || x.order.empty() || x.children.size() > 1 ||
+          x.per_link >= static_cast<int>(s.entities[x.context].links.size()))
+        __builtin_trap();
+      for (const auto& o : x.order)
+        if (o.attribute >= s.entities[x.context].attributes.size()) __builtin_trap();
+      break;
     case k::not_:
       if (x.children.size() != 1) __builtin_trap();
       break;

@@ -37,7 +37,9 @@ namespace {
 // ctest runs each test in its own process, several at once: each test gets its own folder.
 fs::path tmp_dir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path p = fs::path(B2BSEG_TEST_TMP) / "generate" / (info ? info->name() : "none") / name;
+  // Suite and test: Generate.X and GenerateSources.X may run at once (ctest -j).
+  fs::path p = fs::path(B2BSEG_TEST_TMP) / "generate" /
+               (info ? std::string(info->test_suite_name()) + "." + info->name() : "none") / name;
   fs::remove_all(p);
   return p;
 }

@@ -4,8 +4,10 @@
 // values match an outside XXH3 (xxhsum); segmentations put each entity in its first bucket.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "b2bseg/b2bseg.hpp"
@@ -42,7 +44,7 @@ void check_nodes(reference_evaluator& ref, const bound_expr& e, const why_node& 
 }
 
 TEST(Why, AgreesWithEvaluateOnEveryRowOfRandomGraphs) {
-  std::size_t rows_checked = 0, segments = 0, buckets = 0, memberships = 0;
+  std::size_t rows_checked = 0, segments = 0, buckets = 0, memberships = 0, sequences = 0, tops = 0;
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     random_dataset ds = make_random_dataset(seed);
     reference_evaluator ref(ds.graph);
@@ -53,7 +55,13 @@ TEST(Why, AgreesWithEvaluateOnEveryRowOfRandomGraphs) {
       o.max_depth = 3;
       o.bucket = 0.15;
       o.segmentation = 0.7;
+      o.sequence = 0.15;
+      o.top = 0.1;
       const generated_segments file = gen.file(o);
+      for (const auto& d : file.definitions) {
+        sequences += d.find(".sequence(") != std::string::npos;
+        tops += d.find("top(") != std::string::npos;
+      }
       const bound_file f = compile_segments(file.text, ds.graph.schema(), "random.seg");
       const evaluation ev =
           evaluate(ds.graph, f, {.as_of = ds.as_of, .threads = 1, .segments = {}});
@@ -83,8 +91,12 @@ TEST(Why, AgreesWithEvaluateOnEveryRowOfRandomGraphs) {
   EXPECT_GT(rows_checked, 5000u);
   EXPECT_GT(buckets, 5u);
   EXPECT_GT(memberships, 100u);
-  std::printf("why: %zu rows of %zu segments (%zu buckets of segmentations), %zu members\n",
-              rows_checked, segments, buckets, memberships);
+  EXPECT_GT(sequences, 10u);
+  EXPECT_GT(tops, 10u);
+  std::printf(
+      "why: %zu rows of %zu segments (%zu buckets of segmentations, %zu definitions with a "
+      "sequence, %zu with a top), %zu members\n",
+      rows_checked, segments, buckets, sequences, tops, memberships);
 }
 
 graph small_graph() {
@@ -132,6 +144,7 @@ std::vector<std::string> members(const graph& g, const std::string& text, const 
   for (const auto& s : ev.segments)
     if (s.name == name)
       for (std::uint32_t r : s.members) out.emplace_back(g.key(s.entity, r));
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -149,10 +162,10 @@ TEST(Bucket, MatchesXxhsumOfSaltZeroByteAndKey) {
   EXPECT_EQ(members(g, "segment h on person where bucket(\"q4-holdout\", 100) < 40", "h"),
             (std::vector<std::string>{"P1", "P3"}));
   EXPECT_EQ(members(g, "segment h on person where bucket(\"q4-holdout\", 7) in (1, 6)", "h"),
-            (std::vector<std::string>{"P3", "P100"}));
+            (std::vector<std::string>{"P100", "P3"}));
   EXPECT_EQ(
       members(g, "segment h on person where bucket(\"q4-holdout\", 100) between 50 and 80", "h"),
-      (std::vector<std::string>{"P2", "P100"}));
+      (std::vector<std::string>{"P100", "P2"}));
   EXPECT_EQ(members(g, "segment h on person where bucket(\"q4-holdout\", 1) = 0", "h").size(), 4u);
   // Inside a relation, over the related entity's own key.
   EXPECT_EQ(members(g,
@@ -218,6 +231,79 @@ TEST(Why, RelationsCountAndValuesShowWhatDecided) {
   EXPECT_NE(tree.find("segment u on person \"P1\": member"), std::string::npos) << tree;
   EXPECT_NE(tree.find("   ├─ true   type = \"webinar.attended\"  [count 2]"), std::string::npos)
       << tree;
+}
+
+graph sequence_graph() {
+  schema s = parse_schema(R"({
+    "entities": {
+      "account": {"file": "account.csv", "key": "account_id", "attributes": {"name": "string"}},
+      "person": {"file": "person.csv", "key": "person_id", "attributes": {"name": "string"}},
+      "event": {"file": "event.csv",
+                "attributes": {"type": "string", "timestamp": "timestamp"},
+                "links": {"person": {"to": "person", "column": "person_id",
+                                     "reverse": "events"}}},
+      "opportunity": {"file": "opportunity.csv", "key": "opportunity_id",
+                      "attributes": {"amount": "float", "stage": "string"},
+                      "links": {"account": {"to": "account", "column": "account_id",
+                                            "reverse": "opportunities"}}}
+    }
+  })",
+                          "schema.json");
+  graph_builder b(s);
+  for (const char* a : {"A1", "A2"}) b.add_row("account", {{"account_id", a}});
+  for (const char* p : {"P1", "P2", "P3", "P4", "P5"}) b.add_row("person", {{"person_id", p}});
+  const std::vector<std::tuple<std::string, std::string, std::string>> events = {
+      {"P1", "webinar", "2026-09-01T00:00:00Z"}, {"P1", "demo", "2026-09-01T00:00:00Z"},
+      {"P2", "webinar", "2026-09-01T00:00:00Z"}, {"P2", "demo", "2026-09-11T00:00:00Z"},
+      {"P3", "demo", "2026-09-01T00:00:00Z"},    {"P3", "webinar", "2026-09-02T00:00:00Z"},
+      {"P4", "webinar", "2026-08-01T00:00:00Z"}, {"P4", "webinar", "2026-08-20T00:00:00Z"},
+      {"P4", "demo", "2026-09-01T00:00:00Z"},    {"P5", "webinar", ""},
+      {"P5", "demo", "2026-09-01T00:00:00Z"}};
+  for (const auto& [p, t, ts] : events)
+    b.add_row("event", {{"person_id", p}, {"type", t}, {"timestamp", ts}});
+  const std::vector<std::tuple<std::string, std::string, std::string>> opps = {
+      {"O1", "A1", "100"}, {"O2", "A1", "300"}, {"O3", "A1", ""},
+      {"O4", "A1", "300"}, {"O5", "A2", "50"},  {"O6", "", "900"}};
+  for (const auto& [o, a, amount] : opps)
+    b.add_row("opportunity", {{"opportunity_id", o}, {"account_id", a}, {"amount", amount}});
+  return b.build();
+}
+
+TEST(Sequence, StepsInStrictTimeOrderWithinTheBound) {
+  const graph g = sequence_graph();
+  auto seq = [&](const std::string& args) {
+    return members(g, "segment s on person where events.sequence(timestamp, " + args + ")", "s");
+  };
+  using v = std::vector<std::string>;
+  // P1's two steps share an instant: not a sequence; P3's come in the wrong order; P5's webinar
+  // has no time.
+  EXPECT_EQ(seq("type = \"webinar\" then type = \"demo\""), (v{"P2", "P4"}));
+  // P4: the later webinar starts the sequence that fits in 14 days.
+  EXPECT_EQ(seq("type = \"webinar\" then type = \"demo\" within 14 days"), (v{"P2", "P4"}));
+  EXPECT_EQ(seq("type = \"webinar\" then type = \"demo\" within 10 days"), (v{"P2"}));
+  EXPECT_EQ(seq("type = \"webinar\" then type = \"demo\" within 9 days"), (v{}));
+  EXPECT_EQ(seq("type = \"webinar\" then type = \"webinar\" then type = \"demo\""), (v{"P4"}));
+  EXPECT_EQ(seq("type = \"demo\""), (v{"P1", "P2", "P3", "P4", "P5"}));  // one step: any
+  EXPECT_EQ(seq("type = \"demo\" then type = \"webinar\" within 1 day"), (v{"P3"}));
+}
+
+TEST(Top, FirstNOfEachGroupNullsLastTiesByKey) {
+  const graph g = sequence_graph();
+  auto top = [&](const std::string& args) {
+    return members(g, "segment s on opportunity where top(" + args + ")", "s");
+  };
+  using v = std::vector<std::string>;
+  EXPECT_EQ(top("2, by amount desc, per account"), (v{"O2", "O4", "O5"}));       // O6: no account
+  EXPECT_EQ(top("3, by amount asc, per account"), (v{"O1", "O2", "O4", "O5"}));  // O3 null: last
+  EXPECT_EQ(top("4, by amount, per account"), (v{"O1", "O2", "O3", "O4", "O5"}));
+  EXPECT_EQ(top("2, by amount desc"), (v{"O2", "O6"}));  // 900, then O2 before O4 (key)
+  EXPECT_EQ(top("1, by amount desc, per account, where amount < 300"), (v{"O1", "O5"}));
+  EXPECT_EQ(top("1, by stage, per account"), (v{"O1", "O5"}));  // every stage null: by key
+  const bound_file f = compile_segments(
+      "segment s on opportunity where top(2, by amount desc, per account)", g.schema(), "t.seg");
+  const why_result w = explain_membership(g, f, 0, g.find_key(3, "O1"), as_of);
+  EXPECT_FALSE(w.member);
+  EXPECT_EQ(w.tree.actual, "3");  // third in A1, after O2 and O4
 }
 
 TEST(Overlap, EqualsIntersectionsCountedOneByOne) {

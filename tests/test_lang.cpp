@@ -1085,6 +1085,69 @@ TEST(Bind, TextIsTheSourceOfEachSubExpression) {
   EXPECT_EQ(e->children[1]->children[0]->text, "not is_closed");
 }
 
+TEST(Bind, SequencesAndTops) {
+  auto seq = bind_where("person",
+                        "events.sequence(timestamp, type = \"a\" then (type = \"b\" or type = "
+                        "\"c\") then timestamp within last 3 days within 14 days)");
+  ASSERT_EQ(seq->k, bound_expr::kind::sequence);
+  EXPECT_EQ(seq->rel.source, ent("event"));
+  EXPECT_EQ(seq->attr.type, value_type::timestamp);
+  ASSERT_EQ(seq->children.size(), 3u);
+  EXPECT_EQ(seq->children[1]->k, bound_expr::kind::or_);
+  EXPECT_EQ(seq->children[2]->k, bound_expr::kind::between);  // `within last 3 days`
+  EXPECT_EQ(seq->within_us, 14 * day_us);
+  EXPECT_EQ(seq->children[0]->context, ent("event"));
+  auto one = bind_where("person", "events.sequence(timestamp, type = \"a\")");
+  EXPECT_FALSE(one->within_us.has_value());
+  auto top = bind_where("opportunity",
+                        "top(3, by amount desc, by name, per account, where not is_closed)");
+  ASSERT_EQ(top->k, bound_expr::kind::top);
+  EXPECT_EQ(top->top_n, 3u);
+  ASSERT_EQ(top->order.size(), 2u);
+  EXPECT_TRUE(top->order[0].desc);
+  EXPECT_FALSE(top->order[1].desc);
+  EXPECT_EQ(top->order[0].attribute, attr_index("opportunity", "amount"));
+  EXPECT_EQ(top->per_link, 0);
+  ASSERT_EQ(top->children.size(), 1u);
+  EXPECT_EQ(top->children[0]->k, bound_expr::kind::not_);
+  auto global = bind_where("account", "top(1, by employees) and industry = \"x\"");
+  EXPECT_EQ(global->children[0]->per_link, -1);
+}
+
+TEST(Errors, SequencesAndTops) {
+  EXPECT_EQ(message_of("person", "events.sequence(type, type = \"a\")"),
+            "sequence(...) orders its steps by a timestamp, and string attribute 'type' is not "
+            "one");
+  EXPECT_EQ(message_of("person", "events.sequence(timestamp)"),
+            "expected ',' and the first step after the timestamp of sequence(, found ')'");
+  EXPECT_EQ(message_of("person", "events.sequence(timestamp, type = \"a\" within 3)"),
+            "expected a duration unit (weeks, days, hours, minutes or seconds) after '3', found "
+            "')'");
+  EXPECT_EQ(message_of("person", "sequence(timestamp, true)"),
+            "'sequence(...)' must follow a relation, as in 'events.sequence(...)'");
+  EXPECT_EQ(message_of("person", "events.sequence(stamp, true)"),
+            "unknown attribute 'stamp' of entity 'event'");
+  EXPECT_EQ(message_of("opportunity", "top(3, per account)"),
+            "top(...) needs at least one 'by' key, as in 'top(3, by amount desc)'");
+  EXPECT_EQ(message_of("opportunity", "top(0, by amount)"), "top(N, ...) needs N of at least 1");
+  EXPECT_EQ(message_of("opportunity", "top(-2, by amount)"), "top(N, ...) needs N of at least 1");
+  EXPECT_EQ(message_of("opportunity", "top(x, by amount)"),
+            "expected the number of entities in top(...), as in 'top(3, by amount desc)', found "
+            "'x'");
+  EXPECT_EQ(message_of("opportunity", "top(3, by amout)"),
+            "unknown attribute 'amout' of entity 'opportunity'; did you mean 'amount'?");
+  EXPECT_EQ(message_of("account", "top(3, by tags)"),
+            "cannot rank by string[] attribute 'tags'; top(...) ranks by attributes of one "
+            "value");
+  EXPECT_EQ(message_of("opportunity", "top(3, by amount, per acount)"),
+            "'per' groups by a to-one link, and entity 'opportunity' has no link 'acount'; did "
+            "you mean 'account'?");
+  EXPECT_EQ(message_of("person", "events.any(top(1, by timestamp))"),
+            "top(...) breaks ties by the key, and entity 'event' has no key");
+  EXPECT_EQ(message_of("opportunity", "top(3, by amount, sort amount)"),
+            "expected 'by', 'per' or 'where' in top(...), found 'sort'");
+}
+
 TEST(Errors, BucketsAndSegmentations) {
   EXPECT_EQ(message_of("person", "events.any(bucket(\"x\", 10) < 5)"),
             "bucket(...) hashes the key, and entity 'event' has no key");

@@ -609,6 +609,9 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
   segment_options so;
   so.segments = 8;
   so.max_depth = 2 + static_cast<int>(seed % 2);
+  so.sequence = 0.1;  // ranks and sequences take their own paths in the engine
+  so.top = 0.08;
+  so.bucket = 0.08;
   const generated_segments file = gen.file(so);
   const auto fp = std::make_shared<const bound_file>(
       compile_segments(file.text, ds.graph.schema(), "random.seg"));

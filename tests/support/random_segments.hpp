@@ -44,6 +44,8 @@ struct segment_options {
   bool big_ints_on_floats = true;    ///< int literals beyond 2^53 against floats (or avg of ints)
   double segmentation = 0.3;         ///< chance that a segmentation ends the file
   double bucket = 0.04;              ///< chance that a leaf is a `bucket(...)` comparison
+  double sequence = 0.05;            ///< chance that a leaf is `rel.sequence(...)`
+  double top = 0.04;                 ///< chance that a leaf is `top(...)`
 };
 
 /// Generates segments files over the schema of a graph. Literals are drawn from the graph's
@@ -143,6 +145,10 @@ class segment_generator {
     n->test = e.test;
     n->segment = e.segment;
     n->bucket = e.bucket;
+    n->within_us = e.within_us;
+    n->top_n = e.top_n;
+    n->order = e.order;
+    n->per_link = e.per_link;
     for (const auto& c : e.children) n->children.push_back(clone(*c));
     return n;
   }
@@ -229,6 +235,80 @@ class segment_generator {
     pool_ = std::move(saved_pool);
     out.definitions[first] = text;
     out.text += text + "\n\n";
+  }
+
+  /// `rel.sequence(TS, P1 then P2 ... [within D])` over a relation of `ctx` whose rows have a
+  /// timestamp attribute.
+  std::optional<piece> sequence(entity_id ctx, int depth) {
+    const auto& revs = s_.entities[ctx].reverses;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> cands;  // (reverse, timestamp attribute)
+    for (std::uint32_t r = 0; r < revs.size(); ++r) {
+      const auto& attrs = s_.entities[revs[r].source].attributes;
+      for (std::uint32_t a = 0; a < attrs.size(); ++a)
+        if (attrs[a].type == value_type::timestamp) cands.emplace_back(r, a);
+    }
+    if (cands.empty()) return std::nullopt;
+    const auto [rv, ts] = cands[r_.below(cands.size())];
+    const reverse_def& rd = revs[rv];
+    piece out{"", make(K::sequence, ctx), 2};
+    out.node->rel.owner = ctx;
+    out.node->rel.reverse = rv;
+    out.node->rel.source = rd.source;
+    out.node->rel.link = rd.link;
+    out.node->attr.entity = rd.source;
+    out.node->attr.attribute = ts;
+    out.node->attr.type = value_type::timestamp;
+    out.text =
+        ident(rd.name) + ".sequence(" + ident(s_.entities[rd.source].attributes[ts].name) + ",";
+    const int steps = static_cast<int>(r_.range(1, 3));
+    for (int i = 0; i < steps; ++i) {
+      piece c = expr(rd.source, std::max(0, depth));
+      out.text += (i ? " then (" : " (") + c.text + ")";
+      out.node->children.push_back(std::move(c.node));
+    }
+    if (r_.chance(0.5)) {
+      std::int64_t us = 0;
+      out.text += " within " + duration(us);
+      out.node->within_us = us;
+    }
+    out.text += ")";
+    return out;
+  }
+
+  /// `top(N, by A [asc|desc] ..., [per LINK,] [where P])` over `ctx`, if it has a key and an
+  /// attribute to rank by.
+  std::optional<piece> top(entity_id ctx, int depth) {
+    const entity_def& def = s_.entities[ctx];
+    std::vector<std::uint32_t> keys;
+    for (std::uint32_t a = 0; a < def.attributes.size(); ++a)
+      if (def.attributes[a].type != value_type::string_list) keys.push_back(a);
+    if (!def.key || keys.empty()) return std::nullopt;
+    piece out{"", make(K::top, ctx), 2};
+    const std::uint64_t n = r_.chance(0.1) ? 1000000 : static_cast<std::uint64_t>(r_.range(1, 4));
+    out.node->top_n = n;
+    out.text = "top(" + std::to_string(n);
+    const int k = static_cast<int>(r_.range(1, 2));
+    for (int i = 0; i < k; ++i) {
+      const std::uint32_t a = keys[r_.below(keys.size())];
+      const int dir = static_cast<int>(r_.below(3));  // none, asc, desc
+      out.text += ", by " + ident(def.attributes[a].name) +
+                  (dir == 1   ? " asc"
+                   : dir == 2 ? " desc"
+                              : "");
+      out.node->order.push_back({a, def.attributes[a].type, dir == 2});
+    }
+    if (!def.links.empty() && r_.chance(0.6)) {
+      const auto l = static_cast<std::uint32_t>(r_.below(def.links.size()));
+      out.text += ", per " + ident(def.links[l].name);
+      out.node->per_link = static_cast<int>(l);
+    }
+    if (r_.chance(0.5)) {
+      piece c = expr(ctx, std::max(0, depth));
+      out.text += ", where " + c.text;
+      out.node->children.push_back(std::move(c.node));
+    }
+    out.text += ")";
+    return out;
   }
 
   /// `bucket("SALT", N) op value` (or `in`, `between`) over `ctx`'s key, if it has one.
@@ -747,6 +827,12 @@ class segment_generator {
     }
     if (r_.chance(opts_.bucket)) {
       if (auto s = bucket_test(ctx)) return std::move(*s);
+    }
+    if (r_.chance(opts_.sequence) && depth > 0) {
+      if (auto s = sequence(ctx, depth - 1)) return std::move(*s);
+    }
+    if (r_.chance(opts_.top)) {
+      if (auto s = top(ctx, depth - 1)) return std::move(*s);
     }
     if (auto s = attribute_predicate(ctx)) return std::move(*s);
     if (auto s = relation(ctx, -1)) return std::move(*s);

@@ -212,6 +212,22 @@ class reference_evaluator {
       }
       case K::aggregate:
         return aggregate(e, row);
+      case K::sequence: {
+        const row_id owner = follow(e.rel.path, row);
+        if (owner == no_row) return false;
+        // Every related row with a time, with the steps it satisfies; then a plain search.
+        std::vector<std::pair<std::int64_t, std::vector<bool>>> rows;
+        for (row_id c : related(e.rel, owner)) {
+          const std::vector<value> t = values_of(e.rel.source, e.attr.attribute, c);
+          if (t.empty()) continue;
+          std::vector<bool> steps;
+          for (const auto& step : e.children) steps.push_back(holds(*step, c));
+          rows.emplace_back(t[0].i, std::move(steps));
+        }
+        return sequence_from(e, rows, 0, 0, 0);
+      }
+      case K::top:
+        return in_top(e, row);
       case K::in_segment: {
         const row_id r = follow(e.attr.path, row);
         if (r == no_row) return false;
@@ -219,6 +235,57 @@ class reference_evaluator {
       }
     }
     throw std::logic_error("reference_evaluator: unknown expression kind");
+  }
+
+  /// Whether steps `step`.. of sequence `e` can follow, each at a time after `last`, the whole
+  /// within the sequence's bound of `first` (the time of step 0).
+  bool sequence_from(const bound_expr& e,
+                     const std::vector<std::pair<std::int64_t, std::vector<bool>>>& rows,
+                     std::size_t step, std::int64_t last, std::int64_t first) const {
+    for (const auto& [t, steps] : rows) {
+      if (!steps[step] || (step > 0 && t <= last)) continue;
+      const std::int64_t start = step == 0 ? t : first;
+      if (step + 1 == e.children.size()) {
+        if (!e.within_us || static_cast<__int128>(t) - start <= *e.within_us) return true;
+        continue;
+      }
+      if (sequence_from(e, rows, step + 1, t, start)) return true;
+    }
+    return false;
+  }
+
+  /// `top`: `row` passes the condition and fewer than N rows of its group come before it.
+  bool in_top(const bound_expr& e, row_id row) {
+    const bound_expr* p = e.children.empty() ? nullptr : e.children[0].get();
+    if (p && !holds(*p, row)) return false;
+    const entity_id ent = e.context;
+    row_id group = 0;
+    if (e.per_link >= 0) {
+      group = g_.link(ent, static_cast<std::uint32_t>(e.per_link)).parent(row);
+      if (group == no_row) return false;
+    }
+    std::uint64_t before = 0;
+    for (row_id x = 0; x < g_.rows(ent); ++x) {
+      if (x == row || (p && !holds(*p, x))) continue;
+      if (e.per_link >= 0 &&
+          g_.link(ent, static_cast<std::uint32_t>(e.per_link)).parent(x) != group)
+        continue;
+      if (ranks_before(e, x, row)) ++before;
+    }
+    return before < e.top_n;
+  }
+
+  /// Whether `a` ranks before `b` in `top` `e`: the keys in order, nulls last, then key bytes.
+  bool ranks_before(const bound_expr& e, row_id a, row_id b) const {
+    for (const order_key& k : e.order) {
+      const std::vector<value> x = values_of(e.context, k.attribute, a);
+      const std::vector<value> y = values_of(e.context, k.attribute, b);
+      if (x.empty() != y.empty()) return y.empty();
+      if (x.empty()) continue;
+      const int c = compare(x[0], y[0]);
+      if (c != 0) return k.desc ? c > 0 : c < 0;
+    }
+    return bytes_compare(g_.key(e.context, a), g_.key(e.context, b)) < 0;
   }
 
   /// Whether row `row` (of the segment's entity) belongs to segment `seg`. Memoized.

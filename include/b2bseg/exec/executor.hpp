@@ -190,6 +190,13 @@ class executor {
         return detail::eval_rev_count(g_, node, *r[node.inputs[0]]);
       case plan_op::rev_aggregate:
         return detail::eval_rev_aggregate(g_, node, *r[node.inputs[0]]);
+      case plan_op::rev_sequence: {
+        std::vector<const bitset*> steps;
+        for (auto i : node.inputs) steps.push_back(r[i].get());
+        return detail::eval_rev_sequence(g_, node, steps);
+      }
+      case plan_op::top:
+        return detail::eval_top(g_, node, *r[node.inputs[0]]);
     }
     return bitset(rows);
   }

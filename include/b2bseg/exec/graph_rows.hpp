@@ -31,6 +31,7 @@ class graph_rows {
   explicit graph_rows(const graph& g) noexcept : g_(g) {}
 
   const b2bseg::schema& schema() const noexcept { return g_.schema(); }
+  std::size_t rows(entity_id e) const noexcept { return g_.rows(e); }
   bool alive(entity_id, row_id) const noexcept { return true; }
   std::string_view key(entity_id e, row_id r) const { return g_.key(e, r); }
   row_id parent(entity_id e, std::uint32_t l, row_id r) const noexcept {

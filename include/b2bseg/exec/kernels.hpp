@@ -18,8 +18,10 @@
 #include "b2bseg/common/bucket.hpp"
 #include "b2bseg/common/exact.hpp"
 #include "b2bseg/exec/bitset.hpp"
+#include "b2bseg/exec/graph_rows.hpp"
 #include "b2bseg/exec/like.hpp"
 #include "b2bseg/exec/parallel.hpp"
+#include "b2bseg/exec/rank.hpp"
 #include "b2bseg/exec/scan_simd.hpp"
 #include "b2bseg/plan/plan.hpp"
 #include "b2bseg/storage/graph.hpp"
@@ -716,6 +718,47 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
     run(static_cast<const std::int64_t*>(nullptr));
   else
     ints.with_stored(run);
+  return out;
+}
+
+/// Parents with children (over `node.source.link`) in the step sets `steps` at strictly
+/// increasing times of `node.attribute`, within `node.within_us` (SPEC 3.5 `sequence`): each
+/// parent's children with a time gathered with the steps they satisfy, then `sequence_holds`.
+/// Parallel over parents. O(children x steps + sorts of each parent's items).
+inline bitset eval_rev_sequence(const graph& g, const plan_node& node,
+                                const std::vector<const bitset*>& steps) {
+  const std::size_t n = g.rows(node.entity);
+  const link_index& li = g.link(node.source, node.link);
+  const column& ts = g.attribute(node.source, node.attribute);
+  const bitset times = [&] {
+    bitset b(g.rows(node.source), true);
+    andnot_roaring(b, ts.nulls());
+    return b;
+  }();
+  bitset out(n);
+  fill_by_row(out, n, [&](std::size_t p) {
+    thread_local std::vector<sequence_item> items;
+    items.clear();
+    li.for_each_child(row_id(p), [&](row_id c) {
+      if (!times.test(c)) return;
+      const std::int64_t t = ts.ints()[c];
+      for (std::uint32_t s = 0; s < steps.size(); ++s)
+        if (steps[s]->test(c)) items.push_back({t, s});
+    });
+    return sequence_holds(items, steps.size(), node.within_us);
+  });
+  return out;
+}
+
+/// Rows of `in` among the first `node.top_n` of their group in `node.order` (SPEC 3.5 `top`,
+/// see `top_rows`). O(m log m) for the m rows of `in`.
+inline bitset eval_top(const graph& g, const plan_node& node, const bitset& in) {
+  const std::size_t n = g.rows(node.entity);
+  std::vector<row_id> rows;
+  top_rows(
+      graph_rows(g), node, n, [&](row_id r) { return in.test(r); }, rows);
+  bitset out(n);
+  for (row_id r : rows) out.set(r);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "b2bseg/common/exact.hpp"
 #include "b2bseg/exec/kernels.hpp"
 #include "b2bseg/exec/like.hpp"
+#include "b2bseg/exec/rank.hpp"
 #include "b2bseg/plan/plan.hpp"
 
 namespace b2bseg {
@@ -119,6 +120,7 @@ inline prepared_node prepare_node(const schema& s, const plan_node& n) {
 
 /// Evaluates plan nodes for single rows through an accessor `V`, which offers:
 ///
+///     std::size_t rows(entity_id);                         // ids are below it
 ///     bool alive(entity_id, row_id);
 ///     std::string_view key(entity_id, row_id);               // entities with a key
 ///     row_id parent(entity_id, std::uint32_t link, row_id);
@@ -176,8 +178,46 @@ class row_evaluator {
       }
       case plan_op::rev_aggregate:
         return aggregate(n, pn, r, in);
+      case plan_op::rev_sequence: {
+        items_.clear();
+        v_.for_each_child(n.source, n.link, r, [&](row_id c) {
+          if (!v_.alive(n.source, c) || v_.is_null(n.source, n.attribute, c)) return;
+          const std::int64_t t = v_.int_at(n.source, n.attribute, c);
+          for (std::uint32_t s = 0; s < n.inputs.size(); ++s)
+            if (in(n.inputs[s], c)) items_.push_back({t, s});
+        });
+        return sequence_holds(items_, n.inputs.size(), n.within_us);
+      }
+      case plan_op::top:
+        return rank(n, r, in) < n.top_n;
     }
     return false;
+  }
+
+  /// For a `top` node: how many rows of `r`'s group in the node's condition rank before `r`, or
+  /// the most a uint64 holds when `r` is not in the condition or in no group. O(group size):
+  /// the siblings under the `per` link, or every row of the entity.
+  template <class In>
+  std::uint64_t rank(const plan_node& n, row_id r, In&& in) {
+    constexpr std::uint64_t outside = ~std::uint64_t{0};
+    const entity_id e = n.entity;
+    if (!v_.alive(e, r) || !in(n.inputs[0], r)) return outside;
+    const rank_order<V> before(v_, n);
+    std::uint64_t k = 0;
+    auto count = [&](row_id c) {
+      if (c != r && v_.alive(e, c) && in(n.inputs[0], c) && before(c, r)) ++k;
+    };
+    if (n.per_link < 0) {
+      for (row_id c = 0; c < v_.rows(e); ++c) count(c);
+      return k;
+    }
+    const auto l = static_cast<std::uint32_t>(n.per_link);
+    const row_id p = v_.parent(e, l, r);
+    if (p == no_row) return outside;
+    v_.for_each_child(e, l, p, [&](row_id c) {
+      if (v_.parent(e, l, c) == p) count(c);
+    });
+    return k;
   }
 
   /// For a `rev_aggregate` node whose function is min or max: that extreme over row `r`'s
@@ -376,6 +416,7 @@ class row_evaluator {
   const V& v_;
   std::vector<std::string_view> strings_a_, strings_b_;
   std::vector<row_id> children_;
+  std::vector<sequence_item> items_;
 };
 
 }  // namespace b2bseg

@@ -143,6 +143,29 @@ class why_builder {
         if (filter) out.children.push_back(node(*filter, rel, true));
         break;
       }
+      case K::sequence: {
+        // The related rows with a time that meet some step; each step counts its own.
+        const std::vector<row_id> rel = related(e.rel, scope);
+        const column& ts = g_.attribute(e.rel.source, e.attr.attribute);
+        std::uint64_t meeting = 0;
+        for (row_id c : rel) {
+          if (ts.is_null(c)) continue;
+          bool any = false;
+          for (const auto& step : e.children) any = any || bit(ids_.at(step.get()), c);
+          meeting += any;
+        }
+        out.count = meeting;
+        for (const auto& step : e.children) out.children.push_back(node(*step, rel, true));
+        break;
+      }
+      case K::top:
+        if (one && plan_.nodes[id].op == plan_op::top) {  // the rank from 1; null: in no group
+          const std::uint64_t k = eval_.rank(
+              plan_.nodes[id], scope[0], [this](std::uint32_t in, row_id x) { return bit(in, x); });
+          out.actual = k == ~std::uint64_t{0} ? "null" : std::to_string(k + 1);
+        }
+        for (const auto& c : e.children) out.children.push_back(node(*c, scope, inside));
+        break;
       case K::compare:
       case K::in_list:
       case K::between:

@@ -57,6 +57,9 @@ struct ast_expr {
     count,         ///< `path[.where(filter)].count(children[0]?) test`
     aggregate,     ///< `path[.where(filter)].fn(fn_attr) test`
     in_segment,    ///< `[path.]in_segment("segment")`
+    sequence,      ///< `path.sequence(fn_attr, children[0] then children[1] ... [within D])`:
+                   ///< `has_within`, `duration_us`
+    top,           ///< `top(N, by order..., [per per_link,] [where filter])`
   };
 
   kind k = kind::constant;
@@ -77,7 +80,17 @@ struct ast_expr {
   aggregate_fn fn = aggregate_fn::count;
   ast_name fn_attr;
   ast_number_test test;
-  ast_name segment;  ///< the segment named by in_segment (position of its string)
+  ast_name segment;         ///< the segment named by in_segment (position of its string)
+  bool has_within = false;  ///< sequence: `within D` given (in `duration_us`)
+  /// top: N as written and where, the `by` keys (desc or not), the `per` link (empty: none).
+  std::int64_t top_n = 0;
+  source_pos top_n_pos;
+  struct order_key {
+    ast_name attr;
+    bool desc = false;
+  };
+  std::vector<order_key> order;
+  ast_name per;
   /// `bucket("SALT", N)` is the subject of compare, in_list or between instead of `path`.
   bool bucket = false;
   std::string bucket_salt;

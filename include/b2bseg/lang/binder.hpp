@@ -509,6 +509,10 @@ class binder {
         return bind_aggregate(e, ctx);
       case ak::in_segment:
         return bind_in_segment(e, ctx);
+      case ak::sequence:
+        return bind_sequence(e, ctx);
+      case ak::top:
+        return bind_top(e, ctx);
     }
     return nullptr;
   }
@@ -686,6 +690,71 @@ class binder {
     const std::optional<value_type> result = aggregate_attribute(e, n->rel.source, n->attr);
     if (!result) return nullptr;
     ok = bind_test(e.test, *result, fn_name(e.fn) + "(" + e.fn_attr.text + ")", n->test) && ok;
+    return ok ? std::move(n) : nullptr;
+  }
+
+  // `rel.sequence(TS, P1 then P2 ... [within D])` (SPEC 3.5): steps over the related entity.
+  node_ptr bind_sequence(const ast_expr& e, entity_id ctx) {
+    auto n = make(bound_expr::kind::sequence, e.pos, ctx);
+    if (!resolve_relation(e.path, ctx, n->rel)) return nullptr;
+    bool ok = resolve_attribute({e.fn_attr}, n->rel.source, n->attr);
+    if (ok && n->attr.type != value_type::timestamp) {
+      error(e.fn_attr.pos, "sequence(...) orders its steps by a timestamp, and " +
+                               describe(n->attr, e.fn_attr.text) + " is not one");
+      ok = false;
+    }
+    for (const auto& c : e.children) {
+      auto b = bind(*c, n->rel.source);
+      ok = ok && b;
+      if (b) n->children.push_back(std::move(b));
+    }
+    if (e.has_within) n->within_us = e.duration_us;
+    return ok ? std::move(n) : nullptr;
+  }
+
+  // `top(N, by ..., per LINK, where P)` (SPEC 3.5): ranks rows of the context entity.
+  node_ptr bind_top(const ast_expr& e, entity_id ctx) {
+    auto n = make(bound_expr::kind::top, e.pos, ctx);
+    const entity_def& def = s_.entities[ctx];
+    bool ok = true;
+    if (!def.key) {
+      error(e.pos, "top(...) breaks ties by the key, and entity '" + def.name + "' has no key");
+      ok = false;
+    }
+    if (e.top_n < 1) {
+      error(e.top_n_pos, "top(N, ...) needs N of at least 1");
+      ok = false;
+    }
+    n->top_n = static_cast<std::uint64_t>(std::max<std::int64_t>(e.top_n, 0));
+    for (const auto& k : e.order) {
+      attr_ref a;
+      if (!resolve_attribute({k.attr}, ctx, a)) {
+        ok = false;
+        continue;
+      }
+      if (a.type == value_type::string_list) {
+        error(k.attr.pos, "cannot rank by " + describe(a, k.attr.text) +
+                              "; top(...) ranks by attributes of one value");
+        ok = false;
+        continue;
+      }
+      n->order.push_back({a.attribute, a.type, k.desc});
+    }
+    if (!e.per.text.empty()) {
+      const int l = def.find_link(e.per.text);
+      if (l < 0) {
+        error(e.per.pos, "'per' groups by a to-one link, and entity '" + def.name +
+                             "' has no link '" + e.per.text + "'" +
+                             did_you_mean(e.per.text, link_names(ctx)));
+        ok = false;
+      }
+      n->per_link = l;
+    }
+    if (e.filter) {
+      auto f = bind(*e.filter, ctx);
+      ok = ok && f;
+      if (f) n->children.push_back(std::move(f));
+    }
     return ok ? std::move(n) : nullptr;
   }
 

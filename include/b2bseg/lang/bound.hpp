@@ -97,6 +97,13 @@ struct bucket_ref {
   std::uint64_t n = 1;  ///< 1 <= n <= 2^31
 };
 
+/// One key of a `top` ranking: an attribute of the ranked entity, ascending unless `desc`.
+struct order_key {
+  std::uint32_t attribute = 0;
+  value_type type = value_type::integer;
+  bool desc = false;
+};
+
 /// A numeric condition on a count or aggregate: `op value` or, when `between`, `lo <= x <= hi`.
 struct number_test {
   bool between = false;
@@ -126,6 +133,10 @@ struct bound_expr {
     count,          ///< `rel[.where(P)].count(P?) test`: `children[0]` is the filter if any
     aggregate,      ///< `rel[.where(P)].fn(attr) test`: `attr` is an attribute of `rel.source`
     in_segment,     ///< `[path.]in_segment("name")`: `segment` index, hops in `attr.path`
+    sequence,       ///< `rel.sequence(TS, P1 then P2 ...)`: `attr` is TS (a timestamp of
+                    ///< `rel.source`), `children` the steps, `within_us` the bound if any
+    top,            ///< `top(N, by ..., per L, where P)`: `top_n`, `order`, `per_link` (-1: one
+                    ///< group), `children[0]` the condition P if any
   };
 
   kind k = kind::constant;
@@ -146,7 +157,11 @@ struct bound_expr {
   aggregate_fn fn = aggregate_fn::count;
   number_test test;
   std::uint32_t segment = 0;
-  std::optional<bucket_ref> bucket;  ///< compare, in_list, between: the subject is this bucket
+  std::optional<bucket_ref> bucket;       ///< compare, in_list, between: the subject is this bucket
+  std::optional<std::int64_t> within_us;  ///< sequence: time(last) - time(first) <= this
+  std::uint64_t top_n = 0;                ///< top
+  std::vector<order_key> order;           ///< top
+  int per_link = -1;                      ///< top: link of `context` whose target groups
   std::vector<std::unique_ptr<bound_expr>> children;
   /// The sub-expression as written in the segments file (line ends and indentation as single
   /// spaces), or what a node the compiler made up stands for; what `why` prints.

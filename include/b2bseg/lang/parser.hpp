@@ -41,8 +41,8 @@ constexpr std::int64_t duration_unit_us(std::string_view w) noexcept {
 
 /// The functions that may follow a path: `rel.any(...)`, `link.in_segment("x")`...
 inline const std::vector<std::string_view>& lang_functions() {
-  static const std::vector<std::string_view> names = {"any", "none", "all", "count", "where",
-                                                      "sum", "avg",  "min", "max",   "in_segment"};
+  static const std::vector<std::string_view> names = {
+      "any", "none", "all", "count", "where", "sum", "avg", "min", "max", "in_segment", "sequence"};
   return names;
 }
 
@@ -369,6 +369,11 @@ class parser {
       span(*e, begin);
       return e;
     }
+    if (is_kw(t, "top") && peek(1).kind == token_kind::lparen) {
+      auto e = top(depth);
+      span(*e, begin);
+      return e;
+    }
     if (is_plain_name(t)) {
       auto e = predicate(depth);
       span(*e, begin);
@@ -378,6 +383,88 @@ class parser {
     if (is_keyword(t) && looks_like_subject(peek(1)))
       fail(t, "'" + t.value + "' is a keyword; write `" + t.value + "` to use it as a name");
     fail(t, "expected a condition, found " + describe(t));
+  }
+
+  // `rel.sequence(TS, P1 then P2 ... [within D])`, cur() at '('.
+  std::unique_ptr<ast_expr> sequence(std::vector<ast_name> path, const ast_name& fn,
+                                     source_pos start, int depth) {
+    auto e = node(ast_expr::kind::sequence, start);
+    e->op_pos = fn.pos;
+    e->path = std::move(path);
+    advance();
+    if (!is_plain_name(cur()))
+      fail(cur(),
+           "expected the timestamp that orders the sequence, as in "
+           "'events.sequence(timestamp, ...)', found " +
+               describe(cur()));
+    e->fn_attr = {cur().value, cur().pos};
+    advance();
+    expect(token_kind::comma, "expected ',' and the first step after the timestamp of sequence(");
+    e->children.push_back(or_expr(depth + 1));
+    while (is_kw(cur(), "then")) {
+      advance();
+      e->children.push_back(or_expr(depth + 1));
+    }
+    if (is_kw(cur(), "within")) {
+      advance();
+      e->has_within = true;
+      e->duration_us = duration("'within'");
+    }
+    expect(token_kind::rparen, "expected 'then', 'within' or ')' in sequence(...)");
+    return e;
+  }
+
+  // `top(N, by A [asc|desc] [, by B ...] [, per LINK] [, where P])`, cur() at `top`.
+  std::unique_ptr<ast_expr> top(int depth) {
+    auto e = node(ast_expr::kind::top, cur().pos);
+    advance();  // `top`
+    advance();  // '('
+    const token& n = cur();
+    e->top_n_pos = n.pos;
+    const std::string expected =
+        "expected the number of entities in top(...), as in 'top(3, by amount desc)', found ";
+    if (n.kind == token_kind::minus) {
+      e->top_n = -1;  // the binder says N >= 1
+      advance();
+      if (cur().kind != token_kind::integer) fail(cur(), expected + describe(cur()));
+    } else if (n.kind != token_kind::integer) {
+      fail(n, expected + describe(n));
+    } else if (!parse_int64(n.text, e->top_n)) {
+      e->top_n = std::numeric_limits<std::int64_t>::max();
+    }
+    advance();
+    while (cur().kind == token_kind::comma) {
+      advance();
+      if (is_kw(cur(), "by")) {
+        advance();
+        if (!is_plain_name(cur()))
+          fail(cur(), "expected an attribute after 'by', found " + describe(cur()));
+        ast_expr::order_key k{{cur().value, cur().pos}, false};
+        advance();
+        if (is_kw(cur(), "asc") || is_kw(cur(), "desc")) {
+          k.desc = cur().value == "desc";
+          advance();
+        }
+        e->order.push_back(std::move(k));
+      } else if (is_kw(cur(), "per")) {
+        if (!e->per.text.empty()) fail(cur(), "top(...) takes one 'per'");
+        advance();
+        if (!is_plain_name(cur()))
+          fail(cur(), "expected a link after 'per', found " + describe(cur()));
+        e->per = {cur().value, cur().pos};
+        advance();
+      } else if (is_kw(cur(), "where")) {
+        if (e->filter) fail(cur(), "top(...) takes one 'where'");
+        advance();
+        e->filter = or_expr(depth + 1);
+      } else {
+        fail(cur(), "expected 'by', 'per' or 'where' in top(...), found " + describe(cur()));
+      }
+    }
+    expect(token_kind::rparen, "expected ',' or ')' in top(...)");
+    if (e->order.empty())
+      fail_at(e->pos, "top(...) needs at least one 'by' key, as in 'top(3, by amount desc)'");
+    return e;
   }
 
   // `[not] in (v, ...)` from cur(), the subject read.
@@ -599,8 +686,10 @@ class parser {
     for (std::string_view f : fns) known |= f == fn.text;
     if (!known) fail_at(fn.pos, "unknown function '" + fn.text + "'" + did_you_mean(fn.text, fns));
     if (path.empty())
-      fail_at(fn.pos, "'" + fn.text + "(...)' must follow a relation, as in 'opportunities." +
-                          fn.text + "(...)'");
+      fail_at(fn.pos, "'" + fn.text + "(...)' must follow a relation, as in '" +
+                          (fn.text == "sequence" ? "events" : "opportunities") + "." + fn.text +
+                          "(...)'");
+    if (fn.text == "sequence") return sequence(std::move(path), fn, start, depth);
     std::unique_ptr<ast_expr> filter;
     if (fn.text == "where") {
       advance();

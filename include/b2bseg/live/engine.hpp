@@ -522,6 +522,22 @@ class live_engine {
       } else {
         cand.assign(dirty[e].begin(), dirty[e].end());
       }
+      if (n.op == plan_op::top) {
+        // A rank depends on the whole group: any row of the entity changed or moved in or out
+        // of the condition re-ranks everything, in one sort (top_rows), not row by row.
+        if (!dirty[e].empty() || !changed[n.inputs[0]].empty() || rerun[i]) {
+          ++counters_.full_nodes;
+          const std::size_t rows = view_->rows(e);
+          std::vector<row_id> top;
+          top_rows(
+              *view_, n, rows, [&](row_id r) { return in(n.inputs[0], r); }, top);
+          std::vector<std::uint8_t> member(rows, 0);
+          for (row_id r : top) member[r] = 1;
+          for (row_id r = 0; r < rows; ++r) set_to(r, member[r] != 0);
+          counters_.rows_evaluated += rows;
+        }
+        continue;
+      }
       // A compare through links reads other rows' values, and a node whose literals moved may
       // change anywhere: every row is recomputed (an extreme is cached while at it).
       extreme_cache& xc = extremes_[i];
@@ -573,6 +589,17 @@ class live_engine {
           cand.insert(cand.end(), mv.begin(), mv.end());
           break;
         }
+        case plan_op::rev_sequence:
+          // A parent can move when a child enters or leaves a step, changes its time (dirty),
+          // or moves between parents.
+          for (auto j : n.inputs)
+            for (row_id c : changed[j])
+              if (const row_id p = view_->parent(n.source, n.link, c); p != no_row)
+                cand.push_back(p);
+          for (row_id c : dirty[n.source])
+            if (const row_id p = view_->parent(n.source, n.link, c); p != no_row) cand.push_back(p);
+          cand.insert(cand.end(), moved[n.source][n.link].begin(), moved[n.source][n.link].end());
+          break;
         default:
           break;
       }

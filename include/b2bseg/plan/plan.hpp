@@ -24,6 +24,10 @@ enum class plan_op : std::uint8_t {
   rev_count,      ///< rows whose number of children over `source.link` in `inputs[0]` passes `test`
   rev_aggregate,  ///< rows whose `fn` of `source.attribute` over children in `inputs[0]` passes
                   ///< `test`
+  rev_sequence,   ///< rows with children over `source.link` in inputs[0], inputs[1], ... in
+                  ///< strictly increasing `source.attribute` (a timestamp), within `within_us`
+  top,            ///< rows in `inputs[0]` among the first `top_n` of their group (`per_link`)
+                  ///< in `order`
 };
 
 /// A leaf predicate, evaluated by a scan of one entity's columns. Literals are resolved (no
@@ -60,11 +64,15 @@ struct plan_node {
   std::uint32_t link = 0;        ///< to_one: link of `entity`; rev_*: link of `source`
   entity_id source = no_entity;  ///< rev_*: the child entity
   aggregate_fn fn = aggregate_fn::count;
-  std::uint32_t attribute = 0;  ///< rev_aggregate: attribute of `source`
-  number_test test;             ///< rev_*: resolved literals
-  std::string key;              ///< canonical form: equal keys mean equal sets
-  std::string label;            ///< one line for `explain`
-  std::uint32_t uses = 0;       ///< consumers: other nodes plus segment roots
+  std::uint32_t attribute = 0;   ///< rev_aggregate: attribute of `source`
+  number_test test;              ///< rev_count, rev_aggregate: resolved literals
+  std::int64_t within_us = -1;   ///< rev_sequence: the time bound; -1: none
+  std::uint64_t top_n = 0;       ///< top
+  std::vector<order_key> order;  ///< top
+  int per_link = -1;             ///< top: link of `entity` whose target groups; -1: one group
+  std::string key;               ///< canonical form: equal keys mean equal sets
+  std::string label;             ///< one line for `explain`
+  std::uint32_t uses = 0;        ///< consumers: other nodes plus segment roots
 };
 
 /// A plan for some segments of a file: the shared DAG and, per segment, its root node.

@@ -261,6 +261,31 @@ class planner {
       }
       case K::in_segment:
         return via(e.attr.path, segment_root(e.segment));
+      case K::sequence: {
+        plan_node n;
+        n.op = plan_op::rev_sequence;
+        n.entity = e.rel.owner;
+        n.source = e.rel.source;
+        n.link = e.rel.link;
+        n.attribute = e.attr.attribute;
+        n.within_us = e.within_us ? *e.within_us : -1;
+        for (const auto& c : e.children) {
+          n.inputs.push_back(lower(*c));
+          if (nodes_[n.inputs.back()].op == plan_op::empty) return empty(ctx);  // a step never met
+        }
+        return via(e.rel.path, intern(std::move(n)));
+      }
+      case K::top: {
+        plan_node n;
+        n.op = plan_op::top;
+        n.entity = ctx;
+        n.top_n = e.top_n;
+        n.order = e.order;
+        n.per_link = e.per_link;
+        n.inputs = {e.children.empty() ? all(ctx) : lower(*e.children[0])};
+        if (nodes_[n.inputs[0]].op == plan_op::empty) return empty(ctx);
+        return intern(std::move(n));
+      }
     }
     return empty(ctx);
   }
@@ -456,6 +481,14 @@ class planner {
       case plan_op::to_one:
         k += "l" + std::to_string(n.link);
         break;
+      case plan_op::rev_sequence:
+        k += "s" + std::to_string(n.source) + "l" + std::to_string(n.link) + "a" +
+             std::to_string(n.attribute) + "w" + std::to_string(n.within_us);
+        break;
+      case plan_op::top:
+        k += "n" + std::to_string(n.top_n) + "p" + std::to_string(n.per_link);
+        for (const order_key& o : n.order) k += (o.desc ? "d" : "a") + std::to_string(o.attribute);
+        break;
       case plan_op::rev_count:
       case plan_op::rev_aggregate:
         k += "s" + std::to_string(n.source) + "l" + std::to_string(n.link) + "f" +
@@ -521,6 +554,21 @@ class planner {
       case plan_op::rev_aggregate:
         return en + "." + reverse_name(n.entity, n.source, n.link) + "." + fn_text(n.fn) + "(" +
                attr_name(n.source, n.attribute) + ") " + test_text(n.test);
+      case plan_op::rev_sequence: {
+        std::string t = en + "." + reverse_name(n.entity, n.source, n.link) + ".sequence(" +
+                        attr_name(n.source, n.attribute) + ", " + std::to_string(n.inputs.size()) +
+                        " steps";
+        if (n.within_us >= 0) t += " within " + std::to_string(n.within_us / 1'000'000) + " s";
+        return t + ")";
+      }
+      case plan_op::top: {
+        std::string t = "top(" + std::to_string(n.top_n);
+        for (const order_key& o : n.order)
+          t += ", by " + attr_name(n.entity, o.attribute) + (o.desc ? " desc" : "");
+        if (n.per_link >= 0)
+          t += ", per " + s_.entities[n.entity].links[static_cast<std::size_t>(n.per_link)].name;
+        return t + ") of " + en;
+      }
       case plan_op::scan: {
         const scan_pred& p = n.pred;
         std::string a =

@@ -1,0 +1,196 @@
+// Sequences and ranks (SPEC 3.5): whether a parent's related rows hold an ordered sequence of
+// steps within a time bound, and the first N rows of a group in a given order. Written once over
+// an accessor (see row_evaluator), so the kernels, the live path and `why` share the definitions.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "b2bseg/common/exact.hpp"
+#include "b2bseg/plan/plan.hpp"
+
+namespace b2bseg {
+
+/// One related row for a sequence test: its time and a step it satisfies (a row satisfying
+/// several steps appears once per step).
+struct sequence_item {
+  std::int64_t time = 0;
+  std::uint32_t step = 0;
+};
+
+/// Whether rows e1, e2, ... ek exist with e_i satisfying step i and strictly increasing times,
+/// and, when `within` >= 0, time(ek) - time(e1) <= within. `items` (reordered here) lists the
+/// related rows with a time, once per step each satisfies. One pass in time order keeps, per
+/// step, the latest start of a partial sequence ending at that step (a later start is always at
+/// least as good); rows of one instant extend only partial sequences of earlier instants.
+/// O(m log m) for m items, O(steps) memory.
+inline bool sequence_holds(std::vector<sequence_item>& items, std::size_t steps,
+                           std::int64_t within) {
+  if (steps == 0) return false;
+  std::sort(items.begin(), items.end(), [](const sequence_item& a, const sequence_item& b) {
+    return a.time != b.time ? a.time < b.time : a.step < b.step;
+  });
+  constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  std::vector<std::int64_t> best(steps, none), next(steps, none);
+  for (std::size_t i = 0; i < items.size();) {
+    std::size_t j = i;
+    const std::int64_t t = items[i].time;
+    for (; j < items.size() && items[j].time == t; ++j) {
+      const std::uint32_t s = items[j].step;
+      const std::int64_t start = s == 0 ? t : best[s - 1];
+      if (start == none) continue;
+      if (s + 1 == steps && (within < 0 || detail::int128(t) - start <= within)) return true;
+      next[s] = std::max(next[s], start);
+    }
+    for (std::size_t s = 0; s < steps; ++s) best[s] = std::max(best[s], next[s]);
+    i = j;
+  }
+  return false;
+}
+
+/// Orders rows of one entity as `top` ranks them (SPEC 3.5): by each key of `n.order` (nulls
+/// last whatever the direction), then by key bytes. `V` is a row_evaluator accessor.
+template <class V>
+class rank_order {
+ public:
+  rank_order(const V& v, const plan_node& n) : v_(v), n_(n) {}
+
+  /// Whether row `a` comes before row `b`. O(keys).
+  bool operator()(row_id a, row_id b) const {
+    const entity_id e = n_.entity;
+    for (const order_key& k : n_.order) {
+      const bool na = v_.is_null(e, k.attribute, a), nb = v_.is_null(e, k.attribute, b);
+      if (na != nb) return nb;  // nulls last
+      if (na) continue;
+      const int c = compare(k, a, b);
+      if (c != 0) return k.desc ? c > 0 : c < 0;
+    }
+    return v_.key(e, a) < v_.key(e, b);
+  }
+
+ private:
+  int compare(const order_key& k, row_id a, row_id b) const {
+    const entity_id e = n_.entity;
+    switch (k.type) {
+      case value_type::integer:
+      case value_type::timestamp: {
+        const std::int64_t x = v_.int_at(e, k.attribute, a), y = v_.int_at(e, k.attribute, b);
+        return (x > y) - (x < y);
+      }
+      case value_type::floating: {
+        const double x = v_.float_at(e, k.attribute, a), y = v_.float_at(e, k.attribute, b);
+        return (x > y) - (x < y);
+      }
+      case value_type::boolean:
+        return int(v_.bool_at(e, k.attribute, a)) - int(v_.bool_at(e, k.attribute, b));
+      default: {
+        v_.strings_at(e, k.attribute, a, sa_);
+        v_.strings_at(e, k.attribute, b, sb_);
+        const std::string_view x = sa_.empty() ? std::string_view() : sa_[0];
+        const std::string_view y = sb_.empty() ? std::string_view() : sb_[0];
+        const int c = x.compare(y);
+        return (c > 0) - (c < 0);
+      }
+    }
+  }
+
+  const V& v_;
+  const plan_node& n_;
+  mutable std::vector<std::string_view> sa_, sb_;
+};
+
+/// The rows of `top` node `n` (SPEC 3.5): among the alive rows r < `rows` of `n.entity` with
+/// `in(r)` (the node's condition), the first `n.top_n` of each group in `rank_order`; a group is
+/// every such row, or with `n.per_link` >= 0 those sharing that link's target (rows whose link is
+/// null are in no group). Appends them to `out`, in no particular order. The m rows passing are
+/// read once into flat key arrays, sorted by group (integers), then each group larger than N is
+/// cut with a selection (nth_element) on the keys: O(m log m) integer work plus O(m) key
+/// comparisons on average.
+template <class V, class In>
+void top_rows(const V& v, const plan_node& n, std::size_t rows, In&& in, std::vector<row_id>& out) {
+  const entity_id e = n.entity;
+  std::vector<std::pair<row_id, row_id>> cand;  // (group, row)
+  for (row_id r = 0; r < rows; ++r) {
+    if (!v.alive(e, r) || !in(r)) continue;
+    row_id group = 0;
+    if (n.per_link >= 0) {
+      group = v.parent(e, static_cast<std::uint32_t>(n.per_link), r);
+      if (group == no_row) continue;
+    }
+    cand.emplace_back(group, r);
+  }
+  std::sort(cand.begin(), cand.end());
+  // The keys of every candidate, in candidate order.
+  struct keys {
+    std::vector<std::uint8_t> null;
+    std::vector<std::int64_t> ints;  // int, timestamp, bool
+    std::vector<double> floats;
+    std::vector<std::string_view> strings;
+  };
+  std::vector<keys> k(n.order.size());
+  std::vector<std::string_view> scratch;
+  for (std::size_t j = 0; j < n.order.size(); ++j) {
+    const order_key& o = n.order[j];
+    keys& kk = k[j];
+    kk.null.resize(cand.size());
+    for (std::size_t i = 0; i < cand.size(); ++i) {
+      const row_id r = cand[i].second;
+      kk.null[i] = v.is_null(e, o.attribute, r);
+      switch (o.type) {
+        case value_type::integer:
+        case value_type::timestamp:
+          kk.ints.push_back(kk.null[i] ? 0 : v.int_at(e, o.attribute, r));
+          break;
+        case value_type::boolean:
+          kk.ints.push_back(!kk.null[i] && v.bool_at(e, o.attribute, r));
+          break;
+        case value_type::floating:
+          kk.floats.push_back(kk.null[i] ? 0.0 : v.float_at(e, o.attribute, r));
+          break;
+        default:
+          v.strings_at(e, o.attribute, r, scratch);
+          kk.strings.push_back(scratch.empty() ? std::string_view() : scratch[0]);
+          break;
+      }
+    }
+  }
+  auto before = [&](std::uint32_t a, std::uint32_t b) {
+    for (std::size_t j = 0; j < n.order.size(); ++j) {
+      const keys& kk = k[j];
+      if (kk.null[a] != kk.null[b]) return kk.null[b] != 0;  // nulls last
+      if (kk.null[a]) continue;
+      int c = 0;
+      if (!kk.ints.empty()) {
+        c = (kk.ints[a] > kk.ints[b]) - (kk.ints[a] < kk.ints[b]);
+      } else if (!kk.floats.empty()) {
+        c = (kk.floats[a] > kk.floats[b]) - (kk.floats[a] < kk.floats[b]);
+      } else {
+        const int s = kk.strings[a].compare(kk.strings[b]);
+        c = (s > 0) - (s < 0);
+      }
+      if (c != 0) return n.order[j].desc ? c > 0 : c < 0;
+    }
+    return v.key(e, cand[a].second) < v.key(e, cand[b].second);
+  };
+  std::vector<std::uint32_t> idx;
+  for (std::size_t i = 0; i < cand.size();) {
+    std::size_t j = i;
+    while (j < cand.size() && cand[j].first == cand[i].first) ++j;
+    if (j - i <= n.top_n) {
+      for (std::size_t x = i; x < j; ++x) out.push_back(cand[x].second);
+    } else {
+      idx.resize(j - i);
+      for (std::size_t x = i; x < j; ++x) idx[x - i] = static_cast<std::uint32_t>(x);
+      const auto cut = idx.begin() + static_cast<std::ptrdiff_t>(n.top_n);
+      std::nth_element(idx.begin(), cut, idx.end(), before);
+      for (auto it = idx.begin(); it != cut; ++it) out.push_back(cand[*it].second);
+    }
+    i = j;
+  }
+}
+
+}  // namespace b2bseg
