@@ -6,6 +6,8 @@
 //   node race.mjs --data DIR --b2bseg-out EVAL_OUT_DIR ...   (b2bseg eval's NAME.csv files)
 //   node race.mjs --print-sql [--as-of TS]                     (the SQL of every segment)
 //   node race.mjs --load-only --data DIR [--threads N] [--json FILE]   (DuckDB's CSV load only, timed)
+//   ... --forms   race bench/suite/b2bseg_forms.seg (sequences and ranks, SPEC 3.5) instead of
+//                 the suite: self-joins for sequences, row_number() windows for top
 //   ... --activate OUT_DIR   also time DuckDB's export of the members with bench_activate's
 //                            fields: COPY (SELECT ...) TO 'OUT_DIR/NAME.csv' per segment
 //
@@ -39,7 +41,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 function parseArgs(argv) {
   const a = { data: null, b2bseg: null, b2bsegOut: null, threads: 2, runs: 5,
               asOf: '2026-11-22T00:00:00Z', printSql: false, only: null, json: null,
-              activate: null };
+              activate: null, forms: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -57,6 +59,7 @@ function parseArgs(argv) {
     else if (k === '--activate') a.activate = v();
     else if (k === '--print-sql') a.printSql = true;
     else if (k === '--load-only') a.loadOnly = true;
+    else if (k === '--forms') a.forms = true;
     else if (k === '-h' || k === '--help') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0]
         .split('\n').map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
@@ -292,6 +295,51 @@ function suiteSql(asOf) {
   return S;
 }
 
+// The SQL twins of bench/suite/b2bseg_forms.seg. A sequence is a chain of self-joins on the
+// person, each step strictly later than the one before (a NULL time joins nothing), the last
+// within D of the first; a top is row_number() over the group, ordered by the keys NULLS LAST
+// and then by the key (DuckDB compares VARCHAR by bytes, as b2bseg does).
+function formsSql() {
+  const S = {};
+  S.f01_webinar_journey = `
+    SELECT DISTINCT e1.person_id AS k FROM event e1
+    JOIN event e2 ON e2.person_id = e1.person_id AND e2.type = 'webinar.attended'
+                 AND e2.timestamp > e1.timestamp
+    JOIN event e3 ON e3.person_id = e1.person_id AND e3.type = 'demo.requested'
+                 AND e3.timestamp > e2.timestamp
+                 AND epoch_us(e3.timestamp) - epoch_us(e1.timestamp) <= 14 * 86400000000
+    WHERE e1.type = 'webinar.registered'`;
+  S.f02_click_then_form = `
+    SELECT DISTINCT e1.person_id AS k FROM event e1
+    JOIN event e2 ON e2.person_id = e1.person_id AND e2.type = 'form.submit'
+                 AND e2.timestamp > e1.timestamp
+                 AND epoch_us(e2.timestamp) - epoch_us(e1.timestamp) <= 7 * 86400000000
+    WHERE e1.type = 'email.click'`;
+  S.f03_top_deals_per_account = `
+    SELECT k FROM (
+      SELECT o.opportunity_id AS k,
+             row_number() OVER (PARTITION BY o.account_id
+                                ORDER BY o.amount DESC NULLS LAST, o.opportunity_id) AS rn
+      FROM opportunity o WHERE o.account_id IS NOT NULL)
+    WHERE rn <= 3`;
+  S.f04_top_open_deals = `
+    SELECT k FROM (
+      SELECT o.opportunity_id AS k,
+             row_number() OVER (PARTITION BY o.account_id
+                                ORDER BY o.amount DESC NULLS LAST, o.opportunity_id) AS rn
+      FROM opportunity o
+      WHERE o.account_id IS NOT NULL AND NOT coalesce(o.is_closed, false))
+    WHERE rn <= 3`;
+  S.f05_top_scored_leads = `
+    SELECT k FROM (
+      SELECT p.person_id AS k,
+             row_number() OVER (ORDER BY p.lead_score DESC NULLS LAST,
+                                         p.created_at DESC NULLS LAST, p.person_id) AS rn
+      FROM person p)
+    WHERE rn <= 100`;
+  return S;
+}
+
 // --- helpers -----------------------------------------------------------------------------------
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
@@ -420,7 +468,7 @@ function diffSets(b2, dk) {
 // --- main --------------------------------------------------------------------------------------
 const a = parseArgs(process.argv.slice(2));
 const asOf = asOfLiteral(a.asOf);
-const S = suiteSql(asOf);
+const S = a.forms ? formsSql() : suiteSql(asOf);
 if (a.printSql) {
   for (const [name, sql] of Object.entries(S)) console.log(`-- ${name}\n${sql.trim()};\n`);
   process.exit(0);

@@ -722,43 +722,87 @@ inline bitset eval_rev_aggregate(const graph& g, const plan_node& node, const bi
 }
 
 /// Parents with children (over `node.source.link`) in the step sets `steps` at strictly
-/// increasing times of `node.attribute`, within `node.within_us` (SPEC 3.5 `sequence`): each
-/// parent's children with a time gathered with the steps they satisfy, then `sequence_holds`.
-/// Parallel over parents. O(children x steps + sorts of each parent's items).
+/// increasing times of `node.attribute`, within `node.within_us` (SPEC 3.5 `sequence`). Pushed
+/// from the children: only those with a time that meet some step are visited (a word scan of the
+/// union of the steps), their (parent, time, step) gathered in child order, grouped by parent
+/// (a stable sort only when the children are not clustered by that link), and each parent's run
+/// decided by `sequence_holds`. O(children / 64 + k log k) for the k children meeting a step.
 inline bitset eval_rev_sequence(const graph& g, const plan_node& node,
                                 const std::vector<const bitset*>& steps) {
   const std::size_t n = g.rows(node.entity);
   const link_index& li = g.link(node.source, node.link);
   const column& ts = g.attribute(node.source, node.attribute);
-  const bitset times = [&] {
-    bitset b(g.rows(node.source), true);
-    andnot_roaring(b, ts.nulls());
-    return b;
-  }();
-  bitset out(n);
-  fill_by_row(out, n, [&](std::size_t p) {
-    thread_local std::vector<sequence_item> items;
-    items.clear();
-    li.for_each_child(row_id(p), [&](row_id c) {
-      if (!times.test(c)) return;
-      const std::int64_t t = ts.ints()[c];
-      for (std::uint32_t s = 0; s < steps.size(); ++s)
-        if (steps[s]->test(c)) items.push_back({t, s});
-    });
-    return sequence_holds(items, steps.size(), node.within_us);
+  bitset any = steps[0]->clone();
+  for (std::size_t s = 1; s < steps.size(); ++s) any.or_with(*steps[s]);
+  andnot_roaring(any, ts.nulls());
+  struct item {
+    row_id parent;
+    sequence_item at;
+  };
+  std::vector<item> items;
+  const int_array& times = ts.ints();
+  any.for_each([&](std::size_t c) {
+    const row_id p = li.parent(static_cast<row_id>(c));
+    if (p == no_row) return;
+    const std::int64_t t = times[c];
+    for (std::uint32_t s = 0; s < steps.size(); ++s)
+      if (steps[s]->test(c)) items.push_back({p, {t, s}});
   });
+  auto by_parent = [](const item& a, const item& b) { return a.parent < b.parent; };
+  if (!std::is_sorted(items.begin(), items.end(), by_parent))
+    std::stable_sort(items.begin(), items.end(), by_parent);
+  bitset out(n);
+  std::vector<sequence_item> run;
+  for (std::size_t i = 0; i < items.size();) {
+    std::size_t j = i;
+    run.clear();
+    for (; j < items.size() && items[j].parent == items[i].parent; ++j) run.push_back(items[j].at);
+    if (sequence_holds(run, steps.size(), node.within_us)) out.set(items[i].parent);
+    i = j;
+  }
   return out;
 }
 
 /// Rows of `in` among the first `node.top_n` of their group in `node.order` (SPEC 3.5 `top`,
-/// see `top_rows`). O(m log m) for the m rows of `in`.
+/// see `top_rows`): the rows of `in` and their groups from the parent array, the keys straight
+/// from the columns (nulls from one bitset per key), then `rank_input::select`. O(m log m) at
+/// most for the m rows of `in` (no sort when they are clustered by the `per` link).
 inline bitset eval_top(const graph& g, const plan_node& node, const bitset& in) {
   const std::size_t n = g.rows(node.entity);
-  std::vector<row_id> rows;
-  top_rows(
-      graph_rows(g), node, n, [&](row_id r) { return in.test(r); }, rows);
+  const entity_id e = node.entity;
+  rank_input ri;
+  const link_index* per =
+      node.per_link >= 0 ? &g.link(e, static_cast<std::uint32_t>(node.per_link)) : nullptr;
+  in.for_each([&](std::size_t r) {
+    const row_id group = per ? per->parent(static_cast<row_id>(r)) : 0;
+    if (group != no_row) ri.cand.emplace_back(group, static_cast<row_id>(r));
+  });
+  struct read {
+    const graph& g;
+    entity_id e;
+    std::vector<bitset> nulls;  // per attribute of the order, else empty
+    bool is_null(std::uint32_t a, row_id r) const { return nulls[a].test(r); }
+    std::int64_t int_at(std::uint32_t a, row_id r) const { return g.attribute(e, a).ints()[r]; }
+    double float_at(std::uint32_t a, row_id r) const { return g.attribute(e, a).floats()[r]; }
+    bool bool_at(std::uint32_t a, row_id r) const { return g.attribute(e, a).bool_at(r); }
+    std::string_view string_at(std::uint32_t a, row_id r) const {
+      return g.attribute(e, a).string_at(r);
+    }
+  } rd{g, e, std::vector<bitset>(g.schema().entities[e].attributes.size())};
+  for (const order_key& o : node.order)
+    if (rd.nulls[o.attribute].empty())
+      rd.nulls[o.attribute] = to_bitset(g.attribute(e, o.attribute).nulls(), n);
+  ri.gather(node, rd);
+  // Groups split into blocks (at group starts) that rank in parallel.
+  const std::size_t m = ri.cand.size(), block = 16384, blocks = (m + block - 1) / block;
+  std::vector<std::vector<row_id>> rows(blocks);
+  auto key_of = [&](row_id r) { return g.key(e, r); };
+  parallel_for(std::size_t(0), blocks, [&](std::size_t b) {
+    ri.select(node, key_of, rows[b], ri.group_start(b * block), ri.group_start((b + 1) * block));
+  });
   bitset out(n);
-  for (row_id r : rows) out.set(r);
+  for (const auto& part : rows)
+    for (row_id r : part) out.set(r);
   return out;
 }
 

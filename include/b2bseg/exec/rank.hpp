@@ -103,17 +103,111 @@ class rank_order {
   mutable std::vector<std::string_view> sa_, sb_;
 };
 
-/// The rows of `top` node `n` (SPEC 3.5): among the alive rows r < `rows` of `n.entity` with
-/// `in(r)` (the node's condition), the first `n.top_n` of each group in `rank_order`; a group is
-/// every such row, or with `n.per_link` >= 0 those sharing that link's target (rows whose link is
-/// null are in no group). Appends them to `out`, in no particular order. The m rows passing are
-/// read once into flat key arrays, sorted by group (integers), then each group larger than N is
-/// cut with a selection (nth_element) on the keys: O(m log m) integer work plus O(m) key
-/// comparisons on average.
+/// The rows a `top` node ranks: each with its group, sorted by group (rows ascending within
+/// one), and flat copies of their keys in that order, so that ranking reads arrays.
+struct rank_input {
+  std::vector<std::pair<row_id, row_id>> cand;  ///< (group, row)
+  struct keys {
+    std::vector<std::uint8_t> null;
+    std::vector<std::int64_t> ints;  ///< int, timestamp, bool
+    std::vector<double> floats;
+    std::vector<std::string_view> strings;  ///< views into the rows' storage
+  };
+  std::vector<keys> k;  ///< per key of the node's order
+
+  /// The first candidate of the group at or after candidate `i` (cand.size() at the end).
+  std::size_t group_start(std::size_t i) const noexcept {
+    while (i > 0 && i < cand.size() && cand[i].first == cand[i - 1].first) ++i;
+    return std::min(i, cand.size());
+  }
+
+  /// Sorts `cand` by group unless it already is (rows clustered by the `per` link are), then
+  /// copies every key through `read`, which offers is_null(attribute, row), int_at, float_at,
+  /// bool_at and string_at (the value of a string attribute). O(m log m) at most, O(m x keys).
+  template <class Read>
+  void gather(const plan_node& n, const Read& read) {
+    if (!std::is_sorted(cand.begin(), cand.end())) std::sort(cand.begin(), cand.end());
+    k.assign(n.order.size(), {});
+    for (std::size_t j = 0; j < n.order.size(); ++j) {
+      const order_key& o = n.order[j];
+      keys& kk = k[j];
+      kk.null.resize(cand.size());
+      for (std::size_t i = 0; i < cand.size(); ++i) {
+        const row_id r = cand[i].second;
+        const bool null = read.is_null(o.attribute, r);
+        kk.null[i] = null;
+        switch (o.type) {
+          case value_type::integer:
+          case value_type::timestamp:
+            kk.ints.push_back(null ? 0 : read.int_at(o.attribute, r));
+            break;
+          case value_type::boolean:
+            kk.ints.push_back(!null && read.bool_at(o.attribute, r));
+            break;
+          case value_type::floating:
+            kk.floats.push_back(null ? 0.0 : read.float_at(o.attribute, r));
+            break;
+          default:
+            kk.strings.push_back(null ? std::string_view() : read.string_at(o.attribute, r));
+            break;
+        }
+      }
+    }
+  }
+
+  /// Appends to `out` the first `n.top_n` rows of each group whose candidates lie in
+  /// [`from`, `to`) (bounds on group starts; the whole range by default) in the node's order
+  /// (keys, nulls last, then `key_of(row)` by bytes): groups of at most N whole, larger ones cut
+  /// by nth_element. O(m) key comparisons on average. Const: ranges may run in parallel.
+  template <class KeyOf>
+  void select(const plan_node& n, const KeyOf& key_of, std::vector<row_id>& out,
+              std::size_t from = 0, std::size_t to = ~std::size_t{0}) const {
+    to = std::min(to, cand.size());
+    auto before = [&](std::uint32_t a, std::uint32_t b) {
+      for (std::size_t j = 0; j < n.order.size(); ++j) {
+        const keys& kk = k[j];
+        if (kk.null[a] != kk.null[b]) return kk.null[b] != 0;  // nulls last
+        if (kk.null[a]) continue;
+        int c = 0;
+        if (!kk.ints.empty()) {
+          c = (kk.ints[a] > kk.ints[b]) - (kk.ints[a] < kk.ints[b]);
+        } else if (!kk.floats.empty()) {
+          c = (kk.floats[a] > kk.floats[b]) - (kk.floats[a] < kk.floats[b]);
+        } else {
+          const int s = kk.strings[a].compare(kk.strings[b]);
+          c = (s > 0) - (s < 0);
+        }
+        if (c != 0) return n.order[j].desc ? c > 0 : c < 0;
+      }
+      return key_of(cand[a].second) < key_of(cand[b].second);
+    };
+    std::vector<std::uint32_t> idx;
+    for (std::size_t i = from; i < to;) {
+      std::size_t j = i;
+      while (j < cand.size() && cand[j].first == cand[i].first) ++j;
+      if (j - i <= n.top_n) {
+        for (std::size_t x = i; x < j; ++x) out.push_back(cand[x].second);
+      } else {
+        idx.resize(j - i);
+        for (std::size_t x = i; x < j; ++x) idx[x - i] = static_cast<std::uint32_t>(x);
+        const auto cut = idx.begin() + static_cast<std::ptrdiff_t>(n.top_n);
+        std::nth_element(idx.begin(), cut, idx.end(), before);
+        for (auto it = idx.begin(); it != cut; ++it) out.push_back(cand[*it].second);
+      }
+      i = j;
+    }
+  }
+};
+
+/// The rows of `top` node `n` (SPEC 3.5) through accessor `v`: among the alive rows r < `rows`
+/// of `n.entity` with `in(r)` (the node's condition), the first `n.top_n` of each group in
+/// `rank_order`; a group is every such row, or with `n.per_link` >= 0 those sharing that link's
+/// target (rows whose link is null are in no group). Appends them to `out`, in no particular
+/// order. O(m log m) for the m rows passing, one accessor call per row and key.
 template <class V, class In>
 void top_rows(const V& v, const plan_node& n, std::size_t rows, In&& in, std::vector<row_id>& out) {
   const entity_id e = n.entity;
-  std::vector<std::pair<row_id, row_id>> cand;  // (group, row)
+  rank_input ri;
   for (row_id r = 0; r < rows; ++r) {
     if (!v.alive(e, r) || !in(r)) continue;
     row_id group = 0;
@@ -121,76 +215,24 @@ void top_rows(const V& v, const plan_node& n, std::size_t rows, In&& in, std::ve
       group = v.parent(e, static_cast<std::uint32_t>(n.per_link), r);
       if (group == no_row) continue;
     }
-    cand.emplace_back(group, r);
+    ri.cand.emplace_back(group, r);
   }
-  std::sort(cand.begin(), cand.end());
-  // The keys of every candidate, in candidate order.
-  struct keys {
-    std::vector<std::uint8_t> null;
-    std::vector<std::int64_t> ints;  // int, timestamp, bool
-    std::vector<double> floats;
-    std::vector<std::string_view> strings;
+  struct read {
+    const V& v;
+    entity_id e;
+    mutable std::vector<std::string_view> scratch;
+    bool is_null(std::uint32_t a, row_id r) const { return v.is_null(e, a, r); }
+    std::int64_t int_at(std::uint32_t a, row_id r) const { return v.int_at(e, a, r); }
+    double float_at(std::uint32_t a, row_id r) const { return v.float_at(e, a, r); }
+    bool bool_at(std::uint32_t a, row_id r) const { return v.bool_at(e, a, r); }
+    std::string_view string_at(std::uint32_t a, row_id r) const {
+      v.strings_at(e, a, r, scratch);
+      return scratch.empty() ? std::string_view() : scratch[0];
+    }
   };
-  std::vector<keys> k(n.order.size());
-  std::vector<std::string_view> scratch;
-  for (std::size_t j = 0; j < n.order.size(); ++j) {
-    const order_key& o = n.order[j];
-    keys& kk = k[j];
-    kk.null.resize(cand.size());
-    for (std::size_t i = 0; i < cand.size(); ++i) {
-      const row_id r = cand[i].second;
-      kk.null[i] = v.is_null(e, o.attribute, r);
-      switch (o.type) {
-        case value_type::integer:
-        case value_type::timestamp:
-          kk.ints.push_back(kk.null[i] ? 0 : v.int_at(e, o.attribute, r));
-          break;
-        case value_type::boolean:
-          kk.ints.push_back(!kk.null[i] && v.bool_at(e, o.attribute, r));
-          break;
-        case value_type::floating:
-          kk.floats.push_back(kk.null[i] ? 0.0 : v.float_at(e, o.attribute, r));
-          break;
-        default:
-          v.strings_at(e, o.attribute, r, scratch);
-          kk.strings.push_back(scratch.empty() ? std::string_view() : scratch[0]);
-          break;
-      }
-    }
-  }
-  auto before = [&](std::uint32_t a, std::uint32_t b) {
-    for (std::size_t j = 0; j < n.order.size(); ++j) {
-      const keys& kk = k[j];
-      if (kk.null[a] != kk.null[b]) return kk.null[b] != 0;  // nulls last
-      if (kk.null[a]) continue;
-      int c = 0;
-      if (!kk.ints.empty()) {
-        c = (kk.ints[a] > kk.ints[b]) - (kk.ints[a] < kk.ints[b]);
-      } else if (!kk.floats.empty()) {
-        c = (kk.floats[a] > kk.floats[b]) - (kk.floats[a] < kk.floats[b]);
-      } else {
-        const int s = kk.strings[a].compare(kk.strings[b]);
-        c = (s > 0) - (s < 0);
-      }
-      if (c != 0) return n.order[j].desc ? c > 0 : c < 0;
-    }
-    return v.key(e, cand[a].second) < v.key(e, cand[b].second);
-  };
-  std::vector<std::uint32_t> idx;
-  for (std::size_t i = 0; i < cand.size();) {
-    std::size_t j = i;
-    while (j < cand.size() && cand[j].first == cand[i].first) ++j;
-    if (j - i <= n.top_n) {
-      for (std::size_t x = i; x < j; ++x) out.push_back(cand[x].second);
-    } else {
-      idx.resize(j - i);
-      for (std::size_t x = i; x < j; ++x) idx[x - i] = static_cast<std::uint32_t>(x);
-      const auto cut = idx.begin() + static_cast<std::ptrdiff_t>(n.top_n);
-      std::nth_element(idx.begin(), cut, idx.end(), before);
-      for (auto it = idx.begin(); it != cut; ++it) out.push_back(cand[*it].second);
-    }
-    i = j;
-  }
+  ri.gather(n, read{v, e, {}});
+  ri.select(
+      n, [&](row_id r) { return v.key(e, r); }, out);
 }
 
 }  // namespace b2bseg
