@@ -793,14 +793,37 @@ inline bitset eval_top(const graph& g, const plan_node& node, const bitset& in) 
     if (rd.nulls[o.attribute].empty())
       rd.nulls[o.attribute] = to_bitset(g.attribute(e, o.attribute).nulls(), n);
   ri.gather(node, rd);
-  // Groups split into blocks (at group starts) that rank in parallel.
   const std::size_t m = ri.cand.size(), block = 16384, blocks = (m + block - 1) / block;
   std::vector<std::vector<row_id>> rows(blocks);
   auto key_of = [&](row_id r) { return g.key(e, r); };
+  bitset out(n);
+  if (node.per_link < 0 && blocks > 1 && m > node.top_n) {
+    // One group: each block keeps its own first N in parallel, then the survivors are cut.
+    auto before = [&](std::uint32_t a, std::uint32_t b) {
+      return ri.ranks_before(node, key_of, a, b);
+    };
+    std::vector<std::vector<std::uint32_t>> kept(blocks);
+    parallel_for(std::size_t(0), blocks, [&](std::size_t b) {
+      std::vector<std::uint32_t>& idx = kept[b];
+      for (std::size_t x = b * block; x < std::min(m, (b + 1) * block); ++x)
+        idx.push_back(static_cast<std::uint32_t>(x));
+      if (idx.size() <= node.top_n) return;
+      const auto cut = idx.begin() + static_cast<std::ptrdiff_t>(node.top_n);
+      std::nth_element(idx.begin(), cut, idx.end(), before);
+      idx.erase(cut, idx.end());
+    });
+    std::vector<std::uint32_t> all;
+    for (const auto& idx : kept) all.insert(all.end(), idx.begin(), idx.end());
+    const std::size_t take = std::min<std::size_t>(all.size(), node.top_n);
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(take), all.end(),
+                     before);
+    for (std::size_t x = 0; x < take; ++x) out.set(ri.cand[all[x]].second);
+    return out;
+  }
+  // Groups split into blocks (at group starts) that rank in parallel.
   parallel_for(std::size_t(0), blocks, [&](std::size_t b) {
     ri.select(node, key_of, rows[b], ri.group_start(b * block), ri.group_start((b + 1) * block));
   });
-  bitset out(n);
   for (const auto& part : rows)
     for (row_id r : part) out.set(r);
   return out;

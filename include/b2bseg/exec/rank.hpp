@@ -115,6 +115,29 @@ struct rank_input {
   };
   std::vector<keys> k;  ///< per key of the node's order
 
+  /// Whether candidate `a` ranks before candidate `b` in `n`'s order: the keys (nulls last),
+  /// then `key_of(row)` by bytes. O(keys).
+  template <class KeyOf>
+  bool ranks_before(const plan_node& n, const KeyOf& key_of, std::uint32_t a,
+                    std::uint32_t b) const {
+    for (std::size_t j = 0; j < n.order.size(); ++j) {
+      const keys& kk = k[j];
+      if (kk.null[a] != kk.null[b]) return kk.null[b] != 0;  // nulls last
+      if (kk.null[a]) continue;
+      int c = 0;
+      if (!kk.ints.empty()) {
+        c = (kk.ints[a] > kk.ints[b]) - (kk.ints[a] < kk.ints[b]);
+      } else if (!kk.floats.empty()) {
+        c = (kk.floats[a] > kk.floats[b]) - (kk.floats[a] < kk.floats[b]);
+      } else {
+        const int s = kk.strings[a].compare(kk.strings[b]);
+        c = (s > 0) - (s < 0);
+      }
+      if (c != 0) return n.order[j].desc ? c > 0 : c < 0;
+    }
+    return key_of(cand[a].second) < key_of(cand[b].second);
+  }
+
   /// The first candidate of the group at or after candidate `i` (cand.size() at the end).
   std::size_t group_start(std::size_t i) const noexcept {
     while (i > 0 && i < cand.size() && cand[i].first == cand[i - 1].first) ++i;
@@ -163,24 +186,7 @@ struct rank_input {
   void select(const plan_node& n, const KeyOf& key_of, std::vector<row_id>& out,
               std::size_t from = 0, std::size_t to = ~std::size_t{0}) const {
     to = std::min(to, cand.size());
-    auto before = [&](std::uint32_t a, std::uint32_t b) {
-      for (std::size_t j = 0; j < n.order.size(); ++j) {
-        const keys& kk = k[j];
-        if (kk.null[a] != kk.null[b]) return kk.null[b] != 0;  // nulls last
-        if (kk.null[a]) continue;
-        int c = 0;
-        if (!kk.ints.empty()) {
-          c = (kk.ints[a] > kk.ints[b]) - (kk.ints[a] < kk.ints[b]);
-        } else if (!kk.floats.empty()) {
-          c = (kk.floats[a] > kk.floats[b]) - (kk.floats[a] < kk.floats[b]);
-        } else {
-          const int s = kk.strings[a].compare(kk.strings[b]);
-          c = (s > 0) - (s < 0);
-        }
-        if (c != 0) return n.order[j].desc ? c > 0 : c < 0;
-      }
-      return key_of(cand[a].second) < key_of(cand[b].second);
-    };
+    auto before = [&](std::uint32_t a, std::uint32_t b) { return ranks_before(n, key_of, a, b); };
     std::vector<std::uint32_t> idx;
     for (std::size_t i = from; i < to;) {
       std::size_t j = i;
