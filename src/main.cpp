@@ -535,6 +535,9 @@ int run_overlap(const inspect_args& a) {
                         "); choose one with --entity, or name segments with --segment");
     }
   }
+  // Pairs list `a` before `b` in file order (SPEC 4), whatever order --segment named them in.
+  std::sort(chosen.begin(), chosen.end());
+  chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
   const b2bseg::entity_id entity = f.segments[chosen[0]].entity;
   for (std::uint32_t i : chosen)
     if (f.segments[i].entity != entity)

@@ -137,7 +137,7 @@ TEST(Cli, OverlapCountsEveryPairOfOneEntity) {
                               "segment big on account where employees >= 1000\n"
                               "segmentation tier on person bucket hi where score >= 50 else lo\n");
   auto r = run_b2bseg("overlap --data " + mini() + " --segments " + seg +
-                      " --segment vp --segment acme --json");
+                      " --segment acme --segment vp --segment vp --json");  // file order wins
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out,
             "{\"entity\": \"person\", \"segments\": [{\"name\": \"vp\", \"count\": 2}, "

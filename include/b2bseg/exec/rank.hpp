@@ -52,57 +52,6 @@ inline bool sequence_holds(std::vector<sequence_item>& items, std::size_t steps,
   return false;
 }
 
-/// Orders rows of one entity as `top` ranks them (SPEC 3.5): by each key of `n.order` (nulls
-/// last whatever the direction), then by key bytes. `V` is a row_evaluator accessor.
-template <class V>
-class rank_order {
- public:
-  rank_order(const V& v, const plan_node& n) : v_(v), n_(n) {}
-
-  /// Whether row `a` comes before row `b`. O(keys).
-  bool operator()(row_id a, row_id b) const {
-    const entity_id e = n_.entity;
-    for (const order_key& k : n_.order) {
-      const bool na = v_.is_null(e, k.attribute, a), nb = v_.is_null(e, k.attribute, b);
-      if (na != nb) return nb;  // nulls last
-      if (na) continue;
-      const int c = compare(k, a, b);
-      if (c != 0) return k.desc ? c > 0 : c < 0;
-    }
-    return v_.key(e, a) < v_.key(e, b);
-  }
-
- private:
-  int compare(const order_key& k, row_id a, row_id b) const {
-    const entity_id e = n_.entity;
-    switch (k.type) {
-      case value_type::integer:
-      case value_type::timestamp: {
-        const std::int64_t x = v_.int_at(e, k.attribute, a), y = v_.int_at(e, k.attribute, b);
-        return (x > y) - (x < y);
-      }
-      case value_type::floating: {
-        const double x = v_.float_at(e, k.attribute, a), y = v_.float_at(e, k.attribute, b);
-        return (x > y) - (x < y);
-      }
-      case value_type::boolean:
-        return int(v_.bool_at(e, k.attribute, a)) - int(v_.bool_at(e, k.attribute, b));
-      default: {
-        v_.strings_at(e, k.attribute, a, sa_);
-        v_.strings_at(e, k.attribute, b, sb_);
-        const std::string_view x = sa_.empty() ? std::string_view() : sa_[0];
-        const std::string_view y = sb_.empty() ? std::string_view() : sb_[0];
-        const int c = x.compare(y);
-        return (c > 0) - (c < 0);
-      }
-    }
-  }
-
-  const V& v_;
-  const plan_node& n_;
-  mutable std::vector<std::string_view> sa_, sb_;
-};
-
 /// The rows a `top` node ranks: each with its group, sorted by group (rows ascending within
 /// one), and flat copies of their keys in that order, so that ranking reads arrays.
 struct rank_input {
@@ -205,9 +154,26 @@ struct rank_input {
   }
 };
 
+/// Reads the keys of entity `e`'s rows through a row_evaluator accessor, for
+/// `rank_input::gather`. Not thread-safe (a scratch vector).
+template <class V>
+struct accessor_keys {
+  const V& v;
+  entity_id e;
+  mutable std::vector<std::string_view> scratch;
+  bool is_null(std::uint32_t a, row_id r) const { return v.is_null(e, a, r); }
+  std::int64_t int_at(std::uint32_t a, row_id r) const { return v.int_at(e, a, r); }
+  double float_at(std::uint32_t a, row_id r) const { return v.float_at(e, a, r); }
+  bool bool_at(std::uint32_t a, row_id r) const { return v.bool_at(e, a, r); }
+  std::string_view string_at(std::uint32_t a, row_id r) const {
+    v.strings_at(e, a, r, scratch);
+    return scratch.empty() ? std::string_view() : scratch[0];
+  }
+};
+
 /// The rows of `top` node `n` (SPEC 3.5) through accessor `v`: among the alive rows r < `rows`
 /// of `n.entity` with `in(r)` (the node's condition), the first `n.top_n` of each group in
-/// `rank_order`; a group is every such row, or with `n.per_link` >= 0 those sharing that link's
+/// the node's order; a group is every such row, or with `n.per_link` >= 0 those sharing that link's
 /// target (rows whose link is null are in no group). Appends them to `out`, in no particular
 /// order. O(m log m) for the m rows passing, one accessor call per row and key.
 template <class V, class In>
@@ -223,20 +189,7 @@ void top_rows(const V& v, const plan_node& n, std::size_t rows, In&& in, std::ve
     }
     ri.cand.emplace_back(group, r);
   }
-  struct read {
-    const V& v;
-    entity_id e;
-    mutable std::vector<std::string_view> scratch;
-    bool is_null(std::uint32_t a, row_id r) const { return v.is_null(e, a, r); }
-    std::int64_t int_at(std::uint32_t a, row_id r) const { return v.int_at(e, a, r); }
-    double float_at(std::uint32_t a, row_id r) const { return v.float_at(e, a, r); }
-    bool bool_at(std::uint32_t a, row_id r) const { return v.bool_at(e, a, r); }
-    std::string_view string_at(std::uint32_t a, row_id r) const {
-      v.strings_at(e, a, r, scratch);
-      return scratch.empty() ? std::string_view() : scratch[0];
-    }
-  };
-  ri.gather(n, read{v, e, {}});
+  ri.gather(n, accessor_keys<V>{v, e, {}});
   ri.select(
       n, [&](row_id r) { return v.key(e, r); }, out);
 }

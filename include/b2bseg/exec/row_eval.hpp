@@ -195,28 +195,34 @@ class row_evaluator {
   }
 
   /// For a `top` node: how many rows of `r`'s group in the node's condition rank before `r`, or
-  /// the most a uint64 holds when `r` is not in the condition or in no group. O(group size):
-  /// the siblings under the `per` link, or every row of the entity.
+  /// the most a uint64 holds when `r` is not in the condition or in no group. The group (the
+  /// siblings under the `per` link, or every row of the entity) is read into a `rank_input`
+  /// and compared the way the kernel ranks. O(group size).
   template <class In>
   std::uint64_t rank(const plan_node& n, row_id r, In&& in) {
     constexpr std::uint64_t outside = ~std::uint64_t{0};
     const entity_id e = n.entity;
     if (!v_.alive(e, r) || !in(n.inputs[0], r)) return outside;
-    const rank_order<V> before(v_, n);
-    std::uint64_t k = 0;
-    auto count = [&](row_id c) {
-      if (c != r && v_.alive(e, c) && in(n.inputs[0], c) && before(c, r)) ++k;
+    rank_input ri;
+    auto add = [&](row_id c) {
+      if (v_.alive(e, c) && in(n.inputs[0], c)) ri.cand.emplace_back(0, c);
     };
     if (n.per_link < 0) {
-      for (row_id c = 0; c < v_.rows(e); ++c) count(c);
-      return k;
+      for (row_id c = 0; c < v_.rows(e); ++c) add(c);
+    } else {
+      const auto l = static_cast<std::uint32_t>(n.per_link);
+      const row_id p = v_.parent(e, l, r);
+      if (p == no_row) return outside;
+      v_.for_each_child(e, l, p, [&](row_id c) {
+        if (v_.parent(e, l, c) == p) add(c);
+      });
     }
-    const auto l = static_cast<std::uint32_t>(n.per_link);
-    const row_id p = v_.parent(e, l, r);
-    if (p == no_row) return outside;
-    v_.for_each_child(e, l, p, [&](row_id c) {
-      if (v_.parent(e, l, c) == p) count(c);
-    });
+    ri.gather(n, accessor_keys<V>{v_, e, {}});
+    auto key_of = [&](row_id x) { return v_.key(e, x); };
+    std::uint32_t self = 0;
+    while (ri.cand[self].second != r) ++self;
+    std::uint64_t k = 0;
+    for (std::uint32_t c = 0; c < ri.cand.size(); ++c) k += ri.ranks_before(n, key_of, c, self);
     return k;
   }
 
