@@ -1,5 +1,5 @@
-// The b2bseg command (generate, eval, check, explain, stats, activate, stream, snapshot, overlap,
-// why): a thin layer over the header-only library.
+// The b2bseg command (generate, eval, check, explain, stats, activate, stream, serve, snapshot,
+// overlap, why): a thin layer over the header-only library.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -8,7 +8,13 @@
 #include <tbb/task_arena.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sys/resource.h>
 #include <csignal>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,6 +35,8 @@
 #include "b2bseg/gen/generator.hpp"
 #include "b2bseg/gen/sources.hpp"
 #include "b2bseg/live/stream.hpp"
+#include "b2bseg/serve/http.hpp"
+#include "b2bseg/serve/service.hpp"
 
 namespace fs = std::filesystem;
 
@@ -730,6 +738,174 @@ int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& ou
   return 0;
 }
 
+
+// --- serve ------------------------------------------------------------------------------------
+struct serve_args {
+  std::string data, segments, listen = "127.0.0.1:8080", state, token_file, as_of;
+  double follow_clock = 0;
+  std::size_t max_body = std::size_t{64} << 20;
+  std::uint64_t snapshot_every = 1000;
+  unsigned threads = 0, workers = 32;
+  bool lenient = false;
+};
+
+/// HOST:PORT (an IPv6 host in brackets) into its parts; a usage error otherwise.
+std::pair<std::string, int> parse_listen(const std::string& s) {
+  const auto colon = s.rfind(':');
+  const std::string port_text = colon == std::string::npos ? "" : s.substr(colon + 1);
+  std::string host = colon == std::string::npos ? "" : s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port_text) > 65535)
+    throw usage_error("--listen: '" + s +
+                      "' is not ADDR:PORT (e.g. 127.0.0.1:8080; port 0 picks a free one)");
+  return {host, std::stoi(port_text)};
+}
+
+/// The token of --token-file: its text without surrounding white space; never empty.
+std::string read_token(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string t = ss.str();
+  const auto first = t.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    throw usage_error("--token-file: '" + path + "' holds no token");
+  t = t.substr(first, t.find_last_not_of(" \t\r\n") - first + 1);
+  if (t.find_first_of(" \t\r\n") != std::string::npos || t.size() > 4096)
+    throw usage_error("--token-file: the token must be one word of at most 4096 bytes");
+  return t;
+}
+
+int run_serve(const serve_args& a) {
+  const auto [host, port] = parse_listen(a.listen);
+  const std::string token = a.token_file.empty() ? std::string() : read_token(a.token_file);
+  if (token.empty() && !b2bseg::is_loopback(host))
+    throw usage_error("--listen " + a.listen +
+                      " reaches beyond this machine: give --token-file too (refusing to serve "
+                      "without a token)");
+  // Many connections at once: as many descriptors as the hard limit allows.
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  // SIGTERM and SIGINT go to one thread (below), whatever thread the kernel picks.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  b2bseg::snapshot_point point{0, parse_as_of(a.as_of)};
+  std::unique_ptr<b2bseg::state_dir> state;
+  if (!a.state.empty()) state = std::make_unique<b2bseg::state_dir>(a.state);
+  std::shared_ptr<const b2bseg::graph> g;
+  b2bseg::bound_file f;
+  if (state && state->has_snapshot()) {
+    // The state folder holds the data as the last run left it: --data only named the start.
+    f = compile_file(state->snapshot_path(), a.segments);
+    g = std::make_shared<const b2bseg::graph>(state->open(point));
+    if (!a.as_of.empty())
+      std::fprintf(stderr, "serve: --as-of ignored: resuming from %s, now %s\n", a.state.c_str(),
+                   b2bseg::format_timestamp(point.now).c_str());
+  } else {
+    if (state) {
+      std::uint64_t dropped = 0;
+      if (!state->recover(0, dropped).empty())
+        throw b2bseg::data_error(state->log_path(), 0, 0,
+                                 "a change log without the snapshot it follows; restore "
+                                 "snapshot.b2bs or start from an empty folder");
+    }
+    b2bseg::schema schema;
+    f = compile_file(a.data, a.segments, &schema);
+    b2bseg::load_report rep;
+    g = std::make_shared<const b2bseg::graph>(load_graph(a.data, a.lenient, a.threads, rep));
+    check_same_schema(schema, *g, a.data);
+    // The start itself is the first snapshot: a restart never depends on --data or the clock.
+    if (state) state->save(*g, point);
+  }
+  std::vector<b2bseg::logged_batch> replay;
+  if (state) {
+    std::uint64_t dropped = 0;
+    replay = state->recover(point.seq, dropped);
+    if (dropped)
+      std::fprintf(stderr,
+                   "serve: %s: cut off a torn last record (%llu bytes; it was never answered)\n",
+                   state->log_path().c_str(), (unsigned long long)dropped);
+  }
+  b2bseg::serve_options so;
+  so.as_of = point.now;
+  so.first_seq = point.seq;
+  so.threads = a.threads;
+  so.token = token;
+  so.snapshot_every = a.snapshot_every;
+  b2bseg::service svc(g, std::make_shared<const b2bseg::bound_file>(std::move(f)), so,
+                      std::move(state));
+  g.reset();  // the engines hold what they need
+  svc.log_error = [](const std::string& m) {
+    std::string line = "serve: error: " + b2bseg::detail::escape_controls(m) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
+  for (const auto& b : replay) svc.replay(b);
+  if (!replay.empty())
+    std::fprintf(stderr, "serve: replayed %zu logged batches\n", replay.size());
+  svc.open_log();
+
+  b2bseg::http_options ho;
+  ho.host = host;
+  ho.port = port;
+  ho.max_body = a.max_body;
+  ho.workers = a.workers;
+  b2bseg::http_server server(svc, ho);
+  const int bound = server.bind();
+  std::fprintf(stderr, "serve: listening on http://%s:%d (seq %llu, %zu segments)\n",
+               host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
+               bound, (unsigned long long)svc.seq(), svc.segments().segments.size());
+
+  std::mutex clock_mu;
+  std::condition_variable clock_cv;
+  bool done = false;
+  std::thread clock;
+  if (a.follow_clock > 0)
+    clock = std::thread([&] {
+      const auto every = std::chrono::duration<double>(a.follow_clock);
+      std::unique_lock<std::mutex> lk(clock_mu);
+      while (!clock_cv.wait_for(lk, every, [&] { return done; })) {
+        lk.unlock();
+        svc.follow_clock();
+        lk.lock();
+      }
+    });
+  std::atomic<bool> returned{false};
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    // A signal that came before the server started listening: stop it once it does.
+    while (!returned.load()) {
+      server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  const bool ok = server.run();
+  returned = true;
+  {
+    std::lock_guard<std::mutex> lk(clock_mu);
+    done = true;
+  }
+  clock_cv.notify_all();
+  if (clock.joinable()) clock.join();
+  pthread_kill(signals.native_handle(), SIGTERM);  // wakes it if no signal came
+  signals.join();
+  svc.shutdown(true);
+  std::fprintf(stderr, "serve: stopped at seq %llu%s\n", (unsigned long long)svc.seq(),
+               a.state.empty() ? "" : "; snapshot written");
+  return ok ? 0 : 1;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -913,6 +1089,65 @@ int main(int argc, char** argv) {
       "Example:\n"
       "  b2bseg overlap --data datasets/demo --segments datasets/demo.seg --entity person\n");
 
+
+  serve_args va;
+  auto* sv = app.add_subcommand(
+      "serve", "Keep the audiences in memory, apply changes as they arrive, answer over HTTP");
+  sv->add_option("--data", va.data,
+                 "Dataset folder or snapshot file (with --state: only the first time)")
+      ->required()
+      ->check(CLI::ExistingPath);
+  sv->add_option("--segments", va.segments, "Segments file")->required();
+  sv->add_option("--listen", va.listen,
+                 "ADDR:PORT to listen on (port 0: a free one, printed at start); beyond "
+                 "loopback only with --token-file")
+      ->capture_default_str();
+  sv->add_option("--state", va.state,
+                 "Folder for the change log and snapshots: every batch is on disk before it is "
+                 "answered, and a restart resumes from it. Without it nothing outlives the "
+                 "process");
+  sv->add_option("--token-file", va.token_file,
+                 "File holding a bearer token: every request but /v1/health then needs "
+                 "'Authorization: Bearer TOKEN'")
+      ->check(CLI::ExistingFile);
+  sv->add_option("--as-of", va.as_of,
+                 "The instant 'now' stands for at the start, ISO 8601 (default: the current "
+                 "time); tick changes move it");
+  sv->add_option("--follow-clock", va.follow_clock,
+                 "Also move 'now' to the current time every this many seconds (a tick batch)")
+      ->check(CLI::Range(0.0, 86400.0));
+  sv->add_option("--max-body", va.max_body, "Largest request body in bytes (larger: 413)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+  sv->add_option("--snapshot-every", va.snapshot_every,
+                 "With --state: write a snapshot (and empty the log) after this many batches; "
+                 "0: only at shutdown")
+      ->capture_default_str();
+  sv->add_option("--workers", va.workers, "Connections served at once (HTTP worker threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 4096u));
+  sv->add_option("--threads", va.threads, "Evaluation threads (0 = all cores)")
+      ->check(CLI::Range(0u, b2bseg::max_threads));
+  sv->add_flag("--lenient", va.lenient, "Lenient load (see eval --help)");
+  sv->footer(
+      "\nEndpoints (JSON unless said):\n"
+      "  GET  /v1/health                          {\"status\": \"ok\", \"seq\": S} (no token needed)\n"
+      "  GET  /v1/segments                        each segment's name, entity and count\n"
+      "  GET  /v1/segments/NAME/members           the members, as eval's NAME.csv\n"
+      "  GET  /v1/profiles/ENTITY/KEY             the segments KEY is in, and its attributes\n"
+      "  GET  /v1/profiles/ENTITY/KEY/why/NAME    the why tree (see why --help)\n"
+      "  POST /v1/changes                         a change feed (see stream --help), one batch\n"
+      "  GET  /v1/changes?since=S[&limit=L]       membership changes after batch S, NDJSON\n"
+      "SIGTERM or SIGINT: finish the batch in hand, write the snapshot (--state), exit 0.\n"
+      "Example session:\n"
+      "  b2bseg serve --data datasets/demo --segments datasets/demo.seg \\\n"
+      "      --state /tmp/b2bseg-state --as-of 2026-11-22T00:00:00Z &\n"
+      "  curl -s localhost:8080/v1/health\n"
+      "  curl -s localhost:8080/v1/profiles/person/P000001\n"
+      "  curl -s --data-binary @datasets/demo.changes.ndjson localhost:8080/v1/changes\n"
+      "  curl -s 'localhost:8080/v1/changes?since=0'\n"
+      "  kill %1\n");
+
   inspect_args wa;
   auto* wh = app.add_subcommand(
       "why",
@@ -993,6 +1228,7 @@ int main(int argc, char** argv) {
     if (*ov) rc = run_overlap(oa);
     if (*wh) rc = run_why(wa);
     if (*sn) rc = run_snapshot(data, out, lenient, threads, snap_quiet);
+    if (*sv) rc = run_serve(va);
     // What went to standard output must have arrived (a full disk, a closed pipe).
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
       std::fprintf(stderr, "error: cannot write to standard output: %s\n", std::strerror(errno));

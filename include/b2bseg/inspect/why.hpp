@@ -52,13 +52,57 @@ struct why_result {
   why_node tree;
 };
 
+/// Attribute `a` of row `r` of `e` as JSON (`null`, a number, `true`, a string, an array of
+/// strings; timestamps as ISO 8601 strings), read through accessor `rows` (`graph_rows`,
+/// `live_view`: exec/row_eval.hpp). O(value).
+template <class V>
+std::string value_json_at(const V& rows, entity_id e, std::uint32_t a, row_id r) {
+  if (rows.is_null(e, a, r)) return "null";
+  std::string out;
+  switch (rows.schema().entities[e].attributes[a].type) {
+    case value_type::integer:
+      detail::append_int128(out, rows.int_at(e, a, r));
+      break;
+    case value_type::floating:
+      detail::append_double(out, rows.float_at(e, a, r));
+      break;
+    case value_type::boolean:
+      out = rows.bool_at(e, a, r) ? "true" : "false";
+      break;
+    case value_type::timestamp:
+      detail::append_json_string(out, format_timestamp(rows.int_at(e, a, r)));
+      break;
+    case value_type::string:
+    case value_type::string_list: {
+      std::vector<std::string_view> v;
+      rows.strings_at(e, a, r, v);
+      const bool list = rows.schema().entities[e].attributes[a].type == value_type::string_list;
+      if (!list) {
+        detail::append_json_string(out, v.empty() ? std::string_view{} : v[0]);
+        break;
+      }
+      out = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ", ";
+        detail::append_json_string(out, v[i]);
+      }
+      out += "]";
+      break;
+    }
+  }
+  return out;
+}
+
 namespace detail::inspect {
 
-/// Builds the why tree of one segment for one row. One instance per question; not thread-safe.
+/// Builds the why tree of one segment for one row, reading the rows through accessor `V`
+/// (`graph_rows` over a graph, `live_view` over a live dataset). One instance per question; not
+/// thread-safe.
+template <class V>
 class why_builder {
  public:
-  why_builder(const graph& g, const bound_file& f, timestamp_us as_of)
-      : g_(g), f_(f), planner_(g.schema(), f, as_of), rows_(g), eval_(rows_) {}
+  why_builder(const V& rows, const bound_file& f, timestamp_us as_of)
+      : f_(f), planner_(rows.schema(), f, as_of), rows_(rows), eval_(rows_) {}
 
   why_result run(std::uint32_t segment, row_id row) {
     const bound_segment& seg = f_.segments[segment];
@@ -69,7 +113,7 @@ class why_builder {
     why_result out;
     out.segment = seg.name;
     out.entity = seg.entity;
-    out.key = std::string(g_.key(seg.entity, row));
+    out.key = std::string(rows_.key(seg.entity, row));
     out.member = bit(root, row);
     const std::vector<row_id> scope{row};
     out.tree = node(*seg.where, scope, false);
@@ -88,23 +132,37 @@ class why_builder {
     const std::uint64_t k = (std::uint64_t(i) << 32) | r;
     if (auto it = memo_.find(k); it != memo_.end()) return it->second;
     const plan_node& n = plan_.nodes[i];
-    if (!prepared_[i]) prepared_[i] = prepare_node(g_.schema(), n);
+    if (!prepared_[i]) prepared_[i] = prepare_node(rows_.schema(), n);
     const bool v =
         eval_(n, *prepared_[i], r, [this](std::uint32_t in, row_id x) { return bit(in, x); });
     memo_.emplace(k, v);
     return v;
   }
 
-  // The rows related through `rel` to any row of `scope`, each once, ascending.
-  std::vector<row_id> related(const relation_ref& rel, const std::vector<row_id>& scope) const {
-    std::vector<row_id> out;
-    for (row_id r : scope) {
-      const row_id owner = follow_hops(g_, rel.path, r);
-      if (owner == no_row) continue;
-      g_.link(rel.source, rel.link).for_each_child(owner, [&](row_id c) { out.push_back(c); });
+  // The row `hops` lead to from `r`, or no_row at an unset link.
+  row_id follow(const std::vector<link_hop>& hops, row_id r) const {
+    for (const link_hop& h : hops) {
+      if (r == no_row) return no_row;
+      r = rows_.parent(h.from, h.link, r);
     }
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return r;
+  }
+
+  // The live rows related through `rel` to any row of `scope`, each once: in the order a graph
+  // numbers them for one row (what float sums add up in), ascending ids for several.
+  std::vector<row_id> related(const relation_ref& rel, const std::vector<row_id>& scope) const {
+    std::vector<row_id> out, kids;
+    for (row_id r : scope) {
+      const row_id owner = follow(rel.path, r);
+      if (owner == no_row) continue;
+      rows_.children_in_order(rel.source, rel.link, owner, kids);
+      for (row_id c : kids)
+        if (rows_.alive(rel.source, c)) out.push_back(c);
+    }
+    if (scope.size() > 1) {
+      std::sort(out.begin(), out.end());
+      out.erase(std::unique(out.begin(), out.end()), out.end());
+    }
     return out;
   }
 
@@ -146,10 +204,9 @@ class why_builder {
       case K::sequence: {
         // The related rows with a time that meet some step; each step counts its own.
         const std::vector<row_id> rel = related(e.rel, scope);
-        const column& ts = g_.attribute(e.rel.source, e.attr.attribute);
         std::uint64_t meeting = 0;
         for (row_id c : rel) {
-          if (ts.is_null(c)) continue;
+          if (rows_.is_null(e.rel.source, e.attr.attribute, c)) continue;
           bool any = false;
           for (const auto& step : e.children) any = any || bit(ids_.at(step.get()), c);
           meeting += any;
@@ -184,65 +241,36 @@ class why_builder {
   std::string subject_json(const bound_expr& e, row_id r) const {
     if (e.bucket) {
       bucket_hasher h(e.bucket->salt, e.bucket->n);
-      return std::to_string(h(g_.key(e.context, r)));
+      return std::to_string(h(rows_.key(e.context, r)));
     }
-    const row_id at = follow_hops(g_, e.attr.path, r);
+    const row_id at = follow(e.attr.path, r);
     if (at == no_row) return "null";
-    return value_json(g_.attribute(e.attr.entity, e.attr.attribute), at);
-  }
-
-  static std::string value_json(const column& c, row_id r) {
-    if (c.is_null(r)) return "null";
-    std::string out;
-    switch (c.type()) {
-      case value_type::integer:
-        append_int128(out, c.ints()[r]);
-        break;
-      case value_type::floating:
-        append_double(out, c.floats()[r]);
-        break;
-      case value_type::boolean:
-        out = c.bool_at(r) ? "true" : "false";
-        break;
-      case value_type::timestamp:
-        append_json_string(out, format_timestamp(c.ints()[r]));
-        break;
-      case value_type::string:
-        append_json_string(out, c.string_at(r));
-        break;
-      case value_type::string_list: {
-        out = "[";
-        for (auto code : c.list_at(r)) {
-          if (out.size() > 1) out += ", ";
-          append_json_string(out, c.dictionary()[code]);
-        }
-        out += "]";
-        break;
-      }
-    }
-    return out;
+    return value_json_at(rows_, e.attr.entity, e.attr.attribute, at);
   }
 
   // The aggregate `e.fn` of `e.attr` over the rows of `rel` that pass `filter`, as JSON: exact
   // for int sums, the nearest double for averages, null when no value counts (sum: 0).
   std::string aggregate_json(const bound_expr& e, const std::vector<row_id>& rel,
                              const bound_expr* filter) {
-    const column& c = g_.attribute(e.attr.entity, e.attr.attribute);
-    const bool is_float = c.type() == value_type::floating;
-    const bool is_time = c.type() == value_type::timestamp;
+    const entity_id ae = e.attr.entity;
+    const std::uint32_t aa = e.attr.attribute;
+    const value_type type = rows_.schema().entities[ae].attributes[aa].type;
+    const bool is_float = type == value_type::floating;
+    const bool is_time = type == value_type::timestamp;
     std::uint64_t n = 0;
     int128 isum = 0;
     double fsum = 0;
     long double best = 0;
     const std::uint32_t fid = filter ? ids_.at(filter) : 0;
     for (row_id r : rel) {
-      if ((filter && !bit(fid, r)) || c.is_null(r)) continue;
-      const long double x = is_float ? static_cast<long double>(c.floats()[r])
-                                     : static_cast<long double>(c.ints()[r]);
+      if ((filter && !bit(fid, r)) || rows_.is_null(ae, aa, r)) continue;
+      const double f = is_float ? rows_.float_at(ae, aa, r) : 0;
+      const std::int64_t i = is_float ? 0 : rows_.int_at(ae, aa, r);
+      const long double x = is_float ? static_cast<long double>(f) : static_cast<long double>(i);
       if (is_float)
-        fsum += c.floats()[r];
+        fsum += f;
       else
-        isum += c.ints()[r];
+        isum += i;
       if (n == 0 || (e.fn == aggregate_fn::min ? x < best : x > best)) best = x;
       ++n;
     }
@@ -283,12 +311,11 @@ class why_builder {
     return out;
   }
 
-  const graph& g_;
   const bound_file& f_;
   detail::planner planner_;
   b2bseg::plan plan_;
-  graph_rows rows_;
-  row_evaluator<graph_rows> eval_;
+  const V& rows_;
+  row_evaluator<V> eval_;
   std::unordered_map<const bound_expr*, std::uint32_t> ids_;
   std::vector<std::optional<prepared_node>> prepared_;
   std::unordered_map<std::uint64_t, bool> memo_;
@@ -337,7 +364,20 @@ inline why_result explain_membership(const graph& g, const bound_file& f, std::u
   if (segment >= f.segments.size()) throw data_error("why: no segment " + std::to_string(segment));
   if (row >= g.rows(f.segments[segment].entity))
     throw data_error("why: no row " + std::to_string(row));
-  return detail::inspect::why_builder(g, f, as_of).run(segment, row);
+  const graph_rows rows(g);
+  return detail::inspect::why_builder<graph_rows>(rows, f, as_of).run(segment, row);
+}
+
+/// The same over any row accessor of `row_evaluator` (a `live_view`: the live engine's current
+/// rows, as `serve` answers it). Row `row` must be alive.
+template <class V>
+why_result explain_membership_in(const V& rows, const bound_file& f, std::uint32_t segment,
+                                 row_id row, timestamp_us as_of) {
+  if (segment >= f.segments.size()) throw data_error("why: no segment " + std::to_string(segment));
+  const entity_id e = f.segments[segment].entity;
+  if (row >= rows.rows(e) || !rows.alive(e, row))
+    throw data_error("why: no row " + std::to_string(row));
+  return detail::inspect::why_builder<V>(rows, f, as_of).run(segment, row);
 }
 
 /// `why --json` (SPEC 4): `{"segment": S, "key": K, "member": B, "tree": NODE}` and a newline.

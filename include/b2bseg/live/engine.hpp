@@ -152,6 +152,13 @@ class live_engine {
   const bound_file& segments() const noexcept { return file_; }
   const b2bseg::schema& schema() const noexcept { return rows_.schema(); }
 
+  /// The current rows, as texts by key (`find`, `field`) and as the row evaluator reads them
+  /// (`view`: what `explain_membership_in` takes). They change in `apply`: read them on the
+  /// writer's thread, or while no batch runs (`serve` keeps two engines and reads the one that
+  /// is not being written).
+  const live_rows& rows() const noexcept { return rows_; }
+  const live_view& view() const noexcept { return *view_; }
+
   /// The state after the last whole batch. Thread-safe; O(1).
   std::shared_ptr<const live_state> current() const {
     std::lock_guard<std::mutex> lock(mu_);

@@ -32,12 +32,15 @@ struct stream_totals {
 
 namespace detail::live {
 
-/// Appends the NDJSON lines of one batch (SPEC 4) to `out`.
+/// Appends the NDJSON lines of one batch (SPEC 4) to `out`, numbered `number` under the name
+/// `field` ("batch" for `stream`, "seq" for `serve`).
 inline void append_batch_lines(std::string& out, const bound_file& f, const batch_result& r,
-                               std::size_t rejected) {
-  const std::string b = std::to_string(r.batch);
+                               std::size_t rejected, std::uint64_t number,
+                               std::string_view field = "batch") {
+  const std::string b = std::to_string(number);
+  const std::string lead = std::string(1, '{').append("\"").append(field).append("\": ");
   for (const auto& c : r.changes) {
-    out += "{\"batch\": " + b + ", \"segment\": ";
+    out += lead + b + ", \"segment\": ";
     append_json_string(out, f.segments[c.segment].name);
     out += ", \"key\": ";
     append_json_string(out, c.key);
@@ -45,7 +48,7 @@ inline void append_batch_lines(std::string& out, const bound_file& f, const batc
   }
   char ms[32];
   std::snprintf(ms, sizeof ms, "%.3f", r.ms);
-  out += "{\"batch\": " + b + ", \"applied\": " + std::to_string(r.applied) +
+  out += lead + b + ", \"applied\": " + std::to_string(r.applied) +
          ", \"rejected\": " + std::to_string(rejected) +
          ", \"entered\": " + std::to_string(r.entered) +
          ", \"exited\": " + std::to_string(r.exited) + ", \"ms\": " + ms + "}\n";
@@ -81,7 +84,7 @@ inline stream_totals run_stream(live_engine& engine, int fd, std::FILE* out, std
     if (r.failed()) return false;
     const std::size_t rejected = parse_rejected + r.rejected;
     text.clear();
-    detail::live::append_batch_lines(text, engine.segments(), r, rejected);
+    detail::live::append_batch_lines(text, engine.segments(), r, rejected, r.batch);
     if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0)
       throw data_error(std::string("cannot write the membership changes: ") + std::strerror(errno));
     ++totals.batches;

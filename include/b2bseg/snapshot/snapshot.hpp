@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -38,8 +39,16 @@ namespace b2bseg {
 /// The snapshot format this build writes and reads. A file of another version is refused.
 inline constexpr std::uint32_t snapshot_format_version = 2;
 
-/// What opening a snapshot cost, for `b2bseg stats` and the benchmarks.
+/// Where a served dataset stood when `serve` wrote its snapshot (SPEC 7): the number of the
+/// last batch applied and the instant `now` stood for. Absent from snapshots of plain datasets.
+struct snapshot_point {
+  std::uint64_t seq = 0;
+  timestamp_us now = 0;
+};
+
+/// What opening a snapshot cost, for `b2bseg stats` and the benchmarks, and the serve point.
 struct snapshot_info {
+  std::optional<snapshot_point> point;  ///< present in a snapshot `serve` wrote
   std::uint64_t file_bytes = 0;
   std::size_t sections = 0;
   double open_ms = 0;      ///< everything: mapping, checksums, checks, bitmaps
@@ -311,6 +320,10 @@ class reader {
     return bitmap(name, next(name), rows);
   }
   /// Whether every section has been read.
+  /// Whether a next section exists and is called `name` (an optional one).
+  bool next_is(const std::string& name) const noexcept {
+    return next_ < dir_.size() && dir_[next_].name == name;
+  }
   void expect_end() const {
     if (next_ != dir_.size())
       fail(dir_[next_].name, "unexpected: the snapshot holds more than its schema describes");
@@ -532,9 +545,11 @@ inline bool reseal(std::string& buf) {
 /// column and link as it lies in memory (Roaring bitmaps in CRoaring's portable format), each
 /// section XXH3-checksummed and 64-byte aligned. The file is written beside `path`, flushed and
 /// renamed into place, so `path` holds the old file or the whole new one. O(graph bytes).
-/// Throws data_error naming `path` when it cannot be written, or when `g` views a snapshot file
-/// that changed underneath it (then nothing is written).
-inline void write_snapshot(const graph& g, const std::string& path) {
+/// With `point`, the file also records where a served dataset stood (`serve`, SPEC 7), read back
+/// into `snapshot_info::point`. Throws data_error naming `path` when it cannot be written, or
+/// when `g` views a snapshot file that changed underneath it (then nothing is written).
+inline void write_snapshot(const graph& g, const std::string& path,
+                           const snapshot_point* point = nullptr) {
   namespace ds = detail::snapshot;
   ds::writer w(path);
   const schema& s = g.schema();
@@ -618,6 +633,10 @@ inline void write_snapshot(const graph& g, const std::string& path) {
     throw data_error(path, 0, 0,
                      "the snapshot this graph was opened from changed while it was copied; nothing "
                      "written");
+  if (point) {
+    const std::uint64_t v[2] = {point->seq, static_cast<std::uint64_t>(point->now)};
+    w.section("serve point", v, sizeof v);
+  }
   w.finish();
 }
 
@@ -789,10 +808,16 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
                               clustered);
     }
   }
+  std::optional<snapshot_point> point;
+  if (rd.next_is("serve point")) {
+    auto v = rd.array<std::uint64_t>("serve point", 2);
+    point = snapshot_point{v[0], static_cast<timestamp_us>(v[1])};
+  }
   rd.expect_end();
   graph g(std::move(s), std::move(tables));
   g.set_mapping(rd.mapping());
   if (info) {
+    info->point = point;
     const auto t2 = std::chrono::steady_clock::now();
     info->file_bytes = rd.file_bytes();
     info->sections = rd.sections();
