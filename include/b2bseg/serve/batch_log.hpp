@@ -135,9 +135,9 @@ class batch_log {
     out.dropped_bytes = bytes.size() - pos;
     if (out.dropped_bytes) {
       if (::ftruncate(fd, static_cast<off_t>(pos)) != 0 || ::fsync(fd) != 0)
-        throw data_error(path, 0, 0,
-                         std::string("cannot cut off the torn last record: ") +
-                             std::strerror(errno));
+        throw data_error(
+            path, 0, 0,
+            std::string("cannot cut off the torn last record: ") + std::strerror(errno));
     }
     return out;
   }
@@ -220,8 +220,8 @@ class batch_log {
     }
     ::close(fd);
     if (::rename(tmp.c_str(), path_.c_str()) != 0)
-      throw data_error(path_, 0, 0, std::string("cannot rename into place: ") +
-                                        std::strerror(errno));
+      throw data_error(path_, 0, 0,
+                       std::string("cannot rename into place: ") + std::strerror(errno));
     sync_parent();
   }
   void sync_parent() const {

@@ -18,13 +18,13 @@ namespace b2bseg {
 /// How the HTTP server listens and what it tolerates.
 struct http_options {
   std::string host = "127.0.0.1";
-  int port = 8080;                                 ///< 0: any free port (see `bind`)
-  std::size_t max_body = std::size_t{64} << 20;    ///< larger bodies get 413
-  unsigned workers = 32;                           ///< connections served at once
-  int read_timeout_s = 5;        ///< a client that sends nothing this long is dropped
-  int keep_alive_timeout_s = 5;  ///< an idle keep-alive connection is closed after this
+  int port = 8080;                               ///< 0: any free port (see `bind`)
+  std::size_t max_body = std::size_t{64} << 20;  ///< larger bodies get 413
+  unsigned workers = 32;                         ///< connections served at once
+  int read_timeout_s = 5;               ///< a client that sends nothing this long is dropped
+  int keep_alive_timeout_s = 5;         ///< an idle keep-alive connection is closed after this
   std::size_t keep_alive_max = 100000;  ///< requests on one connection
-  std::FILE* log = stderr;       ///< a line per request (method, path, status, µs); null: none
+  std::FILE* log = stderr;  ///< a line per request (method, path, status, µs); null: none
 };
 
 /// Whether `host` names this machine only (127.0.0.0/8, ::1, localhost): listening elsewhere
@@ -71,12 +71,30 @@ class http_server {
     svr_.set_keep_alive_timeout(opts_.keep_alive_timeout_s);
     svr_.set_keep_alive_max_count(opts_.keep_alive_max);
     svr_.set_tcp_nodelay(true);  // small answers go out at once
+    // SO_REUSEADDR for quick restarts, but not httplib's default SO_REUSEPORT, with which a
+    // second server on the same port would bind too and take half the connections.
+    svr_.set_socket_options([this](socket_t fd) {
+      int yes = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      listen_fd_ = fd;
+    });
     using HR = httplib::Server::HandlerResponse;
     // Requests without a body are answered before any routing by pattern.
     svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       detail::serve::request_start = std::chrono::steady_clock::now();
-      if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+      if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+        // A body announced too large is refused before any of it is read (the library would
+        // read until its timeout first), and the connection closed.
+        const auto length = req.get_header_value("Content-Length");
+        if (length.size() > 19 || (!length.empty() && std::stoull(length) > opts_.max_body)) {
+          serve_reply r = detail::serve::error_reply(413, detail::serve::status_text(413));
+          res.status = 413;
+          res.set_header("Connection", "close");
+          res.set_content(r.body, r.content_type);
+          return HR::Handled;
+        }
         return HR::Unhandled;  // the body is read first, then `answer`
+      }
       answer(req, res);
       return HR::Handled;
     });
@@ -87,13 +105,14 @@ class http_server {
     svr_.Put(".*", with_body);
     svr_.Patch(".*", with_body);
     // What httplib refuses itself (413, a malformed request) is answered as JSON too.
-    svr_.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return HR::Unhandled;
-      serve_reply r = detail::serve::error_reply(res.status, detail::serve::status_text(res.status));
-      res.set_content(r.body, r.content_type);
-      return HR::Handled;
-    }));
+    svr_.set_error_handler(
+        httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+          if (!res.body.empty()) return HR::Unhandled;
+          serve_reply r =
+              detail::serve::error_reply(res.status, detail::serve::status_text(res.status));
+          res.set_content(r.body, r.content_type);
+          return HR::Handled;
+        }));
     svr_.set_exception_handler(
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
           serve_reply r = detail::serve::error_reply(500, "internal error");
@@ -101,9 +120,8 @@ class http_server {
           res.set_content(r.body, r.content_type);
         });
     if (opts_.log)
-      svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-        log(req, res);
-      });
+      svr_.set_logger(
+          [this](const httplib::Request& req, const httplib::Response& res) { log(req, res); });
   }
 
   /// Binds the listening socket; returns the port (the one chosen when `port` is 0). Throws
@@ -118,6 +136,9 @@ class http_server {
                          " (in use, or not an address of this machine)");
       port_ = opts_.port;
     }
+    // The library listens with a backlog of 5: a burst of connections would wait for SYN
+    // retries (1 s, then 3 s). Listening again on the socket only raises the backlog.
+    if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
     return port_;
   }
 
@@ -130,8 +151,8 @@ class http_server {
 
  private:
   void answer(const httplib::Request& req, httplib::Response& res) {
-    const serve_request rq{req.method, req.target, req.get_header_value("Authorization"),
-                           req.body};
+    const std::string auth = req.get_header_value("Authorization");
+    const serve_request rq{req.method, req.target, auth, req.body};
     serve_reply r = svc_.handle(rq);
     res.status = r.status;
     for (auto& [k, v] : r.headers) res.set_header(k, v);
@@ -142,15 +163,14 @@ class http_server {
     auto& start = detail::serve::request_start;
     long long us = 0;
     if (start != std::chrono::steady_clock::time_point{})
-      us = std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now() - start)
+      us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
                .count();
     start = {};
     std::string_view path = req.target;
     path = path.substr(0, path.find('?'));
     if (path.size() > 256) path = path.substr(0, 256);
-    std::string line = detail::escape_controls(req.method.substr(0, 16) + " " +
-                                               std::string(path));
+    std::string line = detail::escape_controls(req.method.substr(0, 16) + " " + std::string(path));
     line += " " + std::to_string(res.status) + " " + std::to_string(us) + "us\n";
     std::fwrite(line.data(), 1, line.size(), opts_.log);  // one write: lines never interleave
   }
@@ -159,6 +179,7 @@ class http_server {
   http_options opts_;
   httplib::Server svr_;
   int port_ = -1;
+  socket_t listen_fd_ = -1;
 };
 
 }  // namespace b2bseg

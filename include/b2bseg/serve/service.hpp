@@ -40,10 +40,10 @@ namespace b2bseg {
 
 /// How a service starts and what it keeps.
 struct serve_options {
-  timestamp_us as_of = 0;      ///< `now` at the start (a snapshot's point overrides it)
-  std::uint64_t first_seq = 0;  ///< the number of the last batch the start data holds
-  unsigned threads = 0;        ///< evaluation threads; 0 = all cores
-  std::string token;           ///< when set, every request but health needs `Bearer TOKEN`
+  timestamp_us as_of = 0;               ///< `now` at the start (a snapshot's point overrides it)
+  std::uint64_t first_seq = 0;          ///< the number of the last batch the start data holds
+  unsigned threads = 0;                 ///< evaluation threads; 0 = all cores
+  std::string token;                    ///< when set, every request but health needs `Bearer TOKEN`
   std::uint64_t snapshot_every = 1000;  ///< with a state folder: a snapshot after this many batches
   std::size_t history_bytes = std::size_t{64} << 20;  ///< membership changes kept for `since`
 };
@@ -154,7 +154,9 @@ class service {
   /// sources (they cannot take changes yet).
   service(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
           serve_options o, std::unique_ptr<state_dir> state = nullptr)
-      : file_(std::move(file)), opts_(std::move(o)), state_(std::move(state)),
+      : file_(std::move(file)),
+        opts_(std::move(o)),
+        state_(std::move(state)),
         parser_(base->schema()) {
     const live_options lo{.as_of = opts_.as_of, .lenient = false, .threads = opts_.threads};
     // Both engines at once: each reads every row into texts (most of the start time).
@@ -199,8 +201,7 @@ class service {
                        "batch " + std::to_string(b.seq) + " cannot be applied again: " + r.body);
     if (seq() != b.seq)
       throw data_error(state_ ? state_->log_path() : std::string("log"), 0, 0,
-                       "batch " + std::to_string(b.seq) + " took number " +
-                           std::to_string(seq()));
+                       "batch " + std::to_string(b.seq) + " took number " + std::to_string(seq()));
   }
 
   /// Starts logging batches (after `replay`). No-op without a state folder.
@@ -433,8 +434,8 @@ class service {
     if (file_->segments[seg].entity != e)
       return detail::serve::error_reply(
           404, "segment '" + segment + "' is on entity '" +
-                   data_schema().entities[file_->segments[seg].entity].name + "', not '" +
-                   entity + "'");
+                   data_schema().entities[file_->segments[seg].entity].name + "', not '" + entity +
+                   "'");
     return read([&](const live_engine& en) {
       const row_id r = en.rows().find(e, key);
       if (r == no_row) return detail::serve::error_reply(404, "no " + entity + " '" + key + "'");
@@ -466,8 +467,9 @@ class service {
       } else if (k == "limit" && number && x >= 1) {
         limit = x;
       } else {
-        return error_reply(400, "query: expected since=SEQ and optionally limit=N (N >= 1), "
-                                "both whole numbers");
+        return error_reply(400,
+                           "query: expected since=SEQ and optionally limit=N (N >= 1), "
+                           "both whole numbers");
       }
       if (amp == query.size()) break;
     }
@@ -478,8 +480,7 @@ class service {
     if (*since < history_floor_)
       return error_reply(410, "the changes after seq " + std::to_string(*since) +
                                   " are no longer kept (the oldest kept follow seq " +
-                                  std::to_string(history_floor_) +
-                                  "); read the members again");
+                                  std::to_string(history_floor_) + "); read the members again");
     // Whole batches only, so that a client can go on from the last seq it saw; at least one.
     std::size_t lines = 0;
     auto it = std::upper_bound(history_.begin(), history_.end(), *since,
@@ -535,8 +536,9 @@ class service {
       }
       serve_reply r;
       try {
-        r = broken_ ? detail::serve::error_reply(503, "the server cannot take batches: " + broken_msg_)
-                    : process(*j);
+        r = broken_
+                ? detail::serve::error_reply(503, "the server cannot take batches: " + broken_msg_)
+                : process(*j);
       } catch (const std::exception& e) {
         r = detail::serve::error_reply(500, "internal error");
         if (log_error) log_error(e.what());
@@ -621,16 +623,16 @@ class service {
       if (r.failed()) fail_hard("the second engine refused a batch the first applied");
     }
     if (auto err = s.engine->check(batch))
-      return error_reply(400, "line " + std::to_string(err->line) + ": " + err->message,
-                         err->line);
+      return error_reply(400, "line " + std::to_string(err->line) + ": " + err->message, err->line);
     const std::uint64_t seq = opts_.first_seq + s.engine->current()->batch + 1;
     if (j.log && state_) {
       try {
         state_->append(seq, j.feed);
       } catch (const data_error& e) {
         if (log_error) log_error(e.what());
-        return error_reply(503, "the batch could not be written to the change log; nothing "
-                                "applied");
+        return error_reply(503,
+                           "the batch could not be written to the change log; nothing "
+                           "applied");
       }
     }
     batch_result r = s.engine->apply(batch);
@@ -651,8 +653,8 @@ class service {
 
   serve_reply no_batch() const {
     serve_reply out;
-    out.body = "{\"seq\": " + std::to_string(seq()) +
-               ", \"applied\": 0, \"entered\": 0, \"exited\": 0}\n";
+    out.body =
+        "{\"seq\": " + std::to_string(seq()) + ", \"applied\": 0, \"entered\": 0, \"exited\": 0}\n";
     return out;
   }
 

@@ -72,8 +72,8 @@ class state_dir {
       const std::uint64_t want = out.empty() ? seq + 1 : out.back().seq + 1;
       if (b.seq != want)
         throw data_error(log_path(), 0, 0,
-                         "batch " + std::to_string(b.seq) + " where batch " +
-                             std::to_string(want) + " belongs: the log does not follow the "
+                         "batch " + std::to_string(b.seq) + " where batch " + std::to_string(want) +
+                             " belongs: the log does not follow the "
                              "snapshot (was the folder mixed with another?)");
       out.push_back(std::move(b));
     }
