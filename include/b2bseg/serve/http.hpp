@@ -6,9 +6,13 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/serve/service.hpp"
@@ -55,6 +59,57 @@ inline const char* status_text(int status) noexcept {
       return status >= 500 ? "internal error" : "the request cannot be answered";
   }
 }
+
+/// The request log: lines gathered under a lock and written by a thread of its own every 20 ms
+/// (or past 64 KiB), whole lines only, so that a request costs an append, not a write(2): on a
+/// 2-core machine that system call was a tenth of a look-up's time.
+class line_log {
+ public:
+  explicit line_log(std::FILE* f) : f_(f), thread_([this] { loop(); }) {}
+  line_log(const line_log&) = delete;
+  line_log& operator=(const line_log&) = delete;
+  ~line_log() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void add(std::string_view line) {
+    std::lock_guard<std::mutex> lk(mu_);
+    buf_ += line;
+    if (buf_.size() > (std::size_t{1} << 16)) cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    std::string out;
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      cv_.wait_for(lk, std::chrono::milliseconds(20),
+                   [&] { return stop_ || buf_.size() > (std::size_t{1} << 16); });
+      out.swap(buf_);
+      const bool stop = stop_;
+      lk.unlock();
+      if (!out.empty()) {
+        std::fwrite(out.data(), 1, out.size(), f_);
+        std::fflush(f_);
+        out.clear();
+      }
+      lk.lock();
+      if (stop && buf_.empty()) return;
+    }
+  }
+
+  std::FILE* f_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string buf_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 }  // namespace detail::serve
 
 /// The HTTP front of a `service`. Construct, `bind`, then `run` (blocks) until `stop` (from any
@@ -119,6 +174,7 @@ class http_server {
           res.status = 500;
           res.set_content(r.body, r.content_type);
         });
+    if (opts_.log) log_ = std::make_unique<detail::serve::line_log>(opts_.log);
     if (opts_.log)
       svr_.set_logger(
           [this](const httplib::Request& req, const httplib::Response& res) { log(req, res); });
@@ -172,11 +228,12 @@ class http_server {
     if (path.size() > 256) path = path.substr(0, 256);
     std::string line = detail::escape_controls(req.method.substr(0, 16) + " " + std::string(path));
     line += " " + std::to_string(res.status) + " " + std::to_string(us) + "us\n";
-    std::fwrite(line.data(), 1, line.size(), opts_.log);  // one write: lines never interleave
+    log_->add(line);
   }
 
   service& svc_;
   http_options opts_;
+  std::unique_ptr<detail::serve::line_log> log_;  // before svr_: outlives its workers
   httplib::Server svr_;
   int port_ = -1;
   socket_t listen_fd_ = -1;

@@ -1,0 +1,357 @@
+// Serving benchmark (issue 12): `b2bseg serve`'s service and HTTP server in this process on a free
+// 127.0.0.1 port, over the bench suite's dataset and segments, driven by clients over real
+// sockets. Each benchmark runs for a bounded time (B2BSEG_BENCH_SECONDS, default 5) and reports
+// latency percentiles and rates as counters. Every run checks its answers: each look-up is a 200
+// naming its key; sampled profiles list exactly the segments an evaluation puts them in; every
+// batch is answered with the next number; after the batches, every segment's members equal a
+// full evaluation of the changed rows.
+//
+//   build/bench/bench_serve                                  # 100k people (generated once)
+//   B2BSEG_BENCH_PEOPLE=1000000 build/bench/bench_serve      # the issue's scale
+#include <b2bseg/b2bseg.hpp>
+#include <b2bseg/serve/http.hpp>
+#include <b2bseg/serve/service.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_from_env() {
+  const char* s = std::getenv("B2BSEG_BENCH_SECONDS");
+  const double v = s ? std::atof(s) : 5.0;
+  return v > 0 ? v : 5.0;
+}
+
+struct world {
+  std::shared_ptr<const b2bseg::graph> g;
+  std::shared_ptr<const b2bseg::bound_file> f;
+  b2bseg::timestamp_us as_of = 0;
+  std::vector<std::string> people;
+  b2bseg::evaluation start;  ///< every segment as of `as_of`, before any change
+};
+
+world& the_world() {
+  static world* w = [] {
+    auto* x = new world;
+    const bench::dataset& d = bench::cached_dataset(bench::people_from_env(100000));
+    x->g = std::make_shared<const b2bseg::graph>(b2bseg::load_dataset(d.dir));
+    std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "suite" / "b2bseg_suite.seg");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    x->f = std::make_shared<const b2bseg::bound_file>(
+        b2bseg::compile_segments(ss.str(), x->g->schema(), "b2bseg_suite.seg"));
+    b2bseg::parse_timestamp("2026-11-22T00:00:00Z", x->as_of);
+    const b2bseg::entity_id p = x->g->schema().find_entity("person");
+    for (b2bseg::row_id r = 0; r < x->g->rows(p); ++r) x->people.emplace_back(x->g->key(p, r));
+    x->start = b2bseg::evaluate(*x->g, *x->f, {.as_of = x->as_of, .threads = 0, .segments = {}});
+    return x;
+  }();
+  return *w;
+}
+
+/// A service with its HTTP server on a free loopback port, logging to /dev/null (the cost of
+/// the log line stays in), with or without a state folder.
+class server {
+ public:
+  explicit server(bool durable) {
+    world& w = the_world();
+    b2bseg::serve_options so;
+    so.as_of = w.as_of;
+    so.threads = 2;
+    so.snapshot_every = 0;  // only at the end: a snapshot of 1M people takes seconds
+    std::unique_ptr<b2bseg::state_dir> st;
+    if (durable) {
+      dir_ = bench::data_root() / "serve-state";
+      std::filesystem::remove_all(dir_);
+      st = std::make_unique<b2bseg::state_dir>(dir_.string());
+      st->open_log();
+    }
+    svc_ = std::make_unique<b2bseg::service>(w.g, w.f, so, std::move(st));
+    log_ = std::fopen("/dev/null", "w");
+    b2bseg::http_options ho;
+    ho.port = 0;
+    ho.log = log_;
+    http_ = std::make_unique<b2bseg::http_server>(*svc_, ho);
+    port_ = http_->bind();
+    thread_ = std::thread([this] { http_->run(); });
+    while (!http_->running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~server() {
+    http_->stop();
+    thread_.join();
+    svc_->shutdown(false);
+    std::fclose(log_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  int port() const { return port_; }
+  b2bseg::service& svc() { return *svc_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<b2bseg::service> svc_;
+  std::FILE* log_ = nullptr;
+  std::unique_ptr<b2bseg::http_server> http_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+/// A keep-alive HTTP/1.1 client over one blocking socket, as light as a load generator can be
+/// (a send and a recv or two per request), so that the server, not the client, is measured.
+class raw_client {
+ public:
+  explicit raw_client(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int yes = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~raw_client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  /// GET `target`; the status (-1 on a broken connection) and the body in `body`.
+  int get(const std::string& target, std::string& body) {
+    req_ = "GET " + target + " HTTP/1.1\r\nHost: b\r\n\r\n";
+    if (fd_ < 0 || ::send(fd_, req_.data(), req_.size(), MSG_NOSIGNAL) != (ssize_t)req_.size())
+      return -1;
+    buf_.clear();
+    std::size_t head = std::string::npos, need = 0;
+    for (;;) {
+      if (head == std::string::npos) {
+        head = buf_.find("\r\n\r\n");
+        if (head != std::string::npos) {
+          const auto cl = buf_.find("Content-Length: ");
+          need = head + 4 + (cl < head ? std::stoul(buf_.substr(cl + 16)) : 0);
+        }
+      }
+      if (head != std::string::npos && buf_.size() >= need) break;
+      char b[16384];
+      const ssize_t r = ::recv(fd_, b, sizeof b, 0);
+      if (r <= 0) return -1;
+      buf_.append(b, static_cast<std::size_t>(r));
+    }
+    body.assign(buf_, head + 4, need - head - 4);
+    return buf_.size() > 12 ? std::atoi(buf_.c_str() + 9) : -1;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string req_, buf_;
+};
+
+/// Batch `i` of 100 changes: 90 event inserts for random people, 10 lead score upserts.
+std::string event_batch(std::uint64_t i) {
+  const world& w = the_world();
+  std::mt19937_64 r(i * 7919 + 1);
+  std::string s;
+  const std::string ts = b2bseg::format_timestamp(w.as_of - 3'600'000'000LL);
+  for (int k = 0; k < 100; ++k) {
+    const std::string& p = w.people[r() % w.people.size()];
+    if (k % 10 == 9)
+      s += "{\"op\": \"upsert\", \"entity\": \"person\", \"row\": {\"person_id\": \"" + p +
+           "\", \"lead_score\": " + std::to_string(r() % 100) + "}}\n";
+    else
+      s += "{\"op\": \"insert\", \"entity\": \"event\", \"row\": {\"person_id\": \"" + p +
+           "\", \"type\": \"web.pageview\", \"timestamp\": \"" + ts + "\"}}\n";
+  }
+  return s;
+}
+
+void percentiles(benchmark::State& state, std::vector<double>& ms, const std::string& prefix) {
+  std::sort(ms.begin(), ms.end());
+  if (ms.empty()) return;
+  state.counters[prefix + "p50_ms"] = ms[ms.size() / 2];
+  state.counters[prefix + "p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+}
+
+/// The profiles of `sample` people list exactly the segments the start evaluation puts them in.
+bool check_profiles(benchmark::State& state, int port) {
+  world& w = the_world();
+  httplib::Client c("127.0.0.1", port);
+  const b2bseg::entity_id p = w.g->schema().find_entity("person");
+  std::mt19937 r(99);
+  for (int k = 0; k < 200; ++k) {
+    const b2bseg::row_id row = static_cast<b2bseg::row_id>(r() % w.people.size());
+    std::string want = "\"segments\": [";
+    bool first = true;
+    for (const auto& seg : w.f->segments) {
+      if (seg.entity != p) continue;
+      for (const auto& res : w.start.segments)
+        if (res.name == seg.name && res.members.contains(row)) {
+          want += (first ? "\"" : ", \"") + seg.name + "\"";
+          first = false;
+        }
+    }
+    want += "]";
+    auto a = c.Get("/v1/profiles/person/" + w.people[row]);
+    if (!bench::check_true(state, a && a->status == 200 && a->body.find(want) != std::string::npos,
+                           "profile of " + w.people[row]))
+      return false;
+  }
+  return true;
+}
+
+/// `clients` keep-alive clients look up random people for the bench's time; p50/p99 per
+/// look-up and look-ups per second. With `changes_per_s`, a writer posts 100-change durable
+/// batches at that rate meanwhile (and batch latency is reported too).
+void run_lookups(benchmark::State& state, int clients, double changes_per_s) {
+  world& w = the_world();
+  const bool durable = changes_per_s > 0;
+  server s(durable);
+  if (!durable && !check_profiles(state, s.port())) return;
+  const double seconds = seconds_from_env();
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  std::vector<double> batch_ms;
+  std::atomic<bool> failed{false};
+  std::atomic<std::uint64_t> batches{0};
+  for (auto _ : state) {
+    const auto end = clock_type::now() + std::chrono::duration<double>(seconds);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < clients; ++t)
+      ts.emplace_back([&, t] {
+        raw_client c(s.port());
+        std::mt19937_64 r(static_cast<std::uint64_t>(t) + 1);
+        auto& mine = lat[static_cast<std::size_t>(t)];
+        std::string body;
+        while (clock_type::now() < end) {
+          const std::string& key = w.people[r() % w.people.size()];
+          const auto t0 = clock_type::now();
+          const int status = c.get("/v1/profiles/person/" + key, body);
+          mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+          if (status != 200 || body.find(key) == std::string::npos) failed = true;
+        }
+      });
+    std::thread writer;
+    if (durable)
+      writer = std::thread([&] {
+        httplib::Client c("127.0.0.1", s.port());
+        c.set_keep_alive(true);
+        c.set_tcp_nodelay(true);
+        const auto every = std::chrono::duration<double>(100.0 / changes_per_s);
+        auto next = clock_type::now();
+        while (clock_type::now() < end) {
+          std::this_thread::sleep_until(next);
+          next += std::chrono::duration_cast<clock_type::duration>(every);
+          const std::string body = event_batch(batches);
+          const auto t0 = clock_type::now();
+          auto a = c.Post("/v1/changes", body, "application/x-ndjson");
+          batch_ms.push_back(
+              std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+          if (!a || a->status != 200 ||
+              a->body.rfind("{\"seq\": " + std::to_string(batches + 1) + ",", 0) != 0)
+            failed = true;
+          ++batches;
+        }
+      });
+    for (auto& t : ts) t.join();
+    if (writer.joinable()) writer.join();
+  }
+  bench::check_true(state, !failed, "every look-up and batch answered right");
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  state.counters["lookups_per_s"] = static_cast<double>(all.size()) / seconds;
+  percentiles(state, all, "");
+  if (durable) {
+    state.counters["batches"] = static_cast<double>(batches);
+    state.counters["changes_per_s"] = 100.0 * static_cast<double>(batches) / seconds;
+    percentiles(state, batch_ms, "batch_");
+    bench::check(state, "seq", s.svc().seq(), batches.load());
+  }
+}
+
+void BM_profile_lookups(benchmark::State& state) {
+  run_lookups(state, 8, 0);
+}
+BENCHMARK(BM_profile_lookups)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_profile_lookups_while_streaming(benchmark::State& state) {
+  run_lookups(state, 8, 10000);
+}
+BENCHMARK(BM_profile_lookups_while_streaming)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+/// Durable batches of 100 changes one after another: latency from POST to answer, fsync of the
+/// log included. Then every segment's members equal a full evaluation of the changed rows.
+void BM_durable_batches_of_100(benchmark::State& state) {
+  world& w = the_world();
+  server s(true);
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_keep_alive(true);
+  c.set_tcp_nodelay(true);
+  const double seconds = seconds_from_env();
+  std::vector<double> ms;
+  std::uint64_t n = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    const auto end = clock_type::now() + std::chrono::duration<double>(seconds);
+    while (clock_type::now() < end) {
+      const std::string body = event_batch(n);
+      const auto t0 = clock_type::now();
+      auto a = c.Post("/v1/changes", body, "application/x-ndjson");
+      ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+      ok = ok && a && a->status == 200 &&
+           a->body.rfind("{\"seq\": " + std::to_string(n + 1) + ",", 0) == 0;
+      ++n;
+    }
+  }
+  if (!bench::check_true(state, ok, "every batch answered with the next number")) return;
+  percentiles(state, ms, "");
+  state.counters["batches_per_s"] = static_cast<double>(n) / seconds;
+  // The same rows, built and evaluated from scratch: each segment's member list must match.
+  b2bseg::live_engine ref(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 0});
+  b2bseg::change_parser parser(ref.schema());
+  std::vector<b2bseg::change> all;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::istringstream in(event_batch(i));
+    std::string line;
+    while (std::getline(in, line)) all.push_back(std::get<b2bseg::change>(parser.parse(line, 1)));
+  }
+  ref.apply(all);
+  const b2bseg::live_snapshot m = ref.materialize();
+  const auto ev = b2bseg::evaluate(m.data, *w.f, {.as_of = m.now, .threads = 0, .segments = {}});
+  for (const auto& r : ev.segments) {
+    if (!m.data.schema().entities[r.entity].key) continue;
+    std::vector<std::string> want, got;
+    for (auto it = r.members.begin(); it != r.members.end(); ++it)
+      want.emplace_back(m.data.key(r.entity, *it));
+    auto a = c.Get("/v1/segments/" + r.name + "/members");
+    if (!bench::check_true(state, a && a->status == 200, r.name + " members")) return;
+    std::istringstream in(a->body);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) got.push_back(line);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    if (!bench::check_true(state, want == got, r.name + " members after the batches")) return;
+  }
+}
+BENCHMARK(BM_durable_batches_of_100)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
