@@ -114,7 +114,7 @@ inline std::string sha256(std::string_view s) {
 struct history_entry {
   std::uint64_t seq = 0;
   std::size_t lines = 0;
-  std::string text;
+  std::shared_ptr<const std::string> text;  ///< shared, so a reader copies it outside the lock
 };
 
 }  // namespace detail::serve
@@ -474,22 +474,26 @@ class service {
       if (amp == query.size()) break;
     }
     if (!since) return error_reply(400, "query: since=SEQ is required");
+    // Whole batches only, so that a client can go on from the last seq it saw; at least one.
+    std::vector<std::shared_ptr<const std::string>> texts;
+    {
+      std::lock_guard<std::mutex> lk(hmu_);
+      if (*since < history_floor_)
+        return error_reply(410, "the changes after seq " + std::to_string(*since) +
+                                    " are no longer kept (the oldest kept follow seq " +
+                                    std::to_string(history_floor_) + "); read the members again");
+      std::size_t lines = 0;
+      auto it = std::upper_bound(history_.begin(), history_.end(), *since,
+                                 [](std::uint64_t s, const auto& h) { return s < h.seq; });
+      for (; it != history_.end(); ++it) {
+        if (lines && lines + it->lines > limit) break;
+        texts.push_back(it->text);
+        lines += it->lines;
+      }
+    }
     serve_reply r;
     r.content_type = "application/x-ndjson";
-    std::lock_guard<std::mutex> lk(hmu_);
-    if (*since < history_floor_)
-      return error_reply(410, "the changes after seq " + std::to_string(*since) +
-                                  " are no longer kept (the oldest kept follow seq " +
-                                  std::to_string(history_floor_) + "); read the members again");
-    // Whole batches only, so that a client can go on from the last seq it saw; at least one.
-    std::size_t lines = 0;
-    auto it = std::upper_bound(history_.begin(), history_.end(), *since,
-                               [](std::uint64_t s, const auto& h) { return s < h.seq; });
-    for (; it != history_.end(); ++it) {
-      if (lines && lines + it->lines > limit) break;
-      r.body += it->text;
-      lines += it->lines;
-    }
+    for (const auto& t : texts) r.body += *t;
     return r;
   }
 
@@ -661,15 +665,17 @@ class service {
   // Keeps the batch's membership changes for `GET /v1/changes`, the oldest dropped past the
   // history's size.
   void remember(const batch_result& r, std::uint64_t seq) {
+    std::string text;
+    detail::live::append_batch_lines(text, *file_, r, 0, seq, "seq");
     detail::serve::history_entry h;
     h.seq = seq;
-    detail::live::append_batch_lines(h.text, *file_, r, 0, seq, "seq");
     h.lines = r.changes.size() + 1;
+    h.text = std::make_shared<const std::string>(std::move(text));
     std::lock_guard<std::mutex> lk(hmu_);
-    history_size_ += h.text.size();
+    history_size_ += h.text->size();
     history_.push_back(std::move(h));
     while (history_size_ > opts_.history_bytes && history_.size() > 1) {
-      history_size_ -= history_.front().text.size();
+      history_size_ -= history_.front().text->size();
       history_floor_ = history_.front().seq;
       history_.pop_front();
     }
