@@ -165,6 +165,13 @@ class batch_log {
   /// On failure the file is cut back to where it was and data_error is thrown: the batch must
   /// then not be applied. O(text).
   void append(std::uint64_t seq, std::string_view feed) {
+    write(seq, feed);
+    flush();
+  }
+
+  /// The first half of `append`: the record written (not yet flushed). On failure the file is
+  /// cut back to where it was and data_error is thrown.
+  void write(std::uint64_t seq, std::string_view feed) {
     namespace ds = detail::serve;
     if (feed.size() > 0xffffffffu) throw data_error(path_, 0, 0, "a batch over 4 GiB");
     ds::record_header h{ds::record_magic, static_cast<std::uint32_t>(feed.size()), seq, 0};
@@ -173,8 +180,6 @@ class batch_log {
     rec.append(feed);
     try {
       ds::write_all(fd_, rec.data(), rec.size(), path_);
-      if (::fdatasync(fd_) != 0)
-        throw data_error(path_, 0, 0, std::string("cannot flush: ") + std::strerror(errno));
     } catch (...) {
       if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
         // The torn record is cut off at the next start (its checksum fails).
@@ -183,6 +188,13 @@ class batch_log {
     }
     size_ += rec.size();
     ++records_;
+  }
+
+  /// The second half: what was written is on disk when this returns (fdatasync). Throws
+  /// data_error when the disk refuses; what was written since the last flush may then be lost.
+  void flush() {
+    if (::fdatasync(fd_) != 0)
+      throw data_error(path_, 0, 0, std::string("cannot flush: ") + std::strerror(errno));
   }
 
   /// Replaces the log with an empty one (after a snapshot that holds every batch so far): written

@@ -154,10 +154,11 @@ class service {
   /// sources (they cannot take changes yet).
   service(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
           serve_options o, std::unique_ptr<state_dir> state = nullptr)
-      : file_(std::move(file)),
+      : schema_(base->schema()),
+        file_(std::move(file)),
         opts_(std::move(o)),
         state_(std::move(state)),
-        parser_(base->schema()) {
+        parser_(schema_) {
     const live_options lo{.as_of = opts_.as_of, .lenient = false, .threads = opts_.threads};
     // Both engines at once: each reads every row into texts (most of the start time).
     std::exception_ptr failed;
@@ -184,7 +185,8 @@ class service {
   service& operator=(const service&) = delete;
   ~service() { shutdown(false); }
 
-  const schema& data_schema() const noexcept { return sides_[0].engine->schema(); }
+  /// The dataset's schema (the service's own copy: an engine's changes at compaction).
+  const schema& data_schema() const noexcept { return schema_; }
   const bound_file& segments() const noexcept { return *file_; }
 
   /// The number of the last batch applied. O(1).
@@ -629,17 +631,33 @@ class service {
     if (auto err = s.engine->check(batch))
       return error_reply(400, "line " + std::to_string(err->line) + ": " + err->message, err->line);
     const std::uint64_t seq = opts_.first_seq + s.engine->current()->batch + 1;
+    // Logged before it is applied; the flush to disk runs while the engine applies it, and
+    // the batch is published and answered only once both are done.
+    std::future<void> flushed;
     if (j.log && state_) {
       try {
-        state_->append(seq, j.feed);
+        state_->write(seq, j.feed);
       } catch (const data_error& e) {
         if (log_error) log_error(e.what());
         return error_reply(503,
                            "the batch could not be written to the change log; nothing "
                            "applied");
       }
+      flushed = std::async(std::launch::async, [this] { state_->flush(); });
     }
     batch_result r = s.engine->apply(batch);
+    if (flushed.valid()) {
+      try {
+        flushed.get();
+      } catch (const data_error& e) {
+        // Applied to the engine nobody reads, but not durable: never published. The engines
+        // now differ, so no batch can be taken any more; reads go on.
+        broken_msg_ = std::string("the change log cannot be flushed: ") + e.what();
+        broken_ = true;
+        if (log_error) log_error(broken_msg_);
+        return error_reply(503, "the batch could not be flushed to disk; nothing applied");
+      }
+    }
     if (r.failed())  // checked above: only an engine failure can get here, after logging
       fail_hard("a checked batch failed: " +
                 (r.errors.empty() ? std::string("?") : r.errors.front().message));
@@ -681,6 +699,7 @@ class service {
     }
   }
 
+  schema schema_;  // before parser_, which keeps a reference
   std::shared_ptr<const bound_file> file_;
   serve_options opts_;
   std::unique_ptr<state_dir> state_;

@@ -85,6 +85,10 @@ class state_dir {
 
   /// Appends batch `seq` and flushes it to disk. Throws data_error (then nothing is logged).
   void append(std::uint64_t seq, std::string_view feed) { log_->append(seq, feed); }
+  /// `append` in two halves, so that the flush can overlap other work: `write` (throws
+  /// data_error, then nothing is logged), then `flush` (throws data_error: the disk refused).
+  void write(std::uint64_t seq, std::string_view feed) { log_->write(seq, feed); }
+  void flush() { log_->flush(); }
 
   /// Writes `g` as the snapshot at `point` (aside, flushed, renamed into place, the folder
   /// flushed), then empties the log. Throws data_error; what was here stays valid.
