@@ -55,11 +55,8 @@ world& the_world() {
     auto* x = new world;
     const bench::dataset& d = bench::cached_dataset(bench::people_from_env(100000));
     x->g = std::make_shared<const b2bseg::graph>(b2bseg::load_dataset(d.dir));
-    std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "suite" / "b2bseg_suite.seg");
-    std::stringstream ss;
-    ss << in.rdbuf();
     x->f = std::make_shared<const b2bseg::bound_file>(
-        b2bseg::compile_segments(ss.str(), x->g->schema(), "b2bseg_suite.seg"));
+        b2bseg::compile_segments(bench::suite_segments_text(), x->g->schema(), "b2bseg_suite.seg"));
     b2bseg::parse_timestamp("2026-11-22T00:00:00Z", x->as_of);
     const b2bseg::entity_id p = x->g->schema().find_entity("person");
     for (b2bseg::row_id r = 0; r < x->g->rows(p); ++r) x->people.emplace_back(x->g->key(p, r));

@@ -153,6 +153,14 @@ inline void settle_malloc() {
   std::free(p);
 }
 
+/// The text of the bench suite's segments file, bench/suite/b2bseg_suite.seg.
+inline std::string suite_segments_text() {
+  std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "suite" / "b2bseg_suite.seg");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 /// Records an error (once) and returns false when `got != want`. Use as
 /// `if (!bench::check(state, "count", got, want)) break;` (or return, outside the loop).
 template <class T, class U>

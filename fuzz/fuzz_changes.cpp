@@ -14,40 +14,12 @@
 
 #include "b2bseg/live/feed.hpp"
 #include "b2bseg/live/rows.hpp"
-#include "b2bseg/load/graph_builder.hpp"
-#include "b2bseg/storage/schema_json.hpp"
+#include "small_graph.hpp"
 
 namespace {
 
 const b2bseg::graph& base() {
-  static const b2bseg::graph g = [] {
-    b2bseg::graph_builder b(b2bseg::parse_schema(R"J({
-  "entities": {
-    "account": {
-      "file": "account.csv", "key": "account_id",
-      "attributes": { "name": "string", "employees": "int", "revenue": "float",
-                      "customer": "bool", "tags": "string[]", "created_at": "timestamp" },
-      "links": { "parent": { "column": "parent_id", "to": "account", "reverse": "subsidiaries" } }
-    },
-    "person": {
-      "file": "person.csv", "key": "person_id",
-      "attributes": { "email": "string", "score": "int" },
-      "links": { "account": { "column": "account_id", "to": "account", "reverse": "people" } }
-    },
-    "event": {
-      "file": "event.csv",
-      "attributes": { "type": "string", "at": { "type": "timestamp", "column": "timestamp" } },
-      "links": { "person": { "column": "person_id", "to": "person", "reverse": "events" } }
-    }
-  }
-})J",
-                                                 "schema.json"));
-    b.add_row("account", {{"account_id", "A1"}, {"employees", "10"}, {"tags", "x|y"}});
-    b.add_row("account", {{"account_id", "A2"}, {"parent_id", "A1"}, {"revenue", "2.5"}});
-    b.add_row("person", {{"person_id", "P1"}, {"account_id", "A1"}, {"score", "7"}});
-    b.add_row("event", {{"person_id", "P1"}, {"type", "t"}, {"timestamp", "2026-01-01"}});
-    return b.build();
-  }();
+  static const b2bseg::graph g = fuzz_support::small_graph();
   return g;
 }
 

@@ -13,40 +13,14 @@
 #include <string_view>
 
 #include "b2bseg/b2bseg.hpp"
-#include "b2bseg/load/graph_builder.hpp"
 #include "b2bseg/serve/service.hpp"
-#include "b2bseg/storage/schema_json.hpp"
+#include "small_graph.hpp"
 
 namespace {
 
 b2bseg::service& svc() {
   static b2bseg::service* s = [] {
-    b2bseg::graph_builder b(b2bseg::parse_schema(R"J({
-  "entities": {
-    "account": {
-      "file": "account.csv", "key": "account_id",
-      "attributes": { "name": "string", "employees": "int", "revenue": "float",
-                      "customer": "bool", "tags": "string[]", "created_at": "timestamp" }
-    },
-    "person": {
-      "file": "person.csv", "key": "person_id",
-      "attributes": { "email": "string", "score": "int" },
-      "links": { "account": { "column": "account_id", "to": "account", "reverse": "people" } }
-    },
-    "event": {
-      "file": "event.csv",
-      "attributes": { "type": "string", "at": { "type": "timestamp", "column": "timestamp" } },
-      "links": { "person": { "column": "person_id", "to": "person", "reverse": "events" } }
-    }
-  }
-})J",
-                                                 "schema.json"));
-    b.add_row("account", {{"account_id", "A1"}, {"employees", "10"}, {"tags", "x|y"}});
-    b.add_row("account", {{"account_id", "A/2"}, {"revenue", "2.5"}, {"customer", "true"}});
-    b.add_row("person", {{"person_id", "P1"}, {"account_id", "A1"}, {"score", "7"}});
-    b.add_row("person", {{"person_id", "P 2"}, {"account_id", "A/2"}, {"email", "x@y"}});
-    b.add_row("event", {{"person_id", "P1"}, {"type", "t"}, {"timestamp", "2026-01-01"}});
-    auto g = std::make_shared<const b2bseg::graph>(b.build());
+    auto g = std::make_shared<const b2bseg::graph>(fuzz_support::small_graph());
     auto f = std::make_shared<const b2bseg::bound_file>(b2bseg::compile_segments(
         "segment big on account where employees > 5 or customer\n"
         "segment scored on person where score >= 5 and account.in_segment(\"big\")\n"

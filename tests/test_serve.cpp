@@ -773,6 +773,63 @@ TEST(ServeBadInput, AThousandConnectionsAtOnce) {
   EXPECT_EQ(s.client().Get("/v1/health")->status, 200);
 }
 
+// --- the log ----------------------------------------------------------------------------------
+
+TEST(ServeLog, TornTailIsCutAndDamageIsNamed) {
+  temp_dir tmp;
+  const std::string path = (tmp.path() / "changes.log").string();
+  {
+    batch_log log(path);
+    log.append(5, "{\"op\": \"commit\"}\n");
+    log.append(6, "second");
+    log.append(7, "third, torn below");
+  }
+  const std::string whole = read_file(path);
+  log_contents c = batch_log::recover(path);
+  ASSERT_EQ(c.batches.size(), 3u);
+  EXPECT_EQ(c.batches[1].seq, 6u);
+  EXPECT_EQ(c.batches[1].feed, "second");
+  EXPECT_EQ(c.dropped_bytes, 0u);
+  // Every cut inside the last record drops just that record, and the file is cut back.
+  const std::size_t last = whole.size() - (24 + std::string("third, torn below").size());
+  for (std::size_t cut = last + 1; cut < whole.size(); cut += 7) {
+    tmp.write("changes.log", whole.substr(0, cut));
+    c = batch_log::recover(path);
+    ASSERT_EQ(c.batches.size(), 2u) << cut;
+    EXPECT_EQ(c.dropped_bytes, cut - last);
+    EXPECT_EQ(read_file(path).size(), last);
+    batch_log again(path);  // appending after the cut makes a whole log again
+    again.append(7, "third again");
+    EXPECT_EQ(batch_log::recover(path).batches.back().feed, "third again");
+  }
+  // A flipped byte fails that record's checksum: it and what follows are dropped.
+  std::string bad = whole;
+  bad[last - 3] ^= 0x20;
+  tmp.write("changes.log", bad);
+  c = batch_log::recover(path);
+  EXPECT_EQ(c.batches.size(), 1u);
+  // Records out of order, another file, another version: named errors.
+  {
+    tmp.write("changes.log", whole.substr(0, 16));
+    batch_log l(path);
+    l.append(3, "a");
+    l.append(9, "b");
+  }
+  EXPECT_THROW(batch_log::recover(path), data_error);
+  tmp.write("changes.log", "not a log at all");
+  EXPECT_THROW(batch_log::recover(path), data_error);
+  std::string v2 = whole;
+  v2[8] = 2;
+  tmp.write("changes.log", v2);
+  try {
+    batch_log::recover(path);
+    ADD_FAILURE() << "version 2 read";
+  } catch (const data_error& e) {
+    EXPECT_NE(std::string(e.what()).find("version 2"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(batch_log::recover((tmp.path() / "absent.log").string()).batches.empty());
+}
+
 // --- the command: durability under SIGKILL ----------------------------------------------------
 
 namespace {

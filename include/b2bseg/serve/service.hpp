@@ -28,6 +28,7 @@
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/parse.hpp"
 #include "b2bseg/detail/json.hpp"
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/inspect/why.hpp"
 #include "b2bseg/live/engine.hpp"
 #include "b2bseg/live/feed.hpp"
@@ -163,6 +164,7 @@ class service {
     // Both engines at once: each reads every row into texts (most of the start time).
     std::exception_ptr failed;
     std::thread second([&] {
+      detail::tsan_after();  // see write_loop
       try {
         sides_[1].engine = std::make_unique<live_engine>(base, file_, lo);
       } catch (...) {
@@ -517,6 +519,10 @@ class service {
   }
 
   void write_loop() {
+    // Under ThreadSanitizer: this thread's stack may be one an earlier thread had, which TBB's
+    // workers read in code TSan cannot see (libtbb is not instrumented); taking the workers'
+    // hand-offs first orders those reads before this thread's writes (exec/parallel.hpp).
+    detail::tsan_after();
     for (;;) {
       std::unique_ptr<job> j;
       {
@@ -549,8 +555,12 @@ class service {
         r = detail::serve::error_reply(500, "internal error");
         if (log_error) log_error(e.what());
       }
+      const bool logged = j->log;
       j->done.set_value(std::move(r));
-      if (!broken_ && state_ && opts_.snapshot_every && since_snapshot_ >= opts_.snapshot_every) {
+      // Only after a logged batch: a snapshot during the replay would empty the log of the
+      // batches still to replay (and race with `open_log`).
+      if (logged && !broken_ && state_ && opts_.snapshot_every &&
+          since_snapshot_ >= opts_.snapshot_every) {
         try {
           save_snapshot();
         } catch (const std::exception& e) {
@@ -664,7 +674,7 @@ class service {
     lk.unlock();
     read_.store(w, std::memory_order_release);
     pending_ = std::move(batch);
-    ++since_snapshot_;
+    since_snapshot_ += j.log;
     remember(r, seq);
     serve_reply out;
     out.body = "{\"seq\": " + std::to_string(seq) + ", \"applied\": " + std::to_string(r.applied) +
