@@ -5,6 +5,8 @@
 #   scripts/test.sh --sanitize thread     # TSan build in build-tsan/
 #   scripts/test.sh --label large         # also the long, large-scale tests
 # Extra arguments after -- go to ctest (e.g. -- -R Store).
+# B2BSEG_BUILD_TARGETS="b2bseg_cli test_store ..." builds only those targets (CI's TSan step: the
+# binaries its -R filter selects; tests of binaries not built are named *_NOT_BUILT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitize=""; labels_exclude="large"; ctest_args=()
@@ -27,7 +29,12 @@ case "$sanitize" in
 esac
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=$type -DB2BSEG_SANITIZE="$sanitize" -DB2BSEG_BUILD_BENCH=$bench \
   -DB2BSEG_WERROR=$werror >/dev/null
-cmake --build "$build" -j2
+if [[ -n "${B2BSEG_BUILD_TARGETS:-}" ]]; then
+  # shellcheck disable=SC2086  # a space-separated list of targets
+  cmake --build "$build" -j2 --target ${B2BSEG_BUILD_TARGETS}
+else
+  cmake --build "$build" -j2
+fi
 args=(--test-dir "$build" -j2 --output-on-failure)
 if [[ "$sanitize" == thread ]]; then
   export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
