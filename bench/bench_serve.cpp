@@ -96,6 +96,7 @@ class server {
   ~server() {
     http_->stop();
     thread_.join();
+    http_.reset();  // its log thread writes to log_ until it goes
     svc_->shutdown(false);
     std::fclose(log_);
     if (!dir_.empty()) std::filesystem::remove_all(dir_);

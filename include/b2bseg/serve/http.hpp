@@ -28,7 +28,9 @@ struct http_options {
   int read_timeout_s = 5;               ///< a client that sends nothing this long is dropped
   int keep_alive_timeout_s = 5;         ///< an idle keep-alive connection is closed after this
   std::size_t keep_alive_max = 100000;  ///< requests on one connection
-  std::FILE* log = stderr;  ///< a line per request (method, path, status, µs); null: none
+  /// A line per request (method, path, status, µs); null: none. Not owned: it must stay open
+  /// until the server is destroyed (its log thread writes until then).
+  std::FILE* log = stderr;
 };
 
 /// Whether `host` names this machine only (127.0.0.0/8, ::1, localhost): listening elsewhere
