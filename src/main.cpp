@@ -10,9 +10,9 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
-#include <csignal>
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <mutex>
 #include <thread>
 
@@ -738,7 +738,6 @@ int run_generate(std::uint64_t people, std::uint64_t seed, const std::string& ou
   return 0;
 }
 
-
 // --- serve ------------------------------------------------------------------------------------
 struct serve_args {
   std::string data, segments, listen = "127.0.0.1:8080", state, token_file, as_of;
@@ -766,14 +765,9 @@ std::pair<std::string, int> parse_listen(const std::string& s) {
 
 /// The token of --token-file: its text without surrounding white space; never empty.
 std::string read_token(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
+  std::string t = read_text_file(path);
   const auto first = t.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    throw usage_error("--token-file: '" + path + "' holds no token");
+  if (first == std::string::npos) throw usage_error("--token-file: '" + path + "' holds no token");
   t = t.substr(first, t.find_last_not_of(" \t\r\n") - first + 1);
   if (t.find_first_of(" \t\r\n") != std::string::npos || t.size() > 4096)
     throw usage_error("--token-file: the token must be one word of at most 4096 bytes");
@@ -806,7 +800,9 @@ int run_serve(const serve_args& a) {
   if (!a.state.empty()) state = std::make_unique<b2bseg::state_dir>(a.state);
   std::shared_ptr<const b2bseg::graph> g;
   b2bseg::bound_file f;
-  if (state && state->has_snapshot()) {
+  std::uint64_t dropped = 0;  // bytes of a torn last log record, cut off
+  const bool resumed = state && state->has_snapshot();
+  if (resumed) {
     // The state folder holds the data as the last run left it: --data only named the start.
     f = compile_file(state->snapshot_path(), a.segments);
     g = std::make_shared<const b2bseg::graph>(state->open(point));
@@ -814,13 +810,10 @@ int run_serve(const serve_args& a) {
       std::fprintf(stderr, "serve: --as-of ignored: resuming from %s, now %s\n", a.state.c_str(),
                    b2bseg::format_timestamp(point.now).c_str());
   } else {
-    if (state) {
-      std::uint64_t dropped = 0;
-      if (!state->recover(0, dropped).empty())
-        throw b2bseg::data_error(state->log_path(), 0, 0,
-                                 "a change log without the snapshot it follows; restore "
-                                 "snapshot.b2bs or start from an empty folder");
-    }
+    if (state && !state->recover(0, dropped).empty())
+      throw b2bseg::data_error(state->log_path(), 0, 0,
+                               "a change log without the snapshot it follows; restore "
+                               "snapshot.b2bs or start from an empty folder");
     b2bseg::schema schema;
     f = compile_file(a.data, a.segments, &schema);
     b2bseg::load_report rep;
@@ -830,14 +823,11 @@ int run_serve(const serve_args& a) {
     if (state) state->save(*g, point);
   }
   std::vector<b2bseg::logged_batch> replay;
-  if (state) {
-    std::uint64_t dropped = 0;
-    replay = state->recover(point.seq, dropped);
-    if (dropped)
-      std::fprintf(stderr,
-                   "serve: %s: cut off a torn last record (%llu bytes; it was never answered)\n",
-                   state->log_path().c_str(), (unsigned long long)dropped);
-  }
+  if (resumed) replay = state->recover(point.seq, dropped);  // fresh: the log was read above
+  if (dropped)
+    std::fprintf(stderr,
+                 "serve: %s: cut off a torn last record (%llu bytes; it was never answered)\n",
+                 state->log_path().c_str(), (unsigned long long)dropped);
   b2bseg::serve_options so;
   so.as_of = point.now;
   so.first_seq = point.seq;
@@ -852,8 +842,7 @@ int run_serve(const serve_args& a) {
     std::fwrite(line.data(), 1, line.size(), stderr);
   };
   for (const auto& b : replay) svc.replay(b);
-  if (!replay.empty())
-    std::fprintf(stderr, "serve: replayed %zu logged batches\n", replay.size());
+  if (!replay.empty()) std::fprintf(stderr, "serve: replayed %zu logged batches\n", replay.size());
   svc.open_log();
 
   b2bseg::http_options ho;
@@ -1089,7 +1078,6 @@ int main(int argc, char** argv) {
       "Example:\n"
       "  b2bseg overlap --data datasets/demo --segments datasets/demo.seg --entity person\n");
 
-
   serve_args va;
   auto* sv = app.add_subcommand(
       "serve", "Keep the audiences in memory, apply changes as they arrive, answer over HTTP");
@@ -1131,7 +1119,8 @@ int main(int argc, char** argv) {
   sv->add_flag("--lenient", va.lenient, "Lenient load (see eval --help)");
   sv->footer(
       "\nEndpoints (JSON unless said):\n"
-      "  GET  /v1/health                          {\"status\": \"ok\", \"seq\": S} (no token needed)\n"
+      "  GET  /v1/health                          {\"status\": \"ok\", \"seq\": S} (no token "
+      "needed)\n"
       "  GET  /v1/segments                        each segment's name, entity and count\n"
       "  GET  /v1/segments/NAME/members           the members, as eval's NAME.csv\n"
       "  GET  /v1/profiles/ENTITY/KEY             the segments KEY is in, and its attributes\n"
