@@ -350,6 +350,10 @@ class csv_record_reader {
 
   /// 1-based line where the last record read starts.
   std::size_t line() const noexcept { return line_; }
+  /// The last record's bytes as written in the file, without its line end. O(1).
+  std::string_view record() const noexcept {
+    return {rec_begin_, static_cast<std::size_t>(rec_end_ - rec_begin_)};
+  }
   /// 1-based byte column where field `i` of the last record starts, within the line where it
   /// starts (see field_line); 0 when there is no such field. O(1) when the record is one line,
   /// else O(record bytes).

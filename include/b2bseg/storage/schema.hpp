@@ -131,6 +131,9 @@ struct entity_def {
 /// A whole schema. Entities keep the order of the schema file.
 struct schema {
   std::vector<entity_def> entities;
+  /// SPEC 8: the entity whose rows (and the rows whose first links lead to them) are spread
+  /// over the processes of a scale-out run; empty when none. Only a hint to a single process.
+  std::string partition;
 
   /// Index of entity `n` or `no_entity`. O(entities).
   entity_id find_entity(std::string_view n) const noexcept {

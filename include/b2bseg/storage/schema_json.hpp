@@ -59,6 +59,7 @@ struct entity_positions {
 /// Where the parts of a schema were written; `entities` parallels `schema::entities`.
 struct schema_positions {
   pos entities_member;
+  pos partition;
   std::vector<entity_positions> entities;
 };
 
@@ -433,9 +434,10 @@ inline schema from_json(const json::value& root, const std::string& file, schema
     fail(file, pos_of(root),
          "schema must be a JSON object, not " + std::string(json::kind_name(root.type)));
   const json::member* entities = nullptr;
+  const json::member* partition = nullptr;
   for (const json::member& m : root.members) {
-    check_member(file, m, {"entities"}, "at the top level");
-    entities = &m;
+    check_member(file, m, {"entities", "partition"}, "at the top level");
+    (m.key == "partition" ? partition : entities) = &m;
   }
   if (!entities) fail(file, pos_of(root), "schema has no 'entities' member");
   if (!entities->val.is_object())
@@ -443,6 +445,13 @@ inline schema from_json(const json::value& root, const std::string& file, schema
          "'entities' must be an object, not " + std::string(json::kind_name(entities->val.type)));
   sp.entities_member = pos_of(entities->val);
   schema s;
+  if (partition) {
+    if (!partition->val.is_string() || partition->val.text.empty())
+      fail(file, pos_of(partition->val),
+           "'partition' must name an entity (e.g. \"partition\": \"account\")");
+    s.partition = partition->val.text;
+    sp.partition = pos_of(partition->val);
+  }
   for (const json::member& m : entities->val.members) read_entity(file, m, s, sp);
   return s;
 }
@@ -698,6 +707,21 @@ inline void validate(schema& s, const std::string& file, const schema_positions*
           reverse_def{l.reverse, static_cast<entity_id>(ei), static_cast<std::uint32_t>(i)});
     }
   }
+  if (!s.partition.empty()) {
+    const pos at_partition = sp ? sp->partition : pos{};
+    auto it = entity_index.find(s.partition);
+    if (it == entity_index.end()) {
+      std::vector<std::string_view> known;
+      for (const entity_def& k : s.entities) known.push_back(k.name);
+      fail(file, at_partition,
+           "'partition' names unknown entity " + quote(s.partition) +
+               suggestion(s.partition, known, ""));
+    }
+    if (!s.entities[it->second].key)
+      fail(file, at_partition,
+           "'partition' entity " + quote(s.partition) +
+               " has no 'key': processes are chosen by the hash of its key");
+  }
 }
 
 /// Reads a whole file into a string. Throws data_error "cannot open" / "cannot read".
@@ -847,7 +871,12 @@ inline std::string to_json(const schema& s) {
     }
     o += "\n    }";
   }
-  o += first_entity ? "}\n}\n" : "\n  }\n}\n";
+  o += first_entity ? "}" : "\n  }";
+  if (!s.partition.empty()) {
+    o += ",\n  \"partition\": ";
+    append_json_string(o, s.partition);
+  }
+  o += "\n}\n";
   return o;
 }
 

@@ -1,0 +1,189 @@
+// Processes that evaluate one graph together (SPEC 8): what the scale-out code needs from its
+// runtime, one collective, and two runtimes: threads in one process (tests, and a single-process
+// run) and MPI (dist/mpi_comm.hpp, with the CMake option B2BSEG_MPI).
+#pragma once
+
+#include <barrier>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "b2bseg/common/error.hpp"
+
+namespace b2bseg::dist {
+
+/// A group of `size()` processes, this one numbered `rank()`. Every call is collective: each
+/// rank makes the same calls in the same order.
+class communicator {
+ public:
+  virtual ~communicator() = default;
+  virtual int rank() const noexcept = 0;
+  virtual int size() const noexcept = 0;
+  /// Sends `out[d]` to rank d (out.size() == size()) and returns what each rank sent to this
+  /// one (`in[s]` from rank s). Collective; O(bytes sent and received). Throws data_error when
+  /// the runtime fails.
+  virtual std::vector<std::string> exchange(std::vector<std::string> out) = 0;
+};
+
+/// Size 1: exchange hands back what it is given.
+class solo_communicator final : public communicator {
+ public:
+  int rank() const noexcept override { return 0; }
+  int size() const noexcept override { return 1; }
+  std::vector<std::string> exchange(std::vector<std::string> out) override { return out; }
+};
+
+/// `n` ranks as threads of this process, for tests and for checking the distributed path
+/// without MPI. `run(f)` calls f(comm) on n threads and rethrows the first exception (of the
+/// lowest rank) once all returned. A rank that throws while others wait in `exchange` would
+/// leave them waiting: callers agree on errors first (see `agree_on_error`), as with MPI.
+class thread_world {
+ public:
+  explicit thread_world(int n) : n_(n < 1 ? 1 : n), slots_(n_ * n_), sync_(n_) {}
+
+  void run(const std::function<void(communicator&)>& f) {
+    std::vector<std::exception_ptr> errors(n_);
+    std::vector<std::thread> ts;
+    for (int r = 0; r < n_; ++r)
+      ts.emplace_back([&, r] {
+        member m(*this, r);
+        try {
+          f(m);
+        } catch (...) {
+          errors[r] = std::current_exception();
+        }
+      });
+    for (auto& t : ts) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
+
+ private:
+  class member final : public communicator {
+   public:
+    member(thread_world& w, int r) : w_(w), r_(r) {}
+    int rank() const noexcept override { return r_; }
+    int size() const noexcept override { return w_.n_; }
+    std::vector<std::string> exchange(std::vector<std::string> out) override {
+      if (static_cast<int>(out.size()) != w_.n_)
+        throw std::invalid_argument("exchange: one message per rank");
+      for (int d = 0; d < w_.n_; ++d) w_.slots_[r_ * w_.n_ + d] = std::move(out[d]);
+      w_.sync_.arrive_and_wait();  // every message is in place
+      std::vector<std::string> in(w_.n_);
+      for (int s = 0; s < w_.n_; ++s) in[s] = std::move(w_.slots_[s * w_.n_ + r_]);
+      w_.sync_.arrive_and_wait();  // every message is taken: slots may be reused
+      return in;
+    }
+
+   private:
+    thread_world& w_;
+    int r_;
+  };
+
+  int n_;
+  std::vector<std::string> slots_;  // [from * n + to]
+  std::barrier<> sync_;
+};
+
+// --- messages ---------------------------------------------------------------------------------
+
+/// Appends fixed-size integers and length-prefixed strings to a message (host byte order: every
+/// rank of a run is the same program on the same kind of machine).
+class wire_writer {
+ public:
+  explicit wire_writer(std::string& out) : out_(out) {}
+  void u64(std::uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void str(std::string_view s) {
+    u64(s.size());
+    out_.append(s);
+  }
+
+ private:
+  std::string& out_;
+};
+
+/// Reads what a wire_writer wrote. Throws std::out_of_range on a message cut short.
+class wire_reader {
+ public:
+  explicit wire_reader(std::string_view in) : in_(in) {}
+  bool done() const noexcept { return pos_ >= in_.size(); }
+  std::uint64_t u64() {
+    need(8);
+    std::uint64_t v;
+    std::memcpy(&v, in_.data() + pos_, 8);
+    pos_ += 8;
+    return v;
+  }
+  std::string_view str() {
+    const std::uint64_t n = u64();
+    need(n);
+    std::string_view s = in_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  void need(std::uint64_t n) const {
+    if (n > in_.size() - pos_) throw std::out_of_range("message cut short");
+  }
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+/// Sends every rank's `mine` to every rank: result[r] is rank r's. Collective.
+inline std::vector<std::string> all_gather(communicator& c, const std::string& mine) {
+  return c.exchange(std::vector<std::string>(static_cast<std::size_t>(c.size()), mine));
+}
+
+// --- errors -----------------------------------------------------------------------------------
+
+/// An error a rank met, with the place it would have in a single process's run, so that all
+/// ranks report the one error a single process reports: the lowest `order` wins.
+struct ranked_error {
+  std::vector<std::uint64_t> order;  ///< compared lexicographically
+  std::string file;
+  std::uint64_t line = 0, column = 0;
+  std::string message;
+};
+
+/// Collective: every rank passes its error (or nullptr); if any rank has one, every rank
+/// throws data_error with the lowest one, so that all stop together and none waits forever.
+inline void agree_on_error(communicator& c, const ranked_error* mine) {
+  std::string msg;
+  if (mine) {
+    wire_writer w(msg);
+    w.u64(mine->order.size());
+    for (auto v : mine->order) w.u64(v);
+    w.str(mine->file);
+    w.u64(mine->line);
+    w.u64(mine->column);
+    w.str(mine->message);
+  }
+  const std::vector<std::string> all = all_gather(c, msg);
+  std::optional<ranked_error> best;
+  for (const std::string& m : all) {
+    if (m.empty()) continue;
+    wire_reader rd(m);
+    ranked_error e;
+    e.order.resize(rd.u64());
+    for (auto& v : e.order) v = rd.u64();
+    e.file = std::string(rd.str());
+    e.line = rd.u64();
+    e.column = rd.u64();
+    e.message = std::string(rd.str());
+    if (!best || e.order < best->order) best = std::move(e);
+  }
+  if (best && best->file.empty()) throw data_error(best->message);
+  if (best) throw data_error(best->file, best->line, best->column, best->message);
+}
+
+}  // namespace b2bseg::dist
