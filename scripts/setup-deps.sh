@@ -5,6 +5,7 @@ pkgs=(build-essential cmake pkg-config libtbb-dev libroaring-dev libxxhash-dev l
       libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgmp-dev
       libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev libcpp-httplib-dev)
 if [[ "${B2BSEG_WITH_FUZZ:-0}" == 1 ]]; then pkgs+=(clang libclang-rt-14-dev); fi
+if [[ "${B2BSEG_WITH_MPI:-0}" == 1 ]]; then pkgs+=(libopenmpi-dev openmpi-bin); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

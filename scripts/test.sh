@@ -4,20 +4,31 @@
 #   scripts/test.sh --sanitize address\;undefined   # ASan+UBSan build in build-asan/
 #   scripts/test.sh --sanitize thread     # TSan build in build-tsan/
 #   scripts/test.sh --label large         # also the long, large-scale tests
+#   scripts/test.sh --mpi                 # the command built for mpirun (build-mpi/, Open MPI
+#                                         # installed), and the tests that run it: -L mpi
 # Extra arguments after -- go to ctest (e.g. -- -R Store).
 # B2BSEG_BUILD_TARGETS="b2bseg_cli test_store ..." builds only those targets (CI's TSan step: the
 # binaries its -R filter selects; tests of binaries not built are named *_NOT_BUILT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sanitize=""; labels_exclude="large"; ctest_args=()
+sanitize=""; labels_exclude="large"; ctest_args=(); mpi=0
 while (($#)); do
   case "$1" in
     --sanitize) sanitize="$2"; shift 2 ;;
     --label) labels_exclude=""; shift 2 ;;
+    --mpi) mpi=1; shift ;;
     --) shift; ctest_args=("$@"); break ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+if ((mpi)); then
+  B2BSEG_WITH_MPI=1 scripts/setup-deps.sh
+  cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DB2BSEG_MPI=ON -DB2BSEG_BUILD_BENCH=OFF \
+    -DB2BSEG_WERROR="$([[ "${CI:-}" == true ]] && echo ON || echo OFF)" >/dev/null
+  cmake --build build-mpi -j2 --target b2bseg_cli
+  ctest --test-dir build-mpi --output-on-failure -L mpi "${ctest_args[@]}"
+  exit
+fi
 scripts/setup-deps.sh
 build=build; type=Release; bench=ON
 # CI's default build fails on any warning in the project's own code (B2BSEG_WERROR).

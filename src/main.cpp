@@ -32,6 +32,10 @@
 #include "b2bseg/activate/activate.hpp"
 #include "b2bseg/b2bseg.hpp"
 #include "b2bseg/common/edit_distance.hpp"
+#include "b2bseg/dist/evaluate.hpp"
+#if B2BSEG_MPI
+#include "b2bseg/dist/mpi_comm.hpp"
+#endif
 #include "b2bseg/gen/generator.hpp"
 #include "b2bseg/gen/sources.hpp"
 #include "b2bseg/live/stream.hpp"
@@ -226,12 +230,18 @@ void check_same_schema(const b2bseg::schema& compiled, const b2bseg::graph& g,
 }
 
 // --- eval -------------------------------------------------------------------------------------
-/// Writes NAME.csv per segment of `shown` and summary.json into folder `out` (SPEC 4), all
+/// One segment's output file: NAME.csv text and its summary line.
+struct result_file {
+  std::string name, entity, csv;
+  std::uint64_t count = 0;
+  double eval_ms = 0;
+};
+
+/// Writes NAME.csv per entry of `files_out` and summary.json into folder `out` (SPEC 4), all
 /// staged and renamed into place together once `before_commit` (which may throw) has run.
-void write_results(const std::string& out, const b2bseg::graph& g,
-                   const std::vector<const b2bseg::segment_result*>& shown,
-                   b2bseg::timestamp_us as_of, const std::string& data, double load_ms,
-                   double eval_ms, const std::function<void()>& before_commit) {
+void write_result_files(const std::string& out, const std::vector<result_file>& files_out,
+                        b2bseg::timestamp_us as_of, const std::string& data, double load_ms,
+                        double eval_ms, const std::function<void()>& before_commit) {
   b2bseg::staged_files files;
   nlohmann::ordered_json summary;
   summary["as_of"] = b2bseg::format_timestamp(as_of);
@@ -239,19 +249,44 @@ void write_results(const std::string& out, const b2bseg::graph& g,
   summary["load_ms"] = load_ms;
   summary["eval_ms"] = eval_ms;
   summary["segments"] = nlohmann::json::array();
-  for (const auto* s : shown) {
-    files.write((fs::path(out) / (s->name + ".csv")).string(),
-                b2bseg::members_csv(g, s->entity, s->members));
-    summary["segments"].push_back({{"name", s->name},
-                                   {"entity", g.schema().entities[s->entity].name},
-                                   {"count", s->members.cardinality()},
-                                   {"eval_ms", s->eval_ms}});
+  for (const auto& r : files_out) {
+    files.write((fs::path(out) / (r.name + ".csv")).string(), r.csv);
+    summary["segments"].push_back(
+        {{"name", r.name}, {"entity", r.entity}, {"count", r.count}, {"eval_ms", r.eval_ms}});
   }
   // Paths need not be UTF-8: invalid bytes become U+FFFD rather than failing after the work.
   files.write((fs::path(out) / "summary.json").string(),
               summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   before_commit();
   files.commit();
+}
+
+/// write_result_files for the results of one process's evaluation.
+void write_results(const std::string& out, const b2bseg::graph& g,
+                   const std::vector<const b2bseg::segment_result*>& shown,
+                   b2bseg::timestamp_us as_of, const std::string& data, double load_ms,
+                   double eval_ms, const std::function<void()>& before_commit) {
+  std::vector<result_file> files_out;
+  for (const auto* s : shown)
+    files_out.push_back({s->name, g.schema().entities[s->entity].name,
+                         b2bseg::members_csv(g, s->entity, s->members), s->members.cardinality(),
+                         s->eval_ms});
+  write_result_files(out, files_out, as_of, data, load_ms, eval_ms, before_commit);
+}
+
+/// The table eval prints on success.
+void print_eval_table(const std::vector<result_file>& shown, std::uint64_t rows, double load_ms,
+                      double eval_ms, b2bseg::timestamp_us as_of, const std::string& out) {
+  std::size_t w = 7;
+  for (const auto& s : shown) w = std::max(w, s.name.size());
+  std::printf("%-*s  %-14s %12s %10s\n", int(w), "segment", "entity", "members", "time (ms)");
+  for (const auto& s : shown)
+    std::printf("%-*s  %-14s %12llu %10.3f\n", int(w), s.name.c_str(), s.entity.c_str(),
+                (unsigned long long)s.count, s.eval_ms);
+  std::printf("\n%zu segments over %llu rows: loaded in %.0f ms, evaluated in %.3f ms (as of %s)\n",
+              shown.size(), (unsigned long long)rows, load_ms, eval_ms,
+              b2bseg::format_timestamp(as_of).c_str());
+  std::printf("results: %s/<segment>.csv and %s/summary.json\n", out.c_str(), out.c_str());
 }
 
 struct eval_args {
@@ -294,18 +329,114 @@ int run_eval(const eval_args& a) {
                 [&] { check_not_changed(g, a.data); });
 
   if (!a.quiet) {
-    std::size_t w = 7;
-    for (auto* s : shown) w = std::max(w, s->name.size());
-    std::printf("%-*s  %-14s %12s %10s\n", int(w), "segment", "entity", "members", "time (ms)");
+    std::vector<result_file> table;
     for (auto* s : shown)
-      std::printf("%-*s  %-14s %12llu %10.3f\n", int(w), s->name.c_str(),
-                  g.schema().entities[s->entity].name.c_str(),
-                  (unsigned long long)s->members.cardinality(), s->eval_ms);
-    std::printf(
-        "\n%zu segments over %llu rows: loaded in %.0f ms, evaluated in %.3f ms (as of %s)\n",
-        shown.size(), (unsigned long long)rep.total_rows, rep.load_ms, ev.eval_ms,
-        b2bseg::format_timestamp(as_of).c_str());
-    std::printf("results: %s/<segment>.csv and %s/summary.json\n", a.out.c_str(), a.out.c_str());
+      table.push_back({s->name, g.schema().entities[s->entity].name, "", s->members.cardinality(),
+                       s->eval_ms});
+    print_eval_table(table, rep.total_rows, rep.load_ms, ev.eval_ms, as_of, a.out);
+  }
+  return 0;
+}
+
+/// `eval` over the processes of `c` (SPEC 8): every process runs it; process 0 writes the
+/// files and prints. Errors are agreed on, so that every process stops with the same status.
+[[maybe_unused]] int run_eval_dist(const eval_args& a, b2bseg::dist::communicator& c) {
+  namespace dist = b2bseg::dist;
+  const bool lead = c.rank() == 0;
+  b2bseg::timestamp_us as_of = 0;
+  b2bseg::schema schema;
+  b2bseg::bound_file f;
+  std::vector<std::uint32_t> selected;
+  // Compile errors (exit 2) are the same everywhere: process 0 reports them.
+  std::string compile_failure;
+  std::optional<dist::ranked_error> err;
+  try {
+    if (a.lenient)
+      throw usage_error("--lenient does not run over several processes yet; run in one process");
+    if (b2bseg::names_a_file(a.data))
+      throw b2bseg::data_error(a.data, 0, 0,
+                               "a snapshot cannot be spread over several processes yet; give the "
+                               "dataset folder");
+    as_of = parse_as_of(a.as_of);
+    f = compile_file(a.data, a.segments, &schema);
+    selected = select_segments(f, a.only);
+    if (lead) {
+      std::vector<std::string> outputs{(fs::path(a.out) / "summary.json").string()};
+      for (const auto& s : f.segments)
+        outputs.push_back((fs::path(a.out) / (s.name + ".csv")).string());
+      refuse_overwriting_inputs(schema, a.data, a.segments, a.out, outputs);
+      std::error_code mkdir_error;
+      fs::create_directories(a.out, mkdir_error);
+      if (mkdir_error)
+        throw b2bseg::data_error(a.out, 0, 0, "cannot create folder: " + mkdir_error.message());
+    }
+  } catch (const b2bseg::compile_error& e) {
+    compile_failure = std::string(e.what()) + std::to_string(e.diagnostics().size()) + " error" +
+                      (e.diagnostics().size() == 1 ? "" : "s") + "; nothing evaluated\n";
+  } catch (const usage_error& e) {
+    compile_failure = std::string("error: ") + e.what() + "\n";
+  } catch (const b2bseg::data_error& e) {
+    err = dist::ranked_error{{0, static_cast<std::uint64_t>(c.rank())}, "", 0, 0, e.what()};
+  }
+  const auto failed = dist::all_gather(c, compile_failure);
+  for (const auto& m : failed)
+    if (!m.empty()) {
+      if (lead) std::fputs(m.c_str(), stderr);
+      return 2;
+    }
+  dist::agree_on_error(c, err ? &*err : nullptr);
+  std::optional<b2bseg::folder_lock> lock;
+  err.reset();
+  try {
+    if (lead) lock.emplace(a.out);  // a second run into the same folder fails here
+  } catch (const b2bseg::data_error& e) {
+    err = dist::ranked_error{{0}, "", 0, 0, e.what()};
+  }
+  dist::agree_on_error(c, err ? &*err : nullptr);
+
+  dist::dist_options o;
+  o.as_of = as_of;
+  o.selected = selected;
+  o.threads = a.threads;
+  o.work_dir = (fs::temp_directory_path() / ("b2bseg-dist-" + std::to_string(::getpid()))).string();
+  std::unique_ptr<tbb::global_control> cap;
+  if (a.threads)
+    cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                a.threads);
+  dist::dist_result res = dist::evaluate_distributed(c, a.data, schema, f, o);
+  std::error_code ec;
+  fs::remove_all(o.work_dir, ec);
+
+  std::set<std::string> wanted(a.only.begin(), a.only.end());
+  std::vector<result_file> shown;
+  for (auto& s : res.segments)
+    if (wanted.empty() || wanted.count(s.name))
+      shown.push_back({s.name, schema.entities[s.entity].name, std::move(s.csv), s.count,
+                       s.eval_ms});
+  err.reset();
+  if (lead) {
+    try {
+      write_result_files(a.out, shown, as_of, a.data, res.load_ms, res.eval_ms, [] {});
+    } catch (const b2bseg::data_error& e) {
+      err = dist::ranked_error{{0}, "", 0, 0, e.what()};
+    }
+  }
+  std::string held = std::to_string(res.rows_held) + " " + std::to_string(res.rows_owned) + " " +
+                     std::to_string(res.bytes_sent);
+  const auto sizes = dist::all_gather(c, held);
+  dist::agree_on_error(c, err ? &*err : nullptr);
+  if (lead && !a.quiet) {
+    std::uint64_t rows = 0;
+    for (const auto& m : sizes) rows += std::stoull(m.substr(m.find(' ') + 1));
+    print_eval_table(shown, rows, res.load_ms, res.eval_ms, as_of, a.out);
+    std::printf("processes: %d\n", c.size());
+    for (int r = 0; r < c.size(); ++r) {
+      std::istringstream in(sizes[r]);
+      unsigned long long h = 0, own = 0, sent = 0;
+      in >> h >> own >> sent;
+      std::printf("  process %d: %llu own rows, %llu held, %s sent\n", r, own, h,
+                  human_bytes(sent).c_str());
+    }
   }
   return 0;
 }
@@ -898,6 +1029,33 @@ int run_serve(const serve_args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if B2BSEG_MPI
+  // Under `mpirun -n N` (N > 1) eval runs over every process (SPEC 8); process 0 alone prints,
+  // the others keep their standard error for what only they meet.
+  b2bseg::dist::mpi_session mpi(&argc, &argv);
+  std::unique_ptr<b2bseg::dist::mpi_communicator> world;
+  int own_stderr = -1;
+  if (b2bseg::dist::mpi_session::world_size() > 1) {
+    world = std::make_unique<b2bseg::dist::mpi_communicator>();
+    if (world->rank() != 0) {
+      own_stderr = ::dup(2);
+      if (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr))
+        return 1;
+    }
+  }
+  // An error one process met alone would leave the others waiting: it ends them all.
+  auto alone = [&](const char* what) {
+    if (!world) return;
+    const std::string line = "b2bseg: process " + std::to_string(world->rank()) +
+                             ": error: " + what + "\n";
+    if (own_stderr >= 0 && ::write(own_stderr, line.data(), line.size()) < 0) {
+    }
+    b2bseg::dist::mpi_session::abort(1);
+  };
+#else
+  auto alone = [](const char*) {};
+  void* world = nullptr;
+#endif
   CLI::App app{
       "b2bseg: evaluate B2B audience segments over people, accounts, opportunities and events, in "
       "milliseconds.\n\nA dataset is a folder with schema.json and one CSV per entity (or a "
@@ -1205,7 +1363,18 @@ int main(int argc, char** argv) {
   try {
     int rc = 0;
     if (*gen) rc = run_generate(people, seed, out, threads, gen_sources);
+#if B2BSEG_MPI
+    if (world && !*ev)
+      throw usage_error("only eval runs over several processes (mpirun -n N); run " +
+                        std::string(app.get_subcommands().empty()
+                                        ? "it"
+                                        : app.get_subcommands()[0]->get_name()) +
+                        " as one process");
+    if (*ev) rc = world ? run_eval_dist(ea, *world) : run_eval(ea);
+#else
+    (void)world;
     if (*ev) rc = run_eval(ea);
+#endif
     if (*ac) rc = run_activate(aa);
     if (*sm) rc = run_stream(sa);
     if (*ck) {
@@ -1232,13 +1401,19 @@ int main(int argc, char** argv) {
   } catch (const usage_error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
+  } catch (const b2bseg::dist::agreed_error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   } catch (const b2bseg::data_error& e) {
+    alone(e.what());
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   } catch (const std::bad_alloc&) {
+    alone("out of memory");
     std::fprintf(stderr, "error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
+    alone(e.what());
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }

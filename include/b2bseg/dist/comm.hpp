@@ -155,8 +155,15 @@ struct ranked_error {
   std::string message;
 };
 
+/// A data_error every rank of a run throws alike (see `agree_on_error`): each can stop on it
+/// without leaving another waiting.
+class agreed_error : public data_error {
+ public:
+  using data_error::data_error;
+};
+
 /// Collective: every rank passes its error (or nullptr); if any rank has one, every rank
-/// throws data_error with the lowest one, so that all stop together and none waits forever.
+/// throws agreed_error with the lowest one, so that all stop together and none waits forever.
 inline void agree_on_error(communicator& c, const ranked_error* mine) {
   std::string msg;
   if (mine) {
@@ -182,8 +189,8 @@ inline void agree_on_error(communicator& c, const ranked_error* mine) {
     e.message = std::string(rd.str());
     if (!best || e.order < best->order) best = std::move(e);
   }
-  if (best && best->file.empty()) throw data_error(best->message);
-  if (best) throw data_error(best->file, best->line, best->column, best->message);
+  if (best && best->file.empty()) throw agreed_error(best->message);
+  if (best) throw agreed_error(best->file, best->line, best->column, best->message);
 }
 
 }  // namespace b2bseg::dist

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# ctest mpi_eval: `mpirun -n 1/2/3 b2bseg eval` writes NAME.csv byte for byte as one process does,
+# and summary.json but for its times; bad input stops every process with exit 1 and one message.
+# Usage: run_mpi_eval.sh B2BSEG WORK_DIR SOURCE_DIR
+set -euo pipefail
+exe=$1 work=$2 src=$3
+rm -rf "$work" && mkdir -p "$work"
+# Tests run as root in CI containers; Open MPI refuses that unless told.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+mpi() { timeout 300 mpirun --oversubscribe -n "$@"; }
+"$exe" generate --people 3000 --seed 11 --out "$work/data" >/dev/null
+sed -i '0,/{/s//{\n  "partition": "account",/' "$work/data/schema.json"
+segs=$src/datasets/demo.seg
+as_of=2025-06-01T00:00:00Z
+"$exe" eval --data "$work/data" --segments "$segs" --as-of $as_of --out "$work/one" --quiet
+strip() { grep -v '"load_ms"\|"eval_ms"' "$1"; }
+for n in 1 2 3; do
+  mpi $n "$exe" eval --data "$work/data" --segments "$segs" --as-of $as_of --out "$work/n$n" --threads 1 --quiet
+  for f in "$work"/one/*.csv; do
+    cmp "$f" "$work/n$n/$(basename "$f")" || { echo "FAIL: $(basename "$f") differs with $n processes"; exit 1; }
+  done
+  diff <(strip "$work/one/summary.json") <(strip "$work/n$n/summary.json") ||
+    { echo "FAIL: summary.json differs with $n processes"; exit 1; }
+  echo "ok: $n processes, $(ls "$work/one"/*.csv | wc -l) segments identical"
+done
+# Bad input: every process exits 1, process 0 says why, nobody hangs (timeout above).
+cp -r "$work/data" "$work/bad"
+sed -i '0,/"partition": "account",/s///' "$work/bad/schema.json"
+set +e
+mpi 2 "$exe" eval --data "$work/bad" --segments "$segs" --as-of $as_of --out "$work/bad-out" 2>"$work/err.txt"
+rc=$?
+set -e
+[[ $rc == 1 ]] || { echo "FAIL: exit $rc without partition"; cat "$work/err.txt"; exit 1; }
+grep -q "names no partition entity" "$work/err.txt" || { echo "FAIL: message"; cat "$work/err.txt"; exit 1; }
+[[ $(grep -c "names no partition entity" "$work/err.txt") == 1 ]] || { echo "FAIL: said more than once"; exit 1; }
+echo "ok: a schema without partition stops every process with exit 1"
