@@ -76,8 +76,8 @@ int env_int(const char* name, int fallback) {
 }
 
 TEST(Dist, PlacementFollowsTheFirstLinkTowardThePartition) {
-  schema s = parse_schema(testing::read_file(fs::path(B2BSEG_SOURCE_DIR) / "datasets/demo/schema.json"),
-                          "schema.json");
+  schema s = parse_schema(
+      testing::read_file(fs::path(B2BSEG_SOURCE_DIR) / "datasets/demo/schema.json"), "schema.json");
   EXPECT_THROW(dist::place_entities(s), data_error);
   s.partition = "account";
   const auto p = dist::place_entities(s);
@@ -211,8 +211,8 @@ TEST(Dist, TopPerGroupWorksAndTopOfAllIsRefused) {
   for (const auto& a : acc.attributes)
     if (a.type == value_type::integer || a.type == value_type::floating) by = a.name;
   ASSERT_FALSE(by.empty());
-  const std::string per = "segment t on person where top(2, by " + by +
-                          " desc, per " + acc.links[0].name + ")\n";
+  const std::string per =
+      "segment t on person where top(2, by " + by + " desc, per " + acc.links[0].name + ")\n";
   EXPECT_EQ(spread(2, tmp.str(), (tmp.path() / "w").string(), per, ds.as_of).at("t"),
             single(tmp.str(), per, ds.as_of).at("t"));
   const std::string all = "segment t on person where top(2, by " + by + ")\n";
@@ -266,7 +266,8 @@ class DistBadInput : public ::testing::Test {
 };
 
 TEST_F(DistBadInput, ABadValueIsOneProcesssError) {
-  write(rows("a", 40, ",\n"), rows("p", 30, ",a1\n") + "px,notanumber,a2\n" + rows("q", 30, ",a3\n"));
+  write(rows("a", 40, ",\n"),
+        rows("p", 30, ",a1\n") + "px,notanumber,a2\n" + rows("q", 30, ",a3\n"));
   expect_same_error(tmp_.str(), seg_, "notanumber");
 }
 
@@ -293,7 +294,8 @@ TEST_F(DistBadInput, TheFirstErrorInBuildOrderWins) {
 
 TEST_F(DistBadInput, ASchemaWithoutPartitionIsRefused) {
   write(rows("a", 4, ",\n"), rows("p", 3, ",a1\n"));
-  tmp_.write("schema.json", R"({"entities": {"account": {"key": "id", "attributes": {"n": "int"}}}})");
+  tmp_.write("schema.json",
+             R"({"entities": {"account": {"key": "id", "attributes": {"n": "int"}}}})");
   try {
     spread(2, tmp_.str(), tmp_.str() + "/work", "segment s on account where n > 1\n", 0);
     FAIL();

@@ -399,11 +399,13 @@ TEST(SchemaErrors, UnknownMembers) {
                       "'attributes', 'links', 'identities', 'merge', 'sources' or "
                       "'max_rows_per_profile')");
   t = R"({"entity": {}})";
-  expect_schema_error(t, place_of(t, "\"entity\""),
-                      "unknown member 'entity' at the top level (expected 'entities')");
+  expect_schema_error(
+      t, place_of(t, "\"entity\""),
+      "unknown member 'entity' at the top level (expected 'entities' or 'partition')");
   t = R"({"entities": {"a": {}}, "version": 2})";
-  expect_schema_error(t, place_of(t, "\"version\""),
-                      "unknown member 'version' at the top level (expected 'entities')");
+  expect_schema_error(
+      t, place_of(t, "\"version\""),
+      "unknown member 'version' at the top level (expected 'entities' or 'partition')");
   t = R"({"entities": {"a": {"attributes": {"x": {"type": "int", "colum": "X"}}}}})";
   expect_schema_error(t, place_of(t, "\"colum\""),
                       "unknown member 'colum' in attribute 'x' of entity 'a'; did you mean "

@@ -75,9 +75,15 @@ constexpr handle no_handle = ~handle{0};
 inline handle make_handle(entity_id e, int rank, std::uint64_t idx) {
   return (std::uint64_t{e} << 56) | (std::uint64_t(rank) << 40) | idx;
 }
-inline entity_id handle_entity(handle h) { return static_cast<entity_id>(h >> 56); }
-inline int handle_rank(handle h) { return static_cast<int>((h >> 40) & 0xFFFF); }
-inline std::uint64_t handle_index(handle h) { return h & ((std::uint64_t{1} << 40) - 1); }
+inline entity_id handle_entity(handle h) {
+  return static_cast<entity_id>(h >> 56);
+}
+inline int handle_rank(handle h) {
+  return static_cast<int>((h >> 40) & 0xFFFF);
+}
+inline std::uint64_t handle_index(handle h) {
+  return h & ((std::uint64_t{1} << 40) - 1);
+}
 
 /// Counts the bytes this rank sends to others.
 class counting_communicator final : public communicator {
@@ -272,8 +278,8 @@ class loader {
                            "entity '" + def.name +
                                "' merges sources, which a run over several processes does not "
                                "do yet; run in one process");
-        files_[e] = b2bseg::detail::dataset_file(dir_, schema_path, "entity '" + def.name + "'",
-                                                 def.file);
+        files_[e] =
+            b2bseg::detail::dataset_file(dir_, schema_path, "entity '" + def.name + "'", def.file);
         csv_file f = csv_file::open(files_[e]);
         const b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
         std::string header;
@@ -344,8 +350,8 @@ class loader {
         w.u64(r.key_column);
       }
     }
-    std::vector<std::unordered_map<std::string, std::vector<std::pair<std::uint64_t,
-                                                                       std::uint64_t>>>>
+    std::vector<
+        std::unordered_map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>>>
         seen(s_.entities.size());
     for (const std::string& m : c_.exchange(std::move(out))) {
       wire_reader rd(m);
@@ -400,9 +406,9 @@ class loader {
         std::vector<std::uint64_t> order =
             deferred ? std::vector<std::uint64_t>{1, build_pos_[e], l, r.rec.line}
                      : std::vector<std::uint64_t>{0, build_pos_[e], 0, r.rec.line, 0};
-        note_error(std::move(order), files_[e], r.rec.line, r.link_columns[l],
-                   "column '" + ld.column + "': no " + ld.to + " with key " +
-                       quote_value(r.rec.links[l]));
+        note_error(
+            std::move(order), files_[e], r.rec.line, r.link_columns[l],
+            "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(r.rec.links[l]));
       }
     agree_on_error(c_, err_ ? &*err_ : nullptr);
   }
@@ -646,8 +652,7 @@ class loader {
       std::sort(missing.begin(), missing.end());
       missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
       const std::vector<std::string> any = all_gather(c_, missing.empty() ? "0" : "1");
-      if (std::all_of(any.begin(), any.end(), [](const std::string& s) { return s == "0"; }))
-        break;
+      if (std::all_of(any.begin(), any.end(), [](const std::string& s) { return s == "0"; })) break;
       fetch(missing);
       fresh = std::move(missing);
     }
@@ -749,9 +754,8 @@ class loader {
 /// every process alike (the error one process would report) for bad data, a schema without
 /// partition, sources, or `top` without `per`; a process whose files differ from rank 0's
 /// ("the processes do not see the same data").
-inline dist_result evaluate_distributed(communicator& comm, const std::string& dir,
-                                        const schema& s, const bound_file& f,
-                                        const dist_options& o) {
+inline dist_result evaluate_distributed(communicator& comm, const std::string& dir, const schema& s,
+                                        const bound_file& f, const dist_options& o) {
   namespace dd = detail::distributed;
   namespace fs = std::filesystem;
   dd::counting_communicator c(comm);
@@ -795,8 +799,8 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
   fs::remove_all(local, ec);
   agree_on_error(c, load_error ? &*load_error : nullptr);
   dist_result res;
-  res.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count();
+  res.load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   executor ex(*g, o.threads);
   evaluation ev = ex.run(build_plan(g->schema(), f, o.as_of, o.selected), f);
