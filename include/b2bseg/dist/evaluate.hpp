@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -61,14 +63,6 @@ struct dist_result {
 
 namespace detail::distributed {
 
-/// A row while it travels: where it was written, its bytes, its key and link values.
-struct row_rec {
-  std::uint64_t line = 0;
-  std::string raw;
-  std::string key;
-  std::vector<std::string> links;
-};
-
 /// A row's identity in a run: entity, owning rank, index among the owner's rows of the entity.
 using handle = std::uint64_t;
 constexpr handle no_handle = ~handle{0};
@@ -102,22 +96,61 @@ class counting_communicator final : public communicator {
   communicator& c_;
 };
 
-inline void put_row(wire_writer& w, const row_rec& r) {
-  w.u64(r.line);
-  w.str(r.raw);
-  w.str(r.key);
-  w.u64(r.links.size());
-  for (const auto& l : r.links) w.str(l);
-}
-inline row_rec get_row(wire_reader& rd) {
-  row_rec r;
-  r.line = rd.u64();
-  r.raw = std::string(rd.str());
-  r.key = std::string(rd.str());
-  r.links.resize(rd.u64());
-  for (auto& l : r.links) l = std::string(rd.str());
-  return r;
-}
+/// The rows of one entity as they travel: per row its line in the file, then its record, key and
+/// link values laid end to end in one byte arena (no allocation per row).
+class row_store {
+ public:
+  explicit row_store(std::size_t links = 0) : links_(links) {}
+  std::size_t size() const noexcept { return start_.size(); }
+  std::size_t links() const noexcept { return links_; }
+  std::uint64_t line(std::size_t i) const noexcept { return line_[i]; }
+  std::string_view raw(std::size_t i) const noexcept { return field(i, 0); }
+  std::string_view key(std::size_t i) const noexcept { return field(i, 1); }
+  std::string_view link(std::size_t i, std::size_t l) const noexcept { return field(i, 2 + l); }
+
+  /// Appends a row; `link(l)` gives link value l.
+  template <class LinkValue>
+  void add(std::uint64_t line, std::string_view raw, std::string_view key, LinkValue link) {
+    line_.push_back(line);
+    start_.push_back(bytes_.size());
+    put(raw);
+    put(key);
+    for (std::size_t l = 0; l < links_; ++l) put(link(l));
+  }
+  /// Writes row i to a message (line, then each field).
+  void send(std::size_t i, wire_writer& w) const {
+    w.u64(line_[i]);
+    for (std::size_t k = 0; k < 2 + links_; ++k) w.str(field(i, k));
+  }
+  /// Appends a row `send` wrote.
+  void receive(wire_reader& rd) {
+    line_.push_back(rd.u64());
+    start_.push_back(bytes_.size());
+    for (std::size_t k = 0; k < 2 + links_; ++k) put(rd.str());
+  }
+  void clear() {
+    std::string().swap(bytes_);
+    std::vector<std::uint64_t>().swap(start_);
+    std::vector<std::uint64_t>().swap(line_);
+    std::vector<std::uint32_t>().swap(len_);
+  }
+
+ private:
+  void put(std::string_view v) {
+    bytes_.append(v);
+    len_.push_back(static_cast<std::uint32_t>(v.size()));
+  }
+  std::string_view field(std::size_t i, std::size_t k) const noexcept {
+    const std::size_t stride = 2 + links_;
+    std::size_t at = start_[i];
+    for (std::size_t j = 0; j < k; ++j) at += len_[i * stride + j];
+    return {bytes_.data() + at, len_[i * stride + k]};
+  }
+  std::size_t links_;
+  std::string bytes_;
+  std::vector<std::uint64_t> start_, line_;
+  std::vector<std::uint32_t> len_;  // [row * (2 + links) + field]
+};
 
 /// The link a table's rows are numbered by: the first to another entity built before it (the
 /// rule of `build_table`), or -1.
@@ -186,16 +219,22 @@ class loader {
     build_pos_.assign(s_.entities.size(), 0);
     for (std::size_t i = 0; i < order_.size(); ++i) build_pos_[order_[i]] = i;
     place_ = place_entities(s_);
-    for (entity_id e = 0; e < s_.entities.size(); ++e)
+    for (entity_id e = 0; e < s_.entities.size(); ++e) {
       cluster_.push_back(cluster_link(s_, e, build_pos_));
-    read_.resize(s_.entities.size());
-    owned_.resize(s_.entities.size());
+      read_.emplace_back(s_.entities[e].links.size());
+      owned_.emplace_back(s_.entities[e].links.size());
+      ghost_.emplace_back(s_.entities[e].links.size());
+    }
+    read_columns_.resize(s_.entities.size());
+    owned_fwd_.resize(s_.entities.size());
+    ghost_fwd_.resize(s_.entities.size());
     files_.resize(s_.entities.size());
     headers_.resize(s_.entities.size());
+    children_.resize(s_.entities.size());
   }
 
   /// Reads this process's share, checks keys and links across processes, places every row and
-  /// gathers the rows around this process's own. Collective; throws data_error (the same on
+  /// gathers the rows around this process's own. Collective; throws agreed_error (the same on
   /// every process: the one a single process reports).
   void run() {
     read_shares();
@@ -211,15 +250,23 @@ class loader {
     namespace fs = std::filesystem;
     fs::create_directories(out);
     b2bseg::detail::write_whole_file((fs::path(out) / "schema.json").string(), schema_text);
-    std::vector<std::vector<const held_row*>> by_entity(s_.entities.size());
-    for (const auto& [h, r] : held_) by_entity[handle_entity(h)].push_back(&r);
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
-      auto& rows = by_entity[e];
-      std::sort(rows.begin(), rows.end(),
-                [](const held_row* a, const held_row* b) { return a->rec.line < b->rec.line; });
+      const row_store& own = owned_[e];
+      const row_store& gh = ghost_[e];
+      std::vector<std::uint32_t> g(gh.size());
+      for (std::uint32_t i = 0; i < g.size(); ++i) g[i] = i;
+      std::sort(g.begin(), g.end(),
+                [&](std::uint32_t a, std::uint32_t b) { return gh.line(a) < gh.line(b); });
       std::string text = headers_[e];
-      for (const held_row* r : rows) {
-        text += r->rec.raw;
+      // Own rows are in file order already: merge the others in.
+      std::size_t j = 0;
+      for (std::size_t i = 0; i <= own.size(); ++i) {
+        for (; j < g.size() && (i == own.size() || gh.line(g[j]) < own.line(i)); ++j) {
+          text += gh.raw(g[j]);
+          text += '\n';
+        }
+        if (i == own.size()) break;
+        text += own.raw(i);
         text += '\n';
       }
       const fs::path p = fs::path(out) / s_.entities[e].file;
@@ -229,9 +276,10 @@ class loader {
   }
 
   /// Keys of this process's own rows of entity e.
-  std::unordered_set<std::string> own_keys(entity_id e) const {
-    std::unordered_set<std::string> out;
-    for (const auto& r : owned_[e]) out.insert(r.rec.key);
+  std::unordered_set<std::string_view> own_keys(entity_id e) const {
+    std::unordered_set<std::string_view> out;
+    out.reserve(owned_[e].size());
+    for (std::size_t i = 0; i < owned_[e].size(); ++i) out.insert(owned_[e].key(i));
     return out;
   }
   std::uint64_t rows_owned() const {
@@ -239,23 +287,13 @@ class loader {
     for (const auto& v : owned_) n += v.size();
     return n;
   }
-  std::uint64_t rows_held() const { return held_.size(); }
+  std::uint64_t rows_held() const { return rows_owned() + ghost_index_.size(); }
   const std::vector<int>& cluster() const { return cluster_; }
 
  private:
-  struct owned_row {
-    row_rec rec;
-    std::vector<handle> fwd;  // per link
-  };
-  struct held_row {
-    row_rec rec;
-    std::vector<handle> fwd;
-  };
-
   std::vector<std::string> blank() const { return std::vector<std::string>(n_); }
 
-  int home(entity_id e, const std::string& key, std::uint64_t line) const {
-    (void)e;
+  int home(entity_id e, std::string_view key, std::uint64_t line) const {
     return s_.entities[e].key ? rank_of(key, n_) : rank_of_line(line, n_);
   }
 
@@ -263,6 +301,52 @@ class loader {
                   std::uint64_t column, std::string message) {
     if (!err_ || order < err_->order)
       err_ = ranked_error{std::move(order), std::move(file), line, column, std::move(message)};
+  }
+
+  /// One round of questions about link values: every non-empty value of link l of the rows of
+  /// `rows[e]` for which `want(e, l)` holds goes to its key's process, which answers
+  /// `answer(target entity, key)` (a number); then `use(e, i, l, number)` for each, in row order.
+  /// A value equal to the previous row's (rows of one parent follow each other) is asked once.
+  template <class Want, class Answer, class Use>
+  void ask_about_links(const std::vector<row_store>& rows, Want want, Answer answer, Use use) {
+    auto ask = blank();
+    for (entity_id e = 0; e < s_.entities.size(); ++e)
+      for (std::size_t l = 0; l < rows[e].links(); ++l) {
+        if (!want(e, l)) continue;
+        const entity_id t = s_.entities[e].links[l].target;
+        for (std::size_t i = 0; i < rows[e].size(); ++i) {
+          const std::string_view v = rows[e].link(i, l);
+          if (v.empty() || (i > 0 && rows[e].link(i - 1, l) == v)) continue;
+          wire_writer w(ask[rank_of(v, n_)]);
+          w.u64(t);
+          w.str(v);
+        }
+      }
+    std::vector<std::string> in = c_.exchange(std::move(ask));
+    auto reply = blank();
+    for (int src = 0; src < n_; ++src) {
+      wire_reader rd(in[src]);
+      wire_writer w(reply[src]);
+      while (!rd.done()) {
+        const auto t = static_cast<entity_id>(rd.u64());
+        w.u64(answer(t, rd.str()));
+      }
+      std::string().swap(in[src]);
+    }
+    in = c_.exchange(std::move(reply));
+    std::vector<wire_reader> rds;
+    for (const std::string& m : in) rds.emplace_back(m);
+    for (entity_id e = 0; e < s_.entities.size(); ++e)
+      for (std::size_t l = 0; l < rows[e].links(); ++l) {
+        if (!want(e, l)) continue;
+        std::uint64_t last = 0;
+        for (std::size_t i = 0; i < rows[e].size(); ++i) {
+          const std::string_view v = rows[e].link(i, l);
+          if (v.empty()) continue;
+          if (!(i > 0 && rows[e].link(i - 1, l) == v)) last = rds[rank_of(v, n_)].u64();
+          use(e, i, l, last);
+        }
+      }
   }
 
   // 1. Each process reads chunk `rank` of every file, checking values as a single load does.
@@ -308,20 +392,14 @@ class loader {
           note_error({0, pos, 0, ch.error->line(), 1}, ch.error->file(), ch.error->line(),
                      ch.error->column(), message_of(*ch.error));
         }
-        auto& out = read_[e];
+        row_store& out = read_[e];
+        auto& cols = read_columns_[e];
         for (std::size_t i = 0; i < raws.size() && lines[i] < limit; ++i) {
-          read_row r;
-          r.rec.line = lines[i];
-          r.rec.raw = std::move(raws[i]);
-          if (fm.key >= 0) {
-            r.rec.key = std::string(ch.keys[i]);
-            r.key_column = ch.key_columns[i];
-          }
-          for (std::size_t l = 0; l < def.links.size(); ++l) {
-            r.rec.links.emplace_back(ch.link_keys[l][i]);
-            r.link_columns.push_back(ch.link_columns[l][i]);
-          }
-          out.push_back(std::move(r));
+          out.add(lines[i], raws[i], fm.key >= 0 ? ch.keys[i] : std::string_view{},
+                  [&](std::size_t l) { return ch.link_keys[l][i]; });
+          std::string().swap(raws[i]);
+          cols.push_back(fm.key >= 0 ? ch.key_columns[i] : 0);
+          for (std::size_t l = 0; l < def.links.size(); ++l) cols.push_back(ch.link_columns[l][i]);
         }
       } catch (const data_error& x) {
         note_error({0, pos, 0, 0, 0}, x.file(), x.line(), x.column(), message_of(x));
@@ -337,79 +415,69 @@ class loader {
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
       const entity_def& def = s_.entities[e];
       if (!def.key) continue;
-      for (const read_row& r : read_[e]) {
-        if (r.rec.key.empty()) {
-          note_error({0, build_pos_[e], 1, r.rec.line}, files_[e], r.rec.line, r.key_column,
+      const std::size_t stride = 1 + def.links.size();
+      for (std::size_t i = 0; i < read_[e].size(); ++i) {
+        const std::string_view key = read_[e].key(i);
+        const std::uint64_t col = read_columns_[e][i * stride];
+        if (key.empty()) {
+          note_error({0, build_pos_[e], 1, read_[e].line(i)}, files_[e], read_[e].line(i), col,
                      "column '" + *def.key + "': empty key");
           continue;
         }
-        wire_writer w(out[rank_of(r.rec.key, n_)]);
+        wire_writer w(out[rank_of(key, n_)]);
         w.u64(e);
-        w.str(r.rec.key);
-        w.u64(r.rec.line);
-        w.u64(r.key_column);
+        w.str(key);
+        w.u64(read_[e].line(i));
+        w.u64(col);
       }
     }
-    std::vector<
-        std::unordered_map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>>>
-        seen(s_.entities.size());
-    for (const std::string& m : c_.exchange(std::move(out))) {
+    // The two first places of every key homed here.
+    struct first_two {
+      std::uint64_t line1 = ~std::uint64_t{0}, col1 = 0, line2 = ~std::uint64_t{0}, col2 = 0;
+    };
+    std::vector<std::unordered_map<std::string, first_two>> seen(s_.entities.size());
+    for (std::string& m : c_.exchange(std::move(out))) {
       wire_reader rd(m);
       while (!rd.done()) {
         const auto e = static_cast<entity_id>(rd.u64());
-        std::string key(rd.str());
+        first_two& f = seen[e][std::string(rd.str())];
         const std::uint64_t line = rd.u64(), col = rd.u64();
-        seen[e][std::move(key)].emplace_back(line, col);
-      }
-    }
-    for (entity_id e = 0; e < s_.entities.size(); ++e)
-      for (auto& [key, at] : seen[e]) {
-        if (at.size() < 2) continue;
-        std::sort(at.begin(), at.end());
-        note_error({0, build_pos_[e], 1, at[1].first}, files_[e], at[1].first, at[1].second,
-                   "column '" + *s_.entities[e].key + "': duplicate key " + quote_value(key) +
-                       " (first on line " + std::to_string(at[0].first) + ")");
-      }
-    // Link values: does the target exist?
-    auto ask = blank();
-    std::vector<std::vector<std::tuple<entity_id, std::size_t, std::size_t>>> asked(n_);
-    for (entity_id e = 0; e < s_.entities.size(); ++e)
-      for (std::size_t i = 0; i < read_[e].size(); ++i)
-        for (std::size_t l = 0; l < s_.entities[e].links.size(); ++l) {
-          const std::string& v = read_[e][i].rec.links[l];
-          if (v.empty()) continue;
-          const int to = rank_of(v, n_);
-          wire_writer w(ask[to]);
-          w.u64(s_.entities[e].links[l].target);
-          w.str(v);
-          asked[to].emplace_back(e, i, l);
+        if (line < f.line1) {
+          f.line2 = f.line1, f.col2 = f.col1;
+          f.line1 = line, f.col1 = col;
+        } else if (line < f.line2) {
+          f.line2 = line, f.col2 = col;
         }
-    std::vector<std::string> in = c_.exchange(std::move(ask));
-    auto answer = blank();
-    for (int src = 0; src < n_; ++src) {
-      wire_reader rd(in[src]);
-      while (!rd.done()) {
-        const auto t = static_cast<entity_id>(rd.u64());
-        const std::string key(rd.str());
-        answer[src] += seen[t].count(key) ? '1' : '0';
       }
+      std::string().swap(m);
     }
-    in = c_.exchange(std::move(answer));
-    for (int src = 0; src < n_; ++src)
-      for (std::size_t k = 0; k < asked[src].size(); ++k) {
-        if (in[src][k] == '1') continue;
-        const auto [e, i, l] = asked[src][k];
-        const read_row& r = read_[e][i];
-        const link_def& ld = s_.entities[e].links[l];
-        // Links to entities built later are checked after every table exists.
-        const bool deferred = ld.target == e || build_pos_[ld.target] > build_pos_[e];
-        std::vector<std::uint64_t> order =
-            deferred ? std::vector<std::uint64_t>{1, build_pos_[e], l, r.rec.line}
-                     : std::vector<std::uint64_t>{0, build_pos_[e], 0, r.rec.line, 0};
-        note_error(
-            std::move(order), files_[e], r.rec.line, r.link_columns[l],
-            "column '" + ld.column + "': no " + ld.to + " with key " + quote_value(r.rec.links[l]));
-      }
+    for (entity_id e = 0; e < s_.entities.size(); ++e)
+      for (const auto& [key, f] : seen[e])
+        if (f.line2 != ~std::uint64_t{0})
+          note_error({0, build_pos_[e], 1, f.line2}, files_[e], f.line2, f.col2,
+                     "column '" + *s_.entities[e].key + "': duplicate key " + quote_value(key) +
+                         " (first on line " + std::to_string(f.line1) + ")");
+    // Link values: does the target exist?
+    ask_about_links(
+        read_, [](entity_id, std::size_t) { return true; },
+        [&](entity_id t, std::string_view key) -> std::uint64_t {
+          return seen[t].count(std::string(key)) ? 1 : 0;
+        },
+        [&](entity_id e, std::size_t i, std::size_t l, std::uint64_t found) {
+          if (found) return;
+          const link_def& ld = s_.entities[e].links[l];
+          const std::uint64_t line = read_[e].line(i);
+          // Links to entities built later are checked after every table exists.
+          const bool deferred = ld.target == e || build_pos_[ld.target] > build_pos_[e];
+          std::vector<std::uint64_t> order =
+              deferred ? std::vector<std::uint64_t>{1, build_pos_[e], l, line}
+                       : std::vector<std::uint64_t>{0, build_pos_[e], 0, line, 0};
+          note_error(std::move(order), files_[e], line,
+                     read_columns_[e][i * (1 + s_.entities[e].links.size()) + 1 + l],
+                     "column '" + ld.column + "': no " + ld.to + " with key " +
+                         quote_value(read_[e].link(i, l)));
+        });
+    read_columns_.clear();
     agree_on_error(c_, err_ ? &*err_ : nullptr);
   }
 
@@ -418,25 +486,22 @@ class loader {
   //    owner at their key's process, where the next level asks.
   void place_rows() {
     std::vector<std::vector<int>> owner(s_.entities.size());
-    // key -> owner, for keys homed here
     std::vector<std::unordered_map<std::string, int>> dir(s_.entities.size());
     int max_level = 0;
     for (const auto& p : place_) max_level = std::max(max_level, p.level);
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
-      owner[e].assign(read_[e].size(), -1);
-      if (place_[e].k == placement::kind::follows) continue;
+      owner[e].resize(read_[e].size());
       for (std::size_t i = 0; i < read_[e].size(); ++i)
-        owner[e][i] = home(e, read_[e][i].rec.key, read_[e][i].rec.line);
+        owner[e][i] = home(e, read_[e].key(i), read_[e].line(i));  // until a level says more
     }
-    for (int level = 0; level <= max_level; ++level) {
-      // Register the owners of this level's keyed rows.
+    for (int level = 0; level < max_level; ++level) {
       auto reg = blank();
       for (entity_id e = 0; e < s_.entities.size(); ++e) {
         if (place_[e].level != level || !s_.entities[e].key) continue;
         for (std::size_t i = 0; i < read_[e].size(); ++i) {
-          wire_writer w(reg[rank_of(read_[e][i].rec.key, n_)]);
+          wire_writer w(reg[rank_of(read_[e].key(i), n_)]);
           w.u64(e);
-          w.str(read_[e][i].rec.key);
+          w.str(read_[e].key(i));
           w.u64(static_cast<std::uint64_t>(owner[e][i]));
         }
       }
@@ -448,162 +513,128 @@ class loader {
           dir[e][std::move(key)] = static_cast<int>(rd.u64());
         }
       }
-      // The next level asks where its targets went.
-      auto ask = blank();
-      std::vector<std::vector<std::pair<entity_id, std::size_t>>> asked(n_);
-      for (entity_id e = 0; e < s_.entities.size(); ++e) {
-        if (place_[e].level != level + 1 || place_[e].k != placement::kind::follows) continue;
-        const auto l = static_cast<std::size_t>(place_[e].link);
-        const entity_id t = s_.entities[e].links[l].target;
-        for (std::size_t i = 0; i < read_[e].size(); ++i) {
-          const std::string& v = read_[e][i].rec.links[l];
-          if (v.empty()) {
-            owner[e][i] = home(e, read_[e][i].rec.key, read_[e][i].rec.line);
-            continue;
-          }
-          const int to = rank_of(v, n_);
-          wire_writer w(ask[to]);
-          w.u64(t);
-          w.str(v);
-          asked[to].emplace_back(e, i);
-        }
-      }
-      std::vector<std::string> in = c_.exchange(std::move(ask));
-      auto answer = blank();
-      for (int src = 0; src < n_; ++src) {
-        wire_reader rd(in[src]);
-        wire_writer w(answer[src]);
-        while (!rd.done()) {
-          const auto t = static_cast<entity_id>(rd.u64());
-          const std::string key(rd.str());
-          auto it = dir[t].find(key);
-          w.u64(it == dir[t].end() ? ~std::uint64_t{0} : static_cast<std::uint64_t>(it->second));
-        }
-      }
-      in = c_.exchange(std::move(answer));
-      for (int src = 0; src < n_; ++src) {
-        wire_reader rd(in[src]);
-        for (const auto& [e, i] : asked[src]) {
-          const std::uint64_t o = rd.u64();
-          owner[e][i] = o == ~std::uint64_t{0} ? home(e, read_[e][i].rec.key, read_[e][i].rec.line)
-                                               : static_cast<int>(o);
-        }
-      }
+      ask_about_links(
+          read_,
+          [&](entity_id e, std::size_t l) {
+            return place_[e].level == level + 1 && place_[e].link == static_cast<int>(l);
+          },
+          [&](entity_id t, std::string_view key) -> std::uint64_t {
+            auto it = dir[t].find(std::string(key));
+            return it == dir[t].end() ? ~std::uint64_t{0} : static_cast<std::uint64_t>(it->second);
+          },
+          [&](entity_id e, std::size_t i, std::size_t, std::uint64_t o) {
+            if (o != ~std::uint64_t{0}) owner[e][i] = static_cast<int>(o);
+          });
     }
-    // Rows go to their owners, and are numbered there in file order.
+    // Rows go to their owners; chunks are in file order by rank, so rows arrive in file order.
     auto out = blank();
-    for (entity_id e = 0; e < s_.entities.size(); ++e)
+    for (entity_id e = 0; e < s_.entities.size(); ++e) {
       for (std::size_t i = 0; i < read_[e].size(); ++i) {
         wire_writer w(out[owner[e][i]]);
         w.u64(e);
-        put_row(w, read_[e][i].rec);
+        read_[e].send(i, w);
       }
-    read_.clear();
-    for (const std::string& m : c_.exchange(std::move(out))) {
-      wire_reader rd(m);
-      while (!rd.done()) {
-        const auto e = static_cast<entity_id>(rd.u64());
-        owned_[e].push_back({get_row(rd), {}});
-      }
+      read_[e].clear();
+      std::vector<int>().swap(owner[e]);
     }
-    for (auto& rows : owned_)
-      std::sort(rows.begin(), rows.end(),
-                [](const owned_row& a, const owned_row& b) { return a.rec.line < b.rec.line; });
+    for (std::string& m : c_.exchange(std::move(out))) {
+      wire_reader rd(m);
+      while (!rd.done()) owned_[static_cast<entity_id>(rd.u64())].receive(rd);
+      std::string().swap(m);
+    }
   }
 
-  // 4. Every link value becomes the handle of its target (asked at the key's process), and each
-  //    owner learns which rows point at its rows, per link.
+  // 4. Every link value becomes the handle of its target (asked at the key's process); for the
+  //    links the segments walk backwards, each owner learns which rows point at its rows.
   void resolve_links() {
     auto reg = blank();
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
       if (!s_.entities[e].key) continue;
       for (std::size_t i = 0; i < owned_[e].size(); ++i) {
-        wire_writer w(reg[rank_of(owned_[e][i].rec.key, n_)]);
+        wire_writer w(reg[rank_of(owned_[e].key(i), n_)]);
         w.u64(e);
-        w.str(owned_[e][i].rec.key);
+        w.str(owned_[e].key(i));
         w.u64(make_handle(e, me_, i));
       }
     }
     std::vector<std::unordered_map<std::string, handle>> dir(s_.entities.size());
-    for (const std::string& m : c_.exchange(std::move(reg))) {
+    for (std::string& m : c_.exchange(std::move(reg))) {
       wire_reader rd(m);
       while (!rd.done()) {
         const auto e = static_cast<entity_id>(rd.u64());
         std::string key(rd.str());
         dir[e][std::move(key)] = rd.u64();
       }
+      std::string().swap(m);
     }
-    auto ask = blank();
-    std::vector<std::vector<std::tuple<entity_id, std::size_t, std::size_t>>> asked(n_);
     for (entity_id e = 0; e < s_.entities.size(); ++e)
-      for (std::size_t i = 0; i < owned_[e].size(); ++i) {
-        owned_[e][i].fwd.assign(s_.entities[e].links.size(), no_handle);
-        for (std::size_t l = 0; l < s_.entities[e].links.size(); ++l) {
-          const std::string& v = owned_[e][i].rec.links[l];
-          if (v.empty()) continue;
-          const int to = rank_of(v, n_);
-          wire_writer w(ask[to]);
-          w.u64(s_.entities[e].links[l].target);
-          w.str(v);
-          asked[to].emplace_back(e, i, l);
-        }
-      }
-    std::vector<std::string> in = c_.exchange(std::move(ask));
-    auto answer = blank();
-    for (int src = 0; src < n_; ++src) {
-      wire_reader rd(in[src]);
-      wire_writer w(answer[src]);
-      while (!rd.done()) {
-        const auto t = static_cast<entity_id>(rd.u64());
-        const std::string key(rd.str());
-        auto it = dir[t].find(key);
-        w.u64(it == dir[t].end() ? no_handle : it->second);
-      }
-    }
-    in = c_.exchange(std::move(answer));
+      owned_fwd_[e].assign(owned_[e].size() * owned_[e].links(), no_handle);
+    std::set<std::pair<entity_id, std::uint32_t>> backwards;
+    for (const step& st : reach_.steps)
+      if (st.reverse) backwards.insert({st.from, st.link});
     auto back = blank();
-    for (int src = 0; src < n_; ++src) {
-      wire_reader rd(in[src]);
-      for (const auto& [e, i, l] : asked[src]) {
-        const handle t = rd.u64();
-        owned_[e][i].fwd[l] = t;
-        if (t == no_handle) continue;
-        wire_writer w(back[handle_rank(t)]);
-        w.u64(t);
-        w.u64(l);
-        w.u64(make_handle(e, me_, i));
-      }
-    }
-    for (const std::string& m : c_.exchange(std::move(back))) {
+    ask_about_links(
+        owned_, [](entity_id, std::size_t) { return true; },
+        [&](entity_id t, std::string_view key) -> std::uint64_t {
+          auto it = dir[t].find(std::string(key));
+          return it == dir[t].end() ? no_handle : it->second;
+        },
+        [&](entity_id e, std::size_t i, std::size_t l, std::uint64_t t) {
+          owned_fwd_[e][i * owned_[e].links() + l] = t;
+          if (t == no_handle || !backwards.count({e, static_cast<std::uint32_t>(l)})) return;
+          wire_writer w(back[handle_rank(t)]);
+          w.u64(handle_index(t));
+          w.u64(e);
+          w.u64(l);
+          w.u64(make_handle(e, me_, i));
+        });
+    // Children per (link, parent) as CSR: parent index -> the handles pointing at it.
+    std::map<std::pair<entity_id, std::uint32_t>, std::vector<std::pair<std::uint64_t, handle>>>
+        pairs;
+    for (std::string& m : c_.exchange(std::move(back))) {
       wire_reader rd(m);
       while (!rd.done()) {
-        const handle t = rd.u64();
-        const std::uint64_t l = rd.u64();
-        const handle child = rd.u64();
-        children_[{t, handle_entity(child), static_cast<std::uint32_t>(l)}].push_back(child);
+        const std::uint64_t parent = rd.u64();
+        const auto from = static_cast<entity_id>(rd.u64());
+        const auto link = static_cast<std::uint32_t>(rd.u64());
+        pairs[{from, link}].emplace_back(parent, rd.u64());
       }
+      std::string().swap(m);
     }
-    for (auto& [k, v] : children_) std::sort(v.begin(), v.end());
+    for (auto& [k, v] : pairs) {
+      std::sort(v.begin(), v.end());
+      const entity_id target = s_.entities[k.first].links[k.second].target;
+      children_csr& csr = children_[target][k];
+      csr.start.assign(owned_[target].size() + 1, 0);
+      for (const auto& [p, ch] : v) ++csr.start[p + 1];
+      for (std::size_t p = 1; p < csr.start.size(); ++p) csr.start[p] += csr.start[p - 1];
+      csr.child.reserve(v.size());
+      for (const auto& [p, ch] : v) csr.child.push_back(ch);
+      std::vector<std::pair<std::uint64_t, handle>>().swap(v);
+    }
   }
+
+  /// The handles row h links to (h held: own or fetched).
+  const handle* fwd_of(handle h) const {
+    const entity_id e = handle_entity(h);
+    const std::size_t nl = s_.entities[e].links.size();
+    if (handle_rank(h) == me_) return owned_fwd_[e].data() + handle_index(h) * nl;
+    return ghost_fwd_[e].data() + static_cast<std::size_t>(ghost_index_.at(h)) * nl;
+  }
+  bool held(handle h) const { return handle_rank(h) == me_ || ghost_index_.count(h); }
 
   // 5. The rows around this process's own: `reach.depth` rounds of the steps the segments take,
   //    then the targets of every link held (so nothing held points nowhere and rows number as
   //    in a single process), then every row of the entities that are everywhere.
   void gather_reach() {
-    for (entity_id e = 0; e < s_.entities.size(); ++e)
-      for (std::size_t i = 0; i < owned_[e].size(); ++i)
-        held_.emplace(make_handle(e, me_, i), held_row{owned_[e][i].rec, owned_[e][i].fwd});
-    std::unordered_map<handle, std::size_t> dist;
     std::vector<handle> frontier;
-    for (const auto& [h, r] : held_) {
-      dist[h] = 0;
-      frontier.push_back(h);
-    }
+    for (entity_id e = 0; e < s_.entities.size(); ++e)
+      for (std::size_t i = 0; i < owned_[e].size(); ++i) frontier.push_back(make_handle(e, me_, i));
+    std::unordered_set<handle> seen;  // rows of others reached (own rows are reached at once)
     for (std::size_t round = 0; round < reach_.depth; ++round) {
       std::vector<handle> next;
       auto visit = [&](handle h) {
-        if (h == no_handle || dist.count(h)) return;
-        dist[h] = round + 1;
+        if (h == no_handle || handle_rank(h) == me_ || !seen.insert(h).second) return;
         next.push_back(h);
       };
       auto ask = blank();
@@ -611,12 +642,16 @@ class loader {
         const entity_id ex = handle_entity(x);
         for (const step& st : reach_.steps) {
           if (!st.reverse && st.from == ex) {
-            visit(held_.at(x).fwd[st.link]);
+            visit(fwd_of(x)[st.link]);
           } else if (st.reverse && s_.entities[st.from].links[st.link].target == ex) {
-            wire_writer w(ask[handle_rank(x)]);
-            w.u64(x);
-            w.u64(st.from);
-            w.u64(st.link);
+            if (handle_rank(x) == me_) {
+              for_children(ex, handle_index(x), st, visit);
+            } else {
+              wire_writer w(ask[handle_rank(x)]);
+              w.u64(x);
+              w.u64(st.from);
+              w.u64(st.link);
+            }
           }
         }
       }
@@ -627,11 +662,9 @@ class loader {
         wire_writer w(answer[src]);
         while (!rd.done()) {
           const handle x = rd.u64();
-          const auto from = static_cast<entity_id>(rd.u64());
-          const auto link = static_cast<std::uint32_t>(rd.u64());
-          auto it = children_.find({x, from, link});
-          if (it == children_.end()) continue;
-          for (handle ch : it->second) w.u64(ch);
+          const step st{static_cast<entity_id>(rd.u64()), static_cast<std::uint32_t>(rd.u64()),
+                        true};
+          for_children(handle_entity(x), handle_index(x), st, [&](handle ch) { w.u64(ch); });
         }
       }
       for (const std::string& m : c_.exchange(std::move(answer))) {
@@ -643,12 +676,16 @@ class loader {
     }
     // Targets of every link held, until nothing is missing anywhere.
     std::vector<handle> fresh;
-    for (const auto& [h, r] : held_) fresh.push_back(h);
+    for (entity_id e = 0; e < s_.entities.size(); ++e)
+      for (std::size_t i = 0; i < owned_[e].size(); ++i) fresh.push_back(make_handle(e, me_, i));
+    for (const auto& [h, i] : ghost_index_) fresh.push_back(h);
     for (;;) {
       std::vector<handle> missing;
-      for (handle h : fresh)
-        for (handle t : held_.at(h).fwd)
-          if (t != no_handle && !held_.count(t)) missing.push_back(t);
+      for (handle h : fresh) {
+        const handle* f = fwd_of(h);
+        for (std::size_t l = 0; l < s_.entities[handle_entity(h)].links.size(); ++l)
+          if (f[l] != no_handle && !held(f[l])) missing.push_back(f[l]);
+      }
       std::sort(missing.begin(), missing.end());
       missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
       const std::vector<std::string> any = all_gather(c_, missing.empty() ? "0" : "1");
@@ -661,71 +698,64 @@ class loader {
     wire_writer w(mine);
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
       if (place_[e].k != placement::kind::everywhere) continue;
-      for (std::size_t i = 0; i < owned_[e].size(); ++i) {
-        w.u64(make_handle(e, me_, i));
-        put_row(w, owned_[e][i].rec);
-        w.u64(owned_[e][i].fwd.size());
-        for (handle t : owned_[e][i].fwd) w.u64(t);
-      }
+      for (std::size_t i = 0; i < owned_[e].size(); ++i) send_row(make_handle(e, me_, i), w);
     }
     for (const std::string& m : all_gather(c_, mine)) {
       wire_reader rd(m);
-      while (!rd.done()) {
-        const handle h = rd.u64();
-        held_row r{get_row(rd), {}};
-        r.fwd.resize(rd.u64());
-        for (auto& t : r.fwd) t = rd.u64();
-        held_.emplace(h, std::move(r));
-      }
+      while (!rd.done()) receive_row(rd);
     }
+  }
+
+  template <class F>
+  void for_children(entity_id target, std::uint64_t parent, const step& st, F&& f) const {
+    auto it = children_[target].find({st.from, st.link});
+    if (it == children_[target].end()) return;
+    const children_csr& c = it->second;
+    for (std::uint64_t k = c.start[parent]; k < c.start[parent + 1]; ++k) f(c.child[k]);
+  }
+
+  void send_row(handle h, wire_writer& w) const {
+    const entity_id e = handle_entity(h);
+    w.u64(h);
+    owned_[e].send(handle_index(h), w);
+    const handle* f = fwd_of(h);
+    for (std::size_t l = 0; l < owned_[e].links(); ++l) w.u64(f[l]);
+  }
+  void receive_row(wire_reader& rd) {
+    const handle h = rd.u64();
+    const entity_id e = handle_entity(h);
+    if (held(h)) {  // already here: skip its bytes
+      row_store skip(owned_[e].links());
+      skip.receive(rd);
+      for (std::size_t l = 0; l < owned_[e].links(); ++l) rd.u64();
+      return;
+    }
+    ghost_index_.emplace(h, static_cast<std::uint32_t>(ghost_[e].size()));
+    ghost_[e].receive(rd);
+    for (std::size_t l = 0; l < owned_[e].links(); ++l) ghost_fwd_[e].push_back(rd.u64());
   }
 
   /// Brings the rows `want` (handles) that are not held yet from their owners. Collective.
   void fetch(const std::vector<handle>& want) {
     auto ask = blank();
     for (handle h : want)
-      if (!held_.count(h)) wire_writer(ask[handle_rank(h)]).u64(h);
+      if (!held(h)) wire_writer(ask[handle_rank(h)]).u64(h);
     std::vector<std::string> in = c_.exchange(std::move(ask));
     auto answer = blank();
     for (int src = 0; src < n_; ++src) {
       wire_reader rd(in[src]);
       wire_writer w(answer[src]);
-      while (!rd.done()) {
-        const handle h = rd.u64();
-        const owned_row& r = owned_[handle_entity(h)][handle_index(h)];
-        w.u64(h);
-        put_row(w, r.rec);
-        w.u64(r.fwd.size());
-        for (handle t : r.fwd) w.u64(t);
-      }
+      while (!rd.done()) send_row(rd.u64(), w);
     }
     for (const std::string& m : c_.exchange(std::move(answer))) {
       wire_reader rd(m);
-      while (!rd.done()) {
-        const handle h = rd.u64();
-        held_row r{get_row(rd), {}};
-        r.fwd.resize(rd.u64());
-        for (auto& t : r.fwd) t = rd.u64();
-        held_.emplace(h, std::move(r));
-      }
+      while (!rd.done()) receive_row(rd);
     }
   }
 
-  struct read_row {
-    row_rec rec;
-    std::uint64_t key_column = 0;
-    std::vector<std::uint64_t> link_columns;
-  };
-  struct child_key {
-    handle parent;
-    entity_id from;
-    std::uint32_t link;
-    bool operator==(const child_key&) const = default;
-  };
-  struct child_key_hash {
-    std::size_t operator()(const child_key& k) const noexcept {
-      return std::hash<std::uint64_t>()(k.parent * 1000003u + k.from * 131u + k.link);
-    }
+  struct children_csr {
+    std::vector<std::uint64_t> start;
+    std::vector<handle> child;
   };
 
   communicator& c_;
@@ -738,10 +768,12 @@ class loader {
   std::vector<placement> place_;
   std::vector<int> cluster_;
   std::vector<std::string> files_, headers_;
-  std::vector<std::vector<read_row>> read_;
-  std::vector<std::vector<owned_row>> owned_;
-  std::unordered_map<child_key, std::vector<handle>, child_key_hash> children_;
-  std::unordered_map<handle, held_row> held_;
+  std::vector<row_store> read_, owned_, ghost_;
+  std::vector<std::vector<std::uint32_t>> read_columns_;    // per row: key column, link columns
+  std::vector<std::vector<handle>> owned_fwd_, ghost_fwd_;  // per row: one handle per link
+  std::unordered_map<handle, std::uint32_t> ghost_index_;   // rows of others held -> index
+  // per target entity: (source entity, link) -> children of each own row
+  std::vector<std::map<std::pair<entity_id, std::uint32_t>, children_csr>> children_;
   std::optional<ranked_error> err_;
 };
 
@@ -809,14 +841,14 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
   std::string mine;
   wire_writer w(mine);
   w.u64(static_cast<std::uint64_t>(ev.eval_ms * 1000));
-  std::vector<std::unordered_set<std::string>> own(s.entities.size());
+  std::vector<std::unordered_set<std::string_view>> own(s.entities.size());
   std::vector<bool> have(s.entities.size(), false);
   for (const segment_result& sr : ev.segments) {
     if (!have[sr.entity]) own[sr.entity] = ld.own_keys(sr.entity), have[sr.entity] = true;
     std::vector<std::pair<std::string, std::string_view>> keep;
     for (auto it = sr.members.begin(); it != sr.members.end(); ++it) {
       const std::string_view key = g->key(sr.entity, *it);
-      if (!own[sr.entity].count(std::string(key))) continue;
+      if (!own[sr.entity].count(key)) continue;
       std::string ok;
       dd::order_key(*g, sr.entity, *it, ld.cluster(), ok);
       keep.emplace_back(std::move(ok), key);
