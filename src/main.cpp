@@ -423,6 +423,7 @@ int run_eval(const eval_args& a) {
   }
   std::string held = std::to_string(res.rows_held) + " " + std::to_string(res.rows_owned) + " " +
                      std::to_string(res.bytes_sent);
+  for (const auto& [phase, ms] : res.phases) held += " " + phase + "=" + std::to_string(ms);
   const auto sizes = dist::all_gather(c, held);
   dist::agree_on_error(c, err ? &*err : nullptr);
   if (lead && !a.quiet) {
@@ -434,8 +435,14 @@ int run_eval(const eval_args& a) {
       std::istringstream in(sizes[r]);
       unsigned long long h = 0, own = 0, sent = 0;
       in >> h >> own >> sent;
-      std::printf("  process %d: %llu own rows, %llu held, %s sent\n", r, own, h,
-                  human_bytes(sent).c_str());
+      std::printf("  process %d: %llu own rows, %llu held, %s sent; load phases (ms):", r, own,
+                  h, human_bytes(sent).c_str());
+      std::string phase;
+      while (in >> phase) {
+        const auto eq = phase.find('=');
+        std::printf(" %s %.0f", phase.substr(0, eq).c_str(), std::stod(phase.substr(eq + 1)));
+      }
+      std::printf("\n");
     }
   }
   return 0;

@@ -59,6 +59,9 @@ struct dist_result {
   std::uint64_t rows_owned = 0;        ///< this process's own rows
   std::uint64_t rows_held = 0;         ///< with the rows around them and everywhere-rows
   std::uint64_t bytes_sent = 0;        ///< by this process to others, all phases
+  /// Wall time of each phase of the load on this process, in order ("read", "check", "place",
+  /// "links", "reach", "write", "build").
+  std::vector<std::pair<std::string, double>> phases;
 };
 
 namespace detail::distributed {
@@ -236,12 +239,19 @@ class loader {
   /// Reads this process's share, checks keys and links across processes, places every row and
   /// gathers the rows around this process's own. Collective; throws agreed_error (the same on
   /// every process: the one a single process reports).
-  void run() {
-    read_shares();
-    check_keys_and_links();
-    place_rows();
-    resolve_links();
-    gather_reach();
+  void run(std::vector<std::pair<std::string, double>>& phases) {
+    auto timed = [&](const char* name, void (loader::*phase)()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (this->*phase)();
+      phases.emplace_back(
+          name,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    };
+    timed("read", &loader::read_shares);
+    timed("check", &loader::check_keys_and_links);
+    timed("place", &loader::place_rows);
+    timed("links", &loader::resolve_links);
+    timed("reach", &loader::gather_reach);
   }
 
   /// Writes the rows held as a dataset folder (schema.json and one CSV per entity, records in
@@ -257,7 +267,12 @@ class loader {
       for (std::uint32_t i = 0; i < g.size(); ++i) g[i] = i;
       std::sort(g.begin(), g.end(),
                 [&](std::uint32_t a, std::uint32_t b) { return gh.line(a) < gh.line(b); });
-      std::string text = headers_[e];
+      std::size_t bytes = headers_[e].size() + own.size() + gh.size();
+      for (std::size_t i = 0; i < own.size(); ++i) bytes += own.raw(i).size();
+      for (std::size_t i = 0; i < gh.size(); ++i) bytes += gh.raw(i).size();
+      std::string text;
+      text.reserve(bytes);
+      text += headers_[e];
       // Own rows are in file order already: merge the others in.
       std::size_t j = 0;
       for (std::size_t i = 0; i <= own.size(); ++i) {
@@ -817,13 +832,23 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
                            " does not see the same schema, segments and files as process 0");
 
   dd::loader ld(c, dir, s, rc);
-  ld.run();
+  std::vector<std::pair<std::string, double>> phases;
+  ld.run(phases);
   const std::string local = (fs::path(o.work_dir) / ("rank-" + std::to_string(c.rank()))).string();
   std::optional<graph> g;
   std::optional<ranked_error> load_error;
   try {
+    auto t1 = std::chrono::steady_clock::now();
+    auto since = [&] {
+      const auto t = std::chrono::steady_clock::now();
+      const double ms = std::chrono::duration<double, std::milli>(t - t1).count();
+      t1 = t;
+      return ms;
+    };
     ld.write_dataset(local, to_json(s));
+    phases.emplace_back("write", since());
     g.emplace(load_dataset(local, load_options{}));
+    phases.emplace_back("build", since());
   } catch (const data_error& x) {
     load_error = ranked_error{{0}, "", 0, 0, x.what()};  // not expected: values were checked
   }
@@ -915,6 +940,7 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
   res.rows_owned = ld.rows_owned();
   res.rows_held = ld.rows_held();
   res.bytes_sent = c.sent;
+  res.phases = std::move(phases);
   return res;
 }
 

@@ -45,8 +45,8 @@ class mpi_session {
   bool owns_ = false;
 };
 
-/// MPI_COMM_WORLD as a communicator. `exchange` is MPI_Alltoall of the sizes, then
-/// MPI_Alltoallv of the bytes in rounds of at most 1 GiB per pair (MPI counts are int).
+/// MPI_COMM_WORLD as a communicator. `exchange` is MPI_Alltoall of the sizes, then one
+/// nonblocking send and receive per pair, straight between the strings.
 class mpi_communicator final : public communicator {
  public:
   mpi_communicator() {
@@ -58,40 +58,37 @@ class mpi_communicator final : public communicator {
 
   std::vector<std::string> exchange(std::vector<std::string> out) override {
     const auto n = static_cast<std::size_t>(size_);
+    const auto me = static_cast<std::size_t>(rank_);
     std::vector<std::uint64_t> send_sizes(n), recv_sizes(n);
     for (std::size_t d = 0; d < n; ++d) send_sizes[d] = out[d].size();
     check(MPI_Alltoall(send_sizes.data(), 1, MPI_UINT64_T, recv_sizes.data(), 1, MPI_UINT64_T,
                        MPI_COMM_WORLD));
+    // Each message goes straight from its string into the receiver's (no packing), in pieces
+    // of at most 1 GiB (MPI counts are int), piece k with tag k.
+    constexpr std::uint64_t piece = std::uint64_t{1} << 30;
     std::vector<std::string> in(n);
-    for (std::size_t s = 0; s < n; ++s) in[s].resize(recv_sizes[s]);
-    // Each round moves at most 1 GiB in all, so that every MPI count and offset fits an int.
-    const std::uint64_t piece = (std::uint64_t{1} << 30) / n;
-    std::uint64_t most = 0;
-    for (std::size_t i = 0; i < n; ++i) most = std::max({most, send_sizes[i], recv_sizes[i]});
-    std::uint64_t rounds = (most + piece - 1) / piece;
-    check(MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD));
-    std::vector<int> sc(n), sd(n), rc(n), rd(n);
-    std::string sbuf, rbuf;
-    for (std::uint64_t k = 0; k < rounds; ++k) {
-      sbuf.clear();
-      int total_r = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t from = k * piece;
-        const std::uint64_t ssz = send_sizes[i] > from ? std::min(piece, send_sizes[i] - from) : 0;
-        const std::uint64_t rsz = recv_sizes[i] > from ? std::min(piece, recv_sizes[i] - from) : 0;
-        sd[i] = static_cast<int>(sbuf.size());
-        sc[i] = static_cast<int>(ssz);
-        sbuf.append(out[i], from < out[i].size() ? from : out[i].size(), ssz);
-        rd[i] = total_r;
-        rc[i] = static_cast<int>(rsz);
-        total_r += rc[i];
+    std::vector<MPI_Request> reqs;
+    for (std::size_t s = 0; s < n; ++s) {
+      if (s == me) continue;
+      in[s].resize(recv_sizes[s]);
+      for (std::uint64_t off = 0, k = 0; off < recv_sizes[s]; off += piece, ++k) {
+        reqs.emplace_back();
+        check(MPI_Irecv(in[s].data() + off, static_cast<int>(std::min(piece, recv_sizes[s] - off)),
+                        MPI_BYTE, static_cast<int>(s), static_cast<int>(k), MPI_COMM_WORLD,
+                        &reqs.back()));
       }
-      rbuf.resize(static_cast<std::size_t>(total_r));
-      check(MPI_Alltoallv(sbuf.data(), sc.data(), sd.data(), MPI_BYTE, rbuf.data(), rc.data(),
-                          rd.data(), MPI_BYTE, MPI_COMM_WORLD));
-      for (std::size_t i = 0; i < n; ++i)
-        if (rc[i]) in[i].replace(k * piece, static_cast<std::size_t>(rc[i]), rbuf, rd[i], rc[i]);
     }
+    for (std::size_t d = 0; d < n; ++d) {
+      if (d == me) continue;
+      for (std::uint64_t off = 0, k = 0; off < send_sizes[d]; off += piece, ++k) {
+        reqs.emplace_back();
+        check(MPI_Isend(out[d].data() + off, static_cast<int>(std::min(piece, send_sizes[d] - off)),
+                        MPI_BYTE, static_cast<int>(d), static_cast<int>(k), MPI_COMM_WORLD,
+                        &reqs.back()));
+      }
+    }
+    in[me] = std::move(out[me]);
+    check(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE));
     return in;
   }
 
