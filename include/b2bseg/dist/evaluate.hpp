@@ -120,6 +120,27 @@ class row_store {
     put(key);
     for (std::size_t l = 0; l < links_; ++l) put(link(l));
   }
+  /// Room for `rows` more rows of `bytes` more field bytes (so that adding them copies nothing).
+  void reserve(std::size_t rows, std::size_t bytes) {
+    bytes_.reserve(bytes_.size() + bytes);
+    start_.reserve(start_.size() + rows);
+    line_.reserve(line_.size() + rows);
+    len_.reserve(len_.size() + rows * (2 + links_));
+  }
+  /// The bytes of row i in a message `send` writes.
+  std::size_t message_size(std::size_t i) const noexcept {
+    std::size_t n = 8 + 8 * (2 + links_);
+    const std::size_t stride = 2 + links_;
+    for (std::size_t k = 0; k < stride; ++k) n += len_[i * stride + k];
+    return n;
+  }
+  /// Skips a row `send` wrote; returns its field bytes.
+  static std::size_t skip(wire_reader& rd, std::size_t links) {
+    rd.u64();
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < 2 + links; ++k) n += rd.str().size();
+    return n;
+  }
   /// Writes row i to a message (line, then each field).
   void send(std::size_t i, wire_writer& w) const {
     w.u64(line_[i]);
@@ -409,6 +430,15 @@ class loader {
         }
         row_store& out = read_[e];
         auto& cols = read_columns_[e];
+        {
+          std::size_t bytes = 0, rows = 0;
+          for (std::size_t i = 0; i < raws.size() && lines[i] < limit; ++i, ++rows) {
+            bytes += raws[i].size() + (fm.key >= 0 ? ch.keys[i].size() : 0);
+            for (std::size_t l = 0; l < def.links.size(); ++l) bytes += ch.link_keys[l][i].size();
+          }
+          out.reserve(rows, bytes);
+          cols.reserve(rows * (1 + def.links.size()));
+        }
         for (std::size_t i = 0; i < raws.size() && lines[i] < limit; ++i) {
           out.add(lines[i], raws[i], fm.key >= 0 ? ch.keys[i] : std::string_view{},
                   [&](std::size_t l) { return ch.link_keys[l][i]; });
@@ -542,7 +572,15 @@ class loader {
           });
     }
     // Rows go to their owners; chunks are in file order by rank, so rows arrive in file order.
+    // Messages and stores are sized first: a gigabyte grown by doubling is copied twice over.
     auto out = blank();
+    {
+      std::vector<std::size_t> bytes(static_cast<std::size_t>(n_), 0);
+      for (entity_id e = 0; e < s_.entities.size(); ++e)
+        for (std::size_t i = 0; i < read_[e].size(); ++i)
+          bytes[owner[e][i]] += 8 + read_[e].message_size(i);
+      for (int d = 0; d < n_; ++d) out[d].reserve(bytes[d]);
+    }
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
       for (std::size_t i = 0; i < read_[e].size(); ++i) {
         wire_writer w(out[owner[e][i]]);
@@ -552,7 +590,18 @@ class loader {
       read_[e].clear();
       std::vector<int>().swap(owner[e]);
     }
-    for (std::string& m : c_.exchange(std::move(out))) {
+    std::vector<std::string> in = c_.exchange(std::move(out));
+    std::vector<std::size_t> rows(s_.entities.size(), 0), bytes(s_.entities.size(), 0);
+    for (const std::string& m : in) {
+      wire_reader rd(m);
+      while (!rd.done()) {
+        const auto e = static_cast<entity_id>(rd.u64());
+        ++rows[e];
+        bytes[e] += row_store::skip(rd, owned_[e].links());
+      }
+    }
+    for (entity_id e = 0; e < s_.entities.size(); ++e) owned_[e].reserve(rows[e], bytes[e]);
+    for (std::string& m : in) {
       wire_reader rd(m);
       while (!rd.done()) owned_[static_cast<entity_id>(rd.u64())].receive(rd);
       std::string().swap(m);
