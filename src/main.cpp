@@ -297,11 +297,10 @@ struct eval_args {
   bool quiet = false;
 };
 
-int run_eval(const eval_args& a) {
-  b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
-  b2bseg::schema schema;
-  b2bseg::bound_file f = compile_file(a.data, a.segments, &schema);
-  std::vector<std::uint32_t> selected = select_segments(f, a.only);
+/// Refuses an output folder whose files would overwrite the inputs, then creates it. Throws
+/// data_error.
+void prepare_eval_out(const eval_args& a, const b2bseg::schema& schema,
+                      const b2bseg::bound_file& f) {
   std::vector<std::string> outputs{(fs::path(a.out) / "summary.json").string()};
   for (const auto& s : f.segments)
     outputs.push_back((fs::path(a.out) / (s.name + ".csv")).string());
@@ -310,6 +309,14 @@ int run_eval(const eval_args& a) {
   fs::create_directories(a.out, mkdir_error);
   if (mkdir_error)
     throw b2bseg::data_error(a.out, 0, 0, "cannot create folder: " + mkdir_error.message());
+}
+
+int run_eval(const eval_args& a) {
+  b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
+  b2bseg::schema schema;
+  b2bseg::bound_file f = compile_file(a.data, a.segments, &schema);
+  std::vector<std::uint32_t> selected = select_segments(f, a.only);
+  prepare_eval_out(a, schema, f);
   b2bseg::folder_lock lock(a.out);  // a second run into the same folder fails here
 
   b2bseg::load_report rep;
@@ -360,16 +367,7 @@ int run_eval(const eval_args& a) {
     as_of = parse_as_of(a.as_of);
     f = compile_file(a.data, a.segments, &schema);
     selected = select_segments(f, a.only);
-    if (lead) {
-      std::vector<std::string> outputs{(fs::path(a.out) / "summary.json").string()};
-      for (const auto& s : f.segments)
-        outputs.push_back((fs::path(a.out) / (s.name + ".csv")).string());
-      refuse_overwriting_inputs(schema, a.data, a.segments, a.out, outputs);
-      std::error_code mkdir_error;
-      fs::create_directories(a.out, mkdir_error);
-      if (mkdir_error)
-        throw b2bseg::data_error(a.out, 0, 0, "cannot create folder: " + mkdir_error.message());
-    }
+    if (lead) prepare_eval_out(a, schema, f);
   } catch (const b2bseg::compile_error& e) {
     compile_failure = std::string(e.what()) + std::to_string(e.diagnostics().size()) + " error" +
                       (e.diagnostics().size() == 1 ? "" : "s") + "; nothing evaluated\n";
