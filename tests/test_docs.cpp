@@ -10,6 +10,7 @@
 
 #include "b2bseg/activate/destinations.hpp"
 #include "b2bseg/b2bseg.hpp"
+#include "b2bseg/dist/partition.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -134,6 +135,24 @@ TEST(Docs, DatasetSchemaExampleIsValid) {
   ASSERT_FALSE(blocks.empty());
   const b2bseg::schema s = b2bseg::parse_schema(blocks[0], "datasets.md");
   EXPECT_EQ(s.entities.size(), 3u);
+}
+
+TEST(Docs, ScaleOutSchemaExamplePlacesAsThePageSays) {
+  const std::string page = doc("scale-out.md");
+  const auto marker = page.find("<!-- partition-example -->");
+  ASSERT_NE(marker, std::string::npos);
+  const auto blocks = fenced_blocks(page.substr(marker), "json");
+  ASSERT_FALSE(blocks.empty());
+  const b2bseg::schema s = b2bseg::parse_schema(blocks[0], "scale-out.md");
+  EXPECT_EQ(s.partition, "account");
+  const auto p = b2bseg::dist::place_entities(s);
+  using K = b2bseg::dist::placement::kind;
+  EXPECT_EQ(p[s.find_entity("account")].k, K::partition);
+  EXPECT_EQ(p[s.find_entity("person")].k, K::follows);
+  const auto& ev = p[s.find_entity("event")];
+  EXPECT_EQ(ev.k, K::follows);
+  EXPECT_EQ(s.entities[s.find_entity("event")].links[ev.link].to, "person");
+  EXPECT_EQ(p[s.find_entity("campaign")].k, K::everywhere);
 }
 
 TEST(Docs, SourcesSchemaExampleIsValid) {

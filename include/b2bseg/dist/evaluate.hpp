@@ -339,6 +339,22 @@ class loader {
       err_ = ranked_error{std::move(order), std::move(file), line, column, std::move(message)};
   }
 
+  /// Sends `ask[d]` to each process d, which answers every question it got with
+  /// `answer_one(question reader, answer writer)` (one question per call); returns the answers,
+  /// `in[d]` from process d in the order asked. Collective.
+  template <class AnswerOne>
+  std::vector<std::string> ask_round(std::vector<std::string> ask, AnswerOne answer_one) {
+    std::vector<std::string> in = c_.exchange(std::move(ask));
+    auto reply = blank();
+    for (int src = 0; src < n_; ++src) {
+      wire_reader rd(in[src]);
+      wire_writer w(reply[src]);
+      while (!rd.done()) answer_one(rd, w);
+      std::string().swap(in[src]);
+    }
+    return c_.exchange(std::move(reply));
+  }
+
   /// One round of questions about link values: every non-empty value of link l of the rows of
   /// `rows[e]` for which `want(e, l)` holds goes to its key's process, which answers
   /// `answer(target entity, key)` (a number); then `use(e, i, l, number)` for each, in row order.
@@ -358,18 +374,11 @@ class loader {
           w.str(v);
         }
       }
-    std::vector<std::string> in = c_.exchange(std::move(ask));
-    auto reply = blank();
-    for (int src = 0; src < n_; ++src) {
-      wire_reader rd(in[src]);
-      wire_writer w(reply[src]);
-      while (!rd.done()) {
-        const auto t = static_cast<entity_id>(rd.u64());
-        w.u64(answer(t, rd.str()));
-      }
-      std::string().swap(in[src]);
-    }
-    in = c_.exchange(std::move(reply));
+    const std::vector<std::string> in =
+        ask_round(std::move(ask), [&](wire_reader& rd, wire_writer& w) {
+          const auto t = static_cast<entity_id>(rd.u64());
+          w.u64(answer(t, rd.str()));
+        });
     std::vector<wire_reader> rds;
     for (const std::string& m : in) rds.emplace_back(m);
     for (entity_id e = 0; e < s_.entities.size(); ++e)
@@ -719,19 +728,12 @@ class loader {
           }
         }
       }
-      std::vector<std::string> in = c_.exchange(std::move(ask));
-      auto answer = blank();
-      for (int src = 0; src < n_; ++src) {
-        wire_reader rd(in[src]);
-        wire_writer w(answer[src]);
-        while (!rd.done()) {
-          const handle x = rd.u64();
-          const step st{static_cast<entity_id>(rd.u64()), static_cast<std::uint32_t>(rd.u64()),
-                        true};
-          for_children(handle_entity(x), handle_index(x), st, [&](handle ch) { w.u64(ch); });
-        }
-      }
-      for (const std::string& m : c_.exchange(std::move(answer))) {
+      const auto children = ask_round(std::move(ask), [&](wire_reader& rd, wire_writer& w) {
+        const handle x = rd.u64();
+        const step st{static_cast<entity_id>(rd.u64()), static_cast<std::uint32_t>(rd.u64()), true};
+        for_children(handle_entity(x), handle_index(x), st, [&](handle ch) { w.u64(ch); });
+      });
+      for (const std::string& m : children) {
         wire_reader rd(m);
         while (!rd.done()) visit(rd.u64());
       }
@@ -789,8 +791,7 @@ class loader {
     const handle h = rd.u64();
     const entity_id e = handle_entity(h);
     if (held(h)) {  // already here: skip its bytes
-      row_store skip(owned_[e].links());
-      skip.receive(rd);
+      row_store::skip(rd, owned_[e].links());
       for (std::size_t l = 0; l < owned_[e].links(); ++l) rd.u64();
       return;
     }
@@ -804,14 +805,9 @@ class loader {
     auto ask = blank();
     for (handle h : want)
       if (!held(h)) wire_writer(ask[handle_rank(h)]).u64(h);
-    std::vector<std::string> in = c_.exchange(std::move(ask));
-    auto answer = blank();
-    for (int src = 0; src < n_; ++src) {
-      wire_reader rd(in[src]);
-      wire_writer w(answer[src]);
-      while (!rd.done()) send_row(rd.u64(), w);
-    }
-    for (const std::string& m : c_.exchange(std::move(answer))) {
+    const auto rows =
+        ask_round(std::move(ask), [&](wire_reader& rd, wire_writer& w) { send_row(rd.u64(), w); });
+    for (const std::string& m : rows) {
       wire_reader rd(m);
       while (!rd.done()) receive_row(rd);
     }
@@ -876,9 +872,9 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
   const std::vector<std::string> prints = all_gather(c, fingerprint);
   for (int r = 1; r < c.size(); ++r)
     if (prints[r] != prints[0])
-      throw data_error(dir, 0, 0,
-                       "process " + std::to_string(r) +
-                           " does not see the same schema, segments and files as process 0");
+      throw agreed_error(dir, 0, 0,  // every process compares the same prints
+                         "process " + std::to_string(r) +
+                             " does not see the same schema, segments and files as process 0");
 
   dd::loader ld(c, dir, s, rc);
   std::vector<std::pair<std::string, double>> phases;
