@@ -7,6 +7,7 @@
 //   B2BSEG_BENCH_DATA    folder holding the cached datasets (default: bench/data of the source tree)
 #pragma once
 
+#include "b2bseg/common/huge_pages.hpp"
 #include "b2bseg/gen/generator.hpp"
 
 #include <benchmark/benchmark.h>
@@ -27,6 +28,10 @@
 #include <string>
 
 namespace bench {
+
+/// Every benchmark binary runs with huge pages for its heap, as the b2bseg command does
+/// (b2bseg/common/huge_pages.hpp): re-executed before main() when the environment lets it.
+inline const bool huge_pages_requested = (b2bseg::reexec_with_huge_pages(), true);
 
 /// The seed of every generated benchmark dataset.
 inline constexpr std::uint64_t dataset_seed = 42;

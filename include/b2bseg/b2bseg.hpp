@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "b2bseg/common/error.hpp"
+#include "b2bseg/common/huge_pages.hpp"
 #include "b2bseg/common/parse.hpp"
 #include "b2bseg/common/types.hpp"
 #include "b2bseg/exec/executor.hpp"
