@@ -144,6 +144,7 @@ void check_same(const b2bseg::graph& g, const b2bseg::segment_result& want, cons
 }  // namespace
 
 int main(int argc, char** argv) {
+  b2bseg::reexec_with_huge_pages();  // as the b2bseg command runs
   args a = parse_args(argc, argv);
   try {
     b2bseg::timestamp_us as_of = 0;

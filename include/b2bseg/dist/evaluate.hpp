@@ -219,10 +219,11 @@ inline std::string message_of(const data_error& x) {
   return w.rfind(place, 0) == 0 ? w.substr(place.size()) : w;
 }
 
-/// Reads records like csv_record_reader, keeping each record's bytes and line.
+/// Reads records like csv_record_reader, keeping each record's bytes (a view into the file, which
+/// must outlive `raws`) and line.
 struct capturing_reader {
   csv_record_reader& r;
-  std::vector<std::string>& raws;
+  std::vector<std::string_view>& raws;
   std::vector<std::uint64_t>& lines;
   bool next(std::vector<std::string_view>& f) {
     if (!r.next(f)) return false;
@@ -420,7 +421,7 @@ class loader {
         const std::vector<csv_chunk> parts = f.split(static_cast<std::size_t>(n_));
         if (static_cast<std::size_t>(me_) >= parts.size()) continue;
         csv_record_reader reader(f, parts[me_]);
-        std::vector<std::string> raws;
+        std::vector<std::string_view> raws;  // views into f: no copy of the share's text
         std::vector<std::uint64_t> lines;
         capturing_reader cap{reader, raws, lines};
         b2bseg::detail::raw_chunk ch;
@@ -451,7 +452,6 @@ class loader {
         for (std::size_t i = 0; i < raws.size() && lines[i] < limit; ++i) {
           out.add(lines[i], raws[i], fm.key >= 0 ? ch.keys[i] : std::string_view{},
                   [&](std::size_t l) { return ch.link_keys[l][i]; });
-          std::string().swap(raws[i]);
           cols.push_back(fm.key >= 0 ? ch.key_columns[i] : 0);
           for (std::size_t l = 0; l < def.links.size(); ++l) cols.push_back(ch.link_columns[l][i]);
         }
