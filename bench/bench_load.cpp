@@ -1,6 +1,8 @@
 // Load benchmarks of the graph store: `load_dataset` on a generated dataset (default 1M people,
 // ~100k accounts, ~300k opportunities, ~10M events; seed 42, cached under bench/data/<N>/) with 1
-// and 2 threads, and the load of one entity file alone (person.csv, event.csv).
+// and 2 threads, and the load of one entity file alone (person.csv, event.csv); and what the
+// first touch of fresh memory costs, with 4 KiB and with 2 MiB pages (why the command runs with
+// huge pages: HACKING.md, "Memory and page faults").
 //
 // Counters: CSV_MB/s (bytes of all CSV files / real time, 1 MB = 10^6 bytes), rows/s, CPU time of
 // the whole process during the load (user_s, sys_s) and MB/cpu_s (CSV MB per CPU second: per-core
@@ -15,8 +17,10 @@
 
 #include <b2bseg/b2bseg.hpp>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -226,8 +230,43 @@ void BM_load_entity(benchmark::State& state, const char* name) {
   state.SetLabel(std::string(def.file) + ", " + std::to_string(bytes / 1000000) + " MB");
 }
 
+/// Maps 256 MiB of fresh anonymous memory, asks for huge pages when `huge`, writes one byte per
+/// 4 KiB page (what a load's new arrays cost before their first real use), checks every page holds
+/// its byte, and unmaps. Counter: us/page, per 4 KiB page touched.
+void BM_fresh_memory(benchmark::State& state, bool huge) {
+  constexpr std::size_t bytes = std::size_t{256} << 20, page = 4096;
+  double touch_us = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      state.SkipWithError("mmap failed");
+      break;
+    }
+    auto* p = static_cast<volatile unsigned char*>(m);
+    if (huge) ::madvise(m, bytes, MADV_HUGEPAGE);
+    for (std::size_t i = 0; i < bytes; i += page) p[i] = static_cast<unsigned char>(i >> 12);
+    touch_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    state.PauseTiming();
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < bytes; i += page) wrong += p[i] != static_cast<unsigned char>(i >> 12);
+    state.ResumeTiming();
+    ::munmap(m, bytes);
+    if (!bench::check(state, "pages holding their byte", wrong, std::size_t{0})) break;
+  }
+  state.counters["us/page"] = touch_us / (double(state.iterations()) * double(bytes / page));
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(BM_fresh_memory, pages_4k, false)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_fresh_memory, pages_2m, true)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_load_dataset)
     ->ArgName("threads")
     ->Arg(1)
