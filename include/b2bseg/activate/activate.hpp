@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -122,12 +123,145 @@ inline std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-/// One output row: a member (row id, or no_row when its key left the dataset) and its change.
+/// One output row: a member and its change. `row` is what a member_source knows it by (a row
+/// id of the graph for graph_members), ordered as the rows are in the output; no_row when its
+/// key left the dataset.
 struct out_row {
   row_id row = no_row;
   std::string key;
   bool exited = false;
 };
+
+}  // namespace detail
+
+/// A destination's field values for a list of rows, in the forms activation writes: read from a
+/// graph through the field evaluator's columns, or given as texts (rows evaluated elsewhere, as
+/// by the processes of a scale-out run). `text` is append_field_text's form. Either way the
+/// bytes written are the same.
+class field_values {
+ public:
+  /// Values of `cols` (from field_evaluator::run) read from `g`, which must outlive this.
+  field_values(const graph& g, std::vector<field_column> cols) : g_(&g), cols_(std::move(cols)) {}
+  /// Given values: `texts[k * fields.size() + i]` is row k's text of field i (empty when
+  /// `nulls` says null). The fields must outlive this.
+  field_values(std::vector<const bound_field*> fields, std::vector<std::string> texts,
+               std::vector<std::uint8_t> nulls)
+      : fields_(std::move(fields)), texts_(std::move(texts)), nulls_(std::move(nulls)) {}
+
+  /// Whether row k's value of field i is null. O(1).
+  bool is_null(std::size_t i, std::size_t k) const {
+    return g_ ? field_is_null(*g_, cols_[i], k) : nulls_[k * fields_.size() + i] != 0;
+  }
+  /// Appends row k's value of field i as text (append_field_text).
+  void text(std::string& out, std::size_t i, std::size_t k) const {
+    if (g_)
+      append_field_text(out, *g_, cols_[i], k);
+    else
+      out += texts_[k * fields_.size() + i];
+  }
+  /// Appends it as one CSV field (append_csv_value).
+  void csv(std::string& out, std::size_t i, std::size_t k, std::string& scratch) const {
+    if (g_)
+      append_csv_value(out, *g_, cols_[i], k, scratch);
+    else
+      append_csv_field(out, texts_[k * fields_.size() + i]);
+  }
+  /// Appends it as JSON (append_json_value).
+  void json(std::string& out, std::size_t i, std::size_t k, std::string& scratch) const;
+
+ private:
+  const graph* g_ = nullptr;
+  std::vector<field_column> cols_;
+  std::vector<const bound_field*> fields_;
+  std::vector<std::string> texts_;
+  std::vector<std::uint8_t> nulls_;
+};
+
+inline void field_values::json(std::string& out, std::size_t i, std::size_t k,
+                               std::string& scratch) const {
+  if (g_) return append_json_value(out, *g_, cols_[i], k, scratch);
+  if (is_null(i, k)) {
+    out += "null";
+    return;
+  }
+  const bound_field& f = *fields_[i];
+  const std::string& t = texts_[k * fields_.size() + i];
+  switch (f.type) {
+    case value_type::string_list: {  // elements are never empty and never hold '|'
+      out += '[';
+      for (std::size_t at = 0; at <= t.size();) {
+        const std::size_t bar = std::min(t.find('|', at), t.size());
+        if (at) out += ',';
+        detail::append_json_string(out, std::string_view(t).substr(at, bar - at));
+        at = bar + 1;
+      }
+      out += ']';
+      return;
+    }
+    case value_type::string:
+    case value_type::timestamp:
+      detail::append_json_string(out, t);
+      return;
+    default:
+      out += t;
+  }
+}
+
+/// Where a destination run takes its rows from: each segment's members in output order, the
+/// rows of keys that left a segment, and the destination's field values for any of them.
+class member_source {
+ public:
+  virtual ~member_source() = default;
+  /// The members of segment `seg` in output order (`exited` false).
+  virtual std::vector<detail::out_row> members(const std::string& seg) const = 0;
+  /// The row of the destination's entity whose key is `key`, ordered as members' rows are, or
+  /// no_row when no row has it.
+  virtual row_id find_key(std::string_view key) const = 0;
+  /// The destination's field values (its fields, then lead_id) of `rows` (no_row: nulls).
+  virtual field_values values(const std::vector<row_id>& rows) const = 0;
+};
+
+/// The members and fields of one destination read from a graph and its evaluation: what a
+/// single process activates. The graph, evaluation and destination must outlive it.
+class graph_members final : public member_source {
+ public:
+  /// Cost: one evaluation of the fields' filters (field_evaluator).
+  graph_members(const graph& g, const evaluation& ev, const destination& d, timestamp_us as_of,
+                unsigned threads)
+      : g_(g), ev_(ev), d_(d), fields_(g, destination_fields(d), as_of, threads) {}
+
+  std::vector<detail::out_row> members(const std::string& seg) const override {
+    for (const auto& s : ev_.segments) {
+      if (s.name != seg) continue;
+      std::vector<detail::out_row> out;
+      out.reserve(s.members.cardinality());
+      for (auto it = s.members.begin(); it != s.members.end(); ++it)
+        out.push_back({*it, std::string(g_.key(d_.entity, *it)), false});
+      return out;
+    }
+    throw data_error("segment '" + seg + "' was not evaluated");
+  }
+  row_id find_key(std::string_view key) const override { return g_.find_key(d_.entity, key); }
+  field_values values(const std::vector<row_id>& rows) const override {
+    return field_values(g_, fields_.run(rows));
+  }
+
+  /// The fields a destination writes, lead_id last.
+  static std::vector<const bound_field*> destination_fields(const destination& d) {
+    std::vector<const bound_field*> fields;
+    for (const auto& f : d.fields) fields.push_back(&f.field);
+    if (d.lead_id) fields.push_back(&d.lead_id->field);
+    return fields;
+  }
+
+ private:
+  const graph& g_;
+  const evaluation& ev_;
+  const destination& d_;
+  field_evaluator fields_;  // filters evaluated once for all of the destination's files
+};
+
+namespace detail {
 
 /// A file's text split into parts by rows and bytes (header repeated), then named.
 struct part_writer {
@@ -191,14 +325,10 @@ inline std::vector<std::string> read_state(const std::filesystem::path& p, bool&
 
 class destination_run {
  public:
-  destination_run(const graph& g, const evaluation& ev, const destination& d,
+  /// `key_column`: the name of the key column of the destination's entity.
+  destination_run(const member_source& src, const destination& d, std::string key_column,
                   const std::filesystem::path& out, const activate_options& o)
-      : g_(g),
-        ev_(ev),
-        d_(d),
-        dir_(out / d.name),
-        o_(o),
-        fields_(g, field_list(d), o.as_of, o.threads) {}
+      : src_(src), d_(d), key_column_(std::move(key_column)), dir_(out / d.name), o_(o) {}
 
   destination_report run() {
     namespace fs = std::filesystem;
@@ -248,23 +378,13 @@ class destination_run {
   }
 
  private:
-  const Roaring& members_of(const std::string& name) const {
-    for (const auto& s : ev_.segments)
-      if (s.name == name) return s.members;
-    throw data_error("segment '" + name + "' was not evaluated");
-  }
-
   void segment(const std::string& seg, destination_report& rep,
                std::vector<std::pair<std::string, std::string>>& files,
                std::vector<std::pair<std::string, std::string>>& state) {
-    const Roaring& members = members_of(seg);
-    std::vector<out_row> current;
-    current.reserve(members.cardinality());
-    for (auto it = members.begin(); it != members.end(); ++it)
-      current.push_back({*it, std::string(g_.key(d_.entity, *it)), false});
+    std::vector<out_row> current = src_.members(seg);
     // The state to keep: every current key.
     std::string keys;
-    append_csv_field(keys, *g_.schema().entities[d_.entity].key);
+    append_csv_field(keys, key_column_);
     keys += '\n';
     for (const auto& r : current) {
       append_csv_field(keys, r.key);
@@ -289,7 +409,7 @@ class destination_run {
       std::vector<out_row> gone;
       for (const std::string& k : previous) {
         if (now.count(k)) continue;
-        const row_id row = g_.find_key(d_.entity, k);
+        const row_id row = src_.find_key(k);
         (row == no_row ? gone : exited).push_back({row, k, true});
       }
       std::sort(exited.begin(), exited.end(),
@@ -313,14 +433,14 @@ class destination_run {
             destination_report& rep, std::vector<std::pair<std::string, std::string>>& files) {
     std::vector<row_id> ids(rows.size());
     for (std::size_t k = 0; k < rows.size(); ++k) ids[k] = rows[k].row;
-    const std::vector<field_column> cols = fields_.run(ids);
+    const field_values vals = src_.values(ids);
 
     std::map<std::string, std::uint64_t> skipped;
     part_writer pw;
     std::string line, scratch, text;
     auto value_text = [&](std::size_t field, std::size_t k) {
       text.clear();
-      append_field_text(text, g_, cols[field], k);
+      vals.text(text, field, k);
       return std::string_view(text);
     };
     const bool incremental_files = d_.type == destination_type::files && d_.incremental;
@@ -328,7 +448,7 @@ class destination_run {
     switch (d_.type) {
       case destination_type::files: {
         pw.max_rows = 5'000'000;
-        const std::string& key_column = *g_.schema().entities[d_.entity].key;
+        const std::string& key_column = key_column_;
         if (d_.ndjson) {
           ext = ".ndjson";
         } else {
@@ -359,7 +479,7 @@ class destination_run {
                 t += ',';
                 detail::append_json_string(t, d_.fields[i].column);
                 t += ':';
-                append_json_value(t, g_, cols[i], k, scratch_b);
+                vals.json(t, i, k, scratch_b);
               }
               if (incremental_files)
                 t += rows[k].exited ? ",\"status\":\"exited\"" : ",\"status\":\"realized\"";
@@ -368,7 +488,7 @@ class destination_run {
               append_csv_field(t, rows[k].key);
               for (std::size_t i = 0; i < d_.fields.size(); ++i) {
                 t += ',';
-                append_csv_value(t, g_, cols[i], k, scratch_b);
+                vals.csv(t, i, k, scratch_b);
               }
               if (incremental_files) t += rows[k].exited ? ",exited" : ",realized";
               t += '\n';
@@ -453,7 +573,7 @@ class destination_run {
             ++skipped["invalid_email"];
             continue;
           }
-          if (d_.lead_id && field_is_null(g_, cols.back(), k)) {
+          if (d_.lead_id && vals.is_null(d_.fields.size(), k)) {
             ++skipped["no_lead_id"];
             continue;
           }
@@ -470,7 +590,7 @@ class destination_run {
             if (i == email)
               append_csv_field(line, emails[k]);
             else
-              append_csv_value(line, g_, cols[i], k, scratch);
+              vals.csv(line, i, k, scratch);
           }
           line += '\n';
           pw.add(line);
@@ -532,23 +652,34 @@ class destination_run {
     return m;
   }
 
-  // The destination's fields, lead_id last.
-  static std::vector<const bound_field*> field_list(const destination& d) {
-    std::vector<const bound_field*> fields;
-    for (const auto& f : d.fields) fields.push_back(&f.field);
-    if (d.lead_id) fields.push_back(&d.lead_id->field);
-    return fields;
-  }
-
-  const graph& g_;
-  const evaluation& ev_;
+  const member_source& src_;
   const destination& d_;
+  std::string key_column_;
   std::filesystem::path dir_;
   activate_options o_;
-  field_evaluator fields_;  // filters evaluated once for all of the destination's files
 };
 
 }  // namespace detail
+
+/// activate() with rows from elsewhere: `source(d)` returns a std::unique_ptr<member_source> with
+/// destination d's rows (called once per destination, in order; each is released before the next
+/// is made). `s` is the dataset's schema (the key column of each destination's entity). Same
+/// folders, state, lock and errors as activate().
+template <class SourceOf>
+std::vector<destination_report> activate_from(const std::vector<destination>& dests,
+                                              const std::string& out, const activate_options& o,
+                                              const schema& s, SourceOf source) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw data_error(out, 0, 0, "cannot create folder: " + ec.message());
+  folder_lock lock(out);
+  std::vector<destination_report> reports;
+  for (const destination& d : dests) {
+    const std::unique_ptr<member_source> src = source(d);
+    reports.push_back(detail::destination_run(*src, d, *s.entities[d.entity].key, out, o).run());
+  }
+  return reports;
+}
 
 /// Activates `dests` (from parse_destinations) with the members of evaluation `ev` of `g`: for
 /// each destination, the files of its type under `out/NAME/RUN/` (RUN = as-of time as
@@ -561,14 +692,10 @@ class destination_run {
 inline std::vector<destination_report> activate(const graph& g, const evaluation& ev,
                                                 const std::vector<destination>& dests,
                                                 const std::string& out, const activate_options& o) {
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) throw data_error(out, 0, 0, "cannot create folder: " + ec.message());
-  folder_lock lock(out);
-  std::vector<destination_report> reports;
-  for (const destination& d : dests)
-    reports.push_back(detail::destination_run(g, ev, d, out, o).run());
-  return reports;
+  return activate_from(dests, out, o, g.schema(),
+                       [&](const destination& d) -> std::unique_ptr<member_source> {
+                         return std::make_unique<graph_members>(g, ev, d, o.as_of, o.threads);
+                       });
 }
 
 }  // namespace b2bseg
