@@ -246,10 +246,12 @@ void BM_fresh_memory(benchmark::State& state, bool huge) {
     auto* p = static_cast<volatile unsigned char*>(m);
     if (huge) ::madvise(m, bytes, MADV_HUGEPAGE);
     for (std::size_t i = 0; i < bytes; i += page) p[i] = static_cast<unsigned char>(i >> 12);
-    touch_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    touch_us +=
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
     state.PauseTiming();
     std::size_t wrong = 0;
-    for (std::size_t i = 0; i < bytes; i += page) wrong += p[i] != static_cast<unsigned char>(i >> 12);
+    for (std::size_t i = 0; i < bytes; i += page)
+      wrong += p[i] != static_cast<unsigned char>(i >> 12);
     state.ResumeTiming();
     ::munmap(m, bytes);
     if (!bench::check(state, "pages holding their byte", wrong, std::size_t{0})) break;

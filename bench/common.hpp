@@ -4,7 +4,8 @@
 //
 // Environment:
 //   B2BSEG_BENCH_PEOPLE  people of the generated dataset (default: the benchmark's own, 1000000)
-//   B2BSEG_BENCH_DATA    folder holding the cached datasets (default: bench/data of the source tree)
+//   B2BSEG_BENCH_DATA    folder holding the cached datasets (default: bench/data of the source
+//   tree)
 #pragma once
 
 #include "b2bseg/common/huge_pages.hpp"
@@ -82,9 +83,12 @@ inline bool read_report(const std::filesystem::path& dir, dataset& d) {
   std::uint64_t v = 0, seed = 0, people = 0;
   d.rows.clear();
   while (in >> word >> v) {
-    if (word == "seed") seed = v;
-    else if (word == "people") people = v;
-    else d.rows[word] = v;
+    if (word == "seed")
+      seed = v;
+    else if (word == "people")
+      people = v;
+    else
+      d.rows[word] = v;
   }
   return seed == dataset_seed && people == d.people && !d.rows.empty();
 }
@@ -111,15 +115,16 @@ inline const dataset& cached_dataset(std::uint64_t people) {
                  static_cast<unsigned long long>(dataset_seed), d->dir.c_str());
     const auto t0 = std::chrono::steady_clock::now();
     fs::remove(dir / detail::report_name);
-    b2bseg::generate_report rep =
-        b2bseg::generate_dataset(d->dir, b2bseg::generate_options{.people = people, .seed = dataset_seed});
+    b2bseg::generate_report rep = b2bseg::generate_dataset(
+        d->dir, b2bseg::generate_options{.people = people, .seed = dataset_seed});
     std::ostringstream out;
     out << "seed " << dataset_seed << "\npeople " << people << "\n";
     for (const auto& [e, r] : rep.rows) out << e << " " << r << "\n";
     {
       std::ofstream f(dir / "generate_report.tmp");
       f << out.str();
-      if (!f.flush()) throw std::runtime_error("bench: cannot write " + (dir / detail::report_name).string());
+      if (!f.flush())
+        throw std::runtime_error("bench: cannot write " + (dir / detail::report_name).string());
     }
     fs::rename(dir / "generate_report.tmp", dir / detail::report_name);
     d->rows = rep.rows;
@@ -130,7 +135,9 @@ inline const dataset& cached_dataset(std::uint64_t people) {
     const fs::path csv = dir / (entity + ".csv");
     std::error_code ec;
     const auto size = fs::file_size(csv, ec);
-    if (ec) throw std::runtime_error("bench: missing " + csv.string() + " (delete " + d->dir + " to regenerate)");
+    if (ec)
+      throw std::runtime_error("bench: missing " + csv.string() + " (delete " + d->dir +
+                               " to regenerate)");
     d->csv_bytes += size;
   }
   slot = std::move(d);
@@ -149,8 +156,8 @@ class thread_cap {
 
 /// Puts glibc's allocator in the state of a long-running process that has already freed a large
 /// block (as any engine has after loading a dataset): the dynamic mmap threshold rises to its
-/// maximum (just under 32 MiB), so that bitsets of a few MB come from the heap and are not unmapped and
-/// faulted in again on every allocation. Without this, the first benchmarks of a fresh process
+/// maximum (just under 32 MiB), so that bitsets of a few MB come from the heap and are not unmapped
+/// and faulted in again on every allocation. Without this, the first benchmarks of a fresh process
 /// measure page faults (about 10 us each on this VM) instead of the kernel.
 inline void settle_malloc() {
   void* p = std::malloc((std::size_t{32} << 20) - (std::size_t{64} << 10));  // at most the maximum

@@ -57,16 +57,24 @@ args parse_args(int argc, char** argv) {
     auto number = [&](const std::string& s) {
       char* end = nullptr;
       unsigned long n = std::strtoul(s.c_str(), &end, 10);
-      if (s.empty() || *end || n == 0 || n > 100000) usage(k + ": expected a positive number, got '" + s + "'");
+      if (s.empty() || *end || n == 0 || n > 100000)
+        usage(k + ": expected a positive number, got '" + s + "'");
       return static_cast<unsigned>(n);
     };
-    if (k == "--data") a.data = v;
-    else if (k == "--segments") a.segments = v;
-    else if (k == "--as-of") a.as_of = v;
-    else if (k == "--threads") a.threads = number(v);
-    else if (k == "--runs") a.runs = number(v);
-    else if (k == "--json") a.json = v;
-    else usage("unknown option " + k);
+    if (k == "--data")
+      a.data = v;
+    else if (k == "--segments")
+      a.segments = v;
+    else if (k == "--as-of")
+      a.as_of = v;
+    else if (k == "--threads")
+      a.threads = number(v);
+    else if (k == "--runs")
+      a.runs = number(v);
+    else if (k == "--json")
+      a.json = v;
+    else
+      usage("unknown option " + k);
   }
   if (a.data.empty() || a.segments.empty()) usage("--data and --segments are required");
   return a;
@@ -93,7 +101,8 @@ long peak_rss_kib() {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
+  if (!in)
+    throw b2bseg::data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -128,13 +137,15 @@ void check_same(const b2bseg::graph& g, const b2bseg::segment_result& want, cons
                 const std::string& what) {
   if (want.members == got) return;
   Roaring only_want = want.members - got, only_got = got - want.members;
-  std::fprintf(stderr, "tool_suite: MISMATCH in segment %s: whole-file run has %llu members, %s has %llu\n",
+  std::fprintf(stderr,
+               "tool_suite: MISMATCH in segment %s: whole-file run has %llu members, %s has %llu\n",
                want.name.c_str(), (unsigned long long)want.members.cardinality(), what.c_str(),
                (unsigned long long)got.cardinality());
   auto show = [&](const Roaring& r, const char* label) {
     int n = 0;
     for (auto it = r.begin(); it != r.end() && n < 10; ++it, ++n)
-      std::fprintf(stderr, "  %s: %.*s\n", label, int(g.key(want.entity, *it).size()), g.key(want.entity, *it).data());
+      std::fprintf(stderr, "  %s: %.*s\n", label, int(g.key(want.entity, *it).size()),
+                   g.key(want.entity, *it).data());
   };
   show(only_want, "only in the whole-file run");
   show(only_got, ("only in " + what).c_str());
@@ -148,7 +159,8 @@ int main(int argc, char** argv) {
   args a = parse_args(argc, argv);
   try {
     b2bseg::timestamp_us as_of = 0;
-    if (!b2bseg::parse_timestamp(a.as_of, as_of)) usage("--as-of: not an ISO 8601 timestamp: " + a.as_of);
+    if (!b2bseg::parse_timestamp(a.as_of, as_of))
+      usage("--as-of: not an ISO 8601 timestamp: " + a.as_of);
 
     // Load with N threads, as `b2bseg eval --threads N` does.
     b2bseg::load_report rep;
@@ -160,7 +172,8 @@ int main(int argc, char** argv) {
     const long rss_after_load = peak_rss_kib();
 
     auto tc = std::chrono::steady_clock::now();
-    const b2bseg::bound_file f = b2bseg::compile_segments(read_file(a.segments), g.schema(), a.segments);
+    const b2bseg::bound_file f =
+        b2bseg::compile_segments(read_file(a.segments), g.schema(), a.segments);
     const double compile_ms = ms_since(tc);
     const std::size_t nseg = f.segments.size();
 
@@ -182,7 +195,9 @@ int main(int argc, char** argv) {
     for (unsigned r = 0; r < a.runs; ++r) {
       b2bseg::evaluation ev = timed_run({}, ms);
       whole.push_back(ms);
-      for (const auto& s : ev.segments) check_same(g, *by_index[f.find(s.name)], s.members, "whole-file run " + std::to_string(r + 1));
+      for (const auto& s : ev.segments)
+        check_same(g, *by_index[f.find(s.name)], s.members,
+                   "whole-file run " + std::to_string(r + 1));
     }
 
     // Each segment alone: one warm-up run, then R timed runs.
@@ -199,7 +214,8 @@ int main(int argc, char** argv) {
             found = true;
           }
         if (!found) {
-          std::fprintf(stderr, "tool_suite: separate run of %s returned no result for it\n", f.segments[i].name.c_str());
+          std::fprintf(stderr, "tool_suite: separate run of %s returned no result for it\n",
+                       f.segments[i].name.c_str());
           return 1;
         }
       }
@@ -212,7 +228,8 @@ int main(int argc, char** argv) {
     for (double m : seg_median) sum_sep += m;
     const b2bseg::entity_id person = g.schema().find_entity("person");
     const std::size_t people = person != b2bseg::no_entity ? g.rows(person) : 0;
-    const double evals_per_s = whole_ms > 0 ? double(people) * double(nseg) / (whole_ms / 1000.0) : 0;
+    const double evals_per_s =
+        whole_ms > 0 ? double(people) * double(nseg) / (whole_ms / 1000.0) : 0;
     const long rss = peak_rss_kib();
 
     // The table.
@@ -220,20 +237,28 @@ int main(int argc, char** argv) {
     for (const auto& s : f.segments) w = std::max(w, s.name.size());
     std::printf("b2bseg suite: %s, %zu segments, as of %s, %u thread(s), median of %u runs\n",
                 a.data.c_str(), nseg, b2bseg::format_timestamp(as_of).c_str(), a.threads, a.runs);
-    std::printf("loaded %llu rows (%llu people, %.1f MiB CSV) in %.0f ms; compiled in %.2f ms; plan: %zu nodes for %zu requested\n\n",
-                (unsigned long long)rep.total_rows, (unsigned long long)people, rep.total_bytes / 1048576.0,
-                rep.load_ms, compile_ms, plan_nodes, plan_requested);
-    std::printf("%-*s  %-12s %12s %11s %11s\n", int(w), "segment", "entity", "members", "median ms", "min ms");
+    std::printf(
+        "loaded %llu rows (%llu people, %.1f MiB CSV) in %.0f ms; compiled in %.2f ms; plan: %zu "
+        "nodes for %zu requested\n\n",
+        (unsigned long long)rep.total_rows, (unsigned long long)people, rep.total_bytes / 1048576.0,
+        rep.load_ms, compile_ms, plan_nodes, plan_requested);
+    std::printf("%-*s  %-12s %12s %11s %11s\n", int(w), "segment", "entity", "members", "median ms",
+                "min ms");
     for (std::uint32_t i = 0; i < nseg; ++i)
       std::printf("%-*s  %-12s %12llu %11.3f %11.3f\n", int(w), f.segments[i].name.c_str(),
                   g.schema().entities[f.segments[i].entity].name.c_str(),
-                  (unsigned long long)by_index[i]->members.cardinality(), seg_median[i], seg_min[i]);
+                  (unsigned long long)by_index[i]->members.cardinality(), seg_median[i],
+                  seg_min[i]);
     std::printf("\n%-44s %11.3f ms\n", "whole file, evaluated together (median)", whole_ms);
     std::printf("%-44s %11.3f ms\n", "sum of the separate medians", sum_sep);
-    std::printf("%-44s %11.3f ms\n", "slowest segment alone (median)", *std::max_element(seg_median.begin(), seg_median.end()));
+    std::printf("%-44s %11.3f ms\n", "slowest segment alone (median)",
+                *std::max_element(seg_median.begin(), seg_median.end()));
     std::printf("%-44s %11.3g /s\n", "profile evaluations (people x segments / s)", evals_per_s);
-    std::printf("%-44s %11.1f MiB (after load: %.1f MiB)\n", "peak RSS (VmHWM)", rss / 1024.0, rss_after_load / 1024.0);
-    std::printf("check: the whole-file run and %u separate runs of each segment gave identical members\n", a.runs + 1);
+    std::printf("%-44s %11.1f MiB (after load: %.1f MiB)\n", "peak RSS (VmHWM)", rss / 1024.0,
+                rss_after_load / 1024.0);
+    std::printf(
+        "check: the whole-file run and %u separate runs of each segment gave identical members\n",
+        a.runs + 1);
 
     if (!a.json.empty()) {
       std::string out = "{\n";
@@ -241,7 +266,8 @@ int main(int argc, char** argv) {
       json_string(out, a.data);
       out += ",\n  \"as_of\": ";
       json_string(out, b2bseg::format_timestamp(as_of));
-      out += ",\n  \"threads\": " + std::to_string(a.threads) + ",\n  \"runs\": " + std::to_string(a.runs);
+      out += ",\n  \"threads\": " + std::to_string(a.threads) +
+             ",\n  \"runs\": " + std::to_string(a.runs);
       out += ",\n  \"people\": " + std::to_string(people);
       out += ",\n  \"load_ms\": " + fmt(rep.load_ms) + ",\n  \"compile_ms\": " + fmt(compile_ms);
       out += ",\n  \"whole_ms\": " + fmt(whole_ms) + ",\n  \"sum_separate_ms\": " + fmt(sum_sep);

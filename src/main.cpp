@@ -32,6 +32,7 @@
 #include "b2bseg/activate/activate.hpp"
 #include "b2bseg/b2bseg.hpp"
 #include "b2bseg/common/edit_distance.hpp"
+#include "b2bseg/dist/activate.hpp"
 #include "b2bseg/dist/evaluate.hpp"
 #if B2BSEG_MPI
 #include "b2bseg/dist/mpi_comm.hpp"
@@ -338,36 +339,23 @@ int run_eval(const eval_args& a) {
   if (!a.quiet) {
     std::vector<result_file> table;
     for (auto* s : shown)
-      table.push_back({s->name, g.schema().entities[s->entity].name, "", s->members.cardinality(),
-                       s->eval_ms});
+      table.push_back(
+          {s->name, g.schema().entities[s->entity].name, "", s->members.cardinality(), s->eval_ms});
     print_eval_table(table, rep.total_rows, rep.load_ms, ev.eval_ms, as_of, a.out);
   }
   return 0;
 }
 
-/// `eval` over the processes of `c` (SPEC 8): every process runs it; process 0 writes the
-/// files and prints. Errors are agreed on, so that every process stops with the same status.
-[[maybe_unused]] int run_eval_dist(const eval_args& a, b2bseg::dist::communicator& c) {
+/// The start that commands over processes share: `prepare` (compiling, checking options and
+/// inputs) runs on every process. A compile or usage error is the same everywhere: process 0
+/// reports it and every process returns 2. A data error is agreed on: every process throws the
+/// first one (agreed_error). Returns 0 when every process is ready.
+int prepare_on_every_process(b2bseg::dist::communicator& c, const std::function<void()>& prepare) {
   namespace dist = b2bseg::dist;
-  const bool lead = c.rank() == 0;
-  b2bseg::timestamp_us as_of = 0;
-  b2bseg::schema schema;
-  b2bseg::bound_file f;
-  std::vector<std::uint32_t> selected;
-  // Compile errors (exit 2) are the same everywhere: process 0 reports them.
   std::string compile_failure;
   std::optional<dist::ranked_error> err;
   try {
-    if (a.lenient)
-      throw usage_error("--lenient does not run over several processes yet; run in one process");
-    if (b2bseg::names_a_file(a.data))
-      throw b2bseg::data_error(a.data, 0, 0,
-                               "a snapshot cannot be spread over several processes yet; give the "
-                               "dataset folder");
-    as_of = parse_as_of(a.as_of);
-    f = compile_file(a.data, a.segments, &schema);
-    selected = select_segments(f, a.only);
-    if (lead) prepare_eval_out(a, schema, f);
+    prepare();
   } catch (const b2bseg::compile_error& e) {
     compile_failure = std::string(e.what()) + std::to_string(e.diagnostics().size()) + " error" +
                       (e.diagnostics().size() == 1 ? "" : "s") + "; nothing evaluated\n";
@@ -379,10 +367,55 @@ int run_eval(const eval_args& a) {
   const auto failed = dist::all_gather(c, compile_failure);
   for (const auto& m : failed)
     if (!m.empty()) {
-      if (lead) std::fputs(m.c_str(), stderr);
+      if (c.rank() == 0) std::fputs(m.c_str(), stderr);
       return 2;
     }
   dist::agree_on_error(c, err ? &*err : nullptr);
+  return 0;
+}
+
+/// What every command over processes refuses for now (usage_error, data_error).
+void refuse_what_processes_cannot_do(bool lenient, const std::string& data) {
+  if (lenient)
+    throw usage_error("--lenient does not run over several processes yet; run in one process");
+  if (b2bseg::names_a_file(data))
+    throw b2bseg::data_error(data, 0, 0,
+                             "a snapshot cannot be spread over several processes yet; give the "
+                             "dataset folder");
+}
+
+/// The options of a run over processes: its instant, threads per process (capped through
+/// `cap`) and a fresh work folder of this machine, named after this process.
+b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of, unsigned threads,
+                                            std::unique_ptr<tbb::global_control>& cap) {
+  b2bseg::dist::dist_options o;
+  o.as_of = as_of;
+  o.threads = threads;
+  o.work_dir = (fs::temp_directory_path() / ("b2bseg-dist-" + std::to_string(::getpid()))).string();
+  if (threads)
+    cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                threads);
+  return o;
+}
+
+/// `eval` over the processes of `c` (SPEC 8): every process runs it; process 0 writes the
+/// files and prints. Errors are agreed on, so that every process stops with the same status.
+[[maybe_unused]] int run_eval_dist(const eval_args& a, b2bseg::dist::communicator& c) {
+  namespace dist = b2bseg::dist;
+  const bool lead = c.rank() == 0;
+  b2bseg::timestamp_us as_of = 0;
+  b2bseg::schema schema;
+  b2bseg::bound_file f;
+  std::vector<std::uint32_t> selected;
+  if (const int rc = prepare_on_every_process(c, [&] {
+        refuse_what_processes_cannot_do(a.lenient, a.data);
+        as_of = parse_as_of(a.as_of);
+        f = compile_file(a.data, a.segments, &schema);
+        selected = select_segments(f, a.only);
+        if (lead) prepare_eval_out(a, schema, f);
+      }))
+    return rc;
+  std::optional<dist::ranked_error> err;
   std::optional<b2bseg::folder_lock> lock;
   err.reset();
   try {
@@ -392,15 +425,9 @@ int run_eval(const eval_args& a) {
   }
   dist::agree_on_error(c, err ? &*err : nullptr);
 
-  dist::dist_options o;
-  o.as_of = as_of;
-  o.selected = selected;
-  o.threads = a.threads;
-  o.work_dir = (fs::temp_directory_path() / ("b2bseg-dist-" + std::to_string(::getpid()))).string();
   std::unique_ptr<tbb::global_control> cap;
-  if (a.threads)
-    cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                a.threads);
+  dist::dist_options o = dist_options_for(as_of, a.threads, cap);
+  o.selected = selected;
   dist::dist_result res = dist::evaluate_distributed(c, a.data, schema, f, o);
   std::error_code ec;
   fs::remove_all(o.work_dir, ec);
@@ -409,8 +436,8 @@ int run_eval(const eval_args& a) {
   std::vector<result_file> shown;
   for (auto& s : res.segments)
     if (wanted.empty() || wanted.count(s.name))
-      shown.push_back({s.name, schema.entities[s.entity].name, std::move(s.csv), s.count,
-                       s.eval_ms});
+      shown.push_back(
+          {s.name, schema.entities[s.entity].name, std::move(s.csv), s.count, s.eval_ms});
   err.reset();
   if (lead) {
     try {
@@ -433,8 +460,8 @@ int run_eval(const eval_args& a) {
       std::istringstream in(sizes[r]);
       unsigned long long h = 0, own = 0, sent = 0;
       in >> h >> own >> sent;
-      std::printf("  process %d: %llu own rows, %llu held, %s sent; load phases (ms):", r, own,
-                  h, human_bytes(sent).c_str());
+      std::printf("  process %d: %llu own rows, %llu held, %s sent; load phases (ms):", r, own, h,
+                  human_bytes(sent).c_str());
       std::string phase;
       while (in >> phase) {
         const auto eq = phase.find('=');
@@ -453,34 +480,51 @@ struct activate_args {
   bool full = false, lenient = false, quiet = false;
 };
 
+int print_activation(const std::vector<b2bseg::destination_report>& reports, bool quiet);
+
+/// The destinations of `a` parsed against `s` and `f`, and the segments they name. Throws
+/// compile_error for a bad destinations file.
+std::vector<b2bseg::destination> read_destinations(const activate_args& a, const b2bseg::schema& s,
+                                                   const b2bseg::bound_file& f,
+                                                   std::vector<std::uint32_t>& selected) {
+  std::vector<b2bseg::destination> dests =
+      b2bseg::parse_destinations(read_text_file(a.destinations), s, f, a.destinations);
+  std::vector<std::string> names;
+  for (const auto& d : dests)
+    names.insert(names.end(), d.segment_names.begin(), d.segment_names.end());
+  selected = select_segments(f, names);
+  return dests;
+}
+
 int run_activate(const activate_args& a) {
   b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
   b2bseg::schema s;
   b2bseg::bound_file f = compile_file(a.data, a.segments, &s);
   // The destinations are checked before anything is loaded: a bad file writes nothing.
-  const std::vector<b2bseg::destination> dests =
-      b2bseg::parse_destinations(read_text_file(a.destinations), s, f, a.destinations);
-  std::vector<std::string> names;
-  for (const auto& d : dests)
-    names.insert(names.end(), d.segment_names.begin(), d.segment_names.end());
+  std::vector<std::uint32_t> selected;
+  const std::vector<b2bseg::destination> dests = read_destinations(a, s, f, selected);
   refuse_overwriting_inputs(s, a.data, a.segments, a.out, {});
 
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
   check_same_schema(s, g, a.data);
   b2bseg::executor ex(g, a.threads);
-  b2bseg::evaluation ev =
-      ex.run(b2bseg::build_plan(g.schema(), f, as_of, select_segments(f, names)), f);
+  b2bseg::evaluation ev = ex.run(b2bseg::build_plan(g.schema(), f, as_of, selected), f);
   check_not_changed(g, a.data);
   b2bseg::activate_options o;
   o.as_of = as_of;
   o.full = a.full;
   o.threads = a.threads;
-  const auto reports = b2bseg::activate(g, ev, dests, a.out, o);
+  return print_activation(b2bseg::activate(g, ev, dests, a.out, o), a.quiet);
+}
+
+/// The table activate prints (destination errors on standard error); returns 1 when a
+/// destination failed, else 0.
+int print_activation(const std::vector<b2bseg::destination_report>& reports, bool quiet) {
   int rc = 0;
   std::size_t w = 11;
   for (const auto& r : reports) w = std::max(w, r.name.size());
-  if (!a.quiet)
+  if (!quiet)
     std::printf("%-*s  %-22s %10s %9s %6s  %s\n", int(w), "destination", "type", "rows", "skipped",
                 "files", "folder");
   for (const auto& r : reports) {
@@ -492,14 +536,56 @@ int run_activate(const activate_args& a) {
       rc = 1;
       continue;
     }
-    if (!a.quiet)
+    if (!quiet)
       std::printf("%-*s  %-22s %10llu %9llu %6zu  %s\n", int(w), r.name.c_str(),
                   std::string(b2bseg::to_string(r.type)).c_str(), (unsigned long long)r.rows(),
                   (unsigned long long)r.skipped(), r.files.size(), r.run_folder.c_str());
     for (const auto& warning : r.warnings)
-      if (!a.quiet) std::printf("  warning: %s\n", warning.c_str());
+      if (!quiet) std::printf("  warning: %s\n", warning.c_str());
   }
   return rc;
+}
+
+/// `activate` over the processes of `c` (SPEC 8): every process evaluates its own rows;
+/// process 0 writes every destination's files and prints. Every process ends with process 0's
+/// status.
+[[maybe_unused]] int run_activate_dist(const activate_args& a, b2bseg::dist::communicator& c) {
+  namespace dist = b2bseg::dist;
+  const bool lead = c.rank() == 0;
+  b2bseg::timestamp_us as_of = 0;
+  b2bseg::schema s;
+  b2bseg::bound_file f;
+  std::vector<b2bseg::destination> dests;
+  std::vector<std::uint32_t> selected;
+  if (const int rc = prepare_on_every_process(c, [&] {
+        refuse_what_processes_cannot_do(a.lenient, a.data);
+        as_of = parse_as_of(a.as_of);
+        f = compile_file(a.data, a.segments, &s);
+        dests = read_destinations(a, s, f, selected);
+        if (lead) refuse_overwriting_inputs(s, a.data, a.segments, a.out, {});
+      }))
+    return rc;
+  std::unique_ptr<tbb::global_control> cap;
+  dist::dist_options o = dist_options_for(as_of, a.threads, cap);
+  o.selected = selected;
+  b2bseg::activate_options ao;
+  ao.as_of = as_of;
+  ao.full = a.full;
+  ao.threads = a.threads;
+  std::optional<dist::ranked_error> err;
+  dist::dist_activation res;
+  try {
+    res = dist::activate_distributed(c, a.data, s, f, dests, a.out, o, ao);
+  } catch (const dist::agreed_error&) {
+    throw;                                 // every process has it
+  } catch (const b2bseg::data_error& e) {  // process 0 alone, writing
+    err = dist::ranked_error{{0}, "", 0, 0, e.what()};
+  }
+  std::error_code ec;
+  fs::remove_all(o.work_dir, ec);
+  dist::agree_on_error(c, err ? &*err : nullptr);
+  const int rc = lead ? print_activation(res.reports, a.quiet) : 0;
+  return std::stoi(dist::all_gather(c, std::to_string(rc))[0]);
 }
 
 // --- stream -----------------------------------------------------------------------------------
@@ -1034,11 +1120,12 @@ int run_serve(const serve_args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Loads touch hundreds of MB of fresh memory: with 2 MiB pages they fault 7x less (huge_pages.hpp).
+  // Loads touch hundreds of MB of fresh memory: with 2 MiB pages they fault 7x less
+  // (huge_pages.hpp).
   b2bseg::reexec_with_huge_pages();
 #if B2BSEG_MPI
-  // Under `mpirun -n N` (N > 1) eval runs over every process (SPEC 8); process 0 alone prints,
-  // the others keep their standard error for what only they meet.
+  // Under `mpirun -n N` (N > 1) eval and activate run over every process (SPEC 8); process 0 alone
+  // prints, the others keep their standard error for what only they meet.
   b2bseg::dist::mpi_session mpi(&argc, &argv);
   std::unique_ptr<b2bseg::dist::mpi_communicator> world;
   int own_stderr = -1;
@@ -1053,8 +1140,8 @@ int main(int argc, char** argv) {
   // An error one process met alone would leave the others waiting: it ends them all.
   auto alone = [&](const char* what) {
     if (!world) return;
-    const std::string line = "b2bseg: process " + std::to_string(world->rank()) +
-                             ": error: " + what + "\n";
+    const std::string line =
+        "b2bseg: process " + std::to_string(world->rank()) + ": error: " + what + "\n";
     if (own_stderr >= 0 && ::write(own_stderr, line.data(), line.size()) < 0) {
     }
     b2bseg::dist::mpi_session::abort(1);
@@ -1371,18 +1458,18 @@ int main(int argc, char** argv) {
     int rc = 0;
     if (*gen) rc = run_generate(people, seed, out, threads, gen_sources);
 #if B2BSEG_MPI
-    if (world && !*ev)
-      throw usage_error("only eval runs over several processes (mpirun -n N); run " +
-                        std::string(app.get_subcommands().empty()
-                                        ? "it"
-                                        : app.get_subcommands()[0]->get_name()) +
-                        " as one process");
+    if (world && !*ev && !*ac)
+      throw usage_error(
+          "only eval and activate run over several processes (mpirun -n N); run " +
+          std::string(app.get_subcommands().empty() ? "it" : app.get_subcommands()[0]->get_name()) +
+          " as one process");
     if (*ev) rc = world ? run_eval_dist(ea, *world) : run_eval(ea);
+    if (*ac) rc = world ? run_activate_dist(aa, *world) : run_activate(aa);
 #else
     (void)world;
     if (*ev) rc = run_eval(ea);
-#endif
     if (*ac) rc = run_activate(aa);
+#endif
     if (*sm) rc = run_stream(sa);
     if (*ck) {
       b2bseg::bound_file f = compile_file(data, segments);

@@ -13,6 +13,7 @@
 
 #include "b2bseg/activate/activate.hpp"
 #include "b2bseg/b2bseg.hpp"
+#include "support/random_fields.hpp"
 #include "support/random_graph.hpp"
 #include "support/reference_evaluator.hpp"
 #include "support/run_command.hpp"
@@ -463,68 +464,6 @@ TEST(Activate, PartsSplitByRowsAndBytes) {
 
 // --- field values against the naive reference on random graphs -------------------------------
 
-/// A random condition over entity `e` (a filter of where(...)), from its attributes.
-std::string random_condition(const schema& s, entity_id e, test_support::rng& r) {
-  const auto& attrs = s.entities[e].attributes;
-  if (attrs.empty() || r.chance(0.1)) return "true";
-  std::string out;
-  const int terms = 1 + static_cast<int>(r.below(2));
-  for (int t = 0; t < terms; ++t) {
-    if (t) out += r.chance(0.5) ? " and " : " or ";
-    const auto& a = attrs[r.below(attrs.size())];
-    const std::string name = "`" + a.name + "`";
-    switch (a.type) {
-      case value_type::integer:
-        out += name + (r.chance(0.5) ? " >= " : " < ") + std::to_string(r.range(-5, 1000));
-        break;
-      case value_type::floating:
-        out += name + (r.chance(0.5) ? " >= " : " <= ") + std::to_string(r.range(-10, 100000));
-        break;
-      case value_type::timestamp:
-        out += name + " within last " + std::to_string(r.range(0, 400)) + " days";
-        break;
-      case value_type::boolean:
-        out += r.chance(0.5) ? name : "not " + name;
-        break;
-      default:
-        out += name + (r.chance(0.5) ? " is null" : " is not null");
-    }
-  }
-  return out;
-}
-
-/// A random field expression over entity `e`: an attribute, a to-one path, or a count or an
-/// aggregate (with or without a filter) over a relation, perhaps after a to-one hop.
-std::string random_field(const schema& s, entity_id e, test_support::rng& r) {
-  std::string prefix;
-  entity_id at = e;
-  if (!s.entities[at].links.empty() && r.chance(0.35)) {
-    const auto& l = s.entities[at].links[r.below(s.entities[at].links.size())];
-    prefix = "`" + l.name + "`.";
-    at = l.target;
-  }
-  const auto& ed = s.entities[at];
-  if (ed.reverses.empty() || r.chance(0.35)) {
-    if (ed.attributes.empty()) return "";
-    return prefix + "`" + ed.attributes[r.below(ed.attributes.size())].name + "`";
-  }
-  const auto& rv = ed.reverses[r.below(ed.reverses.size())];
-  std::string text = prefix + "`" + rv.name + "`";
-  if (r.chance(0.6)) text += ".where(" + random_condition(s, rv.source, r) + ")";
-  std::vector<std::string> numeric;
-  for (const auto& a : s.entities[rv.source].attributes)
-    if (a.type == value_type::integer || a.type == value_type::floating ||
-        a.type == value_type::timestamp)
-      numeric.push_back(a.name);
-  if (numeric.empty() || r.chance(0.3)) return text + ".count()";
-  const std::string a = numeric[r.below(numeric.size())];
-  const auto& def = s.entities[rv.source].attributes[s.entities[rv.source].find_attribute(a)];
-  static const char* fns[] = {"sum", "avg", "min", "max"};
-  std::string fn = fns[r.below(4)];
-  if (def.type == value_type::timestamp && fn == "sum") fn = "avg";
-  return text + "." + fn + "(`" + a + "`)";
-}
-
 TEST(Activate, FieldValuesMatchTheReferenceOnRandomGraphs) {
   std::size_t checked = 0, fields_total = 0;
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
@@ -540,7 +479,7 @@ TEST(Activate, FieldValuesMatchTheReferenceOnRandomGraphs) {
       std::vector<std::string> texts;
       std::vector<bound_field> fields;
       for (int k = 0; k < 6; ++k) {
-        const std::string text = random_field(s, e, r);
+        const std::string text = test_support::random_field(s, e, r);
         if (text.empty()) continue;
         try {
           fields.push_back(compile_field(text, s, e));

@@ -10,12 +10,16 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "b2bseg/activate/activate.hpp"
 #include "b2bseg/b2bseg.hpp"
+#include "b2bseg/dist/activate.hpp"
 #include "b2bseg/dist/comm.hpp"
 #include "b2bseg/dist/evaluate.hpp"
+#include "support/random_fields.hpp"
 #include "support/random_graph.hpp"
 #include "support/random_segments.hpp"
 #include "support/temp_dir.hpp"
@@ -179,6 +183,155 @@ TEST(Dist, RandomGraphsGiveTheBytesOfOneProcess) {
     }
   }
   EXPECT_GT(nonempty, compared / 4) << "most segments were empty: the test proves little";
+}
+
+/// Every file under `dir`, by path relative to it.
+std::map<std::string, std::string> files_under(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      out[fs::relative(e.path(), dir).string()] = testing::read_file(e.path());
+  return out;
+}
+
+/// Random destinations of every type over the segments of one entity of `f`, with random fields;
+/// empty when no entity with a key has a segment.
+std::string random_destinations(const schema& s, const bound_file& f, std::uint64_t seed) {
+  test_support::rng r(seed * 31 + 7);
+  entity_id e = no_entity;
+  std::vector<std::string> segs;
+  for (const auto& seg : f.segments) {
+    if (!s.entities[seg.entity].key) continue;
+    if (e == no_entity) e = seg.entity;
+    if (seg.entity == e && segs.size() < 3) segs.push_back(seg.name);
+  }
+  if (e == no_entity) return "";
+  std::string names;
+  for (const auto& n : segs) names += (names.empty() ? "\"" : ", \"") + n + "\"";
+  std::string fields;
+  for (int k = 0; k < 5; ++k) {
+    const std::string x = test_support::random_field(s, e, r);
+    if (x.empty()) continue;
+    try {
+      compile_field(x, s, e);
+    } catch (const compile_error&) {
+      continue;
+    }
+    fields += (fields.empty() ? "\"c" : ", \"c") + std::to_string(k) + "\": \"" + x + "\"";
+  }
+  std::string text_attr;  // a string attribute, for the list types' email and name columns
+  for (const auto& a : s.entities[e].attributes)
+    if (a.type == value_type::string && text_attr.empty()) text_attr = "`" + a.name + "`";
+  std::string json = "{\"destinations\": [\n";
+  json += "{\"name\": \"csv\", \"type\": \"files\", \"mode\": \"incremental\", \"segments\": [" +
+          names + "], \"fields\": {" + fields + "}},\n";
+  json +=
+      "{\"name\": \"json\", \"type\": \"files\", \"format\": \"ndjson\", \"compression\": "
+      "\"gzip\", \"segments\": [" +
+      names + "], \"fields\": {" + fields + "}}";
+  if (!text_attr.empty()) {
+    json +=
+        ",\n{\"name\": \"mkto\", \"type\": \"marketo_list\", \"mode\": \"incremental\", "
+        "\"segments\": [" +
+        names + "], \"fields\": {\"email\": \"" + text_attr + "\", \"firstName\": \"" + text_attr +
+        "\", \"lastName\": \"" + text_attr + "\"}},\n";
+    json +=
+        "{\"name\": \"li\", \"type\": \"linkedin_contact_list\", \"mode\": \"incremental\", "
+        "\"segments\": [" +
+        names + "], \"fields\": {\"email\": \"" + text_attr + "\", \"jobtitle\": \"" + text_attr +
+        "\"}, \"hash\": [\"email\"]}";
+  }
+  return json + "\n]}";
+}
+
+/// Moves the attribute values of entity `e`'s rows one row on (keys and links stay): memberships
+/// change.
+void shift_attributes(random_dataset& ds, entity_id e) {
+  auto& rows = ds.rows[e];
+  if (rows.size() < 2) return;
+  std::set<std::string> columns;
+  for (const auto& a : ds.schema.entities[e].attributes) columns.insert(a.column);
+  const std::vector<model_row> before = rows;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (auto& [column, text] : rows[i].fields)
+      if (columns.count(column))
+        for (const auto& [c2, t2] : before[(i + 1) % rows.size()].fields)
+          if (c2 == column) text = t2;
+}
+
+TEST(Dist, ActivationWritesTheFilesOfOneProcess) {
+  const int graphs = std::max(3, env_int("B2BSEG_DIST_GRAPHS", 40) / 4);
+  testing::temp_dir tmp;
+  std::size_t compared = 0, rows = 0, exited = 0;
+  for (int k = 0; k < graphs; ++k) {
+    const std::uint64_t seed = 5000 + static_cast<std::uint64_t>(k);
+    random_dataset ds = make_random_dataset(seed, {.scale = 2.0, .exact_sizes = false});
+    // Two datasets, one per run: in the second, every entity's attribute values moved one row on.
+    std::string dirs[2];
+    for (int run = 0; run < 2; ++run) {
+      dirs[run] = (tmp.path() / ("g" + std::to_string(seed) + "-" + std::to_string(run))).string();
+      fs::create_directories(dirs[run]);
+      ASSERT_TRUE(write_dataset_files(ds, dirs[run]));
+      add_partition(dirs[run]);
+      for (entity_id e = 0; e < ds.schema.entities.size(); ++e) shift_attributes(ds, e);
+    }
+    segment_generator gen(ds.graph, ds.as_of, seed);
+    segment_options so;
+    so.segments = 8;
+    so.top = 0;
+    const std::string seg_text = gen.file(so).text;
+    const schema s = read_schema((fs::path(dirs[0]) / "schema.json").string());
+    const bound_file f = compile_segments(seg_text, s, "random.seg");
+    const std::string json = random_destinations(s, f, seed);
+    if (json.empty()) continue;
+    const std::vector<destination> dests = parse_destinations(json, s, f, "d.json");
+    // Two runs a month apart: the second hands over only what changed.
+    const timestamp_us month = 30LL * 86'400'000'000LL;
+    const fs::path one = tmp.path() / ("one" + std::to_string(seed));
+    for (int n : {1, 2, 3}) {
+      const fs::path many = tmp.path() / ("many" + std::to_string(seed) + "-" + std::to_string(n));
+      for (int run = 0; run < 2; ++run) {
+        const timestamp_us at = ds.as_of + run * month;
+        activate_options ao;
+        ao.as_of = at;
+        if (n == 1) {  // the single process's files, once per run
+          const graph g = load_dataset(dirs[run]);
+          const evaluation ev = evaluate(g, f, {.as_of = at, .threads = 0, .segments = {}});
+          for (const auto& r : activate(g, ev, dests, one.string(), ao))
+            ASSERT_EQ(r.error, "") << "seed " << seed;
+        }
+        dist::thread_world w(n);
+        w.run([&](dist::communicator& c) {
+          dist::dist_options o;
+          o.as_of = at;
+          o.work_dir = (tmp.path() / "work").string();
+          const dist::dist_activation a =
+              dist::activate_distributed(c, dirs[run], s, f, dests, many.string(), o, ao);
+          for (const auto& r : a.reports) EXPECT_EQ(r.error, "");
+        });
+        if (run == 0) continue;
+        // After both runs: the same files, byte for byte, and the same state.
+        const auto want = files_under(one), got = files_under(many);
+        ASSERT_EQ(got.size(), want.size()) << "seed " << seed << ", " << n << " processes";
+        for (const auto& [path, bytes] : want) {
+          ++compared;
+          rows += static_cast<std::size_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+          for (std::size_t at = bytes.find(",exited\n"); at != std::string::npos;
+               at = bytes.find(",exited\n", at + 1))
+            ++exited;
+          ASSERT_TRUE(got.count(path)) << path << ", seed " << seed << ", " << n << " processes";
+          EXPECT_EQ(got.at(path), bytes) << path << ", seed " << seed << ", " << n << " processes\n"
+                                         << json << "\n"
+                                         << seg_text;
+        }
+      }
+    }
+  }
+  std::printf("activation files compared: %zu, %zu lines, %zu rows that exited\n", compared, rows,
+              exited);
+  EXPECT_GT(compared, 20u);
+  EXPECT_GT(rows, 200u) << "the activation files were nearly empty: the test proves little";
+  EXPECT_GT(exited, 0u) << "no member left a segment between the runs: exits are untested";
 }
 
 TEST(Dist, ProcessesHoldLessThanTheWholeGraph) {

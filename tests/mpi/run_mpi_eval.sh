@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ctest mpi_eval: `mpirun -n 1/2/3 b2bseg eval` writes NAME.csv byte for byte as one process does,
-# and summary.json but for its times; bad input stops every process with exit 1 and one message.
+# and summary.json but for its times; `mpirun -n 2/3 b2bseg activate` writes every destination's
+# files and state as one process does, in full and then incrementally; bad input stops every
+# process with exit 1 and one message.
 # Usage: run_mpi_eval.sh B2BSEG WORK_DIR SOURCE_DIR
 set -euo pipefail
 exe=$1 work=$2 src=$3
@@ -23,6 +25,19 @@ for n in 1 2 3; do
     { echo "FAIL: summary.json differs with $n processes"; exit 1; }
   echo "ok: $n processes, $(ls "$work/one"/*.csv | wc -l) segments identical"
 done
+# Activation: two runs a week apart (the second hands over what changed), byte for byte.
+dests=$src/datasets/demo.destinations.json
+for at in $as_of 2025-06-08T00:00:00Z; do
+  "$exe" activate --data "$work/data" --segments "$segs" --destinations "$dests" --as-of $at \
+    --out "$work/act-one" --quiet
+  for n in 2 3; do
+    mpi $n "$exe" activate --data "$work/data" --segments "$segs" --destinations "$dests" \
+      --as-of $at --out "$work/act-n$n" --threads 1 --quiet
+    diff -r "$work/act-one" "$work/act-n$n" ||
+      { echo "FAIL: activation files differ with $n processes (as of $at)"; exit 1; }
+  done
+done
+echo "ok: activation with 2 and 3 processes, $(find "$work/act-one" -type f | wc -l) files identical"
 # Bad input: every process exits 1, process 0 says why, nobody hangs (timeout above).
 cp -r "$work/data" "$work/bad"
 sed -i '0,/"partition": "account",/s///' "$work/bad/schema.json"

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -39,6 +40,33 @@ struct dist_options {
   /// A folder of this machine where each process writes the rows it holds while it loads them
   /// (removed afterwards). Must not be shared by two runs.
   std::string work_dir;
+  /// Activation fields evaluated on the rows of their entity after the segments: each process
+  /// also takes the rows they read around its own (fields_reach).
+  std::vector<const bound_field*> fields;
+};
+
+/// What one process holds after evaluating, for work that follows on every process
+/// (`evaluate_distributed`'s `after`): its graph (its own rows and those around them), the
+/// evaluation of that graph, which rows are its own, and where a row comes in a single
+/// process's order.
+class local_evaluation {
+ public:
+  const graph& g;
+  const evaluation& ev;
+  /// Whether row `r` of entity `e` is this process's own (exactly one process owns each row).
+  bool own(entity_id e, row_id r) const { return own_of(e).count(g.key(e, r)) != 0; }
+  /// Appends a byte string to `out` that sorts rows of entity `e` (of any process) as a single
+  /// process numbers them.
+  void order_key(entity_id e, row_id r, std::string& out) const;
+
+  local_evaluation(const graph& graph, const evaluation& evaluation,
+                   std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of,
+                   const std::vector<int>& cluster)
+      : g(graph), ev(evaluation), own_of(std::move(own_of)), cluster_(cluster) {}
+
+ private:
+  std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of;
+  const std::vector<int>& cluster_;
 };
 
 /// One segment's outcome. `csv` (the NAME.csv text, byte for byte a single process's) is filled
@@ -839,6 +867,10 @@ class loader {
 
 }  // namespace detail::distributed
 
+inline void local_evaluation::order_key(entity_id e, row_id r, std::string& out) const {
+  detail::distributed::order_key(g, e, r, cluster_, out);
+}
+
 /// Evaluates the segments of `f` (compiled against `s`, the schema of dataset folder `dir`)
 /// with the processes of `c` (SPEC 8): every process calls it with the same arguments. Each
 /// holds its share of the rows and those around them, never the whole dataset. Rank 0 gets
@@ -846,8 +878,10 @@ class loader {
 /// every process alike (the error one process would report) for bad data, a schema without
 /// partition, sources, or `top` without `per`; a process whose files differ from rank 0's
 /// ("the processes do not see the same data").
-inline dist_result evaluate_distributed(communicator& comm, const std::string& dir, const schema& s,
-                                        const bound_file& f, const dist_options& o) {
+inline dist_result evaluate_distributed(
+    communicator& comm, const std::string& dir, const schema& s, const bound_file& f,
+    const dist_options& o,
+    const std::function<void(communicator&, const local_evaluation&)>& after = {}) {
   namespace dd = detail::distributed;
   namespace fs = std::filesystem;
   dd::counting_communicator c(comm);
@@ -858,6 +892,7 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
   std::string fingerprint = to_json(s);
   try {
     rc = segments_reach(f, o.selected);
+    fields_reach(f, o.fields, rc);
     place_entities(s);
     for (const entity_def& e : s.entities) {
       std::error_code ec;
@@ -913,12 +948,16 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
   w.u64(static_cast<std::uint64_t>(ev.eval_ms * 1000));
   std::vector<std::unordered_set<std::string_view>> own(s.entities.size());
   std::vector<bool> have(s.entities.size(), false);
+  auto own_of = [&](entity_id e) -> const std::unordered_set<std::string_view>& {
+    if (!have[e]) own[e] = ld.own_keys(e), have[e] = true;
+    return own[e];
+  };
   for (const segment_result& sr : ev.segments) {
-    if (!have[sr.entity]) own[sr.entity] = ld.own_keys(sr.entity), have[sr.entity] = true;
+    const auto& own_keys = own_of(sr.entity);
     std::vector<std::pair<std::string, std::string_view>> keep;
     for (auto it = sr.members.begin(); it != sr.members.end(); ++it) {
       const std::string_view key = g->key(sr.entity, *it);
-      if (!own[sr.entity].count(key)) continue;
+      if (!own_keys.count(key)) continue;
       std::string ok;
       dd::order_key(*g, sr.entity, *it, ld.cluster(), ok);
       keep.emplace_back(std::move(ok), key);
@@ -982,6 +1021,7 @@ inline dist_result evaluate_distributed(communicator& comm, const std::string& d
     }
     res.segments.push_back(std::move(ds));
   }
+  if (after) after(c, local_evaluation(*g, ev, own_of, ld.cluster()));
   res.rows_owned = ld.rows_owned();
   res.rows_held = ld.rows_held();
   res.bytes_sent = c.sent;

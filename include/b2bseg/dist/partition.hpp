@@ -175,4 +175,23 @@ inline reach segments_reach(const bound_file& f, const std::vector<std::uint32_t
   return r;
 }
 
+/// Adds to `r` what activation fields read around a row of their context entity: an attribute's
+/// path; a count's or aggregate's path, the related rows and what its filter reads from them
+/// (segments the filter names are looked up in `f`). O(size of the fields).
+inline void fields_reach(const bound_file& f, const std::vector<const bound_field*>& fields,
+                         reach& r) {
+  std::vector<int> seg_depth(f.segments.size(), -1);
+  for (const bound_field* x : fields) {
+    std::size_t d = 0;
+    if (x->k == bound_field::kind::attribute) {
+      d = detail::hops(x->attr.path, r);
+    } else {
+      d = detail::hops(x->rel.path, r);
+      r.steps.insert({x->rel.source, x->rel.link, true});
+      d += 1 + (x->filter ? detail::expr_reach(f, *x->filter, r, seg_depth) : 0);
+    }
+    r.depth = std::max(r.depth, d);
+  }
+}
+
 }  // namespace b2bseg::dist

@@ -1,0 +1,233 @@
+// Activation over processes (SPEC 8, `mpirun -n N b2bseg activate`): every process evaluates its
+// own rows' segments and destination fields on the rows it holds; process 0 gathers each
+// destination's members with their values already written as text, puts them in a single
+// process's order, and writes the same files, manifest and state as activate() does. Link with
+// b2bseg::activate.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "b2bseg/activate/activate.hpp"
+#include "b2bseg/dist/evaluate.hpp"
+
+namespace b2bseg::dist {
+
+namespace detail::distributed {
+
+/// One destination's rows as process 0 gathered them: ordered as a single process orders them,
+/// each with its field values as text.
+class gathered_members final : public member_source {
+ public:
+  struct row {
+    std::string order;  ///< local_evaluation::order_key
+    std::string key;
+    std::vector<std::string> texts;  ///< per field
+    std::vector<std::uint8_t> nulls;
+  };
+
+  /// `rows`: every row any process sent (each key once); `members[i]`: the keys of the members
+  /// of the destination's segment i; `segments`: their names.
+  gathered_members(std::vector<const bound_field*> fields, std::vector<row> rows,
+                   const std::vector<std::vector<std::string>>& members,
+                   std::vector<std::string> segments)
+      : fields_(std::move(fields)), rows_(std::move(rows)), segments_(std::move(segments)) {
+    std::sort(rows_.begin(), rows_.end(),
+              [](const row& a, const row& b) { return a.order < b.order; });
+    for (std::size_t i = 0; i < rows_.size(); ++i)
+      by_key_.emplace(rows_[i].key, static_cast<row_id>(i));
+    for (const auto& keys : members) {
+      std::vector<row_id> ids;
+      ids.reserve(keys.size());
+      for (const auto& k : keys) ids.push_back(by_key_.at(k));
+      std::sort(ids.begin(), ids.end());
+      members_.push_back(std::move(ids));
+    }
+  }
+
+  std::vector<b2bseg::detail::out_row> members(const std::string& seg) const override {
+    const auto at = std::find(segments_.begin(), segments_.end(), seg);
+    if (at == segments_.end()) throw data_error("segment '" + seg + "' was not evaluated");
+    std::vector<b2bseg::detail::out_row> out;
+    for (row_id r : members_[static_cast<std::size_t>(at - segments_.begin())])
+      out.push_back({r, rows_[r].key, false});
+    return out;
+  }
+  row_id find_key(std::string_view key) const override {
+    const auto it = by_key_.find(std::string(key));
+    return it == by_key_.end() ? no_row : it->second;
+  }
+  field_values values(const std::vector<row_id>& ids) const override {
+    const std::size_t nf = fields_.size();
+    std::vector<std::string> texts(ids.size() * nf);
+    std::vector<std::uint8_t> nulls(ids.size() * nf, 1);
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      if (ids[k] == no_row) continue;
+      for (std::size_t i = 0; i < nf; ++i) {
+        texts[k * nf + i] = rows_[ids[k]].texts[i];
+        nulls[k * nf + i] = rows_[ids[k]].nulls[i];
+      }
+    }
+    return field_values(fields_, std::move(texts), std::move(nulls));
+  }
+
+ private:
+  std::vector<const bound_field*> fields_;
+  std::vector<row> rows_;
+  std::vector<std::string> segments_;
+  std::unordered_map<std::string, row_id> by_key_;
+  std::vector<std::vector<row_id>> members_;
+};
+
+/// What every process sends process 0 about destination `d`: its own members of each of d's
+/// segments and its own rows whose keys are in `previous` (the keys each segment last handed
+/// over), with the fields' values. Collective only through the caller.
+inline std::string own_rows_of(const local_evaluation& le, const bound_file& f,
+                               const destination& d,
+                               const std::vector<std::vector<std::string>>& previous,
+                               timestamp_us as_of, unsigned threads) {
+  const graph& g = le.g;
+  std::vector<row_id> rows;
+  std::unordered_map<row_id, std::uint32_t> index;
+  auto add = [&](row_id r) {
+    if (index.emplace(r, static_cast<std::uint32_t>(rows.size())).second) rows.push_back(r);
+  };
+  std::vector<std::vector<std::uint32_t>> member_rows(d.segments.size());
+  for (std::size_t i = 0; i < d.segments.size(); ++i) {
+    const std::string& name = f.segments[d.segments[i]].name;
+    const Roaring* members = nullptr;
+    for (const auto& sr : le.ev.segments)
+      if (sr.name == name) members = &sr.members;
+    if (!members) throw data_error("segment '" + name + "' was not evaluated");
+    for (auto it = members->begin(); it != members->end(); ++it)
+      if (le.own(d.entity, *it)) {
+        add(*it);
+        member_rows[i].push_back(index[*it]);
+      }
+    if (i < previous.size())
+      for (const std::string& k : previous[i]) {
+        const row_id r = g.find_key(d.entity, k);
+        if (r != no_row && le.own(d.entity, r)) add(r);
+      }
+  }
+  const std::vector<const bound_field*> fields = graph_members::destination_fields(d);
+  const field_values vals(g, field_evaluator(g, fields, as_of, threads).run(rows));
+  std::string out;
+  wire_writer w(out);
+  w.u64(rows.size());
+  std::string order, text;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    order.clear();
+    le.order_key(d.entity, rows[k], order);
+    w.str(order);
+    w.str(g.key(d.entity, rows[k]));
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      text.clear();
+      const bool null = vals.is_null(i, k);
+      if (!null) vals.text(text, i, k);
+      w.u64(null ? 1 : 0);
+      w.str(text);
+    }
+  }
+  for (const auto& m : member_rows) {
+    w.u64(m.size());
+    for (std::uint32_t x : m) w.u64(x);
+  }
+  return out;
+}
+
+}  // namespace detail::distributed
+
+/// What `activate_distributed` did: the destinations' reports (process 0's; the others get the
+/// same names with empty files) and the evaluation's outcome.
+struct dist_activation {
+  std::vector<destination_report> reports;
+  dist_result eval;
+};
+
+/// activate() over the processes of `c` (SPEC 8): every process calls it with the same
+/// arguments; each evaluates the segments and the destinations' fields on the rows it holds
+/// (its own and those around them), and process 0 writes every destination's files, manifest
+/// and state under `out` byte for byte as one process does. Collective. Throws as
+/// evaluate_distributed (on every process alike); a destination that fails on process 0 is
+/// reported in its report's `error`, as activate() does, and process 0 alone holds the reports.
+inline dist_activation activate_distributed(communicator& c, const std::string& dir,
+                                            const schema& s, const bound_file& f,
+                                            const std::vector<destination>& dests,
+                                            const std::string& out, dist_options o,
+                                            const activate_options& ao) {
+  namespace dd = detail::distributed;
+  for (const destination& d : dests)
+    for (const bound_field* x : graph_members::destination_fields(d)) o.fields.push_back(x);
+  dist_activation result;
+  auto after = [&](communicator& comm, const local_evaluation& le) {
+    const bool lead = comm.rank() == 0;
+    std::vector<std::unique_ptr<member_source>> sources;
+    for (const destination& d : dests) {
+      // The keys each segment last handed over: process 0 reads the state, every process looks
+      // for its own rows among them (they may have left the segment).
+      std::vector<std::vector<std::string>> previous(d.segments.size());
+      if (d.incremental && !ao.full) {
+        std::string told;
+        if (lead) {
+          wire_writer w(told);
+          for (const std::string& seg : d.segment_names) {
+            bool had = false;
+            const auto keys = b2bseg::detail::read_state(
+                std::filesystem::path(out) / d.name / ".state" / (seg + ".csv"), had);
+            w.u64(keys.size());
+            for (const auto& k : keys) w.str(k);
+          }
+        }
+        std::vector<std::string> bc(static_cast<std::size_t>(comm.size()));
+        if (lead) std::fill(bc.begin(), bc.end(), told);
+        const std::string back = comm.exchange(std::move(bc))[0];
+        wire_reader rd(back);
+        for (auto& keys : previous) {
+          keys.resize(rd.u64());
+          for (auto& k : keys) k = std::string(rd.str());
+        }
+      }
+      std::vector<std::string> to_lead(static_cast<std::size_t>(comm.size()));
+      to_lead[0] = dd::own_rows_of(le, f, d, previous, o.as_of, o.threads);
+      const std::vector<std::string> got = comm.exchange(std::move(to_lead));
+      if (!lead) continue;
+      const std::vector<const bound_field*> fields = graph_members::destination_fields(d);
+      std::vector<dd::gathered_members::row> rows;
+      std::vector<std::vector<std::string>> members(d.segments.size());
+      for (const std::string& m : got) {
+        wire_reader rd(m);
+        const std::size_t first = rows.size();
+        const std::uint64_t n = rd.u64();
+        for (std::uint64_t k = 0; k < n; ++k) {
+          dd::gathered_members::row r;
+          r.order = std::string(rd.str());
+          r.key = std::string(rd.str());
+          for (std::size_t i = 0; i < fields.size(); ++i) {
+            r.nulls.push_back(static_cast<std::uint8_t>(rd.u64()));
+            r.texts.emplace_back(rd.str());
+          }
+          rows.push_back(std::move(r));
+        }
+        for (auto& keys : members) {
+          const std::uint64_t count = rd.u64();
+          for (std::uint64_t j = 0; j < count; ++j) keys.push_back(rows[first + rd.u64()].key);
+        }
+      }
+      sources.push_back(std::make_unique<dd::gathered_members>(fields, std::move(rows), members,
+                                                               d.segment_names));
+    }
+    if (!lead) return;
+    std::size_t next = 0;
+    result.reports = activate_from(dests, out, ao, s,
+                                   [&](const destination&) { return std::move(sources[next++]); });
+  };
+  result.eval = evaluate_distributed(c, dir, s, f, o, after);
+  return result;
+}
+
+}  // namespace b2bseg::dist
