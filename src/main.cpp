@@ -384,6 +384,15 @@ void refuse_what_processes_cannot_do(bool lenient, const std::string& data) {
                              "dataset folder");
 }
 
+/// Removes a folder and what it holds when it goes out of scope (errors ignored).
+struct remove_on_exit {
+  std::string dir;
+  ~remove_on_exit() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
 /// The options of a run over processes: its instant, threads per process (capped through
 /// `cap`) and a fresh work folder of this machine, named after this process.
 b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of, unsigned threads,
@@ -427,10 +436,9 @@ b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of, unsigned
 
   std::unique_ptr<tbb::global_control> cap;
   dist::dist_options o = dist_options_for(as_of, a.threads, cap);
+  const remove_on_exit work{o.work_dir};
   o.selected = selected;
   dist::dist_result res = dist::evaluate_distributed(c, a.data, schema, f, o);
-  std::error_code ec;
-  fs::remove_all(o.work_dir, ec);
 
   std::set<std::string> wanted(a.only.begin(), a.only.end());
   std::vector<result_file> shown;
@@ -567,24 +575,16 @@ int print_activation(const std::vector<b2bseg::destination_report>& reports, boo
     return rc;
   std::unique_ptr<tbb::global_control> cap;
   dist::dist_options o = dist_options_for(as_of, a.threads, cap);
+  const remove_on_exit work{o.work_dir};
   o.selected = selected;
   b2bseg::activate_options ao;
   ao.as_of = as_of;
   ao.full = a.full;
   ao.threads = a.threads;
-  std::optional<dist::ranked_error> err;
-  dist::dist_activation res;
-  try {
-    res = dist::activate_distributed(c, a.data, s, f, dests, a.out, o, ao);
-  } catch (const dist::agreed_error&) {
-    throw;                                 // every process has it
-  } catch (const b2bseg::data_error& e) {  // process 0 alone, writing
-    err = dist::ranked_error{{0}, "", 0, 0, e.what()};
-  }
-  std::error_code ec;
-  fs::remove_all(o.work_dir, ec);
-  dist::agree_on_error(c, err ? &*err : nullptr);
-  const int rc = lead ? print_activation(res.reports, a.quiet) : 0;
+  // Errors are agreed on inside: every process throws the same agreed_error.
+  const dist::dist_activation res =
+      dist::activate_distributed(c, a.data, s, f, dests, a.out, o, ao);
+  const int rc = c.rank() == 0 ? print_activation(res.reports, a.quiet) : 0;
   return std::stoi(dist::all_gather(c, std::to_string(rc))[0]);
 }
 

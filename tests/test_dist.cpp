@@ -222,6 +222,13 @@ std::string random_destinations(const schema& s, const bound_file& f, std::uint6
   std::string text_attr;  // a string attribute, for the list types' email and name columns
   for (const auto& a : s.entities[e].attributes)
     if (a.type == value_type::string && text_attr.empty()) text_attr = "`" + a.name + "`";
+  std::string lead = test_support::random_field(s, e, r);  // may be null for some rows
+  try {
+    compile_field(lead, s, e);
+  } catch (const compile_error&) {
+    lead.clear();
+  }
+  if (lead.empty()) lead = text_attr;
   std::string json = "{\"destinations\": [\n";
   json += "{\"name\": \"csv\", \"type\": \"files\", \"mode\": \"incremental\", \"segments\": [" +
           names + "], \"fields\": {" + fields + "}},\n";
@@ -235,6 +242,11 @@ std::string random_destinations(const schema& s, const bound_file& f, std::uint6
         "\"segments\": [" +
         names + "], \"fields\": {\"email\": \"" + text_attr + "\", \"firstName\": \"" + text_attr +
         "\", \"lastName\": \"" + text_attr + "\"}},\n";
+    json +=
+        "{\"name\": \"leads\", \"type\": \"marketo_list\", \"create_leads\": false, "
+        "\"lead_id\": \"" +
+        lead + "\", \"mode\": \"incremental\", \"segments\": [" + names +
+        "], \"fields\": {\"email\": \"" + text_attr + "\"}},\n";
     json +=
         "{\"name\": \"li\", \"type\": \"linkedin_contact_list\", \"mode\": \"incremental\", "
         "\"segments\": [" +
@@ -259,6 +271,29 @@ void shift_attributes(random_dataset& ds, entity_id e) {
           if (c2 == column) text = t2;
 }
 
+/// Drops about a fifth of the keyed rows that no row links to: their keys leave the dataset.
+void drop_unlinked_rows(random_dataset& ds, std::uint64_t seed) {
+  test_support::rng r(seed * 131 + 5);
+  std::vector<std::set<std::string>> linked(ds.schema.entities.size());
+  for (entity_id e = 0; e < ds.schema.entities.size(); ++e)
+    for (const model_row& row : ds.rows[e])
+      for (std::size_t l = 0; l < row.parents.size(); ++l)
+        if (!row.parents[l].empty())
+          linked[ds.schema.entities[e].links[l].target].insert(row.parents[l]);
+  for (entity_id e = 0; e < ds.schema.entities.size(); ++e) {
+    if (!ds.schema.entities[e].key) continue;
+    auto& rows = ds.rows[e];
+    std::erase_if(rows,
+                  [&](const model_row& row) { return !linked[e].count(row.key) && r.chance(0.2); });
+  }
+}
+
+/// Turns the state of segment `seg` of destination `dest` under `out` into a file that is not a
+/// state file (two columns).
+void spoil_state(const fs::path& out, const std::string& dest, const std::string& seg) {
+  std::ofstream(out / dest / ".state" / (seg + ".csv"), std::ios::binary) << "a,b\n1,2\n";
+}
+
 TEST(Dist, ActivationWritesTheFilesOfOneProcess) {
   const int graphs = std::max(3, env_int("B2BSEG_DIST_GRAPHS", 40) / 4);
   testing::temp_dir tmp;
@@ -274,6 +309,7 @@ TEST(Dist, ActivationWritesTheFilesOfOneProcess) {
       ASSERT_TRUE(write_dataset_files(ds, dirs[run]));
       add_partition(dirs[run]);
       for (entity_id e = 0; e < ds.schema.entities.size(); ++e) shift_attributes(ds, e);
+      drop_unlinked_rows(ds, seed);
     }
     segment_generator gen(ds.graph, ds.as_of, seed);
     segment_options so;
@@ -285,32 +321,56 @@ TEST(Dist, ActivationWritesTheFilesOfOneProcess) {
     const std::string json = random_destinations(s, f, seed);
     if (json.empty()) continue;
     const std::vector<destination> dests = parse_destinations(json, s, f, "d.json");
-    // Two runs a month apart: the second hands over only what changed.
+    // Three runs a month apart: the second hands over only what changed (values moved, rows
+    // gone); before the third, one segment's state of destination "csv" is spoiled, so that
+    // destination fails (as in one process) and the others go on.
     const timestamp_us month = 30LL * 86'400'000'000LL;
     const fs::path one = tmp.path() / ("one" + std::to_string(seed));
+    const std::string spoiled = dests[0].segment_names[0];
+    std::vector<std::string> one_errors;  // per destination, of the third run
     for (int n : {1, 2, 3}) {
       const fs::path many = tmp.path() / ("many" + std::to_string(seed) + "-" + std::to_string(n));
-      for (int run = 0; run < 2; ++run) {
+      for (int run = 0; run < 3; ++run) {
         const timestamp_us at = ds.as_of + run * month;
+        const std::string& data = dirs[std::min(run, 1)];
         activate_options ao;
         ao.as_of = at;
+        if (run == 2) spoil_state(many, "csv", spoiled);
         if (n == 1) {  // the single process's files, once per run
-          const graph g = load_dataset(dirs[run]);
+          if (run == 2) spoil_state(one, "csv", spoiled);
+          const graph g = load_dataset(data);
           const evaluation ev = evaluate(g, f, {.as_of = at, .threads = 0, .segments = {}});
-          for (const auto& r : activate(g, ev, dests, one.string(), ao))
-            ASSERT_EQ(r.error, "") << "seed " << seed;
+          for (const auto& r : activate(g, ev, dests, one.string(), ao)) {
+            if (run == 2) one_errors.push_back(r.error);
+            if (run < 2) {
+              ASSERT_EQ(r.error, "") << "seed " << seed;
+            }
+          }
         }
         dist::thread_world w(n);
+        std::vector<std::string> errors;
         w.run([&](dist::communicator& c) {
           dist::dist_options o;
           o.as_of = at;
           o.work_dir = (tmp.path() / "work").string();
           const dist::dist_activation a =
-              dist::activate_distributed(c, dirs[run], s, f, dests, many.string(), o, ao);
-          for (const auto& r : a.reports) EXPECT_EQ(r.error, "");
+              dist::activate_distributed(c, data, s, f, dests, many.string(), o, ao);
+          if (c.rank() == 0)
+            for (const auto& r : a.reports) errors.push_back(r.error);
+          else
+            EXPECT_TRUE(a.reports.empty());
         });
-        if (run == 0) continue;
-        // After both runs: the same files, byte for byte, and the same state.
+        // One process ran every run before two and three processes start: compare after their last.
+        if (run == 0 || (n > 1 && run < 2)) continue;
+        if (run == 2) {  // the same destination failed, for the same reason
+          ASSERT_EQ(errors.size(), one_errors.size());
+          for (std::size_t i = 0; i < errors.size(); ++i) {
+            EXPECT_EQ(errors[i].empty(), one_errors[i].empty()) << "destination " << i;
+            EXPECT_EQ(errors[i].empty(), i != 0) << errors[i];
+            EXPECT_NE(errors[i].find(i ? "" : "not a b2bseg state file"), std::string::npos);
+          }
+        }
+        // The same files, byte for byte, and the same state.
         const auto want = files_under(one), got = files_under(many);
         ASSERT_EQ(got.size(), want.size()) << "seed " << seed << ", " << n << " processes";
         for (const auto& [path, bytes] : want) {

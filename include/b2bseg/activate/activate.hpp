@@ -661,24 +661,20 @@ class destination_run {
 
 }  // namespace detail
 
-/// activate() with rows from elsewhere: `source(d)` returns a std::unique_ptr<member_source> with
-/// destination d's rows (called once per destination, in order; each is released before the next
-/// is made). `s` is the dataset's schema (the key column of each destination's entity). Same
-/// folders, state, lock and errors as activate().
-template <class SourceOf>
-std::vector<destination_report> activate_from(const std::vector<destination>& dests,
-                                              const std::string& out, const activate_options& o,
-                                              const schema& s, SourceOf source) {
+/// Creates folder `out` when missing, for activation's output. Throws data_error naming it.
+inline void create_output_folder(const std::string& out) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec) throw data_error(out, 0, 0, "cannot create folder: " + ec.message());
-  folder_lock lock(out);
-  std::vector<destination_report> reports;
-  for (const destination& d : dests) {
-    const std::unique_ptr<member_source> src = source(d);
-    reports.push_back(detail::destination_run(*src, d, *s.entities[d.entity].key, out, o).run());
-  }
-  return reports;
+}
+
+/// The run of destination `d` over the rows of `src` into `out` (its folder `out/NAME/`): the
+/// destination's report, with the failure that made it write nothing in `error`. The caller holds
+/// a folder_lock on `out`. `key_column`: the name of the key column of d's entity. Never throws.
+inline destination_report activate_destination(const member_source& src, const destination& d,
+                                               const std::string& key_column,
+                                               const std::string& out, const activate_options& o) {
+  return detail::destination_run(src, d, key_column, out, o).run();
 }
 
 /// Activates `dests` (from parse_destinations) with the members of evaluation `ev` of `g`: for
@@ -692,10 +688,13 @@ std::vector<destination_report> activate_from(const std::vector<destination>& de
 inline std::vector<destination_report> activate(const graph& g, const evaluation& ev,
                                                 const std::vector<destination>& dests,
                                                 const std::string& out, const activate_options& o) {
-  return activate_from(dests, out, o, g.schema(),
-                       [&](const destination& d) -> std::unique_ptr<member_source> {
-                         return std::make_unique<graph_members>(g, ev, d, o.as_of, o.threads);
-                       });
+  create_output_folder(out);
+  folder_lock lock(out);
+  std::vector<destination_report> reports;
+  for (const destination& d : dests)
+    reports.push_back(activate_destination(graph_members(g, ev, d, o.as_of, o.threads), d,
+                                           *g.schema().entities[d.entity].key, out, o));
+  return reports;
 }
 
 }  // namespace b2bseg

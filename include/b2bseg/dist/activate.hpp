@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -142,43 +143,65 @@ inline std::string own_rows_of(const local_evaluation& le, const bound_file& f,
 
 }  // namespace detail::distributed
 
-/// What `activate_distributed` did: the destinations' reports (process 0's; the others get the
-/// same names with empty files) and the evaluation's outcome.
+/// What `activate_distributed` did: the destinations' reports (on process 0; empty on the
+/// others) and the evaluation's outcome.
 struct dist_activation {
   std::vector<destination_report> reports;
   dist_result eval;
 };
 
 /// activate() over the processes of `c` (SPEC 8): every process calls it with the same
-/// arguments; each evaluates the segments and the destinations' fields on the rows it holds
-/// (its own and those around them), and process 0 writes every destination's files, manifest
-/// and state under `out` byte for byte as one process does. Collective. Throws as
-/// evaluate_distributed (on every process alike); a destination that fails on process 0 is
-/// reported in its report's `error`, as activate() does, and process 0 alone holds the reports.
+/// arguments; each evaluates the segments (at `ao.as_of`) and the destinations' fields on the
+/// rows it holds (its own and those around them), and process 0 writes every destination's
+/// files, manifest and state under `out` byte for byte as one process does, one destination
+/// after the other. Collective. Process 0 takes the folder's lock first. Throws agreed_error on
+/// every process alike for what stops a single process before it writes (the output folder
+/// cannot be made or is locked by another run; the errors of evaluate_distributed). A
+/// destination that fails on process 0 (its state unreadable, a write that fails) is reported in
+/// its report's `error` and the others go on, as in activate(). Memory on process 0: one
+/// destination's members with their values at a time; every process receives the keys each
+/// incremental destination's segments last handed over.
 inline dist_activation activate_distributed(communicator& c, const std::string& dir,
                                             const schema& s, const bound_file& f,
                                             const std::vector<destination>& dests,
                                             const std::string& out, dist_options o,
                                             const activate_options& ao) {
   namespace dd = detail::distributed;
+  const bool lead = c.rank() == 0;
+  std::optional<folder_lock> lock;
+  std::optional<ranked_error> err;
+  if (lead) {
+    try {
+      create_output_folder(out);
+      lock.emplace(out);  // a second run into the same folder fails here, before any work
+    } catch (const data_error& e) {
+      err = ranked_error{{0}, "", 0, 0, e.what()};
+    }
+  }
+  agree_on_error(c, err ? &*err : nullptr);
+  o.as_of = ao.as_of;
   for (const destination& d : dests)
     for (const bound_field* x : graph_members::destination_fields(d)) o.fields.push_back(x);
   dist_activation result;
   auto after = [&](communicator& comm, const local_evaluation& le) {
-    const bool lead = comm.rank() == 0;
-    std::vector<std::unique_ptr<member_source>> sources;
     for (const destination& d : dests) {
       // The keys each segment last handed over: process 0 reads the state, every process looks
-      // for its own rows among them (they may have left the segment).
+      // for its own rows among them (they may have left the segment). A state that cannot be
+      // read goes as no keys: the destination's run reads it again and fails as one process's.
       std::vector<std::vector<std::string>> previous(d.segments.size());
       if (d.incremental && !ao.full) {
         std::string told;
         if (lead) {
           wire_writer w(told);
           for (const std::string& seg : d.segment_names) {
-            bool had = false;
-            const auto keys = b2bseg::detail::read_state(
-                std::filesystem::path(out) / d.name / ".state" / (seg + ".csv"), had);
+            std::vector<std::string> keys;
+            try {
+              bool had = false;
+              keys = b2bseg::detail::read_state(
+                  std::filesystem::path(out) / d.name / ".state" / (seg + ".csv"), had);
+            } catch (const std::exception&) {
+              keys.clear();
+            }
             w.u64(keys.size());
             for (const auto& k : keys) w.str(k);
           }
@@ -193,7 +216,7 @@ inline dist_activation activate_distributed(communicator& c, const std::string& 
         }
       }
       std::vector<std::string> to_lead(static_cast<std::size_t>(comm.size()));
-      to_lead[0] = dd::own_rows_of(le, f, d, previous, o.as_of, o.threads);
+      to_lead[0] = dd::own_rows_of(le, f, d, previous, ao.as_of, o.threads);
       const std::vector<std::string> got = comm.exchange(std::move(to_lead));
       if (!lead) continue;
       const std::vector<const bound_field*> fields = graph_members::destination_fields(d);
@@ -218,13 +241,10 @@ inline dist_activation activate_distributed(communicator& c, const std::string& 
           for (std::uint64_t j = 0; j < count; ++j) keys.push_back(rows[first + rd.u64()].key);
         }
       }
-      sources.push_back(std::make_unique<dd::gathered_members>(fields, std::move(rows), members,
-                                                               d.segment_names));
+      const dd::gathered_members src(fields, std::move(rows), members, d.segment_names);
+      result.reports.push_back(
+          activate_destination(src, d, *s.entities[d.entity].key, out, ao));  // never throws
     }
-    if (!lead) return;
-    std::size_t next = 0;
-    result.reports = activate_from(dests, out, ao, s,
-                                   [&](const destination&) { return std::move(sources[next++]); });
   };
   result.eval = evaluate_distributed(c, dir, s, f, o, after);
   return result;

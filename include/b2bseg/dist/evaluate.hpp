@@ -40,8 +40,8 @@ struct dist_options {
   /// A folder of this machine where each process writes the rows it holds while it loads them
   /// (removed afterwards). Must not be shared by two runs.
   std::string work_dir;
-  /// Activation fields evaluated on the rows of their entity after the segments: each process
-  /// also takes the rows they read around its own (fields_reach).
+  /// Activation fields that `after` will evaluate on own rows of their entity: each process also
+  /// takes the rows they read around its own (fields_reach).
   std::vector<const bound_field*> fields;
 };
 
@@ -877,7 +877,9 @@ inline void local_evaluation::order_key(entity_id e, row_id r, std::string& out)
 /// every segment's NAME.csv text as one process writes it. Collective. Throws data_error on
 /// every process alike (the error one process would report) for bad data, a schema without
 /// partition, sources, or `top` without `per`; a process whose files differ from rank 0's
-/// ("the processes do not see the same data").
+/// ("the processes do not see the same data"). `after`, when given, runs on every process once
+/// its evaluation is done (collective: every process must make the same exchanges in it); what
+/// it throws comes out of this call on the processes that threw it.
 inline dist_result evaluate_distributed(
     communicator& comm, const std::string& dir, const schema& s, const bound_file& f,
     const dist_options& o,

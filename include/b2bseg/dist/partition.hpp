@@ -177,7 +177,7 @@ inline reach segments_reach(const bound_file& f, const std::vector<std::uint32_t
 
 /// Adds to `r` what activation fields read around a row of their context entity: an attribute's
 /// path; a count's or aggregate's path, the related rows and what its filter reads from them
-/// (segments the filter names are looked up in `f`). O(size of the fields).
+/// (`f` as for segments_reach; field filters name no segments). O(size of the fields).
 inline void fields_reach(const bound_file& f, const std::vector<const bound_field*>& fields,
                          reach& r) {
   std::vector<int> seg_depth(f.segments.size(), -1);
