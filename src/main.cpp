@@ -393,12 +393,15 @@ struct remove_on_exit {
   }
 };
 
-/// The options of a run over processes: its instant, threads per process (capped through
-/// `cap`) and a fresh work folder of this machine, named after this process.
-b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of, unsigned threads,
+/// The options of a run over processes: its instant, the segments it evaluates, threads per
+/// process (capped through `cap`) and a fresh work folder of this machine, named after this
+/// process.
+b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of,
+                                            std::vector<std::uint32_t> selected, unsigned threads,
                                             std::unique_ptr<tbb::global_control>& cap) {
   b2bseg::dist::dist_options o;
   o.as_of = as_of;
+  o.selected = std::move(selected);
   o.threads = threads;
   o.work_dir = (fs::temp_directory_path() / ("b2bseg-dist-" + std::to_string(::getpid()))).string();
   if (threads)
@@ -435,9 +438,8 @@ b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of, unsigned
   dist::agree_on_error(c, err ? &*err : nullptr);
 
   std::unique_ptr<tbb::global_control> cap;
-  dist::dist_options o = dist_options_for(as_of, a.threads, cap);
+  const dist::dist_options o = dist_options_for(as_of, selected, a.threads, cap);
   const remove_on_exit work{o.work_dir};
-  o.selected = selected;
   dist::dist_result res = dist::evaluate_distributed(c, a.data, schema, f, o);
 
   std::set<std::string> wanted(a.only.begin(), a.only.end());
@@ -488,7 +490,33 @@ struct activate_args {
   bool full = false, lenient = false, quiet = false;
 };
 
-int print_activation(const std::vector<b2bseg::destination_report>& reports, bool quiet);
+/// The table activate prints (destination errors on standard error); returns 1 when a
+/// destination failed, else 0.
+int print_activation(const std::vector<b2bseg::destination_report>& reports, bool quiet) {
+  int rc = 0;
+  std::size_t w = 11;
+  for (const auto& r : reports) w = std::max(w, r.name.size());
+  if (!quiet)
+    std::printf("%-*s  %-22s %10s %9s %6s  %s\n", int(w), "destination", "type", "rows", "skipped",
+                "files", "folder");
+  for (const auto& r : reports) {
+    if (!r.error.empty()) {
+      std::fprintf(stderr,
+                   "error: destination '%s': %s (nothing handed over; the next run "
+                   "hands the same changes)\n",
+                   r.name.c_str(), b2bseg::detail::escape_controls(r.error).c_str());
+      rc = 1;
+      continue;
+    }
+    if (!quiet)
+      std::printf("%-*s  %-22s %10llu %9llu %6zu  %s\n", int(w), r.name.c_str(),
+                  std::string(b2bseg::to_string(r.type)).c_str(), (unsigned long long)r.rows(),
+                  (unsigned long long)r.skipped(), r.files.size(), r.run_folder.c_str());
+    for (const auto& warning : r.warnings)
+      if (!quiet) std::printf("  warning: %s\n", warning.c_str());
+  }
+  return rc;
+}
 
 /// The destinations of `a` parsed against `s` and `f`, and the segments they name. Throws
 /// compile_error for a bad destinations file.
@@ -526,34 +554,6 @@ int run_activate(const activate_args& a) {
   return print_activation(b2bseg::activate(g, ev, dests, a.out, o), a.quiet);
 }
 
-/// The table activate prints (destination errors on standard error); returns 1 when a
-/// destination failed, else 0.
-int print_activation(const std::vector<b2bseg::destination_report>& reports, bool quiet) {
-  int rc = 0;
-  std::size_t w = 11;
-  for (const auto& r : reports) w = std::max(w, r.name.size());
-  if (!quiet)
-    std::printf("%-*s  %-22s %10s %9s %6s  %s\n", int(w), "destination", "type", "rows", "skipped",
-                "files", "folder");
-  for (const auto& r : reports) {
-    if (!r.error.empty()) {
-      std::fprintf(stderr,
-                   "error: destination '%s': %s (nothing handed over; the next run "
-                   "hands the same changes)\n",
-                   r.name.c_str(), b2bseg::detail::escape_controls(r.error).c_str());
-      rc = 1;
-      continue;
-    }
-    if (!quiet)
-      std::printf("%-*s  %-22s %10llu %9llu %6zu  %s\n", int(w), r.name.c_str(),
-                  std::string(b2bseg::to_string(r.type)).c_str(), (unsigned long long)r.rows(),
-                  (unsigned long long)r.skipped(), r.files.size(), r.run_folder.c_str());
-    for (const auto& warning : r.warnings)
-      if (!quiet) std::printf("  warning: %s\n", warning.c_str());
-  }
-  return rc;
-}
-
 /// `activate` over the processes of `c` (SPEC 8): every process evaluates its own rows;
 /// process 0 writes every destination's files and prints. Every process ends with process 0's
 /// status.
@@ -574,9 +574,8 @@ int print_activation(const std::vector<b2bseg::destination_report>& reports, boo
       }))
     return rc;
   std::unique_ptr<tbb::global_control> cap;
-  dist::dist_options o = dist_options_for(as_of, a.threads, cap);
+  const dist::dist_options o = dist_options_for(as_of, selected, a.threads, cap);
   const remove_on_exit work{o.work_dir};
-  o.selected = selected;
   b2bseg::activate_options ao;
   ao.as_of = as_of;
   ao.full = a.full;
@@ -585,7 +584,7 @@ int print_activation(const std::vector<b2bseg::destination_report>& reports, boo
   const dist::dist_activation res =
       dist::activate_distributed(c, a.data, s, f, dests, a.out, o, ao);
   const int rc = c.rank() == 0 ? print_activation(res.reports, a.quiet) : 0;
-  return std::stoi(dist::all_gather(c, std::to_string(rc))[0]);
+  return std::stoi(dist::broadcast_from_first(c, std::to_string(rc)));
 }
 
 // --- stream -----------------------------------------------------------------------------------

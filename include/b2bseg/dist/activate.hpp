@@ -50,6 +50,33 @@ class gathered_members final : public member_source {
     }
   }
 
+  /// The rows `own_rows_of` wrote for destination `d`, one message per process.
+  static gathered_members from(const std::vector<std::string>& messages, const destination& d) {
+    std::vector<const bound_field*> fields = graph_members::destination_fields(d);
+    std::vector<row> rows;
+    std::vector<std::vector<std::string>> members(d.segments.size());
+    for (const std::string& m : messages) {
+      wire_reader rd(m);
+      const std::size_t first = rows.size();
+      const std::uint64_t n = rd.u64();
+      for (std::uint64_t k = 0; k < n; ++k) {
+        row r;
+        r.order = std::string(rd.str());
+        r.key = std::string(rd.str());
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+          r.nulls.push_back(static_cast<std::uint8_t>(rd.u64()));
+          r.texts.emplace_back(rd.str());
+        }
+        rows.push_back(std::move(r));
+      }
+      for (auto& keys : members) {
+        const std::uint64_t count = rd.u64();
+        for (std::uint64_t j = 0; j < count; ++j) keys.push_back(rows[first + rd.u64()].key);
+      }
+    }
+    return gathered_members(std::move(fields), std::move(rows), members, d.segment_names);
+  }
+
   std::vector<b2bseg::detail::out_row> members(const std::string& seg) const override {
     const auto at = std::find(segments_.begin(), segments_.end(), seg);
     if (at == segments_.end()) throw data_error("segment '" + seg + "' was not evaluated");
@@ -141,6 +168,37 @@ inline std::string own_rows_of(const local_evaluation& le, const bound_file& f,
   return out;
 }
 
+/// The keys each of `d`'s segments last handed over (its state under `out`), on every process:
+/// process 0 reads them, the others receive them. A state that cannot be read goes as no keys:
+/// the destination's run on process 0 reads it again and fails as one process's does.
+/// Collective.
+inline std::vector<std::vector<std::string>> previous_keys(communicator& c, const destination& d,
+                                                           const std::string& out) {
+  std::string told;
+  if (c.rank() == 0) {
+    wire_writer w(told);
+    for (const std::string& seg : d.segment_names) {
+      std::vector<std::string> keys;
+      try {
+        bool had = false;
+        keys = b2bseg::detail::read_state(
+            std::filesystem::path(out) / d.name / ".state" / (seg + ".csv"), had);
+      } catch (const std::exception&) {  // told by the destination's own run
+      }
+      w.u64(keys.size());
+      for (const auto& k : keys) w.str(k);
+    }
+  }
+  const std::string back = broadcast_from_first(c, told);
+  wire_reader rd(back);
+  std::vector<std::vector<std::string>> previous(d.segments.size());
+  for (auto& keys : previous) {
+    keys.resize(rd.u64());
+    for (auto& k : keys) k = std::string(rd.str());
+  }
+  return previous;
+}
+
 }  // namespace detail::distributed
 
 /// What `activate_distributed` did: the destinations' reports (on process 0; empty on the
@@ -185,63 +243,13 @@ inline dist_activation activate_distributed(communicator& c, const std::string& 
   dist_activation result;
   auto after = [&](communicator& comm, const local_evaluation& le) {
     for (const destination& d : dests) {
-      // The keys each segment last handed over: process 0 reads the state, every process looks
-      // for its own rows among them (they may have left the segment). A state that cannot be
-      // read goes as no keys: the destination's run reads it again and fails as one process's.
-      std::vector<std::vector<std::string>> previous(d.segments.size());
-      if (d.incremental && !ao.full) {
-        std::string told;
-        if (lead) {
-          wire_writer w(told);
-          for (const std::string& seg : d.segment_names) {
-            std::vector<std::string> keys;
-            try {
-              bool had = false;
-              keys = b2bseg::detail::read_state(
-                  std::filesystem::path(out) / d.name / ".state" / (seg + ".csv"), had);
-            } catch (const std::exception&) {
-              keys.clear();
-            }
-            w.u64(keys.size());
-            for (const auto& k : keys) w.str(k);
-          }
-        }
-        std::vector<std::string> bc(static_cast<std::size_t>(comm.size()));
-        if (lead) std::fill(bc.begin(), bc.end(), told);
-        const std::string back = comm.exchange(std::move(bc))[0];
-        wire_reader rd(back);
-        for (auto& keys : previous) {
-          keys.resize(rd.u64());
-          for (auto& k : keys) k = std::string(rd.str());
-        }
-      }
-      std::vector<std::string> to_lead(static_cast<std::size_t>(comm.size()));
-      to_lead[0] = dd::own_rows_of(le, f, d, previous, ao.as_of, o.threads);
-      const std::vector<std::string> got = comm.exchange(std::move(to_lead));
+      const std::vector<std::vector<std::string>> previous =
+          d.incremental && !ao.full ? dd::previous_keys(comm, d, out)
+                                    : std::vector<std::vector<std::string>>(d.segments.size());
+      const std::vector<std::string> got =
+          gather_to_first(comm, dd::own_rows_of(le, f, d, previous, ao.as_of, o.threads));
       if (!lead) continue;
-      const std::vector<const bound_field*> fields = graph_members::destination_fields(d);
-      std::vector<dd::gathered_members::row> rows;
-      std::vector<std::vector<std::string>> members(d.segments.size());
-      for (const std::string& m : got) {
-        wire_reader rd(m);
-        const std::size_t first = rows.size();
-        const std::uint64_t n = rd.u64();
-        for (std::uint64_t k = 0; k < n; ++k) {
-          dd::gathered_members::row r;
-          r.order = std::string(rd.str());
-          r.key = std::string(rd.str());
-          for (std::size_t i = 0; i < fields.size(); ++i) {
-            r.nulls.push_back(static_cast<std::uint8_t>(rd.u64()));
-            r.texts.emplace_back(rd.str());
-          }
-          rows.push_back(std::move(r));
-        }
-        for (auto& keys : members) {
-          const std::uint64_t count = rd.u64();
-          for (std::uint64_t j = 0; j < count; ++j) keys.push_back(rows[first + rd.u64()].key);
-        }
-      }
-      const dd::gathered_members src(fields, std::move(rows), members, d.segment_names);
+      const dd::gathered_members src = dd::gathered_members::from(got, d);
       result.reports.push_back(
           activate_destination(src, d, *s.entities[d.entity].key, out, ao));  // never throws
     }

@@ -3,6 +3,7 @@
 // run) and MPI (dist/mpi_comm.hpp, with the CMake option B2BSEG_MPI).
 #pragma once
 
+#include <algorithm>
 #include <barrier>
 #include <cstdint>
 #include <cstring>
@@ -142,6 +143,21 @@ class wire_reader {
 /// Sends every rank's `mine` to every rank: result[r] is rank r's. Collective.
 inline std::vector<std::string> all_gather(communicator& c, const std::string& mine) {
   return c.exchange(std::vector<std::string>(static_cast<std::size_t>(c.size()), mine));
+}
+
+/// Sends every rank's `mine` to rank 0: there result[r] is rank r's; on the others every
+/// string is empty. Collective.
+inline std::vector<std::string> gather_to_first(communicator& c, std::string mine) {
+  std::vector<std::string> out(static_cast<std::size_t>(c.size()));
+  out[0] = std::move(mine);
+  return c.exchange(std::move(out));
+}
+
+/// Rank 0's `text` on every rank (what the others pass is ignored). Collective.
+inline std::string broadcast_from_first(communicator& c, const std::string& text) {
+  std::vector<std::string> out(static_cast<std::size_t>(c.size()));
+  if (c.rank() == 0) std::fill(out.begin(), out.end(), text);
+  return std::move(c.exchange(std::move(out))[0]);
 }
 
 // --- errors -----------------------------------------------------------------------------------

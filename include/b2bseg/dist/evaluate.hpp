@@ -54,7 +54,7 @@ class local_evaluation {
   const graph& g;
   const evaluation& ev;
   /// Whether row `r` of entity `e` is this process's own (exactly one process owns each row).
-  bool own(entity_id e, row_id r) const { return own_of(e).count(g.key(e, r)) != 0; }
+  bool own(entity_id e, row_id r) const { return own_of_(e).count(g.key(e, r)) != 0; }
   /// Appends a byte string to `out` that sorts rows of entity `e` (of any process) as a single
   /// process numbers them.
   void order_key(entity_id e, row_id r, std::string& out) const;
@@ -62,10 +62,10 @@ class local_evaluation {
   local_evaluation(const graph& graph, const evaluation& evaluation,
                    std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of,
                    const std::vector<int>& cluster)
-      : g(graph), ev(evaluation), own_of(std::move(own_of)), cluster_(cluster) {}
+      : g(graph), ev(evaluation), own_of_(std::move(own_of)), cluster_(cluster) {}
 
  private:
-  std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of;
+  std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of_;
   const std::vector<int>& cluster_;
 };
 
@@ -971,9 +971,7 @@ inline dist_result evaluate_distributed(
       w.str(key);
     }
   }
-  std::vector<std::string> out(static_cast<std::size_t>(c.size()));
-  out[0] = std::move(mine);
-  const std::vector<std::string> in = c.exchange(std::move(out));
+  const std::vector<std::string> in = gather_to_first(c, std::move(mine));
   // Counts and times go back to every process.
   std::string totals;
   std::vector<std::vector<std::pair<std::string, std::string>>> members(ev.segments.size());
@@ -1000,9 +998,7 @@ inline dist_result evaluate_distributed(
       tw.u64(us[k]);
     }
   }
-  std::vector<std::string> bc(static_cast<std::size_t>(c.size()));
-  if (c.rank() == 0) std::fill(bc.begin(), bc.end(), totals);
-  const std::string back = c.exchange(std::move(bc))[0];
+  const std::string back = broadcast_from_first(c, totals);
   wire_reader rd(back);
   res.eval_ms = static_cast<double>(rd.u64()) / 1000;
   for (std::size_t k = 0; k < ev.segments.size(); ++k) {
