@@ -639,8 +639,9 @@ int run_stream(const stream_args& a) {
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
   check_same_schema(schema, g, a.data);
-  b2bseg::live_engine engine(g, std::make_shared<const b2bseg::bound_file>(std::move(f)),
-                             {.as_of = as_of, .lenient = a.lenient, .threads = a.threads});
+  b2bseg::live_engine engine(
+      g, std::make_shared<const b2bseg::bound_file>(std::move(f)),
+      {.as_of = as_of, .lenient = a.lenient, .threads = a.threads, .dataset = a.data});
   check_not_changed(g, a.data);
 
   std::FILE* out = stdout;

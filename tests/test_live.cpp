@@ -21,7 +21,9 @@
 #include "support/random_changes.hpp"
 #include "support/random_graph.hpp"
 #include "support/random_segments.hpp"
+#include "support/random_sources.hpp"
 #include "support/reference_evaluator.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace b2bseg;
 using namespace b2bseg::test_support;
@@ -980,4 +982,381 @@ TEST(RunStream, StrictStopsAtABadLineLenientSkipsAndCountsIt) {
               std::string::npos);
     EXPECT_NE(r.err.find("feed.ndjson:7: error: line longer than 1000 bytes"), std::string::npos);
   }
+}
+
+// --- entities with sources in a feed (SPEC 2.3, 2.4) -------------------------------------------
+
+namespace live_sources_test {
+
+using namespace b2bseg::test_support;
+
+std::string json_text(std::string_view v) {
+  std::string s = "\"";
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      s += '\\';
+      s += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      s += buf;
+    } else {
+      s += static_cast<char>(c);
+    }
+  }
+  return s + "\"";
+}
+
+std::string normalized(const ref_entity& e, const std::string& ns, const std::string& v) {
+  for (const auto& [name, rule] : e.identities)
+    if (name == ns) return ref_normalize(rule, v);
+  return v;
+}
+
+/// The meaning of a feed of source changes, kept on the tables as files hold them: a change sets
+/// the columns it names in every row of its source that holds the source's first identity the
+/// change gives (a new row when none), a delete removes them, and afterwards every link that no
+/// longer resolves becomes null (a row without a key that links: deleted), as SPEC 2.4's cascade.
+class model {
+ public:
+  explicit model(ref_dataset d) : d_(std::move(d)) {
+    for (auto& e : d_.entities) {
+      e.table.origin.clear();
+      for (auto& s : e.sources) s.table.origin.clear();
+    }
+  }
+  const ref_dataset& data() const { return d_; }
+  ref_dataset& data() { return d_; }
+
+  /// Applies one change: `fields` are (column, value as written).
+  void source_change(std::size_t e, std::size_t k, bool erase,
+                     const std::vector<std::pair<std::string, std::string>>& fields) {
+    ref_entity& ent = d_.entities[e];
+    ref_source& src = ent.sources[k];
+    std::string ns, col, value;
+    for (const auto& [n, c] : src.identities) {
+      for (const auto& [fc, fv] : fields)
+        if (fc == c && !fv.empty()) {
+          ns = n, col = c, value = normalized(ent, n, fv);
+          break;
+        }
+      if (!ns.empty()) break;
+    }
+    auto& t = src.table;
+    const int ci = t.column(col);
+    std::vector<std::size_t> hits;
+    for (std::size_t r = 0; r < t.rows.size(); ++r)
+      if (normalized(ent, ns, t.rows[r][static_cast<std::size_t>(ci)]) == value) hits.push_back(r);
+    if (erase) {
+      for (auto it = hits.rbegin(); it != hits.rend(); ++it)
+        t.rows.erase(t.rows.begin() + static_cast<std::ptrdiff_t>(*it));
+    } else {
+      if (hits.empty()) {
+        t.rows.emplace_back(t.header.size());
+        hits.push_back(t.rows.size() - 1);
+      }
+      for (std::size_t r : hits)
+        for (const auto& [fc, fv] : fields) t.rows[r][static_cast<std::size_t>(t.column(fc))] = fv;
+    }
+    settle();
+  }
+
+  void plain_change(std::size_t e, change_op op,
+                    const std::vector<std::pair<std::string, std::string>>& fields) {
+    ref_entity& ent = d_.entities[e];
+    auto& t = ent.table;
+    std::size_t row = t.rows.size();
+    if (!ent.key.empty()) {
+      std::string key;
+      for (const auto& [fc, fv] : fields)
+        if (fc == ent.key) key = fv;
+      for (std::size_t r = 0; r < t.rows.size(); ++r)
+        if (t.field(r, ent.key) == key) row = r;
+    }
+    if (op == change_op::erase) {
+      t.rows.erase(t.rows.begin() + static_cast<std::ptrdiff_t>(row));
+    } else {
+      if (row == t.rows.size()) t.rows.emplace_back(t.header.size());
+      for (const auto& [fc, fv] : fields) t.rows[row][static_cast<std::size_t>(t.column(fc))] = fv;
+    }
+    settle();
+  }
+
+ private:
+  /// Nulls (or deletes) what no longer resolves, until nothing changes.
+  void settle() {
+    for (bool again = true; again;) {
+      again = false;
+      ref_result res = resolve_reference(d_, /*lenient=*/true);
+      // Per resolved entity: (namespace, normalized value) -> key, and the keys.
+      std::map<std::string, std::map<std::pair<std::string, std::string>, std::string>> by_value;
+      std::map<std::string, std::set<std::string>> keys;
+      for (const auto& ent : d_.entities) {
+        if (!ent.resolved()) continue;
+        for (const auto& p : res.profiles[ent.name]) {
+          keys[ent.name].insert(p.key);
+          for (const auto& [k, r] : p.rows)
+            for (const auto& [ns, c] : ent.sources[k].identities) {
+              const std::string v = ent.sources[k].table.field(r, c);
+              if (!v.empty()) by_value[ent.name][{ns, normalized(ent, ns, v)}] = p.key;
+            }
+        }
+      }
+      auto resolves = [&](const std::string& to, const ref_link_map& m, const std::string& v) {
+        if (v.empty()) return true;
+        const ref_entity* t = d_.find(to);
+        if (t->resolved()) {
+          if (m.identity.empty()) return keys[to].count(v) > 0;
+          return by_value[to].count({m.identity, normalized(*t, m.identity, v)}) > 0;
+        }
+        for (std::size_t r = 0; r < t->table.rows.size(); ++r)
+          if (t->table.field(r, t->key) == v) return true;
+        return false;
+      };
+      for (auto& ent : d_.entities) {
+        if (ent.resolved()) {
+          for (auto& src : ent.sources)
+            for (const auto& [link, m] : src.links) {
+              const ref_link* l = nullptr;
+              for (const auto& x : ent.links)
+                if (x.name == link) l = &x;
+              const int c = src.table.column(m.column);
+              for (auto& row : src.table.rows)
+                if (!resolves(l->to, m, row[static_cast<std::size_t>(c)])) {
+                  row[static_cast<std::size_t>(c)].clear();
+                  again = true;
+                }
+            }
+          continue;
+        }
+        auto& t = ent.table;
+        for (std::size_t r = t.rows.size(); r-- > 0;)
+          for (const auto& l : ent.links) {
+            const int c = t.column(l.map.column);
+            if (resolves(l.to, l.map, t.rows[r][static_cast<std::size_t>(c)])) continue;
+            again = true;
+            if (!ent.key.empty() && l.map.column != ent.key) {
+              t.rows[r][static_cast<std::size_t>(c)].clear();
+            } else {
+              t.rows.erase(t.rows.begin() + static_cast<std::ptrdiff_t>(r));
+              break;
+            }
+          }
+      }
+    }
+  }
+
+  ref_dataset d_;
+};
+
+/// A random change to `m` as a feed line, applied to the model too.
+std::string random_change(model& m, rng& r, int& fresh) {
+  ref_dataset& d = m.data();
+  for (;;) {
+    const std::size_t e = r.below(d.entities.size());
+    ref_entity& ent = d.entities[e];
+    if (ent.resolved()) {
+      const std::size_t k = r.below(ent.sources.size());
+      ref_source& src = ent.sources[k];
+      auto& t = src.table;
+      const bool add = t.rows.empty() || r.chance(0.2);
+      const bool erase = !add && r.chance(0.2);
+      std::vector<std::pair<std::string, std::string>> fields;
+      const std::size_t row = r.below(t.rows.size());
+      if (add) {
+        fields.emplace_back(src.identities[0].second, "new" + std::to_string(++fresh));
+      } else {
+        for (const auto& [ns, c] : src.identities)
+          if (!t.field(row, c).empty()) {
+            fields.emplace_back(c, t.field(row, c));
+            break;
+          }
+        if (fields.empty()) continue;
+      }
+      if (!erase && !t.rows.empty()) {
+        // Columns copied from other rows of the source: values that exist, identities that may
+        // join profiles (or leave them), links that resolve.
+        std::vector<std::string> mapped;
+        for (const auto& x : src.identities) mapped.push_back(x.second);
+        for (const auto& x : src.attributes) mapped.push_back(x.second);
+        for (const auto& x : src.links) mapped.push_back(x.second.column);
+        if (!src.updated_at.empty()) mapped.push_back(src.updated_at);
+        const int n = static_cast<int>(r.range(1, 4));
+        for (int i = 0; i < n; ++i) {
+          const std::string& c = mapped[r.below(mapped.size())];
+          bool taken = false;
+          for (const auto& f : fields) taken = taken || f.first == c;
+          if (taken) continue;
+          fields.emplace_back(c, t.field(r.below(t.rows.size()), c));
+        }
+      }
+      std::string line = std::string("{\"op\": \"") + (erase ? "delete" : "upsert") +
+                         "\", \"entity\": " + json_text(ent.name) +
+                         ", \"source\": " + json_text(src.name) + ", \"row\": {";
+      for (std::size_t i = 0; i < fields.size(); ++i)
+        line += (i ? ", " : "") + json_text(fields[i].first) + ": " + json_text(fields[i].second);
+      line += "}}";
+      m.source_change(e, k, erase, fields);
+      return line;
+    }
+    auto& t = ent.table;
+    if (t.rows.empty()) continue;
+    const std::size_t row = r.below(t.rows.size());
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::vector<std::string> columns;
+    for (const auto& a : ent.attributes) columns.push_back(a.column);
+    for (const auto& l : ent.links) columns.push_back(l.map.column);
+    change_op op = change_op::insert;
+    if (ent.key.empty()) {
+      for (const auto& c : columns) fields.emplace_back(c, t.field(row, c));
+    } else if (r.chance(0.5)) {
+      op = change_op::erase;
+      fields.emplace_back(ent.key, t.field(row, ent.key));
+    } else {
+      op = change_op::upsert;
+      fields.emplace_back(ent.key, "k" + std::to_string(++fresh));
+      const std::size_t from = r.below(t.rows.size());
+      for (const auto& c : columns)
+        if (c != ent.key) fields.emplace_back(c, t.field(from, c));
+    }
+    std::string line =
+        "{\"op\": \"" + std::string(op_word(op)) + "\", \"entity\": " + json_text(ent.name) + ", ";
+    if (op == change_op::erase) {
+      line += "\"key\": " + json_text(fields[0].second) + "}";
+    } else {
+      line += "\"row\": {";
+      for (std::size_t i = 0; i < fields.size(); ++i)
+        line += (i ? ", " : "") + json_text(fields[i].first) + ": " + json_text(fields[i].second);
+      line += "}}";
+    }
+    m.plain_change(e, op, fields);
+    return line;
+  }
+}
+
+}  // namespace live_sources_test
+
+TEST(LiveSources, RandomSourceChangesMatchAStrictLoadOfTheChangedFiles) {
+  using namespace live_sources_test;
+  const std::uint64_t seeds =
+      std::getenv("B2BSEG_LIVE_SOURCE_SEEDS")
+          ? std::strtoull(std::getenv("B2BSEG_LIVE_SOURCE_SEEDS"), nullptr, 10)
+          : 6;
+  std::size_t batches = 0, entered = 0, exited = 0, changes = 0;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    b2bseg::testing::temp_dir dir;
+    const std::string base = (dir.path() / "base").string(), now = (dir.path() / "now").string();
+    source_dataset sd = make_source_dataset(seed);
+    model m(sd.data);
+    ASSERT_TRUE(write_source_dataset(m.data(), base, seed));
+    const graph g = load_dataset(base);
+    segment_generator gen(g, sd.as_of, seed + 500);
+    segment_options so;
+    so.segments = 8;
+    so.max_depth = 2;
+    const auto fp = std::make_shared<const bound_file>(
+        compile_segments(gen.file(so).text, g.schema(), "random.seg"));
+    const bound_file& f = *fp;
+    live_engine eng(g, fp, {.as_of = sd.as_of, .threads = 2, .dataset = base});
+    if (seed % 3 == 0) eng.set_compact_after(20);
+    change_parser parser(eng.schema());
+    rng r(seed * 7 + 1);
+    int fresh = 0;
+    const std::string where = "seed " + std::to_string(seed);
+    for (int b = 0; b < 10; ++b) {
+      std::vector<change> batch;
+      std::string lines;
+      for (int i = 0; i < 6; ++i) {
+        const std::string line = random_change(m, r, fresh);
+        lines += line + "\n";
+        auto pr = parser.parse(line, static_cast<std::size_t>(i + 1));
+        auto* c = std::get_if<change>(&pr);
+        ASSERT_NE(c, nullptr) << where << ": " << line << ": "
+                              << std::get<change_error>(pr).render("feed");
+        batch.push_back(std::move(*c));
+      }
+      const batch_result res = eng.apply(batch);
+      ASSERT_FALSE(res.failed()) << where << ", batch " << b << ": "
+                                 << (res.errors.empty() ? "" : res.errors[0].message) << "\n"
+                                 << lines;
+      ++batches;
+      changes += batch.size();
+      for (const auto& mc : res.changes) (mc.entered ? entered : exited) += 1;
+      // The meaning: the changed files, loaded strictly, evaluated from scratch.
+      std::filesystem::remove_all(now);
+      ASSERT_TRUE(write_source_dataset(m.data(), now, seed + 100 * (b + 1)));
+      graph fresh_graph;
+      try {
+        fresh_graph = load_dataset(now);
+      } catch (const std::exception& ex) {
+        FAIL() << where << ", batch " << b << ": the model's files do not load: " << ex.what();
+      }
+      evaluation ev =
+          evaluate(fresh_graph, f, eval_options{.as_of = sd.as_of, .threads = 1, .segments = {}});
+      const auto state = eng.current();
+      for (const auto& seg : ev.segments) {
+        const auto i = static_cast<std::size_t>(f.find(seg.name));
+        std::vector<std::string> want;
+        for (auto it = seg.members.begin(); it != seg.members.end(); ++it)
+          want.emplace_back(fresh_graph.key(seg.entity, *it));
+        std::sort(want.begin(), want.end());
+        ASSERT_EQ(keys_of(*state, i), want)
+            << where << ", batch " << b << ", segment " << seg.name << "; the batch:\n"
+            << lines;
+      }
+    }
+  }
+  std::printf("%zu batches of source and plain changes: %zu changes, %zu entered, %zu exited\n",
+              batches, changes, entered, exited);
+  EXPECT_GT(entered + exited, 20u);
+}
+
+TEST(LiveSources, BadSourceChangesNameTheirField) {
+  using namespace live_sources_test;
+  b2bseg::testing::temp_dir dir;
+  source_dataset sd = make_source_dataset(3);
+  ASSERT_TRUE(write_source_dataset(sd.data, dir.str(), 3));
+  const graph g = load_dataset(dir.str());
+  change_parser p(g.schema());
+  const ref_entity& person = *sd.data.find("person");
+  const ref_source& src = person.sources[0];
+  const std::string name = json_text(src.name), id = json_text(src.identities[0].second);
+  const std::string head = R"({"op": "upsert", "entity": "person", )";
+  EXPECT_NE(error_of(p, head + R"("row": {}})").find("member 'source' missing"), std::string::npos);
+  EXPECT_NE(error_of(p, head + R"("source": "nope", "row": {}})").find("has no source \"nope\""),
+            std::string::npos);
+  EXPECT_NE(error_of(p, head + "\"source\": " + name + R"(, "row": {"zzz": "1"}})")
+                .find("field 'zzz': source"),
+            std::string::npos);
+  EXPECT_NE(error_of(p, head + "\"source\": " + name + R"(, "row": {}})").find("names no identity"),
+            std::string::npos);
+  EXPECT_NE(error_of(p, R"({"op": "insert", "entity": "person", "source": )" + name +
+                            ", \"row\": {" + id + R"(: "x"}})")
+                .find("create or update its rows with upsert"),
+            std::string::npos);
+  EXPECT_NE(error_of(p, R"({"op": "tick", "now": "2026-01-01", "source": )" + name + "}")
+                .find("member 'source' does not belong to a tick"),
+            std::string::npos);
+  // A delete of a row that is not there, and a link that dangles, are refused by the engine.
+  const auto fp = std::make_shared<const bound_file>(compile_segments("", g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = sd.as_of, .threads = 1, .dataset = dir.str()});
+  auto one = [&](const std::string& line) {
+    auto pr = p.parse(line, 7);
+    EXPECT_TRUE(std::holds_alternative<change>(pr)) << line;
+    std::vector<change> b{std::get<change>(pr)};
+    const batch_result r = eng.apply(b);
+    return r.errors.empty() ? std::string() : r.errors[0].message;
+  };
+  EXPECT_NE(one(R"({"op": "delete", "entity": "person", "source": )" + name + ", \"row\": {" + id +
+                R"(: "no-such-id"}})")
+                .find("no row of source"),
+            std::string::npos);
+  for (const auto& [link, m] : src.links)
+    EXPECT_NE(one(head + "\"source\": " + name + ", \"row\": {" + id + R"(: "new-1", )" +
+                  json_text(m.column) + R"(: "no-such-target"}})")
+                  .find("no "),
+              std::string::npos)
+        << link;
+  // A snapshot holds no source rows: a live engine over it needs the folder.
+  EXPECT_THROW(live_engine(g, fp, {.as_of = sd.as_of, .threads = 1}), data_error);
 }

@@ -29,6 +29,23 @@ struct row_layout {
         if (names[i] == name) return static_cast<int>(i);
       return -1;
     }
+
+    /// The CSV columns of one source of an entity with sources (SPEC 2.3), each once: what a
+    /// change naming that source addresses. A column may feed several slots (an identity and an
+    /// attribute read from one `Email` column).
+    struct source_columns {
+      std::vector<std::string> names;
+      std::vector<std::uint32_t> identity_column;   ///< per identity the source maps
+      std::vector<std::uint32_t> attribute_column;  ///< per attribute the source maps
+      std::vector<std::uint32_t> link_column;       ///< per link the source maps
+      int updated_at = -1;                          ///< the `updated_at` column; -1: none
+      int find(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < names.size(); ++i)
+          if (names[i] == name) return static_cast<int>(i);
+        return -1;
+      }
+    };
+    std::vector<source_columns> sources;  ///< an entity with sources: per source, in order
   };
   std::vector<entity_columns> entities;  ///< per entity of the schema, in schema order
 
@@ -47,9 +64,34 @@ struct row_layout {
       if (def.key) ec.key = static_cast<int>(add(*def.key));
       for (const auto& a : def.attributes) ec.attribute_column.push_back(add(a.column));
       for (const auto& l : def.links) ec.link_column.push_back(add(l.column));
+      for (const auto& src : def.sources) {
+        auto& sc = ec.sources.emplace_back();
+        auto put = [&sc](const std::string& c) {
+          int i = sc.find(c);
+          if (i >= 0) return static_cast<std::uint32_t>(i);
+          sc.names.push_back(c);
+          return static_cast<std::uint32_t>(sc.names.size() - 1);
+        };
+        for (const auto& x : src.identities) sc.identity_column.push_back(put(x.column));
+        for (const auto& x : src.attributes) sc.attribute_column.push_back(put(x.column));
+        for (const auto& x : src.links) sc.link_column.push_back(put(x.column));
+        if (!src.updated_at.empty()) sc.updated_at = static_cast<int>(put(src.updated_at));
+      }
     }
   }
 };
+
+namespace detail::live {
+
+/// `v` in double quotes for a message, cut after 64 bytes.
+inline std::string quoted(std::string_view v) {
+  std::string s = "\"";
+  s.append(v.substr(0, 64));
+  if (v.size() > 64) s += "...";
+  return s + "\"";
+}
+
+}  // namespace detail::live
 
 /// What a change line asks for (SPEC 2.4).
 enum class change_op : std::uint8_t { upsert, insert, erase, tick, commit };
@@ -71,8 +113,9 @@ inline std::string_view op_word(change_op op) noexcept {
   return "?";
 }
 
-/// One field a row change sets: a column of the entity's `row_layout` and its value in the CSV
-/// text form (already checked against the column's types); an empty value is null.
+/// One field a row change sets: a column of the entity's `row_layout` (of the source's columns
+/// for a change naming a source) and its value in the CSV text form (already checked against the
+/// column's types); an empty value is null.
 struct field_value {
   std::uint32_t column = 0;
   std::string value;
@@ -82,8 +125,11 @@ struct field_value {
 struct change {
   change_op op = change_op::commit;
   std::size_t line = 0;
-  entity_id entity = no_entity;     ///< upsert, insert, delete
-  std::string key;                  ///< upsert (the row's key field), delete
+  entity_id entity = no_entity;  ///< upsert, insert, delete
+  /// An entity with sources: the index of the source the change names (its row is a source
+  /// row, found by its identities); ~0u for a plain entity.
+  std::uint32_t source = ~0u;
+  std::string key;                  ///< upsert (the row's key field), delete (plain entity)
   std::vector<field_value> fields;  ///< upsert, insert: the fields given, in feed order
   timestamp_us now = 0;             ///< tick
 };

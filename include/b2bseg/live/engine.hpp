@@ -29,6 +29,9 @@ struct live_options {
   timestamp_us as_of = 0;  ///< the initial `now`
   bool lenient = false;    ///< skip a change that cannot apply (else the whole batch fails)
   unsigned threads = 0;    ///< evaluation threads; 0 = all cores
+  /// The dataset folder the base graph was loaded from (with `lenient` as loaded): needed when
+  /// it has entities with sources, whose source rows a graph does not keep (see `live_rows`).
+  std::string dataset{};
 };
 
 /// One key that entered or left one segment in a batch.
@@ -133,9 +136,13 @@ class live_engine {
  public:
   /// Takes the rows of `base` (copied; `base` may go away afterwards) and `file` (compiled
   /// against `base`'s schema; shared, never changed) and evaluates every segment as of
-  /// `o.as_of`. Throws data_error for a dataset with sources.
+  /// `o.as_of`. Throws data_error for a dataset with sources without `o.dataset` (or whose
+  /// files changed since).
   live_engine(const graph& base, std::shared_ptr<const bound_file> file, live_options o)
-      : rows_(base), file_holder_(std::move(file)), file_(*file_holder_), opts_(o) {
+      : rows_(base, o.dataset, o.lenient),
+        file_holder_(std::move(file)),
+        file_(*file_holder_),
+        opts_(o) {
     rows_.set_now(o.as_of);
     state_ = compact(true, 0);
   }
@@ -144,7 +151,10 @@ class live_engine {
   /// indexes: one rebuild fewer at start).
   live_engine(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
               live_options o)
-      : rows_(*base), file_holder_(std::move(file)), file_(*file_holder_), opts_(o) {
+      : rows_(*base, o.dataset, o.lenient),
+        file_holder_(std::move(file)),
+        file_(*file_holder_),
+        opts_(o) {
     rows_.set_now(o.as_of);
     state_ = compact(false, 0, std::move(base));
   }
@@ -301,8 +311,7 @@ class live_engine {
       // the rows were read from it
     } else if (rebuild) {
       g = std::make_shared<const graph>(rows_.build());
-      fresh.emplace(*g);
-      fresh->set_now(rows_.now());
+      fresh.emplace(*g, rows_);
     } else {
       g = view_->base_ptr();
     }
@@ -425,7 +434,7 @@ class live_engine {
     for (const auto& u : undo.entries)
       if (u.what == undo_log::kind::now)
         now_moved = true;
-      else
+      else if (undo_log::names_row(u.what))
         dirty[u.entity].push_back(u.row);
     for (entity_id e = 0; e < n_entities; ++e) {
       distinct(e, rows_.rows(e), dirty[e]);

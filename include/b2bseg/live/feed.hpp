@@ -155,13 +155,6 @@ inline bool is_json_number(std::string_view s) noexcept {
   return i == s.size();
 }
 
-inline std::string quoted(std::string_view v) {
-  std::string s = "\"";
-  s.append(v.substr(0, 64));
-  if (v.size() > 64) s += "...";
-  return s + "\"";
-}
-
 }  // namespace detail::live
 
 /// Turns feed lines into checked changes for one schema (SPEC 2.4). Every value is checked by
@@ -173,12 +166,21 @@ class change_parser {
   /// `s` must be a validated schema. Keeps a reference: `s` must outlive the parser.
   explicit change_parser(const schema& s) : schema_(s), layout_(s) {
     column_types_.resize(s.entities.size());
+    source_types_.resize(s.entities.size());
     for (std::size_t e = 0; e < s.entities.size(); ++e) {
       const auto& def = s.entities[e];
       auto& types = column_types_[e];
       types.assign(layout_.entities[e].names.size(), {});
       for (std::size_t a = 0; a < def.attributes.size(); ++a)
         types[layout_.entities[e].attribute_column[a]].push_back(def.attributes[a].type);
+      for (std::size_t k = 0; k < def.sources.size(); ++k) {
+        const auto& sc = layout_.entities[e].sources[k];
+        auto& st = source_types_[e].emplace_back(sc.names.size());
+        for (std::size_t j = 0; j < sc.attribute_column.size(); ++j)
+          st[sc.attribute_column[j]].push_back(
+              def.attributes[def.sources[k].attributes[j].index].type);
+        if (sc.updated_at >= 0) st[sc.updated_at].push_back(value_type::timestamp);
+      }
     }
   }
 
@@ -266,9 +268,12 @@ class change_parser {
     return {};
   }
 
-  /// Checks `v` (non-empty) against every type that reads column `col` of entity `e`.
-  std::string check_types(entity_id e, std::uint32_t col, std::string_view v) const {
-    for (value_type t : column_types_[e][col]) {
+  /// Checks `v` (non-empty) against every type that reads column `col` of entity `e` (of its
+  /// source `source`, unless ~0u).
+  std::string check_types(entity_id e, std::uint32_t col, std::string_view v,
+                          std::uint32_t source = ~0u) const {
+    const auto& types = source == ~0u ? column_types_[e][col] : source_types_[e][source][col];
+    for (value_type t : types) {
       bool ok = true;
       switch (t) {
         case value_type::integer: {
@@ -301,8 +306,9 @@ class change_parser {
     return {};
   }
 
-  bool is_list(entity_id e, std::uint32_t col) const {
-    for (value_type t : column_types_[e][col])
+  bool is_list(entity_id e, std::uint32_t col, std::uint32_t source = ~0u) const {
+    const auto& types = source == ~0u ? column_types_[e][col] : source_types_[e][source][col];
+    for (value_type t : types)
       if (t == value_type::string_list) return true;
     return false;
   }
@@ -318,8 +324,9 @@ class change_parser {
       return e == simdjson::INCORRECT_TYPE ? "a change is a JSON object" : json_error(e);
 
     // Members first, checked against the op once it is known.
-    bool has_op = false, has_entity = false, has_key = false, has_now = false, has_row = false;
-    std::string op, entity, key, now;
+    bool has_op = false, has_entity = false, has_key = false, has_now = false, has_row = false,
+         has_source = false;
+    std::string op, entity, key, now, source;
     struct row_field {
       std::string column, text;  // text "" = null
       bool array;
@@ -375,7 +382,7 @@ class change_parser {
           row.push_back({std::string(col), text, array});
         }
       } else if (n == "source") {
-        return "member 'source': entities with sources cannot change through a feed yet";
+        m = scalar_string(source, has_source, false);
       } else {
         continue;  // other members (a producer's id or envelope) are not the change's business
       }
@@ -389,11 +396,12 @@ class change_parser {
     if (!has_op) return "member 'op' missing";
     if (op == "commit" || op == "tick") {
       c.op = op == "commit" ? change_op::commit : change_op::tick;
-      if (has_entity || has_key || has_row)
+      if (has_entity || has_key || has_row || has_source)
         return "member '" +
                std::string(has_entity ? "entity"
                            : has_key  ? "key"
-                                      : "row") +
+                           : has_row  ? "row"
+                                      : "source") +
                "' does not belong to a " + op;
       if (c.op == change_op::commit) {
         if (has_now) return "member 'now' does not belong to a commit";
@@ -421,9 +429,9 @@ class change_parser {
     const entity_def& def = schema_.entities[c.entity];
     const auto& cols = layout_.entities[c.entity];
     if (def.resolved())
-      return "entity '" + def.name +
-             "' has sources: it cannot change through a "
-             "feed yet";
+      return parse_source_change(def, has_source, source, has_key, has_row, row, c);
+    if (has_source)
+      return "member 'source': entity '" + def.name + "' has no sources (its rows have a key)";
     if (c.op == change_op::erase) {
       if (has_row) return "member 'row' does not belong to a delete";
       if (!def.key) return "entity '" + def.name + "' has no key: its rows cannot be deleted";
@@ -458,9 +466,65 @@ class change_parser {
     return {};
   }
 
+  /// The rest of a change to an entity with sources (SPEC 2.4): it names a source, and its row
+  /// holds columns of that source; an upsert's row names at least one identity, a delete's row
+  /// exactly the identity that finds the source rows.
+  template <class Row>
+  std::string parse_source_change(const entity_def& def, bool has_source, std::string& source,
+                                  bool has_key, bool has_row, Row& row, change& c) {
+    if (!has_source)
+      return "member 'source' missing (entity '" + def.name +
+             "' has sources: name the one the row comes from)";
+    for (std::uint32_t k = 0; k < def.sources.size(); ++k)
+      if (def.sources[k].name == source) c.source = k;
+    if (c.source == ~0u) {
+      std::string names;
+      for (const auto& src : def.sources) names += (names.empty() ? "'" : ", '") + src.name + "'";
+      return "member 'source': entity '" + def.name + "' has no source " +
+             detail::live::quoted(source) + " (its sources: " + names + ")";
+    }
+    if (c.op == change_op::insert)
+      return "entity '" + def.name + "' has sources: create or update its rows with upsert";
+    if (has_key)
+      return "member 'key' does not belong to a change of an entity with sources (the row names "
+             "its identities)";
+    if (!has_row) return "member 'row' missing";
+    const auto& sc = layout_.entities[c.entity].sources[c.source];
+    std::string identities;
+    for (auto col : sc.identity_column)
+      identities += (identities.empty() ? "'" : ", '") + sc.names[col] + "'";
+    std::size_t given = 0;
+    for (auto& [col, value, array] : row) {
+      const int i = sc.find(col);
+      if (i < 0)
+        return "field '" + col + "': source '" + source + "' of entity '" + def.name +
+               "' has no such column";
+      const auto ci = static_cast<std::uint32_t>(i);
+      if (array && !is_list(c.entity, ci, c.source))
+        return "field '" + col + "': an array is a value only for a string[] column";
+      if (!value.empty())
+        if (auto m = check_types(c.entity, ci, value, c.source); !m.empty())
+          return "field '" + col + "': " + m;
+      const bool identity = std::find(sc.identity_column.begin(), sc.identity_column.end(), ci) !=
+                            sc.identity_column.end();
+      if (identity && !value.empty()) ++given;
+      if (c.op == change_op::erase && !identity)
+        return "field '" + col + "': a delete names the source row by one identity (" + identities +
+               ") and nothing else";
+      c.fields.push_back({ci, std::move(value)});
+    }
+    if (given == 0)
+      return "the row names no identity of source '" + source + "' (" + identities + ")";
+    if (c.op == change_op::erase && given > 1)
+      return "a delete names the source row by one identity, not " + std::to_string(given);
+    return {};
+  }
+
   const schema& schema_;
   row_layout layout_;
   std::vector<std::vector<std::vector<value_type>>> column_types_;  // entity, column: its types
+  /// entity, source, column: the types that read it
+  std::vector<std::vector<std::vector<std::vector<value_type>>>> source_types_;
   simdjson::ondemand::parser parser_;
   std::string padded_;  ///< the line being parsed, with simdjson's padding after it
 };

@@ -3,13 +3,16 @@
 #pragma once
 
 #include <charconv>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "b2bseg/common/parse.hpp"
 #include "b2bseg/live/change.hpp"
+#include "b2bseg/live/sources.hpp"
 #include "b2bseg/load/graph_builder.hpp"
 #include "b2bseg/storage/graph.hpp"
 #include "b2bseg/storage/key_index.hpp"
@@ -106,33 +109,270 @@ class key_table {
 }  // namespace detail::live
 
 /// How to take back the changes of a batch that failed (strict mode): one entry per row field
-/// set, row deleted or added, and `now` moved, undone in reverse order by `live_rows::rollback`.
+/// set, row deleted or added, `now` moved, and source row set or added (an entity with sources;
+/// `row` is then the source row's index, not a row of the graph), undone in reverse order by
+/// `live_rows::rollback`.
 struct undo_log {
-  enum class kind : std::uint8_t { set_field, killed, appended, now };
+  enum class kind : std::uint8_t { set_field, killed, appended, now, source_set, source_appended };
   struct entry {
     kind what;
     entity_id entity = no_entity;
     std::uint32_t row = 0, column = 0;
     std::string old;
     timestamp_us old_now = 0;
+    std::shared_ptr<detail::live::source_row> old_source{};  ///< source_set: the row before
   };
   std::vector<entry> entries;
+
+  /// True for the entries that name a row of the graph (set, killed, appended).
+  static bool names_row(kind k) noexcept {
+    return k == kind::set_field || k == kind::killed || k == kind::appended;
+  }
 };
+
+namespace detail::live {
+
+/// `s` with every entity with sources turned into a plain one over its merged profiles (its key
+/// column, then a column per attribute and link, named after them) and every link holding keys:
+/// the schema of the rows `live_rows` keeps, which `graph_builder` builds.
+inline schema flat_schema(schema s) {
+  for (auto& def : s.entities) {
+    for (auto& l : def.links) {
+      l.identity.clear();
+      l.identity_index = 0;
+    }
+    if (!def.resolved()) continue;
+    std::vector<std::string> used;
+    if (def.key) used.push_back(*def.key);
+    auto unique = [&](std::string n) {
+      while (std::find(used.begin(), used.end(), n) != used.end()) n += "_";
+      used.push_back(n);
+      return n;
+    };
+    for (auto& a : def.attributes) a.column = unique(a.name);
+    for (auto& l : def.links) l.column = unique(l.name);
+    def.file = def.name + ".csv";
+    def.sources.clear();
+    def.identities.clear();
+  }
+  return s;
+}
+
+}  // namespace detail::live
 
 /// The data of a live dataset: every row of every entity as texts in its `row_layout` (values
 /// in the CSV forms of SPEC 2.2), rows deleted marked dead, rows added after the loaded ones.
 /// Rebuilt into a graph with `graph_builder`, it is by construction "the CSVs that hold the
 /// changed rows" of SPEC 2.4. Memory: the texts of every row (several times the graph's).
+///
+/// An entity with sources (SPEC 2.3) is held twice: its source rows (`source_table`), which the
+/// feed changes, and its profiles as plain keyed rows (key = profile key) in the flat layout of
+/// `detail::live::flat_schema`, which the graph is built from. A change to a source row
+/// re-resolves only the profiles it touches (before and after): profiles whose key goes are
+/// deleted, new ones created, changed ones updated field by field, and rows linking to them
+/// follow their link values (a link by namespace keeps the value as written in a slot after the
+/// row's columns): to the profile that now holds the value, or to null (a row without a key:
+/// deleted) when none does, as SPEC 2.4's delete cascade does.
 class live_rows {
  public:
   /// Reads every row of `g` back as text: exact (floats in shortest round-trip form, timestamps
-  /// to the microsecond). Throws data_error for an entity with sources (they cannot change
-  /// through a feed yet). O(cells).
-  explicit live_rows(const graph& g) : schema_(g.schema()), layout_(g.schema()) {
-    for (const auto& def : schema_.entities)
-      if (def.resolved() || !def.identities.empty())
-        throw data_error("entity '" + def.name +
-                         "' has sources: a dataset with sources cannot take changes yet");
+  /// to the microsecond). For a dataset with sources, `dataset` must name the folder `g` was
+  /// loaded from (with `lenient` as loaded): the source rows and the link values by namespace,
+  /// which a graph does not keep, are read from it again. Throws data_error when it cannot be
+  /// (no folder, a snapshot, files changed since). O(cells).
+  explicit live_rows(const graph& g, const std::string& dataset = {}, bool lenient = false)
+      : original_(std::make_shared<const b2bseg::schema>(g.schema())),
+        schema_(g.schema()),
+        flat_(detail::live::flat_schema(g.schema())),
+        layout_(flat_) {
+    init_slots();
+    read_graph(g);
+    bool any = false;
+    for (const auto& def : schema_.entities) any = any || def.resolved();
+    if (!any) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (dataset.empty() || !fs::is_directory(dataset, ec)) {
+      std::string name;
+      for (const auto& def : schema_.entities)
+        if (def.resolved() && name.empty()) name = def.name;
+      throw data_error((dataset.empty() ? std::string("data") : dataset) + ": entity '" + name +
+                       "' has sources: changes need its source rows, which only the dataset "
+                       "folder holds (a snapshot keeps the merged profiles); give the folder");
+    }
+    for (entity_id e = 0; e < schema_.entities.size(); ++e)
+      if (schema_.entities[e].resolved())
+        sources_[e] = std::make_shared<detail::live::source_table>(
+            detail::live::read_source_table(original_, e, dataset, lenient));
+    read_raw_links(g, dataset);
+  }
+
+  /// The rows of `g`, a graph built from `previous.build()` (its rows renumbered without the
+  /// dead ones): the source rows and link values of `previous` carry over (shared). O(cells).
+  live_rows(const graph& g, const live_rows& previous)
+      : original_(previous.original_),
+        schema_(previous.schema_),
+        flat_(previous.flat_),
+        layout_(flat_),
+        sources_(previous.sources_) {
+    init_slots();
+    read_graph(g);
+    now_ = previous.now_;
+    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+      if (width_[e] == layout_.entities[e].names.size()) continue;
+      const auto& old = previous.tables_[e];
+      std::vector<std::size_t> live;
+      for (std::size_t r = 0; r < old.rows.size(); ++r)
+        if (!old.dead[r]) live.push_back(r);
+      const auto& cols = layout_.entities[e];
+      const std::vector<std::size_t> from = record_of_row(
+          g, e, live.size(),
+          [&](std::size_t i) -> std::string_view {
+            return old.rows[live[i]][static_cast<std::size_t>(cols.key)];
+          },
+          [&](std::size_t i, std::uint32_t l) {
+            return g.find_key(schema_.entities[e].links[l].target,
+                              old.rows[live[i]][cols.link_column[l]]);
+          });
+      for (std::size_t r = 0; r < from.size(); ++r)
+        for (std::size_t c = cols.names.size(); c < width_[e]; ++c)
+          tables_[e].rows[r][c] = old.rows[live[from[r]]][c];
+    }
+  }
+
+ private:
+  /// Per entity, the row width and the slot of each link's value as written (links into an
+  /// entity with sources).
+  void init_slots() {
+    const std::size_t n = schema_.entities.size();
+    source_layout_ = row_layout(schema_);
+    sources_.resize(n);
+    raw_slot_.assign(n, {});
+    width_.assign(n, 0);
+    for (entity_id e = 0; e < n; ++e) {
+      const auto& def = schema_.entities[e];
+      std::size_t w = layout_.entities[e].names.size();
+      raw_slot_[e].assign(def.links.size(), -1);
+      if (!def.resolved())
+        for (std::uint32_t l = 0; l < def.links.size(); ++l)
+          if (schema_.entities[def.links[l].target].resolved())
+            raw_slot_[e][l] = static_cast<int>(w++);
+      width_[e] = w;
+    }
+  }
+
+  /// For each row of entity `e` of `g`, which of the `n` records (in the order they were added
+  /// or read) it was built from, following the loader's numbering (table_builder.hpp): keyed
+  /// rows found by key (`key(i)`), others in a stable order by the parent through the first
+  /// link to an entity built before (`parent(i, link)`: a row of `g`), unset last. Throws
+  /// data_error when the records do not make the rows.
+  template <class Key, class Parent>
+  std::vector<std::size_t> record_of_row(const graph& g, entity_id e, std::size_t n, Key key,
+                                         Parent parent) const {
+    const auto& def = schema_.entities[e];
+    if (n != g.rows(e))
+      throw data_error(def.name + ": " + std::to_string(n) + " records for " +
+                       std::to_string(g.rows(e)) + " rows");
+    std::vector<std::size_t> out(n, ~std::size_t(0));
+    if (def.key) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const row_id r = g.find_key(e, key(i));
+        if (r == no_row || out[r] != ~std::size_t(0))
+          throw data_error(def.name + ": record " + std::to_string(i + 1) + " is no row");
+        out[r] = i;
+      }
+      return out;
+    }
+    const auto order = detail::build_order(schema_);
+    std::vector<std::size_t> pos(schema_.entities.size());
+    for (std::size_t i = 0; i < order.size(); ++i) pos[order[i]] = i;
+    int cluster = -1;
+    for (std::uint32_t l = 0; l < def.links.size() && cluster < 0; ++l) {
+      const entity_id to = def.links[l].target;
+      if (to != e && pos[to] < pos[e]) cluster = static_cast<int>(l);
+    }
+    if (cluster < 0) {
+      for (std::size_t i = 0; i < n; ++i) out[i] = i;
+      return out;
+    }
+    const std::size_t parents = g.rows(def.links[static_cast<std::size_t>(cluster)].target);
+    std::vector<row_id> p(n);
+    std::vector<std::size_t> start(parents + 2, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      p[i] = parent(i, static_cast<std::uint32_t>(cluster));
+      ++start[(p[i] == no_row ? parents : p[i]) + 1];
+    }
+    for (std::size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
+    for (std::size_t i = 0; i < n; ++i) out[start[p[i] == no_row ? parents : p[i]]++] = i;
+    return out;
+  }
+
+  /// The link values as written of the rows of plain entities linking into entities with
+  /// sources, read again from their files (the graph holds the profiles they resolved to); each
+  /// checked to resolve as it did. O(rows of those files).
+  void read_raw_links(const graph& g, const std::string& dir) {
+    namespace fs = std::filesystem;
+    const std::string schema_path = (fs::path(dir) / "schema.json").string();
+    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+      if (width_[e] == layout_.entities[e].names.size()) continue;
+      const auto& def = schema_.entities[e];
+      const std::vector<std::string> paths = detail::entity_files(dir, schema_path, def);
+      const csv_file f = csv_file::open(paths[0]);
+      // Per record: the key, then every link's value as written.
+      const std::size_t nl = def.links.size(), width = 1 + nl;
+      std::vector<std::size_t> col(width, ~std::size_t(0));
+      if (def.key) col[0] = f.require_column(*def.key);
+      for (std::size_t l = 0; l < nl; ++l) col[1 + l] = f.require_column(def.links[l].column);
+      std::vector<std::string> records;
+      std::vector<std::size_t> lines;
+      std::vector<std::string_view> fields;
+      for (const csv_chunk& part : f.split(1)) {
+        csv_record_reader reader(f, part);
+        while (reader.next(fields)) {
+          lines.push_back(reader.line());
+          for (std::size_t c = 0; c < width; ++c)
+            records.emplace_back(col[c] == ~std::size_t(0) ? std::string_view() : fields[col[c]]);
+        }
+      }
+      const std::size_t n = lines.size();
+      auto changed = [&](std::size_t line) {
+        return data_error(f.name(), line, 0,
+                          "differs from the data loaded (changed since, or rows a lenient load "
+                          "dropped): the links of " +
+                              def.name +
+                              " by identity cannot be followed; load it again, strictly");
+      };
+      std::vector<std::size_t> from;
+      try {
+        from = record_of_row(
+            g, e, n, [&](std::size_t i) -> std::string_view { return records[i * width]; },
+            [&](std::size_t i, std::uint32_t l) {
+              const std::string& raw = records[i * width + 1 + l];
+              const entity_id to = def.links[l].target;
+              return g.find_key(to, raw_slot_[e][l] >= 0 ? resolve_link(e, l, raw) : raw);
+            });
+      } catch (const data_error&) {
+        throw changed(0);
+      }
+      auto& t = tables_[e];
+      for (row_id r = 0; r < n; ++r) {
+        const std::size_t i = from[r];
+        for (std::uint32_t l = 0; l < nl; ++l) {
+          if (raw_slot_[e][l] < 0) continue;
+          const std::string& raw = records[i * width + 1 + l];
+          const row_id p = g.link(e, l).parent(r);
+          const std::string want =
+              p == no_row ? std::string() : std::string(g.key(def.links[l].target, p));
+          const std::string got = raw.empty() ? std::string() : resolve_link(e, l, raw);
+          if (got != want) throw changed(lines[i]);
+          t.rows[r][static_cast<std::size_t>(raw_slot_[e][l])] = p == no_row ? "" : raw;
+        }
+      }
+    }
+  }
+
+  /// Every row of `g` as texts in the flat layout.
+  void read_graph(const graph& g) {
     tables_.resize(schema_.entities.size());
     for (entity_id e = 0; e < schema_.entities.size(); ++e) {
       const auto& def = schema_.entities[e];
@@ -143,7 +383,7 @@ class live_rows {
       // every row (a pause of many milliseconds at a million rows).
       t.rows.reserve(n + n / 8 + 16);
       t.dead.reserve(n + n / 8 + 16);
-      t.rows.assign(n, std::vector<std::string>(cols.names.size()));
+      t.rows.assign(n, std::vector<std::string>(width_[e]));
       t.dead.assign(n, 0);
       if (cols.key >= 0) t.keys.reserve(n + n / 8 + 16);
       for (row_id r = 0; r < n; ++r) {
@@ -164,7 +404,11 @@ class live_rows {
     }
   }
 
+ public:
+  /// The dataset's schema (entities with sources as declared).
   const b2bseg::schema& schema() const noexcept { return schema_; }
+  /// The schema of the rows held and built (see `detail::live::flat_schema`).
+  const b2bseg::schema& flat_schema() const noexcept { return flat_; }
   const row_layout& layout() const noexcept { return layout_; }
   /// The instant `now` stands for; moved by ticks.
   timestamp_us now() const noexcept { return now_; }
@@ -172,11 +416,17 @@ class live_rows {
 
   /// Applies `c` (upsert, insert, delete or tick; a commit changes nothing) and records in `undo`
   /// how to take it back; or, when it cannot apply (a delete of a key that is not there, a link
-  /// to a key that is not there, a tick backwards), changes nothing and returns the message.
+  /// to a key that is not there, a tick backwards, a profile merging more source rows than
+  /// `max_rows_per_profile`), changes nothing and returns the message.
   /// A delete nulls the links of keyed rows that point at the row and deletes the rows without
   /// a key that point at it (SPEC 2.4); a keyed row whose key column is that link goes too.
+  /// A change naming a source (`c.source`) finds its source rows by the first identity of the
+  /// source that the row gives (every row of that source holding that value; none: a new row),
+  /// sets the fields given (a delete removes the rows), then re-resolves the profiles those rows
+  /// were part of or now join (see the class comment).
   /// O(fields) for a row change; a delete visits the rows that point at it (through the child
-  /// finder) or, without one, scans every row of the entities that link to its entity.
+  /// finder) or, without one, scans every row of the entities that link to its entity; a source
+  /// change, the rows of the profiles it touches and the rows linking to them.
   std::string apply(const change& c, undo_log& undo) {
     switch (c.op) {
       case change_op::commit:
@@ -189,9 +439,11 @@ class live_rows {
         now_ = c.now;
         return {};
       case change_op::erase:
+        if (c.source != ~0u) return change_source(c, undo);
         return erase(c, undo);
       case change_op::upsert:
       case change_op::insert:
+        if (c.source != ~0u) return change_source(c, undo);
         return upsert(c, undo);
     }
     return {};
@@ -215,42 +467,15 @@ class live_rows {
   }
 
   /// Takes back every entry of `undo`, newest first, and empties it.
-  void rollback(undo_log& undo) {
-    for (auto it = undo.entries.rbegin(); it != undo.entries.rend(); ++it) {
-      if (it->what == undo_log::kind::now) {
-        now_ = it->old_now;
-        continue;
-      }
-      auto& t = tables_[it->entity];
-      const int key = layout_.entities[it->entity].key;
-      switch (it->what) {
-        case undo_log::kind::set_field:
-          t.rows[it->row][it->column] = std::move(it->old);
-          break;
-        case undo_log::kind::killed:
-          t.dead[it->row] = 0;
-          if (key >= 0) t.keys.insert(t.rows[it->row][key], it->row, key_of(it->entity));
-          break;
-        case undo_log::kind::appended:
-          if (key >= 0)
-            t.keys.erase(t.rows.back()[key], static_cast<row_id>(t.rows.size() - 1),
-                         key_of(it->entity));
-          t.rows.pop_back();
-          t.dead.pop_back();
-          break;
-        case undo_log::kind::now:
-          break;
-      }
-    }
-    undo.entries.clear();
-  }
+  void rollback(undo_log& undo) { rollback_to(undo, 0); }
 
   /// The live rows (loaded rows first, in their order, then added rows in the order they came)
-  /// as an indexed graph. Throws data_error only on a broken invariant. O(cells).
+  /// as an indexed graph of `flat_schema()`. Throws data_error only on a broken invariant.
+  /// O(cells).
   graph build() const {
-    graph_builder b(schema_);
+    graph_builder b(flat_);
     std::vector<std::pair<std::string, std::string>> fields;
-    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+    for (entity_id e = 0; e < flat_.entities.size(); ++e) {
       const auto& names = layout_.entities[e].names;
       const auto& t = tables_[e];
       for (std::size_t r = 0; r < t.rows.size(); ++r) {
@@ -258,7 +483,7 @@ class live_rows {
         fields.clear();
         for (std::size_t i = 0; i < names.size(); ++i)
           if (!t.rows[r][i].empty()) fields.emplace_back(names[i], t.rows[r][i]);
-        b.add_row(schema_.entities[e].name, fields);
+        b.add_row(flat_.entities[e].name, fields);
       }
     }
     return b.build();
@@ -278,6 +503,19 @@ class live_rows {
   /// The live row of `e` with key `key`, or `no_row`. O(1) expected.
   row_id find(entity_id e, std::string_view key) const {
     return tables_[e].keys.find(key, key_of(e));
+  }
+
+  /// The source rows of entity `e` (one with sources), or nullptr.
+  const detail::live::source_table* sources(entity_id e) const noexcept {
+    return sources_[e].get();
+  }
+
+  /// The value as written of link `l` of row `r` of plain entity `e`, for a link into an entity
+  /// with sources (what the row's file holds: a value of the link's namespace, or a profile
+  /// key); "" when null or for any other link.
+  std::string_view link_as_written(entity_id e, std::size_t r, std::uint32_t l) const {
+    const int slot = raw_slot_[e][l];
+    return slot < 0 ? std::string_view() : tables_[e].rows[r][static_cast<std::size_t>(slot)];
   }
 
  private:
@@ -324,6 +562,62 @@ class live_rows {
     return {};
   }
 
+  /// Takes back the entries of `undo` after the first `mark`, newest first.
+  void rollback_to(undo_log& undo, std::size_t mark) {
+    while (undo.entries.size() > mark) {
+      undo_log::entry& u = undo.entries.back();
+      if (u.what == undo_log::kind::now) {
+        now_ = u.old_now;
+      } else if (u.what == undo_log::kind::source_set) {
+        sources_[u.entity]->replace(u.row, std::move(*u.old_source));
+      } else if (u.what == undo_log::kind::source_appended) {
+        sources_[u.entity]->pop_back();
+      } else {
+        auto& t = tables_[u.entity];
+        const int key = layout_.entities[u.entity].key;
+        if (u.what == undo_log::kind::set_field) {
+          t.rows[u.row][u.column] = std::move(u.old);
+        } else if (u.what == undo_log::kind::killed) {
+          t.dead[u.row] = 0;
+          if (key >= 0) t.keys.insert(t.rows[u.row][key], u.row, key_of(u.entity));
+        } else {  // appended
+          if (key >= 0)
+            t.keys.erase(t.rows.back()[key], static_cast<row_id>(t.rows.size() - 1),
+                         key_of(u.entity));
+          t.rows.pop_back();
+          t.dead.pop_back();
+        }
+      }
+      undo.entries.pop_back();
+    }
+  }
+
+  /// The key that value `raw` of link `l` of entity `e` (as written: a key, or a value of the
+  /// link's namespace) resolves to now, or "" when none.
+  std::string resolve_link(entity_id e, std::uint32_t l, std::string_view raw) const {
+    const link_def& ld = schema_.entities[e].links[l];
+    return resolve_into(ld.target, ld.identity.empty() ? -1 : static_cast<int>(ld.identity_index),
+                        raw);
+  }
+  /// The key of entity `to` that `raw` names: a key (`ns` < 0) or a value of namespace `ns`.
+  std::string resolve_into(entity_id to, int ns, std::string_view raw) const {
+    if (raw.empty()) return {};
+    if (const auto* st = sources_[to].get()) {
+      if (ns < 0) return st->has_key(raw) ? std::string(raw) : std::string();
+      std::string buffer;
+      const auto rule = schema_.entities[to].identities[static_cast<std::size_t>(ns)].rule;
+      return st->key_for(static_cast<std::uint32_t>(ns), normalize_identity(rule, raw, buffer));
+    }
+    return find(to, raw) != no_row ? std::string(raw) : std::string();
+  }
+
+  /// "no ENTITY with key "V"" or "no ENTITY with NS "V"": what a dangling link names.
+  static std::string no_target(const std::string& to, const std::string& identity,
+                               std::string_view v) {
+    return "no " + to + " with " + (identity.empty() ? std::string("key ") : identity + " ") +
+           detail::live::quoted(v);
+  }
+
   /// Checks the link fields of `c`: each non-empty value a live key of the link's target (or the
   /// row's own key, for a row that links to itself).
   std::string check_links(const change& c) const {
@@ -336,38 +630,71 @@ class live_rows {
         const entity_id to = def.links[l].target;
         if (find(to, f.value) != no_row) continue;
         if (to == c.entity && !c.key.empty() && f.value == c.key) continue;
-        return "field '" + cols.names[f.column] + "': no " + def.links[l].to + " with key \"" +
-               f.value + "\"";
+        return "field '" + cols.names[f.column] + "': " + no_target(def.links[l].to, {}, f.value);
       }
     }
     return {};
   }
 
-  std::string upsert(const change& c, undo_log& undo) {
+  /// Sets field (or slot) `col` of row `r` of `e` to `v`, logged.
+  void set(entity_id e, row_id r, std::uint32_t col, std::string v, undo_log& undo) {
+    auto& cell = tables_[e].rows[r][col];
+    if (cell == v) return;
+    undo.entries.push_back({undo_log::kind::set_field, e, r, col, std::move(cell), 0});
+    cell = std::move(v);
+    if (finder_) touched_[e].push_back(r);
+  }
+
+  std::string upsert(const change& in, undo_log& undo) {
+    const entity_id e = in.entity;
+    const auto& def = schema_.entities[e];
+    const auto& cols = layout_.entities[e];
+    // Links into an entity with sources: the value as written goes into its slot, the key it
+    // resolves to into the link's field.
+    const change* cp = &in;
+    change resolved;
+    std::vector<std::pair<std::uint32_t, std::string>> written;  // slot, value
+    if (width_[e] > cols.names.size()) {
+      resolved = in;
+      cp = &resolved;
+      for (auto& f : resolved.fields)
+        for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+          if (raw_slot_[e][l] < 0 || cols.link_column[l] != f.column) continue;
+          written.emplace_back(static_cast<std::uint32_t>(raw_slot_[e][l]), f.value);
+          if (f.value.empty()) break;
+          std::string k = resolve_link(e, l, f.value);
+          if (k.empty())
+            return "field '" + cols.names[f.column] +
+                   "': " + no_target(def.links[l].to, def.links[l].identity, f.value);
+          f.value = std::move(k);
+          break;
+        }
+    }
+    const change& c = *cp;
     if (auto m = check_links(c); !m.empty()) return m;
-    auto& t = tables_[c.entity];
-    const auto width = layout_.entities[c.entity].names.size();
-    const row_id found = c.op == change_op::upsert ? find(c.entity, c.key) : no_row;
+    const row_id found = c.op == change_op::upsert ? find(e, c.key) : no_row;
     if (found != no_row) {
-      auto& row = t.rows[found];
-      for (const auto& f : c.fields) {
-        if (row[f.column] == f.value) continue;
-        undo.entries.push_back(
-            {undo_log::kind::set_field, c.entity, found, f.column, row[f.column], 0});
-        row[f.column] = f.value;
-      }
-      if (finder_) touched_[c.entity].push_back(found);
+      for (const auto& f : c.fields) set(e, found, f.column, f.value, undo);
+      for (auto& [slot, v] : written) set(e, found, slot, std::move(v), undo);
+      if (finder_) touched_[e].push_back(found);
       return {};
     }
-    std::vector<std::string> row(width);
+    std::vector<std::string> row(width_[e]);
     for (const auto& f : c.fields) row[f.column] = f.value;
+    for (auto& [slot, v] : written) row[slot] = std::move(v);
+    append(e, std::move(row), c.op == change_op::upsert ? c.key : std::string_view(), undo);
+    return {};
+  }
+
+  /// Adds `row` to `e` (under `key` unless empty), logged.
+  void append(entity_id e, std::vector<std::string> row, std::string_view key, undo_log& undo) {
+    auto& t = tables_[e];
     const auto r = static_cast<std::uint32_t>(t.rows.size());
     t.rows.push_back(std::move(row));
     t.dead.push_back(0);
-    if (c.op == change_op::upsert) t.keys.insert(c.key, r, key_of(c.entity));
-    undo.entries.push_back({undo_log::kind::appended, c.entity, r, 0, {}, 0});
-    if (finder_) touched_[c.entity].push_back(r);
-    return {};
+    if (!key.empty()) t.keys.insert(key, r, key_of(e));
+    undo.entries.push_back({undo_log::kind::appended, e, r, 0, {}, 0});
+    if (finder_) touched_[e].push_back(r);
   }
 
   void kill(entity_id e, std::uint32_t r, undo_log& undo) {
@@ -386,8 +713,35 @@ class live_rows {
     return {};
   }
 
+  /// Appends to `out` the rows of `ce` that may point at row `r` through link `l`: from the
+  /// finder (the rows as they were when the batch began) plus the rows this batch set or added;
+  /// else every row.
+  void children(entity_id ce, std::uint32_t l, row_id r, std::vector<row_id>& out) const {
+    if (finder_) {
+      finder_(ce, l, r, out);
+      out.insert(out.end(), touched_[ce].begin(), touched_[ce].end());
+    } else {
+      const auto n = static_cast<row_id>(tables_[ce].rows.size());
+      for (row_id cr = 0; cr < n; ++cr) out.push_back(cr);
+    }
+  }
+
+  /// Row `cr` of `ce` no longer points anywhere through link `l`: a keyed row's link becomes
+  /// null (its value as written too); a row without a key, or whose key is that link, dies.
+  void detach(entity_id ce, row_id cr, std::uint32_t l, undo_log& undo) {
+    const std::uint32_t col = layout_.entities[ce].link_column[l];
+    if (schema_.entities[ce].key && static_cast<int>(col) != layout_.entities[ce].key) {
+      set(ce, cr, col, {}, undo);
+      if (raw_slot_[ce][l] >= 0)
+        set(ce, cr, static_cast<std::uint32_t>(raw_slot_[ce][l]), {}, undo);
+    } else {
+      kill_and_cascade(ce, cr, undo);
+    }
+  }
+
   /// Kills row `r` of `e`; links that pointed at it become null in rows with a key, and rows
-  /// without a key (or whose key is that link) die with it, and so on down.
+  /// without a key (or whose key is that link) die with it, and so on down. Source rows linking
+  /// to it by key (a plain `e`) lose that link, and their profiles are merged again.
   void kill_and_cascade(entity_id e, std::uint32_t r, undo_log& undo) {
     const int key_column = layout_.entities[e].key;
     const std::string key = key_column >= 0 ? tables_[e].rows[r][key_column] : std::string();
@@ -399,32 +753,268 @@ class live_rows {
       for (std::uint32_t l = 0; l < def.links.size(); ++l) {
         if (def.links[l].target != e) continue;
         const std::uint32_t col = layout_.entities[ce].link_column[l];
-        // The rows that may point at r: from the finder (the rows as they were when the batch
-        // began) plus the rows this batch set or added; else every row.
         std::vector<row_id> cands;
-        if (finder_) {
-          finder_(ce, l, r, cands);
-          cands.insert(cands.end(), touched_[ce].begin(), touched_[ce].end());
-        } else {
-          cands.resize(ct.rows.size());
-          for (std::uint32_t cr = 0; cr < ct.rows.size(); ++cr) cands[cr] = cr;
+        children(ce, l, r, cands);
+        for (row_id cr : cands)
+          if (cr < ct.rows.size() && !ct.dead[cr] && ct.rows[cr][col] == key)
+            detach(ce, cr, l, undo);
+      }
+    }
+    if (!sources_[e]) null_source_links(e, {}, {key}, undo);
+  }
+
+  // --- entities with sources -------------------------------------------------------------------
+
+  /// Sets source row `x` of `e` to `row`, logged.
+  void set_source(entity_id e, std::uint32_t x, detail::live::source_row row, undo_log& undo) {
+    auto old = std::make_shared<detail::live::source_row>(sources_[e]->replace(x, std::move(row)));
+    undo.entries.push_back({undo_log::kind::source_set, e, x, 0, {}, 0, std::move(old)});
+  }
+
+  std::string change_source(const change& c, undo_log& undo) {
+    const entity_id e = c.entity;
+    auto& st = *sources_[e];
+    const entity_def& def = schema_.entities[e];
+    const source_def& src = def.sources[c.source];
+    const auto& sc = source_layout_.entities[e].sources[c.source];
+    auto given = [&](std::uint32_t col) -> const std::string* {
+      for (const auto& f : c.fields)
+        if (f.column == col) return &f.value;
+      return nullptr;
+    };
+    std::string buffer;
+    auto normalized = [&](std::size_t j, const std::string& v) {
+      return std::string(
+          normalize_identity(def.identities[src.identities[j].index].rule, v, buffer));
+    };
+    // The rows named: those of this source holding its first identity the change gives.
+    std::size_t j0 = 0;
+    while (j0 < src.identities.size() &&
+           (!given(sc.identity_column[j0]) || given(sc.identity_column[j0])->empty()))
+      ++j0;
+    if (j0 == src.identities.size()) return "the row names no identity";  // the parser's check
+    const std::uint32_t ns0 = src.identities[j0].index;
+    const std::string v0 = normalized(j0, *given(sc.identity_column[j0]));
+    std::vector<std::uint32_t> hits;
+    st.for_rows_with(ns0, v0, [&](std::uint32_t x) {
+      if (st.row(x).source == c.source && st.row(x).slots[j0] == v0) hits.push_back(x);
+    });
+    std::sort(hits.begin(), hits.end());
+    if (c.op == change_op::erase && hits.empty())
+      return "field '" + sc.names[sc.identity_column[j0]] + "': no row of source '" + src.name +
+             "' with " + def.identities[ns0].name + " " + detail::live::quoted(v0);
+    // The change's own links must resolve.
+    if (c.op == change_op::upsert)
+      for (std::size_t j = 0; j < src.links.size(); ++j) {
+        const std::string* v = given(sc.link_column[j]);
+        if (!v || v->empty()) continue;
+        const source_field& f = src.links[j];
+        const link_def& ld = def.links[f.index];
+        if (resolve_into(ld.target, f.identity.empty() ? -1 : static_cast<int>(f.identity_index),
+                         *v)
+                .empty())
+          return "field '" + sc.names[sc.link_column[j]] + "': " + no_target(ld.to, f.identity, *v);
+      }
+    // The profiles before: those of the rows named and of the rows holding a value the change
+    // gives (they may join).
+    std::vector<std::uint32_t> seeds = hits;
+    for (std::size_t j = 0; j < src.identities.size(); ++j)
+      if (const std::string* v = given(sc.identity_column[j]); v && !v->empty())
+        st.for_rows_with(src.identities[j].index, normalized(j, *v),
+                         [&](std::uint32_t x) { seeds.push_back(x); });
+    const std::vector<std::uint32_t> before = st.component(seeds);
+    std::vector<std::string> old_keys;
+    for (const auto& p : st.profiles(before)) old_keys.push_back(st.key_of(p));
+    std::vector<std::pair<std::uint32_t, std::string>> old_values;
+    for (std::uint32_t x : before) {
+      const auto& ids = def.sources[st.row(x).source].identities;
+      for (std::size_t j = 0; j < ids.size(); ++j)
+        if (!st.row(x).slots[j].empty()) old_values.emplace_back(ids[j].index, st.row(x).slots[j]);
+    }
+
+    const std::size_t mark = undo.entries.size();
+    auto fill = [&](detail::live::source_row& r) {
+      for (std::size_t j = 0; j < src.identities.size(); ++j)
+        if (const std::string* v = given(sc.identity_column[j])) r.slots[j] = normalized(j, *v);
+      for (std::size_t j = 0; j < src.attributes.size(); ++j)
+        if (const std::string* v = given(sc.attribute_column[j])) {
+          // A list without any element ("|") is null too, as a load reads it.
+          const bool list = def.attributes[src.attributes[j].index].type == value_type::string_list;
+          r.slots[st.attribute_slot(c.source, j)] =
+              list && v->find_first_not_of('|') == std::string::npos ? std::string() : *v;
         }
-        for (row_id cr : cands) {
-          if (cr >= ct.rows.size() || ct.dead[cr] || ct.rows[cr][col] != key) continue;
-          if (def.key && static_cast<int>(col) != layout_.entities[ce].key) {
-            undo.entries.push_back({undo_log::kind::set_field, ce, cr, col, ct.rows[cr][col], 0});
-            ct.rows[cr][col].clear();
-          } else {
-            kill_and_cascade(ce, cr, undo);
+      for (std::size_t j = 0; j < src.links.size(); ++j)
+        if (const std::string* v = given(sc.link_column[j]))
+          r.slots[st.link_slot(c.source, j)] = *v;
+      if (sc.updated_at >= 0)
+        if (const std::string* v = given(static_cast<std::uint32_t>(sc.updated_at)))
+          r.has_updated = !v->empty() && parse_timestamp(*v, r.updated);
+    };
+    if (c.op == change_op::erase) {
+      for (std::uint32_t x : hits) {
+        detail::live::source_row r = st.row(x);
+        r.dead = true;
+        set_source(e, x, std::move(r), undo);
+      }
+    } else if (hits.empty()) {
+      detail::live::source_row r;
+      r.source = c.source;
+      r.seq = st.next_seq();
+      r.slots.assign(st.width(c.source), {});
+      fill(r);
+      hits.push_back(st.append(std::move(r)));
+      undo.entries.push_back({undo_log::kind::source_appended, e, hits.back(), 0, {}, 0});
+    } else {
+      for (std::uint32_t x : hits) {
+        detail::live::source_row r = st.row(x);
+        fill(r);
+        set_source(e, x, std::move(r), undo);
+      }
+    }
+    std::vector<std::uint32_t> start = before;
+    start.insert(start.end(), hits.begin(), hits.end());
+    const auto profiles = st.profiles(st.component(start));
+    for (const auto& p : profiles)
+      if (p.size() > def.max_rows_per_profile) {
+        rollback_to(undo, mark);
+        return "a profile of " + def.name + " would merge " + std::to_string(p.size()) +
+               " source rows, more than max_rows_per_profile (" +
+               std::to_string(def.max_rows_per_profile) + ")";
+      }
+    settle(e, old_keys, old_values, profiles, undo);
+    return {};
+  }
+
+  /// The profile made of source rows `rows` of `e` merged (SPEC 2.3) into its row: created, or
+  /// updated field by field. Returns its key.
+  std::string put_profile(entity_id e, std::vector<std::uint32_t> rows, undo_log& undo) {
+    const auto& st = *sources_[e];
+    const entity_def& def = schema_.entities[e];
+    const auto& cols = layout_.entities[e];
+    std::string key = st.key_of(rows);
+    st.rank(rows);
+    std::vector<std::string> values(width_[e]);
+    values[static_cast<std::size_t>(cols.key)] = key;
+    for (std::uint32_t x : rows) {
+      const auto k = st.row(x).source;
+      const source_def& src = def.sources[k];
+      for (std::size_t j = 0; j < src.attributes.size(); ++j) {
+        std::string& v = values[cols.attribute_column[src.attributes[j].index]];
+        if (v.empty()) v = st.row(x).slots[st.attribute_slot(k, j)];
+      }
+      for (std::size_t j = 0; j < src.links.size(); ++j) {
+        const source_field& f = src.links[j];
+        std::string& v = values[cols.link_column[f.index]];
+        if (!v.empty()) continue;
+        v = resolve_into(def.links[f.index].target,
+                         f.identity.empty() ? -1 : static_cast<int>(f.identity_index),
+                         st.row(x).slots[st.link_slot(k, j)]);
+      }
+    }
+    const row_id found = find(e, key);
+    if (found == no_row) {
+      append(e, std::move(values), key, undo);
+    } else {
+      for (std::uint32_t col = 0; col < cols.names.size(); ++col)
+        set(e, found, col, std::move(values[col]), undo);
+    }
+    return key;
+  }
+
+  /// Source rows of entities with sources that link to `e` with one of `values` (namespace,
+  /// value) or `keys` as written: a value that no longer resolves becomes null, and their
+  /// profiles are merged again.
+  void null_source_links(entity_id e,
+                         const std::vector<std::pair<std::uint32_t, std::string>>& values,
+                         const std::vector<std::string>& keys, undo_log& undo) {
+    for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
+      if (!sources_[ce]) continue;
+      auto& st = *sources_[ce];
+      const entity_def& def = schema_.entities[ce];
+      std::vector<std::uint32_t> found;
+      for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+        if (def.links[l].target != e) continue;
+        for (const auto& v : values)
+          st.for_rows_linking(l, v.second, [&](std::uint32_t x) { found.push_back(x); });
+        for (const auto& k : keys)
+          st.for_rows_linking(l, k, [&](std::uint32_t x) { found.push_back(x); });
+      }
+      if (found.empty()) continue;
+      std::sort(found.begin(), found.end());
+      found.erase(std::unique(found.begin(), found.end()), found.end());
+      for (std::uint32_t x : found) {
+        const source_def& src = def.sources[st.row(x).source];
+        detail::live::source_row r = st.row(x);
+        bool changed = false;
+        for (std::size_t j = 0; j < src.links.size(); ++j) {
+          const source_field& f = src.links[j];
+          std::string& v = r.slots[st.link_slot(r.source, j)];
+          if (def.links[f.index].target != e || v.empty()) continue;
+          if (!resolve_into(e, f.identity.empty() ? -1 : static_cast<int>(f.identity_index), v)
+                   .empty())
+            continue;
+          v.clear();
+          changed = true;
+        }
+        if (changed) set_source(ce, x, std::move(r), undo);
+      }
+      for (const auto& p : st.profiles(st.component(found))) put_profile(ce, p, undo);
+    }
+  }
+
+  /// After source rows of `e` changed: the profiles `profiles` (made of the rows that were in
+  /// the profiles keyed `old_keys`, whose identity values were `old_values`, or joined them) are
+  /// written, rows linking into the old ones follow their values, and profiles whose key went
+  /// are deleted (SPEC 2.4's cascade for what no longer resolves).
+  void settle(entity_id e, const std::vector<std::string>& old_keys,
+              const std::vector<std::pair<std::uint32_t, std::string>>& old_values,
+              const std::vector<std::vector<std::uint32_t>>& profiles, undo_log& undo) {
+    std::vector<std::string> new_keys;
+    for (const auto& p : profiles) new_keys.push_back(put_profile(e, p, undo));
+    null_source_links(e, old_values, old_keys, undo);
+    for (const std::string& k : old_keys) {
+      const row_id pr = find(e, k);
+      if (pr == no_row) continue;
+      const bool stays = std::find(new_keys.begin(), new_keys.end(), k) != new_keys.end();
+      for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
+        if (sources_[ce]) continue;  // merged again above
+        const auto& def = schema_.entities[ce];
+        for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+          if (def.links[l].target != e) continue;
+          const std::uint32_t col = layout_.entities[ce].link_column[l];
+          std::vector<row_id> cands;
+          children(ce, l, pr, cands);
+          std::sort(cands.begin(), cands.end());
+          cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
+          for (row_id cr : cands) {
+            const auto& t = tables_[ce];
+            if (cr >= t.rows.size() || t.dead[cr] || t.rows[cr][col] != k) continue;
+            const std::string now = resolve_link(ce, l, link_as_written(ce, cr, l));
+            if (now == k) continue;
+            if (!now.empty())
+              set(ce, cr, col, now, undo);
+            else if (stays)
+              detach(ce, cr, l, undo);
+            // else: the delete below detaches it
           }
         }
       }
     }
+    for (const std::string& k : old_keys)
+      if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end())
+        if (const row_id pr = find(e, k); pr != no_row) kill_and_cascade(e, pr, undo);
   }
 
+  std::shared_ptr<const b2bseg::schema> original_;  ///< shared with the source tables
   b2bseg::schema schema_;
-  row_layout layout_;
+  b2bseg::schema flat_;
+  row_layout layout_;                           ///< of flat_
+  row_layout source_layout_{b2bseg::schema{}};  ///< of schema_: the sources' columns
   std::vector<table> tables_;
+  /// Per entity: its source rows (an entity with sources), shared with a compaction's rows.
+  std::vector<std::shared_ptr<detail::live::source_table>> sources_;
+  std::vector<std::vector<int>> raw_slot_;  ///< per entity, link: slot of the value as written
+  std::vector<std::size_t> width_;          ///< per entity: texts per row (columns + slots)
   timestamp_us now_ = 0;
   child_finder finder_;
   std::vector<std::vector<row_id>> touched_;  ///< per entity: rows set or added this batch

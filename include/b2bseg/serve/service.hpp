@@ -152,7 +152,7 @@ class service {
   /// schema), evaluating every segment as of `o.as_of`, and starts the writer thread. With
   /// `state`, batches are logged there before they are answered; call `replay` for the batches
   /// its log holds and then `open_log` before serving. Throws data_error for a dataset with
-  /// sources (they cannot take changes yet).
+  /// sources (`serve` does not take their changes yet: its snapshots and log keep profiles only).
   service(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
           serve_options o, std::unique_ptr<state_dir> state = nullptr)
       : schema_(base->schema()),
@@ -160,6 +160,11 @@ class service {
         opts_(std::move(o)),
         state_(std::move(state)),
         parser_(schema_) {
+    for (const auto& def : schema_.entities)
+      if (def.resolved())
+        throw data_error("entity '" + def.name +
+                         "' has sources: serve does not take changes to such a dataset yet "
+                         "(b2bseg stream does)");
     const live_options lo{.as_of = opts_.as_of, .lenient = false, .threads = opts_.threads};
     // Both engines at once: each reads every row into texts (most of the start time).
     std::exception_ptr failed;
