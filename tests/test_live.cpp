@@ -1338,7 +1338,11 @@ TEST(LiveSources, BadSourceChangesNameTheirField) {
                 .find("member 'source' does not belong to a tick"),
             std::string::npos);
   // A delete of a row that is not there, and a link that dangles, are refused by the engine.
-  const auto fp = std::make_shared<const bound_file>(compile_segments("", g.schema(), "t.seg"));
+  segment_generator gen(g, sd.as_of, 9);
+  segment_options so;
+  so.segments = 2;
+  const auto fp =
+      std::make_shared<const bound_file>(compile_segments(gen.file(so).text, g.schema(), "t.seg"));
   live_engine eng(g, fp, {.as_of = sd.as_of, .threads = 1, .dataset = dir.str()});
   auto one = [&](const std::string& line) {
     auto pr = p.parse(line, 7);
