@@ -31,8 +31,7 @@ std::string readme_block(const std::string& marker) {
 
 TEST(Docs, ReadmeExamplesAreTheTestedConsumerPrograms) {
   const std::string dir = std::string(B2BSEG_SOURCE_DIR) + "/tests/consumers/app/";
-  EXPECT_EQ(readme_block("<!-- library-example -->"),
-            b2bseg::testing::read_file(dir + "main.cpp"));
+  EXPECT_EQ(readme_block("<!-- library-example -->"), b2bseg::testing::read_file(dir + "main.cpp"));
   EXPECT_EQ(readme_block("<!-- live-example -->"), b2bseg::testing::read_file(dir + "live.cpp"));
 }
 
@@ -99,6 +98,30 @@ TEST(Docs, EveryCommandOfTheCliPageRuns) {
     }
   }
   EXPECT_GE(ran, 7u);
+}
+
+TEST(Docs, SourceChangesOfTheCliPageApplyToTheSourcesDemo) {
+  // docs/cli.md's change lines for an entity with sources, streamed over datasets/demo-sources:
+  // every one applies, and the deleted contact leaves its segment.
+  const auto blocks = fenced_blocks(doc("cli.md"), "ndjson");
+  ASSERT_EQ(blocks.size(), 1u);
+  b2bseg::testing::temp_dir dir;
+  const std::string feed = dir.write("changes.ndjson", blocks[0]);
+  const std::string out = (dir.path() / "out.ndjson").string();
+  const std::string cmd = std::string("cd ") + B2BSEG_SOURCE_DIR + " && " + B2BSEG_EXE +
+                          " stream --data datasets/demo-sources --segments datasets/demo.seg "
+                          "--as-of 2026-11-22T00:00:00Z --changes " +
+                          feed + " --out " + out + " 2>&1; echo $?";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string said;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) said += buf;
+  pclose(p);
+  EXPECT_NE(said.find("3 changes applied, 0 rejected"), std::string::npos) << said;
+  EXPECT_EQ(said.substr(said.size() - 2), "0\n") << said;
+  EXPECT_NE(b2bseg::testing::read_file(out).find("\"key\": \"sfdc_id:0035g0000Abo81ZAQQ\", "
+                                                 "\"change\": \"exited\""),
+            std::string::npos);
 }
 
 TEST(Docs, EveryLanguageExampleCompilesAndEvaluatesOnTheDemo) {

@@ -182,28 +182,28 @@ class live_rows {
   /// (no folder, a snapshot, files changed since). O(cells).
   explicit live_rows(const graph& g, const std::string& dataset = {}, bool lenient = false)
       : original_(std::make_shared<const b2bseg::schema>(g.schema())),
-        schema_(g.schema()),
         flat_(detail::live::flat_schema(g.schema())),
         layout_(flat_) {
     init_slots();
     read_graph(g);
     bool any = false;
-    for (const auto& def : schema_.entities) any = any || def.resolved();
+    for (const auto& def : original_->entities) any = any || def.resolved();
     if (!any) return;
     namespace fs = std::filesystem;
     std::error_code ec;
     if (dataset.empty() || !fs::is_directory(dataset, ec)) {
       std::string name;
-      for (const auto& def : schema_.entities)
+      for (const auto& def : original_->entities)
         if (def.resolved() && name.empty()) name = def.name;
       throw data_error((dataset.empty() ? std::string("data") : dataset) + ": entity '" + name +
                        "' has sources: changes need its source rows, which only the dataset "
                        "folder holds (a snapshot keeps the merged profiles); give the folder");
     }
-    for (entity_id e = 0; e < schema_.entities.size(); ++e)
-      if (schema_.entities[e].resolved())
+    for (entity_id e = 0; e < original_->entities.size(); ++e)
+      if (original_->entities[e].resolved())
         sources_[e] = std::make_shared<detail::live::source_table>(
             detail::live::read_source_table(original_, e, dataset, lenient));
+    check_profiles(g, dataset);
     read_raw_links(g, dataset);
   }
 
@@ -211,14 +211,13 @@ class live_rows {
   /// dead ones): the source rows and link values of `previous` carry over (shared). O(cells).
   live_rows(const graph& g, const live_rows& previous)
       : original_(previous.original_),
-        schema_(previous.schema_),
         flat_(previous.flat_),
         layout_(flat_),
         sources_(previous.sources_) {
     init_slots();
     read_graph(g);
     now_ = previous.now_;
-    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+    for (entity_id e = 0; e < original_->entities.size(); ++e) {
       if (width_[e] == layout_.entities[e].names.size()) continue;
       const auto& old = previous.tables_[e];
       std::vector<std::size_t> live;
@@ -231,7 +230,7 @@ class live_rows {
             return old.rows[live[i]][static_cast<std::size_t>(cols.key)];
           },
           [&](std::size_t i, std::uint32_t l) {
-            return g.find_key(schema_.entities[e].links[l].target,
+            return g.find_key(original_->entities[e].links[l].target,
                               old.rows[live[i]][cols.link_column[l]]);
           });
       for (std::size_t r = 0; r < from.size(); ++r)
@@ -244,18 +243,18 @@ class live_rows {
   /// Per entity, the row width and the slot of each link's value as written (links into an
   /// entity with sources).
   void init_slots() {
-    const std::size_t n = schema_.entities.size();
-    source_layout_ = row_layout(schema_);
+    const std::size_t n = original_->entities.size();
+    source_layout_ = row_layout(*original_);
     sources_.resize(n);
     raw_slot_.assign(n, {});
     width_.assign(n, 0);
     for (entity_id e = 0; e < n; ++e) {
-      const auto& def = schema_.entities[e];
+      const auto& def = original_->entities[e];
       std::size_t w = layout_.entities[e].names.size();
       raw_slot_[e].assign(def.links.size(), -1);
       if (!def.resolved())
         for (std::uint32_t l = 0; l < def.links.size(); ++l)
-          if (schema_.entities[def.links[l].target].resolved())
+          if (original_->entities[def.links[l].target].resolved())
             raw_slot_[e][l] = static_cast<int>(w++);
       width_[e] = w;
     }
@@ -269,7 +268,7 @@ class live_rows {
   template <class Key, class Parent>
   std::vector<std::size_t> record_of_row(const graph& g, entity_id e, std::size_t n, Key key,
                                          Parent parent) const {
-    const auto& def = schema_.entities[e];
+    const auto& def = original_->entities[e];
     if (n != g.rows(e))
       throw data_error(def.name + ": " + std::to_string(n) + " records for " +
                        std::to_string(g.rows(e)) + " rows");
@@ -283,14 +282,7 @@ class live_rows {
       }
       return out;
     }
-    const auto order = detail::build_order(schema_);
-    std::vector<std::size_t> pos(schema_.entities.size());
-    for (std::size_t i = 0; i < order.size(); ++i) pos[order[i]] = i;
-    int cluster = -1;
-    for (std::uint32_t l = 0; l < def.links.size() && cluster < 0; ++l) {
-      const entity_id to = def.links[l].target;
-      if (to != e && pos[to] < pos[e]) cluster = static_cast<int>(l);
-    }
+    const int cluster = detail::cluster_links(*original_)[e];
     if (cluster < 0) {
       for (std::size_t i = 0; i < n; ++i) out[i] = i;
       return out;
@@ -313,9 +305,9 @@ class live_rows {
   void read_raw_links(const graph& g, const std::string& dir) {
     namespace fs = std::filesystem;
     const std::string schema_path = (fs::path(dir) / "schema.json").string();
-    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
+    for (entity_id e = 0; e < original_->entities.size(); ++e) {
       if (width_[e] == layout_.entities[e].names.size()) continue;
-      const auto& def = schema_.entities[e];
+      const auto& def = original_->entities[e];
       const std::vector<std::string> paths = detail::entity_files(dir, schema_path, def);
       const csv_file f = csv_file::open(paths[0]);
       // Per record: the key, then every link's value as written.
@@ -335,6 +327,14 @@ class live_rows {
         }
       }
       const std::size_t n = lines.size();
+      // Each link's value resolved once: to the key it names now (the file's own for a plain
+      // target).
+      std::vector<std::string> keys(n * nl);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::uint32_t l = 0; l < nl; ++l) {
+          const std::string& raw = records[i * width + 1 + l];
+          keys[i * nl + l] = raw_slot_[e][l] >= 0 ? resolve_link(e, l, raw) : raw;
+        }
       auto changed = [&](std::size_t line) {
         return data_error(f.name(), line, 0,
                           "differs from the data loaded (changed since, or rows a lenient load "
@@ -347,9 +347,7 @@ class live_rows {
         from = record_of_row(
             g, e, n, [&](std::size_t i) -> std::string_view { return records[i * width]; },
             [&](std::size_t i, std::uint32_t l) {
-              const std::string& raw = records[i * width + 1 + l];
-              const entity_id to = def.links[l].target;
-              return g.find_key(to, raw_slot_[e][l] >= 0 ? resolve_link(e, l, raw) : raw);
+              return g.find_key(def.links[l].target, keys[i * nl + l]);
             });
       } catch (const data_error&) {
         throw changed(0);
@@ -359,23 +357,42 @@ class live_rows {
         const std::size_t i = from[r];
         for (std::uint32_t l = 0; l < nl; ++l) {
           if (raw_slot_[e][l] < 0) continue;
-          const std::string& raw = records[i * width + 1 + l];
           const row_id p = g.link(e, l).parent(r);
-          const std::string want =
-              p == no_row ? std::string() : std::string(g.key(def.links[l].target, p));
-          const std::string got = raw.empty() ? std::string() : resolve_link(e, l, raw);
-          if (got != want) throw changed(lines[i]);
-          t.rows[r][static_cast<std::size_t>(raw_slot_[e][l])] = p == no_row ? "" : raw;
+          const std::string_view want =
+              p == no_row ? std::string_view() : g.key(def.links[l].target, p);
+          if (keys[i * nl + l] != want) throw changed(lines[i]);
+          if (p != no_row)
+            t.rows[r][static_cast<std::size_t>(raw_slot_[e][l])] = records[i * width + 1 + l];
         }
       }
     }
   }
 
+  /// Checks that the source rows read again make the profiles of `g` (the files did not change
+  /// since it was loaded): as many profiles, each with its key. O(source rows).
+  void check_profiles(const graph& g, const std::string& dir) const {
+    for (entity_id e = 0; e < original_->entities.size(); ++e) {
+      const auto* st = sources_[e].get();
+      if (!st) continue;
+      std::vector<std::uint32_t> live;
+      for (std::uint32_t x = 0; x < st->size(); ++x)
+        if (!st->row(x).dead) live.push_back(x);
+      std::size_t profiles = st->profiles(live).size();
+      for (row_id r = 0; r < g.rows(e) && profiles == g.rows(e); ++r)
+        if (!st->has_key(g.key(e, r))) profiles = ~std::size_t(0);
+      if (profiles != g.rows(e))
+        throw data_error(dir, 0, 0,
+                         "the sources of " + original_->entities[e].name +
+                             " differ from the data loaded (changed since it was loaded); load "
+                             "it again");
+    }
+  }
+
   /// Every row of `g` as texts in the flat layout.
   void read_graph(const graph& g) {
-    tables_.resize(schema_.entities.size());
-    for (entity_id e = 0; e < schema_.entities.size(); ++e) {
-      const auto& def = schema_.entities[e];
+    tables_.resize(original_->entities.size());
+    for (entity_id e = 0; e < original_->entities.size(); ++e) {
+      const auto& def = original_->entities[e];
       const auto& cols = layout_.entities[e];
       auto& t = tables_[e];
       const row_id n = g.rows(e);
@@ -406,9 +423,7 @@ class live_rows {
 
  public:
   /// The dataset's schema (entities with sources as declared).
-  const b2bseg::schema& schema() const noexcept { return schema_; }
-  /// The schema of the rows held and built (see `detail::live::flat_schema`).
-  const b2bseg::schema& flat_schema() const noexcept { return flat_; }
+  const b2bseg::schema& schema() const noexcept { return *original_; }
   const row_layout& layout() const noexcept { return layout_; }
   /// The instant `now` stands for; moved by ticks.
   timestamp_us now() const noexcept { return now_; }
@@ -459,7 +474,7 @@ class live_rows {
   /// `begin_batch` at the start of each batch then.
   void set_child_finder(child_finder f) {
     finder_ = std::move(f);
-    touched_.assign(schema_.entities.size(), {});
+    touched_.assign(original_->entities.size(), {});
   }
   /// Forgets the rows the last batch set or added (see set_child_finder).
   void begin_batch() {
@@ -505,11 +520,7 @@ class live_rows {
     return tables_[e].keys.find(key, key_of(e));
   }
 
-  /// The source rows of entity `e` (one with sources), or nullptr.
-  const detail::live::source_table* sources(entity_id e) const noexcept {
-    return sources_[e].get();
-  }
-
+ private:
   /// The value as written of link `l` of row `r` of plain entity `e`, for a link into an entity
   /// with sources (what the row's file holds: a value of the link's namespace, or a profile
   /// key); "" when null or for any other link.
@@ -518,7 +529,6 @@ class live_rows {
     return slot < 0 ? std::string_view() : tables_[e].rows[r][static_cast<std::size_t>(slot)];
   }
 
- private:
   struct table {
     std::vector<std::vector<std::string>> rows;
     std::vector<std::uint8_t> dead;
@@ -595,7 +605,7 @@ class live_rows {
   /// The key that value `raw` of link `l` of entity `e` (as written: a key, or a value of the
   /// link's namespace) resolves to now, or "" when none.
   std::string resolve_link(entity_id e, std::uint32_t l, std::string_view raw) const {
-    const link_def& ld = schema_.entities[e].links[l];
+    const link_def& ld = original_->entities[e].links[l];
     return resolve_into(ld.target, ld.identity.empty() ? -1 : static_cast<int>(ld.identity_index),
                         raw);
   }
@@ -605,7 +615,7 @@ class live_rows {
     if (const auto* st = sources_[to].get()) {
       if (ns < 0) return st->has_key(raw) ? std::string(raw) : std::string();
       std::string buffer;
-      const auto rule = schema_.entities[to].identities[static_cast<std::size_t>(ns)].rule;
+      const auto rule = original_->entities[to].identities[static_cast<std::size_t>(ns)].rule;
       return st->key_for(static_cast<std::uint32_t>(ns), normalize_identity(rule, raw, buffer));
     }
     return find(to, raw) != no_row ? std::string(raw) : std::string();
@@ -621,7 +631,7 @@ class live_rows {
   /// Checks the link fields of `c`: each non-empty value a live key of the link's target (or the
   /// row's own key, for a row that links to itself).
   std::string check_links(const change& c) const {
-    const auto& def = schema_.entities[c.entity];
+    const auto& def = original_->entities[c.entity];
     const auto& cols = layout_.entities[c.entity];
     for (const auto& f : c.fields) {
       if (f.value.empty()) continue;
@@ -636,18 +646,22 @@ class live_rows {
     return {};
   }
 
-  /// Sets field (or slot) `col` of row `r` of `e` to `v`, logged.
-  void set(entity_id e, row_id r, std::uint32_t col, std::string v, undo_log& undo) {
+  /// Sets field (or slot) `col` of row `r` of `e` to `v`, logged. The caller notes the row as
+  /// touched (`touch`).
+  void set(entity_id e, row_id r, std::uint32_t col, std::string_view v, undo_log& undo) {
     auto& cell = tables_[e].rows[r][col];
     if (cell == v) return;
     undo.entries.push_back({undo_log::kind::set_field, e, r, col, std::move(cell), 0});
-    cell = std::move(v);
+    cell.assign(v);
+  }
+  /// Notes that this batch set row `r` of `e` (where a child finder looks for moved children).
+  void touch(entity_id e, row_id r) {
     if (finder_) touched_[e].push_back(r);
   }
 
   std::string upsert(const change& in, undo_log& undo) {
     const entity_id e = in.entity;
-    const auto& def = schema_.entities[e];
+    const auto& def = original_->entities[e];
     const auto& cols = layout_.entities[e];
     // Links into an entity with sources: the value as written goes into its slot, the key it
     // resolves to into the link's field.
@@ -675,8 +689,8 @@ class live_rows {
     const row_id found = c.op == change_op::upsert ? find(e, c.key) : no_row;
     if (found != no_row) {
       for (const auto& f : c.fields) set(e, found, f.column, f.value, undo);
-      for (auto& [slot, v] : written) set(e, found, slot, std::move(v), undo);
-      if (finder_) touched_[e].push_back(found);
+      for (const auto& [slot, v] : written) set(e, found, slot, v, undo);
+      touch(e, found);
       return {};
     }
     std::vector<std::string> row(width_[e]);
@@ -694,7 +708,7 @@ class live_rows {
     t.dead.push_back(0);
     if (!key.empty()) t.keys.insert(key, r, key_of(e));
     undo.entries.push_back({undo_log::kind::appended, e, r, 0, {}, 0});
-    if (finder_) touched_[e].push_back(r);
+    touch(e, r);
   }
 
   void kill(entity_id e, std::uint32_t r, undo_log& undo) {
@@ -708,7 +722,8 @@ class live_rows {
   std::string erase(const change& c, undo_log& undo) {
     const row_id found = find(c.entity, c.key);
     if (found == no_row)
-      return "member 'key': no " + schema_.entities[c.entity].name + " with key \"" + c.key + "\"";
+      return "member 'key': no " + original_->entities[c.entity].name + " with key \"" + c.key +
+             "\"";
     kill_and_cascade(c.entity, found, undo);
     return {};
   }
@@ -730,10 +745,11 @@ class live_rows {
   /// null (its value as written too); a row without a key, or whose key is that link, dies.
   void detach(entity_id ce, row_id cr, std::uint32_t l, undo_log& undo) {
     const std::uint32_t col = layout_.entities[ce].link_column[l];
-    if (schema_.entities[ce].key && static_cast<int>(col) != layout_.entities[ce].key) {
+    if (original_->entities[ce].key && static_cast<int>(col) != layout_.entities[ce].key) {
       set(ce, cr, col, {}, undo);
       if (raw_slot_[ce][l] >= 0)
         set(ce, cr, static_cast<std::uint32_t>(raw_slot_[ce][l]), {}, undo);
+      touch(ce, cr);
     } else {
       kill_and_cascade(ce, cr, undo);
     }
@@ -747,8 +763,8 @@ class live_rows {
     const std::string key = key_column >= 0 ? tables_[e].rows[r][key_column] : std::string();
     kill(e, r, undo);
     if (key.empty()) return;  // nothing can link to a row without a key
-    for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
-      const auto& def = schema_.entities[ce];
+    for (entity_id ce = 0; ce < original_->entities.size(); ++ce) {
+      const auto& def = original_->entities[ce];
       auto& ct = tables_[ce];
       for (std::uint32_t l = 0; l < def.links.size(); ++l) {
         if (def.links[l].target != e) continue;
@@ -774,7 +790,7 @@ class live_rows {
   std::string change_source(const change& c, undo_log& undo) {
     const entity_id e = c.entity;
     auto& st = *sources_[e];
-    const entity_def& def = schema_.entities[e];
+    const entity_def& def = original_->entities[e];
     const source_def& src = def.sources[c.source];
     const auto& sc = source_layout_.entities[e].sources[c.source];
     auto given = [&](std::uint32_t col) -> const std::string* {
@@ -889,7 +905,7 @@ class live_rows {
   /// updated field by field. Returns its key.
   std::string put_profile(entity_id e, std::vector<std::uint32_t> rows, undo_log& undo) {
     const auto& st = *sources_[e];
-    const entity_def& def = schema_.entities[e];
+    const entity_def& def = original_->entities[e];
     const auto& cols = layout_.entities[e];
     std::string key = st.key_of(rows);
     st.rank(rows);
@@ -916,7 +932,8 @@ class live_rows {
       append(e, std::move(values), key, undo);
     } else {
       for (std::uint32_t col = 0; col < cols.names.size(); ++col)
-        set(e, found, col, std::move(values[col]), undo);
+        set(e, found, col, values[col], undo);
+      touch(e, found);
     }
     return key;
   }
@@ -927,10 +944,10 @@ class live_rows {
   void null_source_links(entity_id e,
                          const std::vector<std::pair<std::uint32_t, std::string>>& values,
                          const std::vector<std::string>& keys, undo_log& undo) {
-    for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
+    for (entity_id ce = 0; ce < original_->entities.size(); ++ce) {
       if (!sources_[ce]) continue;
       auto& st = *sources_[ce];
-      const entity_def& def = schema_.entities[ce];
+      const entity_def& def = original_->entities[ce];
       std::vector<std::uint32_t> found;
       for (std::uint32_t l = 0; l < def.links.size(); ++l) {
         if (def.links[l].target != e) continue;
@@ -976,9 +993,9 @@ class live_rows {
       const row_id pr = find(e, k);
       if (pr == no_row) continue;
       const bool stays = std::find(new_keys.begin(), new_keys.end(), k) != new_keys.end();
-      for (entity_id ce = 0; ce < schema_.entities.size(); ++ce) {
+      for (entity_id ce = 0; ce < original_->entities.size(); ++ce) {
         if (sources_[ce]) continue;  // merged again above
-        const auto& def = schema_.entities[ce];
+        const auto& def = original_->entities[ce];
         for (std::uint32_t l = 0; l < def.links.size(); ++l) {
           if (def.links[l].target != e) continue;
           const std::uint32_t col = layout_.entities[ce].link_column[l];
@@ -991,11 +1008,12 @@ class live_rows {
             if (cr >= t.rows.size() || t.dead[cr] || t.rows[cr][col] != k) continue;
             const std::string now = resolve_link(ce, l, link_as_written(ce, cr, l));
             if (now == k) continue;
-            if (!now.empty())
+            if (!now.empty()) {
               set(ce, cr, col, now, undo);
-            else if (stays)
+              touch(ce, cr);
+            } else if (stays) {
               detach(ce, cr, l, undo);
-            // else: the delete below detaches it
+            }  // else: the delete below detaches it
           }
         }
       }
@@ -1005,11 +1023,10 @@ class live_rows {
         if (const row_id pr = find(e, k); pr != no_row) kill_and_cascade(e, pr, undo);
   }
 
-  std::shared_ptr<const b2bseg::schema> original_;  ///< shared with the source tables
-  b2bseg::schema schema_;
+  std::shared_ptr<const b2bseg::schema> original_;  ///< the dataset's; shared with source tables
   b2bseg::schema flat_;
   row_layout layout_;                           ///< of flat_
-  row_layout source_layout_{b2bseg::schema{}};  ///< of schema_: the sources' columns
+  row_layout source_layout_{b2bseg::schema{}};  ///< of *original_: the sources' columns
   std::vector<table> tables_;
   /// Per entity: its source rows (an entity with sources), shared with a compaction's rows.
   std::vector<std::shared_ptr<detail::live::source_table>> sources_;

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "b2bseg/identity/resolve.hpp"
@@ -106,16 +107,16 @@ class source_table {
   /// The live rows of the profiles of the live rows in `start`, sorted. O(their rows x values).
   std::vector<std::uint32_t> component(const std::vector<std::uint32_t>& start) const {
     std::vector<std::uint32_t> out;
-    std::unordered_map<std::uint32_t, bool> seen;
+    std::unordered_set<std::uint32_t> seen;
     for (std::uint32_t s : start)
-      if (!rows_[s].dead && seen.emplace(s, true).second) out.push_back(s);
+      if (!rows_[s].dead && seen.insert(s).second) out.push_back(s);
     for (std::size_t i = 0; i < out.size(); ++i) {
       const source_row& r = rows_[out[i]];
       const auto& ids = def_->sources[r.source].identities;
       for (std::size_t j = 0; j < ids.size(); ++j) {
         if (r.slots[j].empty()) continue;
         for_rows_with(ids[j].index, r.slots[j], [&](std::uint32_t x) {
-          if (seen.emplace(x, true).second) out.push_back(x);
+          if (seen.insert(x).second) out.push_back(x);
         });
       }
     }

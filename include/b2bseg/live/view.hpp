@@ -35,9 +35,7 @@ class live_view {
       : base_(std::move(base)), rows_(rows), schema_(base_->schema()) {
     const std::size_t n = schema_.entities.size();
     entities_.resize(n);
-    const auto order = detail::build_order(schema_);
-    std::vector<std::size_t> pos(n);
-    for (std::size_t i = 0; i < order.size(); ++i) pos[order[i]] = i;
+    const std::vector<int> cluster = detail::cluster_links(schema_);
     for (entity_id e = 0; e < n; ++e) {
       auto& t = entities_[e];
       const auto& def = schema_.entities[e];
@@ -54,8 +52,8 @@ class live_view {
         // Sized (and touched) now: the first batches then fault no pages in.
         const std::size_t parents = base_->rows(to);
         t.links[l].has_extra.assign(parents + parents / 8 + 64, 0);
-        if (t.cluster < 0 && to != e && pos[to] < pos[e]) t.cluster = static_cast<int>(l);
       }
+      t.cluster = cluster[e];
       t.key_column = rows.layout().entities[e].key;
     }
   }

@@ -781,4 +781,19 @@ inline std::vector<entity_id> build_order(const schema& s) {
   return out;
 }
 
+/// Per entity, the link `build_table` numbers its rows by (the first link to another entity
+/// built before it, in `build_order`: rows go by that parent, unset last), or -1.
+inline std::vector<int> cluster_links(const schema& s) {
+  const auto order = build_order(s);
+  std::vector<std::size_t> pos(s.entities.size());
+  for (std::size_t i = 0; i < order.size(); ++i) pos[order[i]] = i;
+  std::vector<int> out(s.entities.size(), -1);
+  for (entity_id e = 0; e < s.entities.size(); ++e)
+    for (std::uint32_t l = 0; l < s.entities[e].links.size() && out[e] < 0; ++l) {
+      const entity_id to = s.entities[e].links[l].target;
+      if (to != e && pos[to] < pos[e]) out[e] = static_cast<int>(l);
+    }
+  return out;
+}
+
 }  // namespace b2bseg::detail
