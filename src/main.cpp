@@ -306,10 +306,7 @@ void prepare_eval_out(const eval_args& a, const b2bseg::schema& schema,
   for (const auto& s : f.segments)
     outputs.push_back((fs::path(a.out) / (s.name + ".csv")).string());
   refuse_overwriting_inputs(schema, a.data, a.segments, a.out, outputs);
-  std::error_code mkdir_error;
-  fs::create_directories(a.out, mkdir_error);
-  if (mkdir_error)
-    throw b2bseg::data_error(a.out, 0, 0, "cannot create folder: " + mkdir_error.message());
+  b2bseg::create_output_folder(a.out);
 }
 
 int run_eval(const eval_args& a) {
@@ -393,21 +390,28 @@ struct remove_on_exit {
   }
 };
 
-/// The options of a run over processes: its instant, the segments it evaluates, threads per
-/// process (capped through `cap`) and a fresh work folder of this machine, named after this
-/// process.
-b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of,
-                                            std::vector<std::uint32_t> selected, unsigned threads,
-                                            std::unique_ptr<tbb::global_control>& cap) {
+/// What a run over processes holds while it runs: its options (its instant, the segments it
+/// evaluates, threads per process, a fresh work folder of this machine named after this
+/// process), the cap on threads, and the work folder's removal at the end.
+struct dist_run {
+  b2bseg::dist::dist_options options;
+  std::unique_ptr<tbb::global_control> cap;
+  remove_on_exit work;
+};
+
+dist_run dist_run_for(b2bseg::timestamp_us as_of, std::vector<std::uint32_t> selected,
+                      unsigned threads) {
   b2bseg::dist::dist_options o;
   o.as_of = as_of;
   o.selected = std::move(selected);
   o.threads = threads;
   o.work_dir = (fs::temp_directory_path() / ("b2bseg-dist-" + std::to_string(::getpid()))).string();
+  std::unique_ptr<tbb::global_control> cap;
   if (threads)
     cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                 threads);
-  return o;
+  std::string dir = o.work_dir;
+  return dist_run{std::move(o), std::move(cap), remove_on_exit{std::move(dir)}};
 }
 
 /// `eval` over the processes of `c` (SPEC 8): every process runs it; process 0 writes the
@@ -427,20 +431,11 @@ b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of,
         if (lead) prepare_eval_out(a, schema, f);
       }))
     return rc;
-  std::optional<dist::ranked_error> err;
   std::optional<b2bseg::folder_lock> lock;
-  err.reset();
-  try {
-    if (lead) lock.emplace(a.out);  // a second run into the same folder fails here
-  } catch (const b2bseg::data_error& e) {
-    err = dist::ranked_error{{0}, "", 0, 0, e.what()};
-  }
-  dist::agree_on_error(c, err ? &*err : nullptr);
+  dist::on_first(c, [&] { lock.emplace(a.out); });  // a second run into the folder fails here
 
-  std::unique_ptr<tbb::global_control> cap;
-  const dist::dist_options o = dist_options_for(as_of, selected, a.threads, cap);
-  const remove_on_exit work{o.work_dir};
-  dist::dist_result res = dist::evaluate_distributed(c, a.data, schema, f, o);
+  const dist_run run = dist_run_for(as_of, selected, a.threads);
+  dist::dist_result res = dist::evaluate_distributed(c, a.data, schema, f, run.options);
 
   std::set<std::string> wanted(a.only.begin(), a.only.end());
   std::vector<result_file> shown;
@@ -448,19 +443,12 @@ b2bseg::dist::dist_options dist_options_for(b2bseg::timestamp_us as_of,
     if (wanted.empty() || wanted.count(s.name))
       shown.push_back(
           {s.name, schema.entities[s.entity].name, std::move(s.csv), s.count, s.eval_ms});
-  err.reset();
-  if (lead) {
-    try {
-      write_result_files(a.out, shown, as_of, a.data, res.load_ms, res.eval_ms, [] {});
-    } catch (const b2bseg::data_error& e) {
-      err = dist::ranked_error{{0}, "", 0, 0, e.what()};
-    }
-  }
+  dist::on_first(
+      c, [&] { write_result_files(a.out, shown, as_of, a.data, res.load_ms, res.eval_ms, [] {}); });
   std::string held = std::to_string(res.rows_held) + " " + std::to_string(res.rows_owned) + " " +
                      std::to_string(res.bytes_sent);
   for (const auto& [phase, ms] : res.phases) held += " " + phase + "=" + std::to_string(ms);
   const auto sizes = dist::all_gather(c, held);
-  dist::agree_on_error(c, err ? &*err : nullptr);
   if (lead && !a.quiet) {
     std::uint64_t rows = 0;
     for (const auto& m : sizes) rows += std::stoull(m.substr(m.find(' ') + 1));
@@ -532,6 +520,15 @@ std::vector<b2bseg::destination> read_destinations(const activate_args& a, const
   return dests;
 }
 
+/// The activation options the command line asks for.
+b2bseg::activate_options activate_options_of(const activate_args& a, b2bseg::timestamp_us as_of) {
+  b2bseg::activate_options o;
+  o.as_of = as_of;
+  o.full = a.full;
+  o.threads = a.threads;
+  return o;
+}
+
 int run_activate(const activate_args& a) {
   b2bseg::timestamp_us as_of = parse_as_of(a.as_of);
   b2bseg::schema s;
@@ -547,11 +544,8 @@ int run_activate(const activate_args& a) {
   b2bseg::executor ex(g, a.threads);
   b2bseg::evaluation ev = ex.run(b2bseg::build_plan(g.schema(), f, as_of, selected), f);
   check_not_changed(g, a.data);
-  b2bseg::activate_options o;
-  o.as_of = as_of;
-  o.full = a.full;
-  o.threads = a.threads;
-  return print_activation(b2bseg::activate(g, ev, dests, a.out, o), a.quiet);
+  return print_activation(b2bseg::activate(g, ev, dests, a.out, activate_options_of(a, as_of)),
+                          a.quiet);
 }
 
 /// `activate` over the processes of `c` (SPEC 8): every process evaluates its own rows;
@@ -573,16 +567,10 @@ int run_activate(const activate_args& a) {
         if (lead) refuse_overwriting_inputs(s, a.data, a.segments, a.out, {});
       }))
     return rc;
-  std::unique_ptr<tbb::global_control> cap;
-  const dist::dist_options o = dist_options_for(as_of, selected, a.threads, cap);
-  const remove_on_exit work{o.work_dir};
-  b2bseg::activate_options ao;
-  ao.as_of = as_of;
-  ao.full = a.full;
-  ao.threads = a.threads;
+  const dist_run run = dist_run_for(as_of, selected, a.threads);
   // Errors are agreed on inside: every process throws the same agreed_error.
-  const dist::dist_activation res =
-      dist::activate_distributed(c, a.data, s, f, dests, a.out, o, ao);
+  const dist::dist_activation res = dist::activate_distributed(
+      c, a.data, s, f, dests, a.out, run.options, activate_options_of(a, as_of));
   const int rc = c.rank() == 0 ? print_activation(res.reports, a.quiet) : 0;
   return std::stoi(dist::broadcast_from_first(c, std::to_string(rc)));
 }
@@ -613,10 +601,7 @@ int run_stream(const stream_args& a) {
     for (const auto& s : f.segments)
       outputs.push_back((fs::path(a.final_out) / (s.name + ".csv")).string());
     refuse_overwriting_inputs(schema, a.data, a.segments, a.final_out, outputs);
-    std::error_code mkdir_error;
-    fs::create_directories(a.final_out, mkdir_error);
-    if (mkdir_error)
-      throw b2bseg::data_error(a.final_out, 0, 0, "cannot create folder: " + mkdir_error.message());
+    b2bseg::create_output_folder(a.final_out);
     lock = std::make_unique<b2bseg::folder_lock>(a.final_out);
   }
   int fd = 0;

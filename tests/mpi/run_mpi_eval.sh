@@ -49,3 +49,32 @@ set -e
 grep -q "names no partition entity" "$work/err.txt" || { echo "FAIL: message"; cat "$work/err.txt"; exit 1; }
 [[ $(grep -c "names no partition entity" "$work/err.txt") == 1 ]] || { echo "FAIL: said more than once"; exit 1; }
 echo "ok: a schema without partition stops every process with exit 1"
+# A bad destinations file: usage error (exit 2) from every process, said once, nothing written.
+echo '{"destinations": [' > "$work/bad-dests.json"
+set +e
+mpi 2 "$exe" activate --data "$work/data" --segments "$segs" --destinations "$work/bad-dests.json" \
+  --as-of $as_of --out "$work/bad-act" 2>"$work/err.txt"
+rc=$?
+set -e
+[[ $rc == 2 ]] || { echo "FAIL: exit $rc for a bad destinations file"; cat "$work/err.txt"; exit 1; }
+[[ $(grep -c "bad-dests.json" "$work/err.txt") == 1 ]] || { echo "FAIL: not said once"; cat "$work/err.txt"; exit 1; }
+[[ ! -e "$work/bad-act" ]] || { echo "FAIL: a bad destinations file wrote $work/bad-act"; exit 1; }
+echo "ok: a bad destinations file stops every process with exit 2, nothing written"
+# A destination that fails (its state folder is a file): the status one process gives, the others
+# written as one process writes them.
+first=$(grep -o '"name": *"[^"]*"' "$dests" | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
+for out in spoiled-one spoiled-n2; do
+  cp -r "$work/act-one" "$work/$out"
+  rm -rf "$work/$out/$first/.state" && echo "in the way" > "$work/$out/$first/.state"
+done
+set +e
+"$exe" activate --data "$work/data" --segments "$segs" --destinations "$dests" \
+  --as-of 2025-06-15T00:00:00Z --out "$work/spoiled-one" --quiet 2>/dev/null
+rc1=$?
+mpi 2 "$exe" activate --data "$work/data" --segments "$segs" --destinations "$dests" \
+  --as-of 2025-06-15T00:00:00Z --out "$work/spoiled-n2" --threads 1 --quiet 2>/dev/null
+rc2=$?
+set -e
+[[ $rc1 != 0 && $rc1 == "$rc2" ]] || { echo "FAIL: a failed destination: exit $rc1 alone, $rc2 over processes"; exit 1; }
+diff -r "$work/spoiled-one" "$work/spoiled-n2" || { echo "FAIL: a failed destination: files differ"; exit 1; }
+echo "ok: a failed destination gives exit $rc1 over processes too, the other files identical"

@@ -184,27 +184,7 @@ inline void field_values::json(std::string& out, std::size_t i, std::size_t k,
     out += "null";
     return;
   }
-  const bound_field& f = *fields_[i];
-  const std::string& t = texts_[k * fields_.size() + i];
-  switch (f.type) {
-    case value_type::string_list: {  // elements are never empty and never hold '|'
-      out += '[';
-      for (std::size_t at = 0; at <= t.size();) {
-        const std::size_t bar = std::min(t.find('|', at), t.size());
-        if (at) out += ',';
-        detail::append_json_string(out, std::string_view(t).substr(at, bar - at));
-        at = bar + 1;
-      }
-      out += ']';
-      return;
-    }
-    case value_type::string:
-    case value_type::timestamp:
-      detail::append_json_string(out, t);
-      return;
-    default:
-      out += t;
-  }
+  append_json_text(out, fields_[i]->type, texts_[k * fields_.size() + i]);
 }
 
 /// Where a destination run takes its rows from: each segment's members in output order, the
@@ -231,14 +211,18 @@ class graph_members final : public member_source {
       : g_(g), ev_(ev), d_(d), fields_(g, destination_fields(d), as_of, threads) {}
 
   std::vector<detail::out_row> members(const std::string& seg) const override {
-    for (const auto& s : ev_.segments) {
-      if (s.name != seg) continue;
-      std::vector<detail::out_row> out;
-      out.reserve(s.members.cardinality());
-      for (auto it = s.members.begin(); it != s.members.end(); ++it)
-        out.push_back({*it, std::string(g_.key(d_.entity, *it)), false});
-      return out;
-    }
+    const Roaring& set = member_set(seg);
+    std::vector<detail::out_row> out;
+    out.reserve(set.cardinality());
+    for (auto it = set.begin(); it != set.end(); ++it)
+      out.push_back({*it, std::string(g_.key(d_.entity, *it)), false});
+    return out;
+  }
+  /// The members of segment `seg` as the evaluation holds them. Throws data_error when it was
+  /// not evaluated.
+  const Roaring& member_set(const std::string& seg) const {
+    for (const auto& s : ev_.segments)
+      if (s.name == seg) return s.members;
     throw data_error("segment '" + seg + "' was not evaluated");
   }
   row_id find_key(std::string_view key) const override { return g_.find_key(d_.entity, key); }
@@ -660,13 +644,6 @@ class destination_run {
 };
 
 }  // namespace detail
-
-/// Creates folder `out` when missing, for activation's output. Throws data_error naming it.
-inline void create_output_folder(const std::string& out) {
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) throw data_error(out, 0, 0, "cannot create folder: " + ec.message());
-}
 
 /// The run of destination `d` over the rows of `src` into `out` (its folder `out/NAME/`): the
 /// destination's report, with the failure that made it write nothing in `error`. The caller holds

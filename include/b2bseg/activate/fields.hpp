@@ -269,6 +269,31 @@ inline void append_csv_value(std::string& out, const graph& g, const field_colum
 
 /// Member `k`'s value as JSON: numbers and booleans bare, timestamps as ISO strings, string[] as
 /// arrays, null as `null`.
+/// Appends a non-null value of type `t` given as text (append_field_text's form: a list's
+/// elements joined by '|') as JSON: strings and timestamps quoted, a list as an array of
+/// strings, numbers and booleans as they are. The one rule both append_json_value and values
+/// computed elsewhere (field_values) write by.
+inline void append_json_text(std::string& out, value_type t, std::string_view text) {
+  switch (t) {
+    case value_type::string_list:  // elements are never empty and never hold '|'
+      out += '[';
+      for (std::size_t at = 0; at <= text.size();) {
+        const std::size_t bar = std::min(text.find('|', at), text.size());
+        if (at) out += ',';
+        detail::append_json_string(out, text.substr(at, bar - at));
+        at = bar + 1;
+      }
+      out += ']';
+      return;
+    case value_type::string:
+    case value_type::timestamp:
+      detail::append_json_string(out, text);
+      return;
+    default:
+      out += text;
+  }
+}
+
 inline void append_json_value(std::string& out, const graph& g, const field_column& col,
                               std::size_t k, std::string& scratch) {
   if (field_is_null(g, col, k)) {
@@ -290,10 +315,7 @@ inline void append_json_value(std::string& out, const graph& g, const field_colu
   }
   scratch.clear();
   append_field_text(scratch, g, col, k);
-  if (t == value_type::string || t == value_type::timestamp)
-    detail::append_json_string(out, scratch);
-  else
-    out += scratch;
+  append_json_text(out, t, scratch);
 }
 
 }  // namespace b2bseg

@@ -9,8 +9,10 @@
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "b2bseg/activate/activate.hpp"
@@ -21,60 +23,67 @@ namespace b2bseg::dist {
 namespace detail::distributed {
 
 /// One destination's rows as process 0 gathered them: ordered as a single process orders them,
-/// each with its field values as text.
+/// each with its field values as text where the run writes them (see own_rows_of).
 class gathered_members final : public member_source {
  public:
   struct row {
     std::string order;  ///< local_evaluation::order_key
     std::string key;
-    std::vector<std::string> texts;  ///< per field
+    bool has_values = false;
+    std::vector<std::string> texts;  ///< per field, when has_values
     std::vector<std::uint8_t> nulls;
   };
 
-  /// `rows`: every row any process sent (each key once); `members[i]`: the keys of the members
-  /// of the destination's segment i; `segments`: their names.
-  gathered_members(std::vector<const bound_field*> fields, std::vector<row> rows,
-                   const std::vector<std::vector<std::string>>& members,
-                   std::vector<std::string> segments)
-      : fields_(std::move(fields)), rows_(std::move(rows)), segments_(std::move(segments)) {
-    std::sort(rows_.begin(), rows_.end(),
-              [](const row& a, const row& b) { return a.order < b.order; });
-    for (std::size_t i = 0; i < rows_.size(); ++i)
-      by_key_.emplace(rows_[i].key, static_cast<row_id>(i));
-    for (const auto& keys : members) {
-      std::vector<row_id> ids;
-      ids.reserve(keys.size());
-      for (const auto& k : keys) ids.push_back(by_key_.at(k));
-      std::sort(ids.begin(), ids.end());
-      members_.push_back(std::move(ids));
-    }
-  }
-
   /// The rows `own_rows_of` wrote for destination `d`, one message per process.
   static gathered_members from(const std::vector<std::string>& messages, const destination& d) {
-    std::vector<const bound_field*> fields = graph_members::destination_fields(d);
-    std::vector<row> rows;
-    std::vector<std::vector<std::string>> members(d.segments.size());
+    gathered_members out(graph_members::destination_fields(d), d.segment_names);
+    const std::size_t nf = out.fields_.size();
+    std::vector<std::vector<std::uint32_t>> members(d.segments.size());  // indexes into rows_
     for (const std::string& m : messages) {
       wire_reader rd(m);
-      const std::size_t first = rows.size();
+      const auto first = static_cast<std::uint32_t>(out.rows_.size());
       const std::uint64_t n = rd.u64();
       for (std::uint64_t k = 0; k < n; ++k) {
         row r;
         r.order = std::string(rd.str());
         r.key = std::string(rd.str());
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-          r.nulls.push_back(static_cast<std::uint8_t>(rd.u64()));
-          r.texts.emplace_back(rd.str());
-        }
-        rows.push_back(std::move(r));
+        r.has_values = rd.u64() != 0;
+        if (r.has_values)
+          for (std::size_t i = 0; i < nf; ++i) {
+            r.nulls.push_back(static_cast<std::uint8_t>(rd.u64()));
+            r.texts.emplace_back(rd.str());
+          }
+        out.rows_.push_back(std::move(r));
       }
-      for (auto& keys : members) {
+      for (auto& idx : members) {
         const std::uint64_t count = rd.u64();
-        for (std::uint64_t j = 0; j < count; ++j) keys.push_back(rows[first + rd.u64()].key);
+        for (std::uint64_t j = 0; j < count; ++j)
+          idx.push_back(first + static_cast<std::uint32_t>(rd.u64()));
       }
     }
-    return gathered_members(std::move(fields), std::move(rows), members, d.segment_names);
+    // Rows in a single process's order; member lists follow through the permutation.
+    std::vector<std::uint32_t> perm(out.rows_.size());
+    for (std::uint32_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    std::sort(perm.begin(), perm.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return out.rows_[a].order < out.rows_[b].order;
+    });
+    std::vector<row> sorted(perm.size());
+    std::vector<row_id> place(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i) {
+      sorted[i] = std::move(out.rows_[perm[i]]);
+      place[perm[i]] = static_cast<row_id>(i);
+    }
+    out.rows_ = std::move(sorted);
+    for (std::size_t i = 0; i < out.rows_.size(); ++i)
+      out.by_key_.emplace(out.rows_[i].key, static_cast<row_id>(i));
+    for (const auto& idx : members) {
+      std::vector<row_id> ids;
+      ids.reserve(idx.size());
+      for (std::uint32_t x : idx) ids.push_back(place[x]);
+      std::sort(ids.begin(), ids.end());
+      out.members_.push_back(std::move(ids));
+    }
+    return out;
   }
 
   std::vector<b2bseg::detail::out_row> members(const std::string& seg) const override {
@@ -86,80 +95,97 @@ class gathered_members final : public member_source {
     return out;
   }
   row_id find_key(std::string_view key) const override {
-    const auto it = by_key_.find(std::string(key));
+    const auto it = by_key_.find(key);
     return it == by_key_.end() ? no_row : it->second;
   }
+  /// Throws std::logic_error for a row whose values were not sent (own_rows_of sends those of
+  /// every row the run can write).
   field_values values(const std::vector<row_id>& ids) const override {
     const std::size_t nf = fields_.size();
     std::vector<std::string> texts(ids.size() * nf);
     std::vector<std::uint8_t> nulls(ids.size() * nf, 1);
     for (std::size_t k = 0; k < ids.size(); ++k) {
       if (ids[k] == no_row) continue;
+      const row& r = rows_[ids[k]];
+      if (!r.has_values)
+        throw std::logic_error("activate_distributed: no values were sent for key " + r.key);
       for (std::size_t i = 0; i < nf; ++i) {
-        texts[k * nf + i] = rows_[ids[k]].texts[i];
-        nulls[k * nf + i] = rows_[ids[k]].nulls[i];
+        texts[k * nf + i] = r.texts[i];
+        nulls[k * nf + i] = r.nulls[i];
       }
     }
     return field_values(fields_, std::move(texts), std::move(nulls));
   }
 
  private:
+  gathered_members(std::vector<const bound_field*> fields, std::vector<std::string> segments)
+      : fields_(std::move(fields)), segments_(std::move(segments)) {}
+
   std::vector<const bound_field*> fields_;
   std::vector<row> rows_;
   std::vector<std::string> segments_;
-  std::unordered_map<std::string, row_id> by_key_;
+  std::unordered_map<std::string_view, row_id> by_key_;  ///< views into rows_' keys
   std::vector<std::vector<row_id>> members_;
 };
 
 /// What every process sends process 0 about destination `d`: its own members of each of d's
 /// segments and its own rows whose keys are in `previous` (the keys each segment last handed
-/// over), with the fields' values. Collective only through the caller.
-inline std::string own_rows_of(const local_evaluation& le, const bound_file& f,
-                               const destination& d,
+/// over; empty lists for a run that writes every member), each with its place in a single
+/// process's order, and field values for the rows the run writes: members not handed over
+/// before, and handed-over rows that left. Collective only through the caller.
+inline std::string own_rows_of(const local_evaluation& le, const destination& d,
                                const std::vector<std::vector<std::string>>& previous,
                                timestamp_us as_of, unsigned threads) {
   const graph& g = le.g;
+  const graph_members local(g, le.ev, d, as_of, threads);
   std::vector<row_id> rows;
+  std::vector<std::uint8_t> written;  // per row: its values go out
   std::unordered_map<row_id, std::uint32_t> index;
-  auto add = [&](row_id r) {
-    if (index.emplace(r, static_cast<std::uint32_t>(rows.size())).second) rows.push_back(r);
+  auto add = [&](row_id r, bool write) {
+    const auto [it, fresh] = index.emplace(r, static_cast<std::uint32_t>(rows.size()));
+    if (fresh) {
+      rows.push_back(r);
+      written.push_back(0);
+    }
+    written[it->second] |= write ? 1 : 0;
+    return it->second;
   };
   std::vector<std::vector<std::uint32_t>> member_rows(d.segments.size());
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
-    const std::string& name = f.segments[d.segments[i]].name;
-    const Roaring* members = nullptr;
-    for (const auto& sr : le.ev.segments)
-      if (sr.name == name) members = &sr.members;
-    if (!members) throw data_error("segment '" + name + "' was not evaluated");
-    for (auto it = members->begin(); it != members->end(); ++it)
-      if (le.own(d.entity, *it)) {
-        add(*it);
-        member_rows[i].push_back(index[*it]);
-      }
-    if (i < previous.size())
-      for (const std::string& k : previous[i]) {
-        const row_id r = g.find_key(d.entity, k);
-        if (r != no_row && le.own(d.entity, r)) add(r);
-      }
+    const Roaring& members = local.member_set(d.segment_names[i]);
+    const std::unordered_set<std::string_view> before(previous[i].begin(), previous[i].end());
+    for (auto it = members.begin(); it != members.end(); ++it)
+      if (le.own(d.entity, *it))
+        member_rows[i].push_back(add(*it, !before.count(g.key(d.entity, *it))));
+    for (const std::string& k : previous[i]) {
+      const row_id r = g.find_key(d.entity, k);
+      if (r != no_row && le.own(d.entity, r)) add(r, !members.contains(r));
+    }
   }
-  const std::vector<const bound_field*> fields = graph_members::destination_fields(d);
-  const field_values vals(g, field_evaluator(g, fields, as_of, threads).run(rows));
+  std::vector<row_id> to_write;
+  for (std::size_t k = 0; k < rows.size(); ++k)
+    if (written[k]) to_write.push_back(rows[k]);
+  const field_values vals = local.values(to_write);
+  const std::size_t nf = graph_members::destination_fields(d).size();
   std::string out;
   wire_writer w(out);
   w.u64(rows.size());
   std::string order, text;
-  for (std::size_t k = 0; k < rows.size(); ++k) {
+  for (std::size_t k = 0, v = 0; k < rows.size(); ++k) {
     order.clear();
     le.order_key(d.entity, rows[k], order);
     w.str(order);
     w.str(g.key(d.entity, rows[k]));
-    for (std::size_t i = 0; i < fields.size(); ++i) {
+    w.u64(written[k]);
+    if (!written[k]) continue;
+    for (std::size_t i = 0; i < nf; ++i) {
       text.clear();
-      const bool null = vals.is_null(i, k);
-      if (!null) vals.text(text, i, k);
+      const bool null = vals.is_null(i, v);
+      if (!null) vals.text(text, i, v);
       w.u64(null ? 1 : 0);
       w.str(text);
     }
+    ++v;
   }
   for (const auto& m : member_rows) {
     w.u64(m.size());
@@ -227,17 +253,12 @@ inline dist_activation activate_distributed(communicator& c, const std::string& 
   namespace dd = detail::distributed;
   const bool lead = c.rank() == 0;
   std::optional<folder_lock> lock;
-  std::optional<ranked_error> err;
-  if (lead) {
-    try {
-      create_output_folder(out);
-      lock.emplace(out);  // a second run into the same folder fails here, before any work
-    } catch (const data_error& e) {
-      err = ranked_error{{0}, "", 0, 0, e.what()};
-    }
-  }
-  agree_on_error(c, err ? &*err : nullptr);
+  on_first(c, [&] {
+    create_output_folder(out);
+    lock.emplace(out);  // a second run into the same folder fails here, before any work
+  });
   o.as_of = ao.as_of;
+  o.member_lists = false;  // each destination gathers its own rows
   for (const destination& d : dests)
     for (const bound_field* x : graph_members::destination_fields(d)) o.fields.push_back(x);
   dist_activation result;
@@ -247,7 +268,7 @@ inline dist_activation activate_distributed(communicator& c, const std::string& 
           d.incremental && !ao.full ? dd::previous_keys(comm, d, out)
                                     : std::vector<std::vector<std::string>>(d.segments.size());
       const std::vector<std::string> got =
-          gather_to_first(comm, dd::own_rows_of(le, f, d, previous, ao.as_of, o.threads));
+          gather_to_first(comm, dd::own_rows_of(le, d, previous, ao.as_of, o.threads));
       if (!lead) continue;
       const dd::gathered_members src = dd::gathered_members::from(got, d);
       result.reports.push_back(

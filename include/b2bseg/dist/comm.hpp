@@ -209,4 +209,19 @@ inline void agree_on_error(communicator& c, const ranked_error* mine) {
   if (best) throw agreed_error(best->file, best->line, best->column, best->message);
 }
 
+/// Runs `fn` on process 0 only (taking a lock, writing the output); a data_error it throws
+/// becomes the agreed_error every process throws (agree_on_error). Collective.
+template <class F>
+void on_first(communicator& c, F&& fn) {
+  std::optional<ranked_error> err;
+  if (c.rank() == 0) {
+    try {
+      fn();
+    } catch (const data_error& e) {
+      err = ranked_error{{0}, "", 0, 0, e.what()};
+    }
+  }
+  agree_on_error(c, err ? &*err : nullptr);
+}
+
 }  // namespace b2bseg::dist

@@ -43,6 +43,9 @@ struct dist_options {
   /// Activation fields that `after` will evaluate on own rows of their entity: each process also
   /// takes the rows they read around its own (fields_reach).
   std::vector<const bound_field*> fields;
+  /// Process 0 gets every segment's member list (`dist_segment::csv`); false: counts only (for
+  /// work in `after` that gathers the members it needs itself).
+  bool member_lists = true;
 };
 
 /// What one process holds after evaluating, for work that follows on every process
@@ -874,9 +877,10 @@ inline void local_evaluation::order_key(entity_id e, row_id r, std::string& out)
 /// Evaluates the segments of `f` (compiled against `s`, the schema of dataset folder `dir`)
 /// with the processes of `c` (SPEC 8): every process calls it with the same arguments. Each
 /// holds its share of the rows and those around them, never the whole dataset. Rank 0 gets
-/// every segment's NAME.csv text as one process writes it. Collective. Throws data_error on
-/// every process alike (the error one process would report) for bad data, a schema without
-/// partition, sources, or `top` without `per`; a process whose files differ from rank 0's
+/// every segment's NAME.csv text as one process writes it (unless `o.member_lists` is false).
+/// Collective. Throws data_error on every process alike (the error one process would report) for
+/// bad data, a schema without partition, sources, or `top` without `per`; a process whose files
+/// differ from rank 0's
 /// ("the processes do not see the same data"). `after`, when given, runs on every process once
 /// its evaluation is done (collective: every process must make the same exchanges in it); what
 /// it throws comes out of this call on the processes that threw it.
@@ -957,15 +961,18 @@ inline dist_result evaluate_distributed(
   for (const segment_result& sr : ev.segments) {
     const auto& own_keys = own_of(sr.entity);
     std::vector<std::pair<std::string, std::string_view>> keep;
+    std::uint64_t count = 0;
     for (auto it = sr.members.begin(); it != sr.members.end(); ++it) {
       const std::string_view key = g->key(sr.entity, *it);
       if (!own_keys.count(key)) continue;
+      ++count;
+      if (!o.member_lists) continue;
       std::string ok;
       dd::order_key(*g, sr.entity, *it, ld.cluster(), ok);
       keep.emplace_back(std::move(ok), key);
     }
     w.u64(static_cast<std::uint64_t>(sr.eval_ms * 1000));
-    w.u64(keep.size());
+    w.u64(count);
     for (const auto& [ok, key] : keep) {
       w.str(ok);
       w.str(key);
@@ -985,7 +992,7 @@ inline dist_result evaluate_distributed(
         us[k] = std::max(us[k], rd.u64());
         const std::uint64_t n = rd.u64();
         count[k] += n;
-        for (std::uint64_t j = 0; j < n; ++j) {
+        for (std::uint64_t j = 0; o.member_lists && j < n; ++j) {
           std::string ok(rd.str());
           members[k].emplace_back(std::move(ok), std::string(rd.str()));
         }
@@ -1007,7 +1014,7 @@ inline dist_result evaluate_distributed(
     ds.entity = ev.segments[k].entity;
     ds.count = rd.u64();
     ds.eval_ms = static_cast<double>(rd.u64()) / 1000;
-    if (c.rank() == 0) {
+    if (c.rank() == 0 && o.member_lists) {
       auto& v = members[k];
       std::sort(v.begin(), v.end());
       append_csv_field(ds.csv, *s.entities[ds.entity].key);

@@ -167,6 +167,13 @@ class staged_files {
   std::size_t counter_ = 0;
 };
 
+/// Creates output folder `out` (and its parents) when missing. Throws data_error naming it.
+inline void create_output_folder(const std::string& out) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw data_error(out, 0, 0, "cannot create folder: " + ec.message());
+}
+
 /// An exclusive advisory lock (flock) on a folder, held until destruction, so that two runs
 /// writing into one folder never mix their files. Throws data_error naming the folder when
 /// another process holds it, or when the folder cannot be opened.
