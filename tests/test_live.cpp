@@ -1363,4 +1363,45 @@ TEST(LiveSources, BadSourceChangesNameTheirField) {
         << link;
   // A snapshot holds no source rows: a live engine over it needs the folder.
   EXPECT_THROW(live_engine(g, fp, {.as_of = sd.as_of, .threads = 1}), data_error);
+  // Files changed since the load are noticed: a source row more (a profile more), and a plain
+  // file whose links by namespace no longer match the graph's.
+  {
+    ref_dataset changed = sd.data;
+    ref_entity* changed_person = nullptr;
+    for (auto& x : changed.entities)
+      if (x.name == "person") changed_person = &x;
+    ref_source& s0 = changed_person->sources[0];
+    s0.table.rows.push_back(std::vector<std::string>(s0.table.header.size()));
+    s0.table.rows.back()[static_cast<std::size_t>(s0.table.column(s0.identities[0].second))] =
+        "brand-new-id";
+    s0.table.origin.clear();
+    b2bseg::testing::temp_dir other;
+    ASSERT_TRUE(write_source_dataset(changed, other.str(), 3));
+    EXPECT_THROW(live_engine(g, fp, {.as_of = sd.as_of, .threads = 1, .dataset = other.str()}),
+                 data_error);
+  }
+  {
+    ref_dataset changed = sd.data;
+    bool edited = false;
+    for (auto& ent : changed.entities)
+      for (const auto& l : ent.links)
+        if (!edited && !ent.resolved() && !l.map.identity.empty() && !ent.table.rows.empty()) {
+          const int c = ent.table.column(l.map.column);
+          for (auto& row : ent.table.rows)
+            if (!edited && !row[static_cast<std::size_t>(c)].empty()) {
+              row[static_cast<std::size_t>(c)] = "nobody-has-this";
+              edited = true;
+            }
+        }
+    ASSERT_TRUE(edited);
+    b2bseg::testing::temp_dir other;
+    ASSERT_TRUE(write_source_dataset(changed, other.str(), 3));
+    try {
+      live_engine eng2(g, fp, {.as_of = sd.as_of, .threads = 1, .dataset = other.str()});
+      ADD_FAILURE() << "a changed link value was not noticed";
+    } catch (const data_error& e) {
+      EXPECT_NE(std::string(e.what()).find("differs from the data loaded"), std::string::npos)
+          << e.what();
+    }
+  }
 }

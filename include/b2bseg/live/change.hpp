@@ -17,11 +17,9 @@ namespace b2bseg {
 /// columns, then the link columns, each once (a column read by two schema entries is one field).
 /// The same layout as `graph_builder`'s, so a row of texts in it builds with `graph_builder`.
 struct row_layout {
-  struct entity_columns {
-    std::vector<std::string> names;               ///< CSV column names, in layout order
-    int key = -1;                                 ///< index of the key column; -1: no key
-    std::vector<std::uint32_t> attribute_column;  ///< per attribute: its column's index
-    std::vector<std::uint32_t> link_column;       ///< per link: its column's index
+  /// CSV column names, each once, in the order they were added.
+  struct column_names {
+    std::vector<std::string> names;
 
     /// Index of CSV column `name`, or -1. O(columns).
     int find(std::string_view name) const noexcept {
@@ -29,21 +27,29 @@ struct row_layout {
         if (names[i] == name) return static_cast<int>(i);
       return -1;
     }
+    /// Index of column `name`, added when new: a column read by two schema entries is one
+    /// field. O(columns).
+    std::uint32_t add(const std::string& name) {
+      const int i = find(name);
+      if (i >= 0) return static_cast<std::uint32_t>(i);
+      names.push_back(name);
+      return static_cast<std::uint32_t>(names.size() - 1);
+    }
+  };
 
-    /// The CSV columns of one source of an entity with sources (SPEC 2.3), each once: what a
-    /// change naming that source addresses. A column may feed several slots (an identity and an
-    /// attribute read from one `Email` column).
-    struct source_columns {
-      std::vector<std::string> names;
+  struct entity_columns : column_names {
+    int key = -1;                                 ///< index of the key column; -1: no key
+    std::vector<std::uint32_t> attribute_column;  ///< per attribute: its column's index
+    std::vector<std::uint32_t> link_column;       ///< per link: its column's index
+
+    /// The CSV columns of one source of an entity with sources (SPEC 2.3): what a change naming
+    /// that source addresses. A column may feed several slots (an identity and an attribute read
+    /// from one `Email` column).
+    struct source_columns : column_names {
       std::vector<std::uint32_t> identity_column;   ///< per identity the source maps
       std::vector<std::uint32_t> attribute_column;  ///< per attribute the source maps
       std::vector<std::uint32_t> link_column;       ///< per link the source maps
       int updated_at = -1;                          ///< the `updated_at` column; -1: none
-      int find(std::string_view name) const noexcept {
-        for (std::size_t i = 0; i < names.size(); ++i)
-          if (names[i] == name) return static_cast<int>(i);
-        return -1;
-      }
     };
     std::vector<source_columns> sources;  ///< an entity with sources: per source, in order
   };
@@ -55,27 +61,15 @@ struct row_layout {
     for (std::size_t e = 0; e < s.entities.size(); ++e) {
       const auto& def = s.entities[e];
       auto& ec = entities[e];
-      auto add = [&ec](const std::string& c) {
-        int i = ec.find(c);
-        if (i >= 0) return static_cast<std::uint32_t>(i);
-        ec.names.push_back(c);
-        return static_cast<std::uint32_t>(ec.names.size() - 1);
-      };
-      if (def.key) ec.key = static_cast<int>(add(*def.key));
-      for (const auto& a : def.attributes) ec.attribute_column.push_back(add(a.column));
-      for (const auto& l : def.links) ec.link_column.push_back(add(l.column));
+      if (def.key) ec.key = static_cast<int>(ec.add(*def.key));
+      for (const auto& a : def.attributes) ec.attribute_column.push_back(ec.add(a.column));
+      for (const auto& l : def.links) ec.link_column.push_back(ec.add(l.column));
       for (const auto& src : def.sources) {
         auto& sc = ec.sources.emplace_back();
-        auto put = [&sc](const std::string& c) {
-          int i = sc.find(c);
-          if (i >= 0) return static_cast<std::uint32_t>(i);
-          sc.names.push_back(c);
-          return static_cast<std::uint32_t>(sc.names.size() - 1);
-        };
-        for (const auto& x : src.identities) sc.identity_column.push_back(put(x.column));
-        for (const auto& x : src.attributes) sc.attribute_column.push_back(put(x.column));
-        for (const auto& x : src.links) sc.link_column.push_back(put(x.column));
-        if (!src.updated_at.empty()) sc.updated_at = static_cast<int>(put(src.updated_at));
+        for (const auto& x : src.identities) sc.identity_column.push_back(sc.add(x.column));
+        for (const auto& x : src.attributes) sc.attribute_column.push_back(sc.add(x.column));
+        for (const auto& x : src.links) sc.link_column.push_back(sc.add(x.column));
+        if (!src.updated_at.empty()) sc.updated_at = static_cast<int>(sc.add(src.updated_at));
       }
     }
   }

@@ -272,8 +272,7 @@ class change_parser {
   /// source `source`, unless ~0u).
   std::string check_types(entity_id e, std::uint32_t col, std::string_view v,
                           std::uint32_t source = ~0u) const {
-    const auto& types = source == ~0u ? column_types_[e][col] : source_types_[e][source][col];
-    for (value_type t : types) {
+    for (value_type t : types_of(e, col, source)) {
       bool ok = true;
       switch (t) {
         case value_type::integer: {
@@ -306,9 +305,14 @@ class change_parser {
     return {};
   }
 
+  /// The types that read column `col` of entity `e` (of its source `source`, unless ~0u).
+  const std::vector<value_type>& types_of(entity_id e, std::uint32_t col,
+                                          std::uint32_t source) const {
+    return source == ~0u ? column_types_[e][col] : source_types_[e][source][col];
+  }
+
   bool is_list(entity_id e, std::uint32_t col, std::uint32_t source = ~0u) const {
-    const auto& types = source == ~0u ? column_types_[e][col] : source_types_[e][source][col];
-    for (value_type t : types)
+    for (value_type t : types_of(e, col, source))
       if (t == value_type::string_list) return true;
     return false;
   }

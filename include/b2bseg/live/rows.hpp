@@ -377,10 +377,14 @@ class live_rows {
       std::vector<std::uint32_t> live;
       for (std::uint32_t x = 0; x < st->size(); ++x)
         if (!st->row(x).dead) live.push_back(x);
-      std::size_t profiles = st->profiles(live).size();
-      for (row_id r = 0; r < g.rows(e) && profiles == g.rows(e); ++r)
-        if (!st->has_key(g.key(e, r))) profiles = ~std::size_t(0);
-      if (profiles != g.rows(e))
+      // Keys are distinct across profiles: as many profiles, each a key of g, is the same set.
+      std::size_t profiles = 0;
+      bool same = true;
+      for (const auto& p : st->profiles(live)) {
+        ++profiles;
+        same = same && g.find_key(e, st->key_of(p)) != no_row;
+      }
+      if (!same || profiles != g.rows(e))
         throw data_error(dir, 0, 0,
                          "the sources of " + original_->entities[e].name +
                              " differ from the data loaded (changed since it was loaded); load "
