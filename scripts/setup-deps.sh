@@ -6,6 +6,8 @@ pkgs=(build-essential cmake pkg-config libtbb-dev libroaring-dev libxxhash-dev l
       libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev libcpp-httplib-dev)
 if [[ "${B2BSEG_WITH_FUZZ:-0}" == 1 ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 if [[ "${B2BSEG_WITH_MPI:-0}" == 1 ]]; then pkgs+=(libopenmpi-dev openmpi-bin); fi
+# The TSan build compiles Debian's oneTBB source (scripts/tsan-tbb.sh).
+if [[ "${B2BSEG_WITH_TSAN:-0}" == 1 ]]; then pkgs+=(curl ca-certificates xz-utils patch); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
