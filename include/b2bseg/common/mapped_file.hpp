@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -98,9 +99,12 @@ class sigbus_guard {
       const std::uintptr_t e = t[i].end.load(std::memory_order_acquire);
       if (b == 0 || addr < b || addr >= e) continue;
       // mmap is a plain system call on Linux, safe here. The zero page stays until munmap.
-      void* page = reinterpret_cast<void*>(addr & ~(page_size() - 1));
-      if (::mmap(page, page_size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
-          MAP_FAILED)
+      // Called raw: other threads may be reading the page, and see the file's bytes or zeros,
+      // a whole page either way (that is the design); a sanitizer's mmap wrapper would count
+      // the remap as a write racing with their reads (TSan did).
+      const std::uintptr_t page = addr & ~(page_size() - 1);
+      if (::syscall(SYS_mmap, page, page_size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                    -1, 0) == -1)
         break;
       t[i].faulted.store(true, std::memory_order_release);
       return;

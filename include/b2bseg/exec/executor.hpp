@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "b2bseg/exec/kernels.hpp"
-#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/lang/bound.hpp"
 #include "b2bseg/plan/plan.hpp"
 #include "b2bseg/storage/graph.hpp"
@@ -87,9 +86,7 @@ class executor {
     };
 
     auto t0 = std::chrono::steady_clock::now();
-    detail::tsan_before();
     arena_.execute([&] {
-      detail::tsan_after();
       tbb::task_group tg;
       std::function<void(std::uint32_t)> run_node = [&](std::uint32_t i) {
         auto t1 = std::chrono::steady_clock::now();
@@ -103,25 +100,14 @@ class executor {
           ev.segments[k].members = to_roaring_cpp(*results[i]);
           release(i);
         }
-        detail::tsan_before();  // what this node wrote is seen by the tasks it starts
         for (auto c : consumers[i])
           if (pending[c].fetch_sub(1, std::memory_order_acq_rel) == 1)
-            tg.run([&run_node, c] {
-              detail::tsan_after();
-              run_node(c);
-            });
+            tg.run([&run_node, c] { run_node(c); });
       };
-      detail::tsan_before();
       for (std::uint32_t i = 0; i < n; ++i)
-        if (p.nodes[i].inputs.empty())
-          tg.run([&run_node, i] {
-            detail::tsan_after();
-            run_node(i);
-          });
+        if (p.nodes[i].inputs.empty()) tg.run([&run_node, i] { run_node(i); });
       tg.wait();
-      detail::tsan_after();
     });
-    detail::tsan_after();
     ev.eval_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (keep) {

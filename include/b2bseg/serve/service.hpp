@@ -28,7 +28,6 @@
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/parse.hpp"
 #include "b2bseg/detail/json.hpp"
-#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/inspect/why.hpp"
 #include "b2bseg/live/engine.hpp"
 #include "b2bseg/live/feed.hpp"
@@ -169,7 +168,6 @@ class service {
     // Both engines at once: each reads every row into texts (most of the start time).
     std::exception_ptr failed;
     std::thread second([&] {
-      detail::tsan_after();  // see write_loop
       try {
         sides_[1].engine = std::make_unique<live_engine>(base, file_, lo);
       } catch (...) {
@@ -524,10 +522,6 @@ class service {
   }
 
   void write_loop() {
-    // Under ThreadSanitizer: this thread's stack may be one an earlier thread had, which TBB's
-    // workers read in code TSan cannot see (libtbb is not instrumented); taking the workers'
-    // hand-offs first orders those reads before this thread's writes (exec/parallel.hpp).
-    detail::tsan_after();
     for (;;) {
       std::unique_ptr<job> j;
       {
