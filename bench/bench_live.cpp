@@ -9,11 +9,14 @@
 //   build/bench/bench_live                                  # 100k people (generated once)
 //   B2BSEG_BENCH_PEOPLE=1000000 build/bench/bench_live      # the issue's scale
 #include <b2bseg/b2bseg.hpp>
+#include <b2bseg/gen/sources.hpp>
 #include <b2bseg/live/engine.hpp>
+#include <b2bseg/live/feed.hpp>
 
 #include <malloc.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -246,6 +249,149 @@ void BM_full_evaluation(benchmark::State& state) {
   bench::check(state, "members", members, want);
 }
 BENCHMARK(BM_full_evaluation)->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// --- changes to an entity with sources ---------------------------------------------------------
+
+/// The world of `generate --sources` (a Salesforce org's and two Marketo instances' exports of the
+/// same people) at the bench's scale, datasets/demo.seg over it, and the ids its source rows hold.
+struct source_world {
+  std::shared_ptr<const b2bseg::graph> g;
+  std::shared_ptr<const b2bseg::bound_file> f;
+  std::string dir;
+  b2bseg::timestamp_us as_of = 0;
+  std::vector<std::string> leads, contacts, contact_emails;
+};
+
+/// The first and the `col`-th (0-based) column of every line of CSV file `path` after its header
+/// (the generator's ids and emails hold no quotes or commas).
+void read_columns(const std::filesystem::path& path, std::size_t col,
+                  std::vector<std::string>& first, std::vector<std::string>* other) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    first.push_back(line.substr(0, line.find(',')));
+    if (!other) continue;
+    std::size_t at = 0;
+    for (std::size_t c = 0; c < col; ++c) at = line.find(',', at) + 1;
+    other->push_back(line.substr(at, line.find(',', at) - at));
+  }
+}
+
+source_world& the_source_world() {
+  static source_world* w = [] {
+    namespace fs = std::filesystem;
+    auto* x = new source_world;
+    const std::uint64_t people = bench::people_from_env(100000);
+    const fs::path dir = bench::data_root() / ("live-sources-" + std::to_string(people));
+    x->dir = dir.string();
+    if (!fs::exists(dir / "done")) {
+      std::fprintf(stderr, "bench: generating %llu people from sources into %s ...\n",
+                   static_cast<unsigned long long>(people), x->dir.c_str());
+      b2bseg::generate_sources_dataset(
+          x->dir, b2bseg::generate_options{.people = people, .seed = bench::dataset_seed});
+      std::ofstream(dir / "done") << "done\n";
+    }
+    x->g = std::make_shared<const b2bseg::graph>(b2bseg::load_dataset(x->dir));
+    std::ifstream in(fs::path(__FILE__).parent_path().parent_path() / "datasets" / "demo.seg");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    x->f = std::make_shared<const b2bseg::bound_file>(
+        b2bseg::compile_segments(ss.str(), x->g->schema(), "demo.seg"));
+    b2bseg::parse_timestamp("2026-11-22T00:00:00Z", x->as_of);
+    read_columns(dir / "marketo_na" / "leads.csv", 0, x->leads, nullptr);
+    read_columns(dir / "salesforce" / "Contact.csv", 4, x->contacts, &x->contact_emails);
+    return x;
+  }();
+  return *w;
+}
+
+/// `n` source changes as feed lines: 60% Marketo lead updates (score, status), 20% Salesforce
+/// contact updates (seniority, opt-out), 10% new Marketo leads carrying a contact's email in
+/// upper case (they merge into that contact's profile), 10% new leads of nobody known (a profile
+/// each). Parsed outside the timed region.
+class source_mix {
+ public:
+  explicit source_mix(const source_world& w) : w_(w) {}
+  std::vector<std::string> batch(std::size_t n) {
+    static const char* levels[] = {"VP", "Director", "Manager", "C-Level", "Staff"};
+    static const char* statuses[] = {"New", "Working", "MQL", "Disqualified", "Nurturing"};
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto p = next() % 100;
+      std::string s;
+      if (p < 60) {
+        s = R"({"op": "upsert", "entity": "person", "source": "marketo_na", "row": {"id": ")" +
+            pick(w_.leads) + R"(", "leadScore": ")" + std::to_string(next() % 100) +
+            R"(", "leadStatus": ")" + statuses[next() % 5] + "\"}}";
+      } else if (p < 80) {
+        s = R"({"op": "upsert", "entity": "person", "source": "salesforce_contact", "row": {"Id": ")" +
+            pick(w_.contacts) + R"(", "Seniority__c": ")" + levels[next() % 5] +
+            R"(", "HasOptedOutOfEmail": ")" + (next() % 2 ? "true" : "false") + "\"}}";
+      } else {
+        std::string email;
+        if (p < 90) {
+          email = w_.contact_emails[next() % w_.contact_emails.size()];
+          for (char& c : email) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        } else {
+          email = "new" + std::to_string(fresh_) + "@nobody.example";
+        }
+        s = R"({"op": "upsert", "entity": "person", "source": "marketo_na", "row": {"id": "na-b)" +
+            std::to_string(fresh_++) + R"(", "email": ")" + email + R"(", "leadScore": "50"}})";
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  std::uint64_t next() {
+    s_ = s_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return s_ >> 17;
+  }
+  const std::string& pick(const std::vector<std::string>& v) { return v[next() % v.size()]; }
+  const source_world& w_;
+  std::uint64_t s_ = 777, fresh_ = 0;
+};
+
+/// Batches of 1,000 source changes, each re-resolving the profiles it touches; p50 and p99 of
+/// `apply`, changes/s; then the members are checked against a fresh evaluation of the rows built
+/// into a graph.
+void BM_source_batch_1000(benchmark::State& state) {
+  source_world& w = the_source_world();
+  b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .threads = 2, .dataset = w.dir});
+  b2bseg::change_parser parser(eng.schema());
+  source_mix mix(w);
+  std::vector<double> ms;
+  std::uint64_t batches = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<b2bseg::change> batch;
+    std::size_t line = 0;
+    for (const std::string& text : mix.batch(1000)) {
+      auto parsed = parser.parse(text, ++line);
+      if (auto* e = std::get_if<b2bseg::change_error>(&parsed)) {
+        state.SkipWithError((text + ": " + e->message).c_str());
+        return;
+      }
+      batch.push_back(std::move(std::get<b2bseg::change>(parsed)));
+    }
+    state.ResumeTiming();
+    const b2bseg::batch_result r = eng.apply(batch);
+    if (r.failed()) {
+      state.SkipWithError(r.errors.empty() ? "a batch failed" : r.errors[0].message.c_str());
+      return;
+    }
+    ms.push_back(r.ms);
+    ++batches;
+  }
+  percentiles(state, ms);
+  state.counters["changes_per_s"] =
+      benchmark::Counter(1000.0 * static_cast<double>(batches), benchmark::Counter::kIsRate);
+  state.counters["compactions"] = static_cast<double>(eng.stats().compactions);
+  check_state(state, eng, batches);
+}
+BENCHMARK(BM_source_batch_1000)->Iterations(50)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

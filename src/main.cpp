@@ -624,9 +624,12 @@ int run_stream(const stream_args& a) {
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(a.data, a.lenient, a.threads, rep);
   check_same_schema(schema, g, a.data);
-  b2bseg::live_engine engine(
-      g, std::make_shared<const b2bseg::bound_file>(std::move(f)),
-      {.as_of = as_of, .lenient = a.lenient, .threads = a.threads, .dataset = a.data});
+  b2bseg::live_engine engine(g, std::make_shared<const b2bseg::bound_file>(std::move(f)),
+                             {.as_of = as_of,
+                              .lenient = a.lenient,
+                              .threads = a.threads,
+                              .dataset = a.data,
+                              .load_lenient = a.lenient});
   check_not_changed(g, a.data);
 
   std::FILE* out = stdout;
@@ -910,7 +913,14 @@ int run_snapshot(const std::string& data, const std::string& out, bool lenient, 
   b2bseg::load_report rep;
   b2bseg::graph g = load_graph(data, lenient, threads, rep);
   auto t0 = std::chrono::steady_clock::now();
-  b2bseg::write_snapshot(g, out);  // refuses a graph whose own snapshot changed meanwhile
+  // A dataset with sources: the snapshot carries the source rows too, so that `stream` and
+  // `serve` can take changes to it (a snapshot read here carries them already).
+  std::string sources;
+  bool resolved = false;
+  for (const auto& def : g.schema().entities) resolved = resolved || def.resolved();
+  if (resolved && !g.sources()) sources = b2bseg::live_rows(g, data, lenient).save_sources(g);
+  // Refuses a graph whose own snapshot changed meanwhile.
+  b2bseg::write_snapshot(g, out, nullptr, sources.empty() ? nullptr : &sources);
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!quiet)
@@ -1026,8 +1036,8 @@ int run_serve(const serve_args& a) {
     b2bseg::load_report rep;
     g = std::make_shared<const b2bseg::graph>(load_graph(a.data, a.lenient, a.threads, rep));
     check_same_schema(schema, *g, a.data);
-    // The start itself is the first snapshot: a restart never depends on --data or the clock.
-    if (state) state->save(*g, point);
+    // The service writes the start as the first snapshot: a restart never depends on --data or
+    // the clock.
   }
   std::vector<b2bseg::logged_batch> replay;
   if (resumed) replay = state->recover(point.seq, dropped);  // fresh: the log was read above
@@ -1041,6 +1051,10 @@ int run_serve(const serve_args& a) {
   so.threads = a.threads;
   so.token = token;
   so.snapshot_every = a.snapshot_every;
+  if (!resumed) {
+    so.dataset = a.data;  // the source rows of entities with sources, unless a snapshot has them
+    so.load_lenient = a.lenient;
+  }
   b2bseg::service svc(g, std::make_shared<const b2bseg::bound_file>(std::move(f)), so,
                       std::move(state));
   g.reset();  // the engines hold what they need

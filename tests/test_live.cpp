@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -1259,6 +1261,15 @@ TEST(LiveSources, RandomSourceChangesMatchAStrictLoadOfTheChangedFiles) {
     const bound_file& f = *fp;
     live_engine eng(g, fp, {.as_of = sd.as_of, .threads = 2, .dataset = base});
     if (seed % 3 == 0) eng.set_compact_after(20);
+    // From the fifth batch on, a second engine restored from a snapshot of the first (its source
+    // rows carried in the snapshot) takes the same batches and must answer the same.
+    std::optional<live_engine> restored;
+    auto sorted_changes = [](const batch_result& r) {
+      std::vector<std::tuple<std::uint32_t, std::string, bool>> out;
+      for (const auto& mc : r.changes) out.emplace_back(mc.segment, mc.key, mc.entered);
+      std::sort(out.begin(), out.end());
+      return out;
+    };
     change_parser parser(eng.schema());
     rng r(seed * 7 + 1);
     int fresh = 0;
@@ -1279,6 +1290,15 @@ TEST(LiveSources, RandomSourceChangesMatchAStrictLoadOfTheChangedFiles) {
       ASSERT_FALSE(res.failed()) << where << ", batch " << b << ": "
                                  << (res.errors.empty() ? "" : res.errors[0].message) << "\n"
                                  << lines;
+      if (restored) {
+        const batch_result again = restored->apply(batch);
+        ASSERT_FALSE(again.failed())
+            << where << ", batch " << b
+            << " (restored): " << (again.errors.empty() ? "" : again.errors[0].message);
+        ASSERT_EQ(sorted_changes(again), sorted_changes(res))
+            << where << ", batch " << b << ": the restored engine differs; the batch:\n"
+            << lines;
+      }
       ++batches;
       changes += batch.size();
       for (const auto& mc : res.changes) (mc.entered ? entered : exited) += 1;
@@ -1303,6 +1323,27 @@ TEST(LiveSources, RandomSourceChangesMatchAStrictLoadOfTheChangedFiles) {
         ASSERT_EQ(keys_of(*state, i), want)
             << where << ", batch " << b << ", segment " << seg.name << "; the batch:\n"
             << lines;
+        if (restored) {
+          ASSERT_EQ(keys_of(*restored->current(), i), want)
+              << where << ", batch " << b << ", segment " << seg.name << " (restored)";
+        }
+      }
+      if (b == 4) {
+        const graph built = eng.rows().build();
+        const std::string saved = eng.rows().save_sources(built);
+        ASSERT_FALSE(saved.empty());
+        const std::string snap = (dir.path() / "mid.b2bs").string();
+        const snapshot_point pt{eng.current()->batch, eng.rows().now()};
+        write_snapshot(built, snap, &pt, &saved);
+        auto reopened = std::make_shared<const graph>(open_snapshot(snap));
+        ASSERT_TRUE(reopened->sources());
+        restored.emplace(reopened, fp, live_options{.as_of = pt.now, .threads = 1});
+        // What it saves again is what it was restored from.
+        EXPECT_EQ(restored->rows().save_sources(*reopened), saved) << where;
+        const auto now_state = eng.current();
+        for (std::size_t i = 0; i < f.segments.size(); ++i)
+          ASSERT_EQ(keys_of(*restored->current(), i), keys_of(*now_state, i))
+              << where << ", " << f.segments[i].name << " (restored)";
       }
     }
   }
@@ -1361,8 +1402,29 @@ TEST(LiveSources, BadSourceChangesNameTheirField) {
                   .find("no "),
               std::string::npos)
         << link;
-  // A snapshot holds no source rows: a live engine over it needs the folder.
+  // A graph alone holds no source rows: a live engine over it needs the folder.
   EXPECT_THROW(live_engine(g, fp, {.as_of = sd.as_of, .threads = 1}), data_error);
+  // Saved source rows that are cut short, or longer than they say, are refused by name.
+  {
+    const std::string saved = live_rows(g, dir.str()).save_sources(g);
+    auto with = [&](std::string bytes) {
+      graph h = g;
+      h.set_sources(std::make_shared<const graph::saved_sources>(
+          graph::saved_sources{std::move(bytes), "snap.b2bs (section 'source rows')"}));
+      return h;
+    };
+    EXPECT_NO_THROW(live_rows{with(saved)});
+    for (std::size_t cut : {std::size_t{0}, std::size_t{8}, saved.size() / 2, saved.size() - 1})
+      try {
+        live_rows rows{with(saved.substr(0, cut))};
+        ADD_FAILURE() << "saved source rows cut to " << cut << " bytes were taken";
+      } catch (const data_error& e) {
+        EXPECT_NE(std::string(e.what()).find("snap.b2bs (section 'source rows')"),
+                  std::string::npos)
+            << e.what();
+      }
+    EXPECT_THROW(live_rows{with(saved + "x")}, data_error);
+  }
   // Files changed since the load are noticed: a source row more (a profile more), and a plain
   // file whose links by namespace no longer match the graph's.
   {

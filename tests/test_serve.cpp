@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -1024,6 +1025,152 @@ TEST(ServeCrash, SigkillAtRandomPointsLosesNoAnsweredBatch) {
     if (!inflight.empty()) ++next_batch;  // its text is used once, whether or not it survived
   }
   EXPECT_GT(last_answered, static_cast<std::uint64_t>(rounds)) << "too few batches under load";
+}
+
+namespace {
+
+/// The first column of every data line of CSV file `path` (the demo's ids hold no commas).
+std::vector<std::string> first_column(const std::string& path) {
+  std::istringstream in(read_file(path));
+  std::vector<std::string> out;
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line.substr(0, line.find(',')));
+  return out;
+}
+
+}  // namespace
+
+TEST(ServeSources, SourceChangesSurviveRestartsFromTheStateFolder) {
+  // serve over datasets/demo-sources with --state: source changes (field updates, new Marketo
+  // leads merging into CRM contacts by email, contacts deleted) are answered, the server is
+  // killed and stopped, and after each restart (snapshot with its source rows, then the log)
+  // every segment holds what a live engine over the folder holds after the same batches; the
+  // batches after a restart re-resolve profiles from the restored source rows.
+  temp_dir tmp;
+  const std::string dir = std::string(B2BSEG_SOURCE_DIR) + "/datasets/demo-sources";
+  const std::string state = (tmp.path() / "state").string();
+  const std::vector<std::string> contacts = first_column(dir + "/salesforce/Contact.csv");
+  const std::vector<std::string> leads = first_column(dir + "/marketo_na/leads.csv");
+  ASSERT_GT(contacts.size(), 100u);
+  ASSERT_GT(leads.size(), 100u);
+  std::vector<std::string> emails;  // of the contacts, in their order
+  {
+    std::istringstream in(read_file(dir + "/salesforce/Contact.csv"));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::size_t at = 0;
+      for (int c = 0; c < 4; ++c) at = line.find(',', at) + 1;  // Id,AccountId,First,Last,Email
+      emails.push_back(line.substr(at, line.find(',', at) - at));
+    }
+  }
+  const auto g = std::make_shared<const graph>(open_data(dir));
+  const auto f = std::make_shared<const bound_file>(
+      compile_segments(slurp(demo_seg), g->schema(), "demo.seg"));
+  live_engine ref(*g, f, {.as_of = demo_as_of, .threads = 2, .dataset = dir});
+  change_parser parser(ref.schema());
+  std::set<std::string> deleted;
+  auto batch_text = [&](std::uint64_t i) {
+    static const char* levels[] = {"VP", "Director", "Manager", "C-Level", "Staff"};
+    std::string s;
+    s += R"({"op": "upsert", "entity": "person", "source": "marketo_na", "row": {"id": ")" +
+         leads[(i * 7) % leads.size()] + R"(", "leadScore": ")" + std::to_string(i * 37 % 100) +
+         R"(", "seniority": ")" + levels[i % 5] + R"(", "leadStatus": ")" +
+         (i % 2 ? "Disqualified" : "Working") + "\"}}\n";
+    const std::string& c = contacts[(i * 11) % contacts.size()];
+    if (!deleted.count(c))
+      s +=
+          R"({"op": "upsert", "entity": "person", "source": "salesforce_contact", "row": {"Id": ")" +
+          c + R"(", "Seniority__c": ")" + levels[(i + 2) % 5] + R"(", "HasOptedOutOfEmail": ")" +
+          (i % 2 ? "true" : "false") + "\"}}\n";
+    // A new Marketo lead with a contact's email (in other case): the two merge.
+    const std::string& e = emails[(i * 5 + 3) % emails.size()];
+    std::string upper = e;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (!e.empty())
+      s += R"({"op": "upsert", "entity": "person", "source": "marketo_na", "row": {"id": "na-9)" +
+           std::to_string(100000 + i) + R"(", "email": ")" + upper + R"(", "leadScore": "97"}})" +
+           "\n";
+    const std::string& d = contacts[(i * 13 + 1) % contacts.size()];
+    if (i % 3 == 0 && deleted.insert(d).second)
+      s +=
+          R"({"op": "delete", "entity": "person", "source": "salesforce_contact", "row": {"Id": ")" +
+          d + "\"}}\n";
+    return s;
+  };
+  auto apply_ref = [&](const std::string& text) {
+    std::vector<change> batch;
+    std::istringstream in(text);
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(in, line)) batch.push_back(std::get<change>(parser.parse(line, ++n)));
+    const batch_result r = ref.apply(batch);
+    ASSERT_FALSE(r.failed()) << (r.errors.empty() ? "" : r.errors[0].message) << "\n" << text;
+  };
+  auto same_members = [&](int port, const std::string& when) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(30, 0);
+    const auto st = ref.current();
+    for (std::size_t i = 0; i < f->segments.size(); ++i) {
+      const auto& sg = st->segments[i];
+      std::vector<std::string> want;
+      for (auto it = sg.members->begin(); it != sg.members->end(); ++it)
+        want.emplace_back(st->key(sg.entity, *it));
+      std::sort(want.begin(), want.end());
+      auto m = c.Get("/v1/segments/" + sg.name + "/members");
+      ASSERT_TRUE(m) << when;
+      auto got = csv_keys(m->body);
+      std::sort(got.begin(), got.end());
+      ASSERT_EQ(got, want) << when << ", " << sg.name;
+    }
+  };
+  const std::vector<std::string> args = {"serve",
+                                         "--data",
+                                         dir,
+                                         "--segments",
+                                         demo_seg,
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--state",
+                                         state,
+                                         "--as-of",
+                                         "2026-11-22T00:00:00Z",
+                                         "--snapshot-every",
+                                         "3",
+                                         "--threads",
+                                         "1"};
+  std::uint64_t next = 1;
+  std::size_t entered = 0, exited = 0;
+  for (int round = 0; round < 3; ++round) {
+    serve_process p(args, (tmp.path() / ("err" + std::to_string(round))).string());
+    const int port = p.port(60000);
+    ASSERT_GT(port, 0) << p.errors();
+    same_members(port, "after start " + std::to_string(round));
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(30, 0);
+    for (int b = 0; b < 5; ++b, ++next) {
+      const std::string text = batch_text(next);
+      auto r = c.Post("/v1/changes", text, "application/x-ndjson");
+      ASSERT_TRUE(r) << p.errors();
+      ASSERT_EQ(r->status, 200) << r->body << "\n" << text;
+      ASSERT_NE(r->body.find("\"seq\": " + std::to_string(next)), std::string::npos) << r->body;
+      entered += std::stoull(r->body.substr(r->body.find("\"entered\": ") + 11));
+      exited += std::stoull(r->body.substr(r->body.find("\"exited\": ") + 10));
+      apply_ref(text);
+    }
+    same_members(port, "round " + std::to_string(round));
+    if (round == 0)
+      p.kill9();  // the snapshot after batch 3, then batches 4 and 5 from the log
+    else
+      ASSERT_EQ(p.term(60000), 0) << p.errors();  // a snapshot at the stop
+  }
+  serve_process last(args, (tmp.path() / "err-last").string());
+  const int port = last.port(60000);
+  ASSERT_GT(port, 0) << last.errors();
+  same_members(port, "after the last restart");
+  EXPECT_GT(entered + exited, 5u) << "the batches changed too little to prove anything";
 }
 
 TEST(ServeCommand, RefusesBeyondLoopbackWithoutToken) {

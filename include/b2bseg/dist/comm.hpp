@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "b2bseg/common/error.hpp"
+#include "b2bseg/common/wire.hpp"
 
 namespace b2bseg::dist {
 
@@ -96,49 +97,6 @@ class thread_world {
 };
 
 // --- messages ---------------------------------------------------------------------------------
-
-/// Appends fixed-size integers and length-prefixed strings to a message (host byte order: every
-/// rank of a run is the same program on the same kind of machine).
-class wire_writer {
- public:
-  explicit wire_writer(std::string& out) : out_(out) {}
-  void u64(std::uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
-  void str(std::string_view s) {
-    u64(s.size());
-    out_.append(s);
-  }
-
- private:
-  std::string& out_;
-};
-
-/// Reads what a wire_writer wrote. Throws std::out_of_range on a message cut short.
-class wire_reader {
- public:
-  explicit wire_reader(std::string_view in) : in_(in) {}
-  bool done() const noexcept { return pos_ >= in_.size(); }
-  std::uint64_t u64() {
-    need(8);
-    std::uint64_t v;
-    std::memcpy(&v, in_.data() + pos_, 8);
-    pos_ += 8;
-    return v;
-  }
-  std::string_view str() {
-    const std::uint64_t n = u64();
-    need(n);
-    std::string_view s = in_.substr(pos_, n);
-    pos_ += n;
-    return s;
-  }
-
- private:
-  void need(std::uint64_t n) const {
-    if (n > in_.size() - pos_) throw std::out_of_range("message cut short");
-  }
-  std::string_view in_;
-  std::size_t pos_ = 0;
-};
 
 /// Sends every rank's `mine` to every rank: result[r] is rank r's. Collective.
 inline std::vector<std::string> all_gather(communicator& c, const std::string& mine) {

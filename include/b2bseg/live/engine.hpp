@@ -29,9 +29,11 @@ struct live_options {
   timestamp_us as_of = 0;  ///< the initial `now`
   bool lenient = false;    ///< skip a change that cannot apply (else the whole batch fails)
   unsigned threads = 0;    ///< evaluation threads; 0 = all cores
-  /// The dataset folder the base graph was loaded from (with `lenient` as loaded): needed when
-  /// it has entities with sources, whose source rows a graph does not keep (see `live_rows`).
+  /// The dataset folder the base graph was loaded from: needed when it has entities with
+  /// sources, whose source rows a graph does not keep, unless the graph is a snapshot that
+  /// carries them (see `live_rows`).
   std::string dataset{};
+  bool load_lenient = false;  ///< whether `dataset` was loaded leniently (rows dropped)
 };
 
 /// One key that entered or left one segment in a batch.
@@ -136,10 +138,10 @@ class live_engine {
  public:
   /// Takes the rows of `base` (copied; `base` may go away afterwards) and `file` (compiled
   /// against `base`'s schema; shared, never changed) and evaluates every segment as of
-  /// `o.as_of`. Throws data_error for a dataset with sources without `o.dataset` (or whose
-  /// files changed since).
+  /// `o.as_of`. Throws data_error for a dataset with sources whose source rows neither `base`
+  /// (a snapshot that carries them) nor `o.dataset` gives (or whose files changed since).
   live_engine(const graph& base, std::shared_ptr<const bound_file> file, live_options o)
-      : rows_(base, o.dataset, o.lenient),
+      : rows_(base, o.dataset, o.load_lenient),
         file_holder_(std::move(file)),
         file_(*file_holder_),
         opts_(o) {
@@ -151,7 +153,7 @@ class live_engine {
   /// indexes: one rebuild fewer at start).
   live_engine(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
               live_options o)
-      : rows_(*base, o.dataset, o.lenient),
+      : rows_(*base, o.dataset, o.load_lenient),
         file_holder_(std::move(file)),
         file_(*file_holder_),
         opts_(o) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "b2bseg/common/parse.hpp"
+#include "b2bseg/common/wire.hpp"
 #include "b2bseg/live/change.hpp"
 #include "b2bseg/live/sources.hpp"
 #include "b2bseg/load/graph_builder.hpp"
@@ -176,10 +177,12 @@ inline schema flat_schema(schema s) {
 class live_rows {
  public:
   /// Reads every row of `g` back as text: exact (floats in shortest round-trip form, timestamps
-  /// to the microsecond). For a dataset with sources, `dataset` must name the folder `g` was
-  /// loaded from (with `lenient` as loaded): the source rows and the link values by namespace,
-  /// which a graph does not keep, are read from it again. Throws data_error when it cannot be
-  /// (no folder, a snapshot, files changed since). O(cells).
+  /// to the microsecond). For a dataset with sources, the source rows and the link values by
+  /// namespace, which a graph does not index, come from the snapshot `g` was opened from when it
+  /// carries them (`graph::sources`, written by `save_sources`), else from `dataset`, the folder
+  /// `g` was loaded from (with `lenient` as loaded), read again. Throws data_error when they
+  /// cannot be (no folder, a snapshot without them, files changed since, saved rows that do not
+  /// make `g`'s profiles). O(cells).
   explicit live_rows(const graph& g, const std::string& dataset = {}, bool lenient = false)
       : original_(std::make_shared<const b2bseg::schema>(g.schema())),
         flat_(detail::live::flat_schema(g.schema())),
@@ -189,6 +192,10 @@ class live_rows {
     bool any = false;
     for (const auto& def : original_->entities) any = any || def.resolved();
     if (!any) return;
+    if (g.sources()) {
+      load_sources(g);
+      return;
+    }
     namespace fs = std::filesystem;
     std::error_code ec;
     if (dataset.empty() || !fs::is_directory(dataset, ec)) {
@@ -196,8 +203,9 @@ class live_rows {
       for (const auto& def : original_->entities)
         if (def.resolved() && name.empty()) name = def.name;
       throw data_error((dataset.empty() ? std::string("data") : dataset) + ": entity '" + name +
-                       "' has sources: changes need its source rows, which only the dataset "
-                       "folder holds (a snapshot keeps the merged profiles); give the folder");
+                       "' has sources: changes need its source rows, which this snapshot does "
+                       "not hold (written from a graph alone); give the dataset folder, or a "
+                       "snapshot that `b2bseg snapshot` or `serve` wrote");
     }
     for (entity_id e = 0; e < original_->entities.size(); ++e)
       if (original_->entities[e].resolved())
@@ -218,25 +226,63 @@ class live_rows {
     read_graph(g);
     now_ = previous.now_;
     for (entity_id e = 0; e < original_->entities.size(); ++e) {
-      if (width_[e] == layout_.entities[e].names.size()) continue;
+      const std::size_t columns = layout_.entities[e].names.size();
+      if (width_[e] == columns) continue;
       const auto& old = previous.tables_[e];
-      std::vector<std::size_t> live;
-      for (std::size_t r = 0; r < old.rows.size(); ++r)
-        if (!old.dead[r]) live.push_back(r);
-      const auto& cols = layout_.entities[e];
-      const std::vector<std::size_t> from = record_of_row(
-          g, e, live.size(),
-          [&](std::size_t i) -> std::string_view {
-            return old.rows[live[i]][static_cast<std::size_t>(cols.key)];
-          },
-          [&](std::size_t i, std::uint32_t l) {
-            return g.find_key(original_->entities[e].links[l].target,
-                              old.rows[live[i]][cols.link_column[l]]);
-          });
+      const std::vector<std::size_t> from = previous.table_rows_of(g, e);
       for (std::size_t r = 0; r < from.size(); ++r)
-        for (std::size_t c = cols.names.size(); c < width_[e]; ++c)
-          tables_[e].rows[r][c] = old.rows[live[from[r]]][c];
+        for (std::size_t c = columns; c < width_[e]; ++c)
+          tables_[e].rows[r][c] = old.rows[from[r]][c];
     }
+  }
+
+  /// What a snapshot of `built` (the graph these rows build, or were read from) must carry so
+  /// that changes can follow it (SPEC 2.4, 2.5): every live source row (slots, `updated_at`,
+  /// place in the merge order) and the link values by namespace of the rows of `built`, in its
+  /// row order. Empty for a dataset without sources. Read back by the constructor through
+  /// `graph::sources`. O(source rows + rows linking by namespace).
+  std::string save_sources(const graph& built) const {
+    std::string out;
+    std::vector<entity_id> resolved;
+    for (entity_id e = 0; e < original_->entities.size(); ++e)
+      if (sources_[e]) resolved.push_back(e);
+    if (resolved.empty()) return out;
+    wire_writer w(out);
+    w.u64(resolved.size());
+    for (entity_id e : resolved) {
+      const auto& st = *sources_[e];
+      std::size_t live = 0;
+      for (std::uint32_t x = 0; x < st.size(); ++x) live += !st.row(x).dead;
+      w.u64(e);
+      w.u64(st.next_seq());
+      w.u64(live);
+      for (std::uint32_t x = 0; x < st.size(); ++x) {
+        const auto& row = st.row(x);
+        if (row.dead) continue;
+        w.u64(row.source);
+        w.u64(row.seq);
+        w.u64(row.has_updated);
+        w.u64(static_cast<std::uint64_t>(row.updated));
+        for (const std::string& v : row.slots) w.str(v);
+      }
+    }
+    std::size_t columns = 0;
+    for (const auto& slots : raw_slot_)
+      for (int slot : slots) columns += slot >= 0;
+    w.u64(columns);
+    for (entity_id e = 0; e < original_->entities.size(); ++e) {
+      std::vector<std::size_t> from;
+      for (std::uint32_t l = 0; l < raw_slot_[e].size(); ++l) {
+        const int slot = raw_slot_[e][l];
+        if (slot < 0) continue;
+        if (from.empty()) from = table_rows_of(built, e);
+        w.u64(e);
+        w.u64(l);
+        w.u64(from.size());
+        for (std::size_t r : from) w.str(tables_[e].rows[r][static_cast<std::size_t>(slot)]);
+      }
+    }
+    return out;
   }
 
  private:
@@ -297,6 +343,108 @@ class live_rows {
     for (std::size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
     for (std::size_t i = 0; i < n; ++i) out[start[p[i] == no_row ? parents : p[i]]++] = i;
     return out;
+  }
+
+  /// For each row of `g`, a graph built from these rows (or read into them), the row of entity
+  /// `e`'s table it was built from. Throws data_error when `g` is not such a graph. O(rows).
+  std::vector<std::size_t> table_rows_of(const graph& g, entity_id e) const {
+    const auto& t = tables_[e];
+    std::vector<std::size_t> live;
+    for (std::size_t r = 0; r < t.rows.size(); ++r)
+      if (!t.dead[r]) live.push_back(r);
+    const auto& cols = layout_.entities[e];
+    std::vector<std::size_t> from = record_of_row(
+        g, e, live.size(),
+        [&](std::size_t i) -> std::string_view {
+          return t.rows[live[i]][static_cast<std::size_t>(cols.key)];
+        },
+        [&](std::size_t i, std::uint32_t l) {
+          return g.find_key(original_->entities[e].links[l].target,
+                            t.rows[live[i]][cols.link_column[l]]);
+        });
+    for (std::size_t& x : from) x = live[x];
+    return from;
+  }
+
+  /// Reads what `save_sources` wrote, carried by the snapshot `g` was opened from, into the
+  /// source tables and the link slots of `g`'s rows (read into the tables already), checking
+  /// that it makes `g`: every entity with sources and every link by namespace present once, the
+  /// profiles of the source rows those of `g`, each link value resolving to the row's link.
+  /// Throws data_error naming the snapshot's section. O(source rows + rows linking by namespace).
+  void load_sources(const graph& g) {
+    const auto& saved = *g.sources();
+    auto fail = [&](const std::string& what) -> data_error {
+      return data_error(saved.origin, 0, 0, what);
+    };
+    const std::size_t n = original_->entities.size();
+    wire_reader rd(saved.bytes);
+    try {
+      std::vector<std::uint8_t> seen(n, 0);
+      const std::uint64_t count = rd.u64();
+      if (count > n) throw fail("more entities with sources than the schema has");
+      for (std::uint64_t i = 0; i < count; ++i) {
+        const std::uint64_t e = rd.u64();
+        if (e >= n || !original_->entities[e].resolved() || seen[e])
+          throw fail("names entity " + std::to_string(e) + ", which has no sources or came before");
+        seen[e] = 1;
+        const auto& def = original_->entities[e];
+        auto t = std::make_shared<detail::live::source_table>(original_, static_cast<entity_id>(e));
+        const std::uint64_t next_seq = rd.u64(), rows = rd.u64();
+        if (rows > rd.left() / 32) throw fail(def.name + ": more rows than the section holds");
+        for (std::uint64_t x = 0; x < rows; ++x) {
+          detail::live::source_row row;
+          const std::uint64_t source = rd.u64();
+          if (source >= def.sources.size())
+            throw fail(def.name + ": a row of source " + std::to_string(source) +
+                       ", which the schema does not have");
+          row.source = static_cast<std::uint32_t>(source);
+          row.seq = rd.u64();
+          const std::uint64_t has = rd.u64();
+          if (row.seq >= next_seq || has > 1)
+            throw fail(def.name + ": row " + std::to_string(x) + " is malformed");
+          row.has_updated = has != 0;
+          row.updated = static_cast<std::int64_t>(rd.u64());
+          row.slots.resize(t->width(row.source));
+          for (std::string& v : row.slots) v = std::string(rd.str());
+          t->append(std::move(row));
+        }
+        t->reserve_seq(next_seq);
+        sources_[e] = std::move(t);
+      }
+      for (entity_id e = 0; e < n; ++e)
+        if (original_->entities[e].resolved() && !seen[e])
+          throw fail("holds no source rows of " + original_->entities[e].name);
+      check_profiles(g, saved.origin);
+      std::vector<std::vector<std::uint8_t>> done(n);
+      std::size_t columns = 0;
+      for (entity_id e = 0; e < n; ++e) {
+        done[e].assign(raw_slot_[e].size(), 0);
+        for (int slot : raw_slot_[e]) columns += slot >= 0;
+      }
+      if (rd.u64() != columns) throw fail("not one column per link by identity");
+      for (std::size_t i = 0; i < columns; ++i) {
+        const std::uint64_t e = rd.u64(), l = rd.u64();
+        if (e >= n || l >= raw_slot_[e].size() || raw_slot_[e][l] < 0 || done[e][l])
+          throw fail("a link column that is no link by identity, or came before");
+        done[e][l] = 1;
+        const auto& def = original_->entities[e];
+        if (rd.u64() != g.rows(e)) throw fail(def.name + ": not one link value per row");
+        const auto slot = static_cast<std::size_t>(raw_slot_[e][l]);
+        const auto target = def.links[l].target;
+        for (row_id r = 0; r < g.rows(e); ++r) {
+          const std::string_view v = rd.str();
+          const row_id p = g.link(e, static_cast<std::uint32_t>(l)).parent(r);
+          const std::string_view want = p == no_row ? std::string_view() : g.key(target, p);
+          if (resolve_link(static_cast<entity_id>(e), static_cast<std::uint32_t>(l), v) != want)
+            throw fail(def.name + ": the link value of row " + std::to_string(r) +
+                       " does not resolve to the row's " + def.links[l].name);
+          tables_[e].rows[r][slot] = std::string(v);
+        }
+      }
+      if (!rd.done()) throw fail("bytes after the last link column");
+    } catch (const std::out_of_range&) {
+      throw fail("cut short");
+    }
   }
 
   /// The link values as written of the rows of plain entities linking into entities with
@@ -489,7 +637,7 @@ class live_rows {
   void rollback(undo_log& undo) { rollback_to(undo, 0); }
 
   /// The live rows (loaded rows first, in their order, then added rows in the order they came)
-  /// as an indexed graph of `flat_schema()`. Throws data_error only on a broken invariant.
+  /// as an indexed graph under the dataset's schema. Throws data_error only on a broken invariant.
   /// O(cells).
   graph build() const {
     graph_builder b(flat_);
@@ -505,7 +653,9 @@ class live_rows {
         b.add_row(flat_.entities[e].name, fields);
       }
     }
-    return b.build();
+    // Built under the flat schema (every entity one plain table), given the dataset's own: a
+    // snapshot of it then keeps the sources, and a feed read against it names them.
+    return b.build().with_schema(*original_);
   }
 
   /// Rows held for entity `e`, dead ones included.

@@ -66,6 +66,9 @@ class source_table {
     index(i, true);
     return i;
   }
+  /// Numbers the rows appended from now on from `seq` at least (the place in the merge order that
+  /// rows a feed adds take after those saved in a snapshot).
+  void reserve_seq(std::uint64_t seq) noexcept { next_seq_ = std::max(next_seq_, seq); }
   /// Removes the last row (taking back an append).
   void pop_back() {
     index(static_cast<std::uint32_t>(rows_.size() - 1), false);

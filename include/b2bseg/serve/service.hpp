@@ -46,6 +46,11 @@ struct serve_options {
   std::string token;                    ///< when set, every request but health needs `Bearer TOKEN`
   std::uint64_t snapshot_every = 1000;  ///< with a state folder: a snapshot after this many batches
   std::size_t history_bytes = std::size_t{64} << 20;  ///< membership changes kept for `since`
+  /// The dataset folder the start data was loaded from, and whether leniently: the source rows
+  /// of entities with sources are read from it again, unless the data is a snapshot that
+  /// carries them (see `live_rows`).
+  std::string dataset;
+  bool load_lenient = false;
 };
 
 /// A request as the transport read it. Views: valid for the call.
@@ -150,8 +155,11 @@ class service {
   /// Builds both engines over `base` (shared, never changed) and `file` (compiled against its
   /// schema), evaluating every segment as of `o.as_of`, and starts the writer thread. With
   /// `state`, batches are logged there before they are answered; call `replay` for the batches
-  /// its log holds and then `open_log` before serving. Throws data_error for a dataset with
-  /// sources (`serve` does not take their changes yet: its snapshots and log keep profiles only).
+  /// its log holds and then `open_log` before serving; a state folder without a snapshot gets
+  /// `base` as its first one (with the source rows of a dataset with sources), so that a
+  /// restart never needs the dataset again. Throws data_error when the engines cannot be built
+  /// (a dataset with sources whose source rows neither `base` nor `o.dataset` gives) or the
+  /// first snapshot cannot be written.
   service(std::shared_ptr<const graph> base, std::shared_ptr<const bound_file> file,
           serve_options o, std::unique_ptr<state_dir> state = nullptr)
       : schema_(base->schema()),
@@ -159,12 +167,11 @@ class service {
         opts_(std::move(o)),
         state_(std::move(state)),
         parser_(schema_) {
-    for (const auto& def : schema_.entities)
-      if (def.resolved())
-        throw data_error("entity '" + def.name +
-                         "' has sources: serve does not take changes to such a dataset yet "
-                         "(b2bseg stream does)");
-    const live_options lo{.as_of = opts_.as_of, .lenient = false, .threads = opts_.threads};
+    const live_options lo{.as_of = opts_.as_of,
+                          .lenient = false,
+                          .threads = opts_.threads,
+                          .dataset = opts_.dataset,
+                          .load_lenient = opts_.load_lenient};
     // Both engines at once: each reads every row into texts (most of the start time).
     std::exception_ptr failed;
     std::thread second([&] {
@@ -182,6 +189,8 @@ class service {
     }
     second.join();
     if (failed) std::rethrow_exception(failed);
+    if (state_ && !state_->has_snapshot())
+      save_state(*base, *sides_[0].engine, {opts_.first_seq, opts_.as_of});
     if (opts_.token.size()) token_hash_ = detail::serve::sha256(opts_.token);
     history_floor_ = opts_.first_seq;
     writer_ = std::thread([this] { write_loop(); });
@@ -596,9 +605,15 @@ class service {
   void save_snapshot() {
     catch_up_other();
     const live_engine& en = *sides_[1 - read_.load(std::memory_order_relaxed)].engine;
-    const graph g = en.rows().build();
-    state_->save(g, {opts_.first_seq + en.current()->batch, en.rows().now()});
+    save_state(en.rows().build(), en, {opts_.first_seq + en.current()->batch, en.rows().now()});
     since_snapshot_ = 0;
+  }
+
+  // Writes `g`, the rows of `en` as a graph, as the state folder's snapshot at `point`, with the
+  // source rows changes need (none for a dataset without sources).
+  void save_state(const graph& g, const live_engine& en, snapshot_point point) {
+    const std::string sources = en.rows().save_sources(g);
+    state_->save(g, point, &sources);
   }
 
   serve_reply process(job& j) {

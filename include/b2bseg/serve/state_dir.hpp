@@ -91,9 +91,10 @@ class state_dir {
   void flush() { log_->flush(); }
 
   /// Writes `g` as the snapshot at `point` (aside, flushed, renamed into place, the folder
-  /// flushed), then empties the log. Throws data_error; what was here stays valid.
-  void save(const graph& g, snapshot_point point) {
-    write_snapshot(g, snapshot_path(), &point);
+  /// flushed), with `sources` (see `write_snapshot`), then empties the log. Throws data_error;
+  /// what was here stays valid.
+  void save(const graph& g, snapshot_point point, const std::string* sources = nullptr) {
+    write_snapshot(g, snapshot_path(), &point, sources);
     detail::sync_folder(dir_, false);
     if (log_) log_->reset();
   }

@@ -36,8 +36,11 @@
 
 namespace b2bseg {
 
-/// The snapshot format this build writes and reads. A file of another version is refused.
-inline constexpr std::uint32_t snapshot_format_version = 2;
+/// The snapshot format this build writes. It reads this one and the older ones back to
+/// `snapshot_oldest_readable` (version 3 added the optional "source rows" section, which
+/// version 2 files lack); a file of any other version is refused.
+inline constexpr std::uint32_t snapshot_format_version = 3;
+inline constexpr std::uint32_t snapshot_oldest_readable = 2;
 
 /// Where a served dataset stood when `serve` wrote its snapshot (SPEC 7): the number of the
 /// last batch applied and the instant `now` stood for. Absent from snapshots of plain datasets.
@@ -344,9 +347,11 @@ class reader {
       fail("header", "checksum mismatch: the file is damaged (write it again)");
     if (h.byte_order != byte_order_mark)
       fail("header", "written on a machine of another byte order");
-    if (h.version != snapshot_format_version)
+    if (h.version < snapshot_oldest_readable || h.version > snapshot_format_version)
       fail("header", "format version " + std::to_string(h.version) +
-                         "; this b2bseg reads version " + std::to_string(snapshot_format_version) +
+                         "; this b2bseg reads versions " +
+                         std::to_string(snapshot_oldest_readable) + " to " +
+                         std::to_string(snapshot_format_version) +
                          " (write the snapshot again with this b2bseg)");
     if (h.file_size != size_)
       fail("header", h.file_size > size_ ? "truncated: " + std::to_string(size_) + " of " +
@@ -546,10 +551,14 @@ inline bool reseal(std::string& buf) {
 /// section XXH3-checksummed and 64-byte aligned. The file is written beside `path`, flushed and
 /// renamed into place, so `path` holds the old file or the whole new one. O(graph bytes).
 /// With `point`, the file also records where a served dataset stood (`serve`, SPEC 7), read back
-/// into `snapshot_info::point`. Throws data_error naming `path` when it cannot be written, or
-/// when `g` views a snapshot file that changed underneath it (then nothing is written).
+/// into `snapshot_info::point`. `sources` (`live_rows::save_sources` of the rows `g` was built
+/// from; by default `g.sources()`, what the snapshot `g` came from carried) goes into the
+/// optional "source rows" section, so that changes can follow a dataset with sources. Throws
+/// data_error naming `path` when it cannot be written, or when `g` views a snapshot file that
+/// changed underneath it (then nothing is written).
 inline void write_snapshot(const graph& g, const std::string& path,
-                           const snapshot_point* point = nullptr) {
+                           const snapshot_point* point = nullptr,
+                           const std::string* sources = nullptr) {
   namespace ds = detail::snapshot;
   ds::writer w(path);
   const schema& s = g.schema();
@@ -637,6 +646,8 @@ inline void write_snapshot(const graph& g, const std::string& path,
     const std::uint64_t v[2] = {point->seq, static_cast<std::uint64_t>(point->now)};
     w.section("serve point", v, sizeof v);
   }
+  if (!sources && g.sources()) sources = &g.sources()->bytes;
+  if (sources && !sources->empty()) w.section("source rows", sources->data(), sources->size());
   w.finish();
 }
 
@@ -813,9 +824,16 @@ inline graph open_snapshot(const std::string& path, snapshot_info* info = nullpt
     auto v = rd.array<std::uint64_t>("serve point", 2);
     point = snapshot_point{v[0], static_cast<timestamp_us>(v[1])};
   }
+  std::shared_ptr<graph::saved_sources> sources;
+  if (rd.next_is("source rows")) {
+    const std::string_view bytes = rd.next("source rows");
+    sources = std::make_shared<graph::saved_sources>(
+        graph::saved_sources{std::string(bytes), path + " (section 'source rows')"});
+  }
   rd.expect_end();
   graph g(std::move(s), std::move(tables));
   g.set_mapping(rd.mapping());
+  g.set_sources(std::move(sources));
   if (info) {
     info->point = point;
     const auto t2 = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,28 @@ class graph {
       : schema_(std::move(s)), tables_(std::move(tables)) {}
 
   const b2bseg::schema& schema() const noexcept { return schema_; }
+  /// The same tables under schema `s`, which must describe them: the same entities, keys,
+  /// attributes (names, types) and links (names, targets) in the same order; only how files
+  /// map onto them may differ (a live dataset's rows are built under a schema without sources,
+  /// and given back the dataset's own). Throws std::logic_error otherwise. O(schema).
+  graph with_schema(b2bseg::schema s) && {
+    bool same = s.entities.size() == schema_.entities.size();
+    for (std::size_t e = 0; same && e < s.entities.size(); ++e) {
+      const auto &a = s.entities[e], &b = schema_.entities[e];
+      same = a.name == b.name && a.key.has_value() == b.key.has_value() &&
+             a.attributes.size() == b.attributes.size() && a.links.size() == b.links.size();
+      for (std::size_t i = 0; same && i < a.attributes.size(); ++i)
+        same = a.attributes[i].name == b.attributes[i].name &&
+               a.attributes[i].type == b.attributes[i].type;
+      for (std::size_t i = 0; same && i < a.links.size(); ++i)
+        same = a.links[i].name == b.links[i].name && a.links[i].target == b.links[i].target;
+    }
+    if (!same) throw std::logic_error("graph::with_schema: the schema does not describe the graph");
+    graph out(std::move(s), std::move(tables_));
+    out.mapping_ = std::move(mapping_);
+    out.sources_ = std::move(sources_);
+    return out;
+  }
   std::size_t entity_count() const noexcept { return tables_.size(); }
   const entity_table& table(entity_id e) const noexcept { return tables_[e]; }
   std::size_t rows(entity_id e) const noexcept { return tables_[e].rows; }
@@ -64,6 +87,17 @@ class graph {
   /// (reads of vanished pages then returned zeros: results computed since are not to be trusted).
   /// Always false for a graph built in memory. O(1): one fstat.
   bool mapping_changed() const noexcept { return mapping_ && mapping_->changed(); }
+
+  /// What a snapshot of a dataset with sources (SPEC 2.3) carries besides the graph: the source
+  /// rows and the link values by identity that changes need (`live_rows` writes and reads these
+  /// bytes; the graph only holds them), and where they came from, for errors ("FILE (section
+  /// 'source rows')"). Null for a graph loaded from a folder or built in memory.
+  struct saved_sources {
+    std::string bytes;
+    std::string origin;
+  };
+  const std::shared_ptr<const saved_sources>& sources() const noexcept { return sources_; }
+  void set_sources(std::shared_ptr<const saved_sources> s) noexcept { sources_ = std::move(s); }
 
   /// The external key of row r of entity e (empty view when the entity has no key).
   std::string_view key(entity_id e, row_id r) const noexcept {
@@ -141,6 +175,7 @@ class graph {
   b2bseg::schema schema_;
   std::vector<entity_table> tables_;
   std::shared_ptr<const mapped_file> mapping_;
+  std::shared_ptr<const saved_sources> sources_;
 };
 
 }  // namespace b2bseg
