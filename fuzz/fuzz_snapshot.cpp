@@ -19,6 +19,7 @@
 #include <string>
 
 #include "b2bseg/b2bseg.hpp"
+#include "b2bseg/live/rows.hpp"
 
 namespace {
 
@@ -101,7 +102,7 @@ const sources_base& with_sources() {
     write(dir / "b.csv",
           "lead,mail,sfdc,score,ts,acct\nL1,ANN@X.COM,,40,2026-02-01T00:00:00Z,\n"
           "L2,cy@z.com,003B,70,,A1\nL3,dee@w.com,,5,,\n");
-    write(dir / "e.csv", "lead,type\nL1,web\nL2,mail\nL3,web\nL9,web\n");
+    write(dir / "e.csv", "lead,type\nL1,web\nL2,mail\nL3,web\nL1,mail\n");
     const b2bseg::graph g = b2bseg::load_dataset(dir.string());
     const std::string saved = b2bseg::live_rows(g, dir.string()).save_sources(g);
     const fs::path file = work() / "sources.b2bs";
