@@ -74,8 +74,22 @@ class source_table {
     index(static_cast<std::uint32_t>(rows_.size() - 1), false);
     rows_.pop_back();
   }
-  /// Replaces row `i` by `r`; returns what it was.
+  /// Replaces row `i` by `r`; returns what it was. O(1) index work when `r` keeps the row's
+  /// identity and link values (an update of attributes), else O(rows sharing its values).
   source_row replace(std::uint32_t i, source_row r) {
+    const source_row& was = rows_[i];
+    bool same = was.dead == r.dead && was.source == r.source && was.slots.size() == r.slots.size();
+    if (same) {
+      const auto& src = def_->sources[r.source];
+      for (std::size_t j = 0; same && j < src.identities.size(); ++j)
+        same = was.slots[j] == r.slots[j];
+      for (std::size_t j = 0; same && j < src.links.size(); ++j)
+        same = was.slots[link_slot(r.source, j)] == r.slots[link_slot(r.source, j)];
+    }
+    if (same) {
+      std::swap(rows_[i], r);
+      return r;
+    }
     index(i, false);
     std::swap(rows_[i], r);
     index(i, true);
