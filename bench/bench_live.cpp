@@ -55,6 +55,20 @@ world& the_world() {
   return *w;
 }
 
+/// The benchmarks' random numbers: a 64-bit LCG, its high bits (same seed, same changes).
+class lcg {
+ public:
+  explicit lcg(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next() {
+    s_ = s_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return s_ >> 17;
+  }
+  const std::string& pick(const std::vector<std::string>& v) { return v[next() % v.size()]; }
+
+ private:
+  std::uint64_t s_;
+};
+
 /// Changes of the mix: `events` of 100 event inserts, the rest person and account
 /// upserts and opportunity deletes (each key deleted once).
 class change_mix {
@@ -116,14 +130,11 @@ class change_mix {
   }
 
  private:
-  std::uint64_t next() {
-    s_ = s_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return s_ >> 17;
-  }
-  const std::string& pick(const std::vector<std::string>& v) { return v[next() % v.size()]; }
+  std::uint64_t next() { return r_.next(); }
+  const std::string& pick(const std::vector<std::string>& v) { return r_.pick(v); }
 
   const world& w_;
-  std::uint64_t s_ = 12345;
+  lcg r_{12345};
   std::size_t deleted_ = 0;
   b2bseg::entity_id event_, person_, account_, opportunity_;
   std::uint32_t ev_person_, ev_type_, ev_ts_, p_key_, p_score_, a_key_, a_employees_;
@@ -345,13 +356,11 @@ class source_mix {
   }
 
  private:
-  std::uint64_t next() {
-    s_ = s_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return s_ >> 17;
-  }
-  const std::string& pick(const std::vector<std::string>& v) { return v[next() % v.size()]; }
+  std::uint64_t next() { return r_.next(); }
+  const std::string& pick(const std::vector<std::string>& v) { return r_.pick(v); }
   const source_world& w_;
-  std::uint64_t s_ = 777, fresh_ = 0;
+  lcg r_{777};
+  std::uint64_t fresh_ = 0;
 };
 
 /// Batches of 1,000 source changes, each re-resolving the profiles it touches; p50 and p99 of

@@ -20,6 +20,7 @@
 
 #include "b2bseg/b2bseg.hpp"
 #include "b2bseg/live/rows.hpp"
+#include "small_graph.hpp"
 
 namespace {
 
@@ -79,22 +80,7 @@ const sources_base& with_sources() {
   static const sources_base b = [] {
     const fs::path dir = work() / "sources";
     fs::create_directories(dir);
-    write(dir / "schema.json", R"J({"entities": {
-      "account": {"file": "account.csv", "key": "Id", "attributes": {"name": "string"}},
-      "person": {"key": "person_id",
-        "identities": {"sfdc_id": "exact", "marketo_id": "exact", "email": "email"},
-        "attributes": {"email": "string", "name": "string", "score": "int"},
-        "links": {"account": {"to": "account", "reverse": "people"}},
-        "sources": [
-          {"name": "sfdc", "file": "a.csv", "identities": {"sfdc_id": "id", "email": "email"},
-           "attributes": {"email": "email", "name": "name"}, "links": {"account": "acct"},
-           "updated_at": "upd"},
-          {"name": "mkto", "file": "b.csv",
-           "identities": {"marketo_id": "lead", "email": "mail", "sfdc_id": "sfdc"},
-           "attributes": {"email": "mail", "score": "score"},
-           "links": {"account": "acct"}, "updated_at": "ts"}]},
-      "event": {"file": "e.csv", "attributes": {"type": "string"},
-        "links": {"person": {"column": "lead", "to": "person", "identity": "marketo_id"}}}}})J");
+    write(dir / "schema.json", fuzz_support::two_source_schema("priority", 50));
     write(dir / "account.csv", "Id,name\nA1,Acme\nA2,Globex\n");
     write(dir / "a.csv",
           "id,email,name,upd,acct\n003A,ann@x.com,Ann,2026-01-01T00:00:00Z,A1\n"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "b2bseg/b2bseg.hpp"
+#include "small_graph.hpp"
 
 namespace {
 
@@ -90,26 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     parts[k] += static_cast<char>(data[i]);
   }
-  write(dir / "schema.json", std::string(R"J({"entities": {
-  "account": {"file": "account.csv", "key": "Id", "attributes": {"name": "string"}},
-  "person": {"key": "person_id", "merge": ")J") +
-                                 (latest ? "latest" : "priority") +
-                                 R"J(", "max_rows_per_profile": )J" + std::to_string(max_rows) +
-                                 R"J(,
-    "identities": {"sfdc_id": "exact", "marketo_id": "exact", "email": "email"},
-    "attributes": {"email": "string", "name": "string", "score": "int"},
-    "links": {"account": {"to": "account", "reverse": "people"}},
-    "sources": [
-      {"name": "sfdc", "file": "a.csv", "identities": {"sfdc_id": "id", "email": "email"},
-       "attributes": {"email": "email", "name": "name"}, "links": {"account": "acct"},
-       "updated_at": "upd"},
-      {"name": "mkto", "file": "b.csv",
-       "identities": {"marketo_id": "lead", "email": "mail", "sfdc_id": "sfdc"},
-       "attributes": {"email": "mail", "score": "score"},
-       "links": {"account": "acct"}, "updated_at": "ts"}]},
-  "event": {"file": "e.csv", "attributes": {"type": "string"},
-    "links": {"person": {"column": "lead", "to": "person", "identity": "marketo_id"}}}
-}})J");
+  write(dir / "schema.json",
+        fuzz_support::two_source_schema(latest ? "latest" : "priority", max_rows));
   write(dir / "account.csv", "Id,name\nA1,Acme\nA2,Globex\n");
   write(dir / "a.csv", "id,email,name,upd,acct\n" + parts[0]);
   write(dir / "b.csv", "lead,mail,sfdc,score,ts,acct\n" + parts[1]);

@@ -925,6 +925,45 @@ std::string crash_batch(std::uint64_t i) {
   return s;
 }
 
+/// Arguments of `b2bseg serve` over `data` with the demo segments, a state folder, a snapshot
+/// every `snapshot_every` batches, one evaluation thread, on a free loopback port.
+std::vector<std::string> serve_args(const std::string& data, const std::string& state,
+                                    int snapshot_every) {
+  return {"serve",
+          "--data",
+          data,
+          "--segments",
+          demo_seg,
+          "--listen",
+          "127.0.0.1:0",
+          "--state",
+          state,
+          "--as-of",
+          "2026-11-22T00:00:00Z",
+          "--snapshot-every",
+          std::to_string(snapshot_every),
+          "--threads",
+          "1"};
+}
+
+/// Every segment's members, as the server at `port` lists them, equal those of `ref` now.
+void expect_same_members(int port, const live_engine& ref, const std::string& when) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30, 0);
+  const auto st = ref.current();
+  for (const auto& sg : st->segments) {
+    std::vector<std::string> want;
+    for (auto it = sg.members->begin(); it != sg.members->end(); ++it)
+      want.emplace_back(st->key(sg.entity, *it));
+    std::sort(want.begin(), want.end());
+    auto m = c.Get("/v1/segments/" + sg.name + "/members");
+    ASSERT_TRUE(m) << when;
+    auto got = csv_keys(m->body);
+    std::sort(got.begin(), got.end());
+    ASSERT_EQ(got, want) << when << ", " << sg.name;
+  }
+}
+
 }  // namespace
 
 TEST(ServeCrash, SigkillAtRandomPointsLosesNoAnsweredBatch) {
@@ -941,23 +980,8 @@ TEST(ServeCrash, SigkillAtRandomPointsLosesNoAnsweredBatch) {
   std::map<std::uint64_t, std::string> answered;  // seq -> the batch
   std::uint64_t next_batch = 1;                   // the index of the next batch text
   std::uint64_t last_answered = 0;
-  const std::vector<std::string> args = {"serve",
-                                         "--data",
-                                         demo_dir,
-                                         "--segments",
-                                         demo_seg,
-                                         "--listen",
-                                         "127.0.0.1:0",
-                                         "--state",
-                                         state,
-                                         "--as-of",
-                                         "2026-11-22T00:00:00Z",
-                                         "--snapshot-every",
-                                         "7",
-                                         "--threads",
-                                         "1",
-                                         "--workers",
-                                         "4"};
+  std::vector<std::string> args = serve_args(demo_dir, state, 7);
+  args.insert(args.end(), {"--workers", "4"});
   std::string inflight;
   for (int round = 0; round <= rounds; ++round) {
     serve_process p(args, (tmp.path() / ("err" + std::to_string(round))).string());
@@ -983,19 +1007,8 @@ TEST(ServeCrash, SigkillAtRandomPointsLosesNoAnsweredBatch) {
       while (std::getline(in, line)) batch.push_back(std::get<change>(parser.parse(line, ++n)));
       ASSERT_FALSE(ref.apply(batch).failed());
     }
-    const auto st = ref.current();
-    for (std::size_t i = 0; i < d.f->segments.size(); ++i) {
-      const auto& sg = st->segments[i];
-      std::vector<std::string> want;
-      for (auto it = sg.members->begin(); it != sg.members->end(); ++it)
-        want.emplace_back(st->key(sg.entity, *it));
-      std::sort(want.begin(), want.end());
-      auto m = c.Get("/v1/segments/" + sg.name + "/members");
-      ASSERT_TRUE(m);
-      auto got = csv_keys(m->body);
-      std::sort(got.begin(), got.end());
-      ASSERT_EQ(got, want) << "round " << round << ", seq " << seq << ", " << sg.name;
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_same_members(
+        port, ref, "round " + std::to_string(round) + ", seq " + std::to_string(seq)));
     if (round == rounds) {
       EXPECT_EQ(p.term(30000), 0) << p.errors();
       break;
@@ -1109,45 +1122,14 @@ TEST(ServeSources, SourceChangesSurviveRestartsFromTheStateFolder) {
     const batch_result r = ref.apply(batch);
     ASSERT_FALSE(r.failed()) << (r.errors.empty() ? "" : r.errors[0].message) << "\n" << text;
   };
-  auto same_members = [&](int port, const std::string& when) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_read_timeout(30, 0);
-    const auto st = ref.current();
-    for (std::size_t i = 0; i < f->segments.size(); ++i) {
-      const auto& sg = st->segments[i];
-      std::vector<std::string> want;
-      for (auto it = sg.members->begin(); it != sg.members->end(); ++it)
-        want.emplace_back(st->key(sg.entity, *it));
-      std::sort(want.begin(), want.end());
-      auto m = c.Get("/v1/segments/" + sg.name + "/members");
-      ASSERT_TRUE(m) << when;
-      auto got = csv_keys(m->body);
-      std::sort(got.begin(), got.end());
-      ASSERT_EQ(got, want) << when << ", " << sg.name;
-    }
-  };
-  const std::vector<std::string> args = {"serve",
-                                         "--data",
-                                         dir,
-                                         "--segments",
-                                         demo_seg,
-                                         "--listen",
-                                         "127.0.0.1:0",
-                                         "--state",
-                                         state,
-                                         "--as-of",
-                                         "2026-11-22T00:00:00Z",
-                                         "--snapshot-every",
-                                         "3",
-                                         "--threads",
-                                         "1"};
+  const std::vector<std::string> args = serve_args(dir, state, 3);
   std::uint64_t next = 1;
   std::size_t entered = 0, exited = 0;
   for (int round = 0; round < 3; ++round) {
     serve_process p(args, (tmp.path() / ("err" + std::to_string(round))).string());
     const int port = p.port(60000);
     ASSERT_GT(port, 0) << p.errors();
-    same_members(port, "after start " + std::to_string(round));
+    ASSERT_NO_FATAL_FAILURE(expect_same_members(port, ref, "after start " + std::to_string(round)));
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(30, 0);
     for (int b = 0; b < 5; ++b, ++next) {
@@ -1160,7 +1142,7 @@ TEST(ServeSources, SourceChangesSurviveRestartsFromTheStateFolder) {
       exited += std::stoull(r->body.substr(r->body.find("\"exited\": ") + 10));
       apply_ref(text);
     }
-    same_members(port, "round " + std::to_string(round));
+    ASSERT_NO_FATAL_FAILURE(expect_same_members(port, ref, "round " + std::to_string(round)));
     if (round == 0)
       p.kill9();  // the snapshot after batch 3, then batches 4 and 5 from the log
     else
@@ -1169,7 +1151,7 @@ TEST(ServeSources, SourceChangesSurviveRestartsFromTheStateFolder) {
   serve_process last(args, (tmp.path() / "err-last").string());
   const int port = last.port(60000);
   ASSERT_GT(port, 0) << last.errors();
-  same_members(port, "after the last restart");
+  ASSERT_NO_FATAL_FAILURE(expect_same_members(port, ref, "after the last restart"));
   EXPECT_GT(entered + exited, 5u) << "the batches changed too little to prove anything";
 }
 
