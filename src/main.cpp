@@ -918,7 +918,7 @@ int run_snapshot(const std::string& data, const std::string& out, bool lenient, 
   std::string sources;
   bool resolved = false;
   for (const auto& def : g.schema().entities) resolved = resolved || def.resolved();
-  if (resolved && !g.sources()) sources = b2bseg::live_rows(g, data, lenient).save_sources(g);
+  if (resolved && !g.sources()) sources = b2bseg::live_rows::saved_sources_of(g, data, lenient);
   // Refuses a graph whose own snapshot changed meanwhile.
   b2bseg::write_snapshot(g, out, nullptr, sources.empty() ? nullptr : &sources);
   double ms =

@@ -1261,6 +1261,9 @@ TEST(LiveSources, RandomSourceChangesMatchAStrictLoadOfTheChangedFiles) {
     const bound_file& f = *fp;
     live_engine eng(g, fp, {.as_of = sd.as_of, .threads = 2, .dataset = base});
     if (seed % 3 == 0) eng.set_compact_after(20);
+    // What `b2bseg snapshot` writes of the folder (its rows never read as texts) is what the
+    // engine saves of the same graph.
+    ASSERT_EQ(live_rows::saved_sources_of(g, base), eng.rows().save_sources(g)) << "seed " << seed;
     // From the fifth batch on, a second engine restored from a snapshot of the first (its source
     // rows carried in the snapshot) takes the same batches and must answer the same.
     std::optional<live_engine> restored;

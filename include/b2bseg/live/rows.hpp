@@ -5,6 +5,7 @@
 #include <charconv>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -196,23 +197,11 @@ class live_rows {
       load_sources(g);
       return;
     }
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (dataset.empty() || !fs::is_directory(dataset, ec)) {
-      std::string name;
-      for (const auto& def : original_->entities)
-        if (def.resolved() && name.empty()) name = def.name;
-      throw data_error((dataset.empty() ? std::string("data") : dataset) + ": entity '" + name +
-                       "' has sources: changes need its source rows, which this snapshot does "
-                       "not hold (written from a graph alone); give the dataset folder, or a "
-                       "snapshot that `b2bseg snapshot` or `serve` wrote");
-    }
-    for (entity_id e = 0; e < original_->entities.size(); ++e)
-      if (original_->entities[e].resolved())
-        sources_[e] = std::make_shared<detail::live::source_table>(
-            detail::live::read_source_table(original_, e, dataset, lenient));
-    check_profiles(g, dataset);
-    read_raw_links(g, dataset);
+    read_source_tables(g, dataset, lenient);
+    read_raw_links(g, dataset, [this](entity_id e, std::uint32_t l, row_id r, std::string v) {
+      tables_[e].rows[r][static_cast<std::size_t>(raw_slot_[e][l])] = std::move(v);
+    });
+    start_row_.clear();
   }
 
   /// The rows of `g`, a graph built from `previous.build()` (its rows renumbered without the
@@ -243,45 +232,44 @@ class live_rows {
   /// `graph::sources`. O(source rows + rows linking by namespace).
   std::string save_sources(const graph& built) const {
     std::string out;
-    std::vector<entity_id> resolved;
-    for (entity_id e = 0; e < original_->entities.size(); ++e)
-      if (sources_[e]) resolved.push_back(e);
-    if (resolved.empty()) return out;
+    if (!write_source_rows(out)) return out;
     wire_writer w(out);
-    w.u64(resolved.size());
-    for (entity_id e : resolved) {
-      const auto& st = *sources_[e];
-      std::size_t live = 0;
-      for (std::uint32_t x = 0; x < st.size(); ++x) live += !st.row(x).dead;
-      w.u64(e);
-      w.u64(st.next_seq());
-      w.u64(live);
-      for (std::uint32_t x = 0; x < st.size(); ++x) {
-        const auto& row = st.row(x);
-        if (row.dead) continue;
-        w.u64(row.source);
-        w.u64(row.seq);
-        w.u64(row.has_updated);
-        w.u64(static_cast<std::uint64_t>(row.updated));
-        for (const std::string& v : row.slots) w.str(v);
+    entity_id mapped = no_entity;
+    std::vector<std::size_t> from;
+    write_link_columns(w, built, [&](entity_id e, std::uint32_t l, row_id r) -> std::string_view {
+      if (mapped != e) {
+        from = table_rows_of(built, e);
+        mapped = e;
       }
-    }
-    std::size_t columns = 0;
-    for (const auto& slots : raw_slot_)
-      for (int slot : slots) columns += slot >= 0;
-    w.u64(columns);
-    for (entity_id e = 0; e < original_->entities.size(); ++e) {
-      std::vector<std::size_t> from;
-      for (std::uint32_t l = 0; l < raw_slot_[e].size(); ++l) {
-        const int slot = raw_slot_[e][l];
-        if (slot < 0) continue;
-        if (from.empty()) from = table_rows_of(built, e);
-        w.u64(e);
-        w.u64(l);
-        w.u64(from.size());
-        for (std::size_t r : from) w.str(tables_[e].rows[r][static_cast<std::size_t>(slot)]);
-      }
-    }
+      return tables_[e].rows[from[r]][static_cast<std::size_t>(raw_slot_[e][l])];
+    });
+    return out;
+  }
+
+  /// `save_sources` of `g`, loaded from dataset folder `dataset` (with `lenient` as loaded),
+  /// without reading its rows as texts: only the source rows and the link values by namespace
+  /// are read again from the folder (what `b2bseg snapshot` of such a folder writes). Throws
+  /// data_error as the constructor does. O(source rows + rows linking by namespace).
+  static std::string saved_sources_of(const graph& g, const std::string& dataset,
+                                      bool lenient = false) {
+    live_rows x(g, sources_only{});
+    bool any = false;
+    for (const auto& def : x.original_->entities) any = any || def.resolved();
+    if (!any) return {};
+    x.read_source_tables(g, dataset, lenient);
+    std::map<std::pair<entity_id, std::uint32_t>, std::vector<std::string>> raw;
+    x.read_raw_links(g, dataset, [&](entity_id e, std::uint32_t l, row_id r, std::string v) {
+      auto& column = raw[{e, l}];
+      if (column.empty()) column.resize(g.rows(e));
+      column[r] = std::move(v);
+    });
+    std::string out;
+    x.write_source_rows(out);
+    wire_writer w(out);
+    x.write_link_columns(w, g, [&](entity_id e, std::uint32_t l, row_id r) -> std::string_view {
+      const auto it = raw.find({e, l});
+      return it == raw.end() ? std::string_view() : std::string_view(it->second[r]);
+    });
     return out;
   }
 
@@ -343,6 +331,84 @@ class live_rows {
     for (std::size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
     for (std::size_t i = 0; i < n; ++i) out[start[p[i] == no_row ? parents : p[i]]++] = i;
     return out;
+  }
+
+  struct sources_only {};
+  /// The schema of `g` and the slots, no rows: what `saved_sources_of` fills.
+  live_rows(const graph& g, sources_only)
+      : original_(std::make_shared<const b2bseg::schema>(g.schema())),
+        flat_(detail::live::flat_schema(g.schema())),
+        layout_(flat_) {
+    init_slots();
+    tables_.resize(original_->entities.size());
+  }
+
+  /// The source rows of every entity with sources, read again from dataset folder `dataset`
+  /// (loaded with `lenient`), checked to make `g`'s profiles. Throws data_error.
+  void read_source_tables(const graph& g, const std::string& dataset, bool lenient) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (dataset.empty() || !fs::is_directory(dataset, ec)) {
+      std::string name;
+      for (const auto& def : original_->entities)
+        if (def.resolved() && name.empty()) name = def.name;
+      throw data_error((dataset.empty() ? std::string("data") : dataset) + ": entity '" + name +
+                       "' has sources: changes need its source rows, which this snapshot does "
+                       "not hold (written from a graph alone); give the dataset folder, or a "
+                       "snapshot that `b2bseg snapshot` or `serve` wrote");
+    }
+    for (entity_id e = 0; e < original_->entities.size(); ++e)
+      if (original_->entities[e].resolved())
+        sources_[e] = std::make_shared<detail::live::source_table>(
+            detail::live::read_source_table(original_, e, dataset, lenient));
+    check_profiles(g, dataset);
+  }
+
+  /// Appends the first part of `save_sources` (every live source row) to `out`; false (nothing
+  /// written) when no entity has sources.
+  bool write_source_rows(std::string& out) const {
+    std::vector<entity_id> resolved;
+    for (entity_id e = 0; e < original_->entities.size(); ++e)
+      if (sources_[e]) resolved.push_back(e);
+    if (resolved.empty()) return false;
+    wire_writer w(out);
+    w.u64(resolved.size());
+    for (entity_id e : resolved) {
+      const auto& st = *sources_[e];
+      std::size_t live = 0;
+      for (std::uint32_t x = 0; x < st.size(); ++x) live += !st.row(x).dead;
+      w.u64(e);
+      w.u64(st.next_seq());
+      w.u64(live);
+      for (std::uint32_t x = 0; x < st.size(); ++x) {
+        const auto& row = st.row(x);
+        if (row.dead) continue;
+        w.u64(row.source);
+        w.u64(row.seq);
+        w.u64(row.has_updated);
+        w.u64(static_cast<std::uint64_t>(row.updated));
+        for (const std::string& v : row.slots) w.str(v);
+      }
+    }
+    return true;
+  }
+
+  /// The second part of `save_sources`: per link by namespace of a plain entity, the value as
+  /// written of each row of `g`, `value(e, l, r)` (called in entity, link, row order).
+  template <class Value>
+  void write_link_columns(wire_writer& w, const graph& g, Value value) const {
+    std::size_t columns = 0;
+    for (const auto& slots : raw_slot_)
+      for (int slot : slots) columns += slot >= 0;
+    w.u64(columns);
+    for (entity_id e = 0; e < original_->entities.size(); ++e)
+      for (std::uint32_t l = 0; l < raw_slot_[e].size(); ++l) {
+        if (raw_slot_[e][l] < 0) continue;
+        w.u64(e);
+        w.u64(l);
+        w.u64(g.rows(e));
+        for (row_id r = 0; r < g.rows(e); ++r) w.str(value(e, l, r));
+      }
   }
 
   /// For each row of `g`, a graph built from these rows (or read into them), the row of entity
@@ -435,13 +501,15 @@ class live_rows {
           const std::string_view v = rd.str();
           const row_id p = g.link(e, static_cast<std::uint32_t>(l)).parent(r);
           const std::string_view want = p == no_row ? std::string_view() : g.key(target, p);
-          if (resolve_link(static_cast<entity_id>(e), static_cast<std::uint32_t>(l), v) != want)
+          if (resolve_at_start(g, static_cast<entity_id>(e), static_cast<std::uint32_t>(l), v) !=
+              want)
             throw fail(def.name + ": the link value of row " + std::to_string(r) +
                        " does not resolve to the row's " + def.links[l].name);
           tables_[e].rows[r][slot] = std::string(v);
         }
       }
       if (!rd.done()) throw fail("bytes after the last link column");
+      start_row_.clear();
     } catch (const std::out_of_range&) {
       throw fail("cut short");
     }
@@ -449,8 +517,10 @@ class live_rows {
 
   /// The link values as written of the rows of plain entities linking into entities with
   /// sources, read again from their files (the graph holds the profiles they resolved to); each
-  /// checked to resolve as it did. O(rows of those files).
-  void read_raw_links(const graph& g, const std::string& dir) {
+  /// checked to resolve as it did (after `check_profiles`), and handed to `store(e, l, r, value)`
+  /// for row `r` of `g` linked through link `l`. O(rows of those files).
+  template <class Store>
+  void read_raw_links(const graph& g, const std::string& dir, Store store) {
     namespace fs = std::filesystem;
     const std::string schema_path = (fs::path(dir) / "schema.json").string();
     for (entity_id e = 0; e < original_->entities.size(); ++e) {
@@ -481,7 +551,7 @@ class live_rows {
       for (std::size_t i = 0; i < n; ++i)
         for (std::uint32_t l = 0; l < nl; ++l) {
           const std::string& raw = records[i * width + 1 + l];
-          keys[i * nl + l] = raw_slot_[e][l] >= 0 ? resolve_link(e, l, raw) : raw;
+          keys[i * nl + l] = raw_slot_[e][l] >= 0 ? resolve_at_start(g, e, l, raw) : raw;
         }
       auto changed = [&](std::size_t line) {
         return data_error(f.name(), line, 0,
@@ -500,7 +570,6 @@ class live_rows {
       } catch (const data_error&) {
         throw changed(0);
       }
-      auto& t = tables_[e];
       for (row_id r = 0; r < n; ++r) {
         const std::size_t i = from[r];
         for (std::uint32_t l = 0; l < nl; ++l) {
@@ -509,8 +578,7 @@ class live_rows {
           const std::string_view want =
               p == no_row ? std::string_view() : g.key(def.links[l].target, p);
           if (keys[i * nl + l] != want) throw changed(lines[i]);
-          if (p != no_row)
-            t.rows[r][static_cast<std::size_t>(raw_slot_[e][l])] = records[i * width + 1 + l];
+          if (p != no_row) store(e, l, r, std::move(records[i * width + 1 + l]));
         }
       }
     }
@@ -518,7 +586,10 @@ class live_rows {
 
   /// Checks that the source rows read again make the profiles of `g` (the files did not change
   /// since it was loaded): as many profiles, each with its key. O(source rows).
-  void check_profiles(const graph& g, const std::string& dir) const {
+  /// Also notes each live source row's profile as a row of `g` (`start_row_`, for
+  /// `resolve_at_start`).
+  void check_profiles(const graph& g, const std::string& dir) {
+    start_row_.assign(original_->entities.size(), {});
     for (entity_id e = 0; e < original_->entities.size(); ++e) {
       const auto* st = sources_[e].get();
       if (!st) continue;
@@ -528,9 +599,12 @@ class live_rows {
       // Keys are distinct across profiles: as many profiles, each a key of g, is the same set.
       std::size_t profiles = 0;
       bool same = true;
+      start_row_[e].assign(st->size(), no_row);
       for (const auto& p : st->profiles(live)) {
         ++profiles;
-        same = same && g.find_key(e, st->key_of(p)) != no_row;
+        const row_id r = g.find_key(e, st->key_of(p));
+        same = same && r != no_row;
+        for (std::uint32_t x : p) start_row_[e][x] = r;
       }
       if (!same || profiles != g.rows(e))
         throw data_error(dir, 0, 0,
@@ -538,6 +612,26 @@ class live_rows {
                              " differ from the data loaded (changed since it was loaded); load "
                              "it again");
     }
+  }
+
+  /// What `resolve_link(e, l, raw)` gives for a link into an entity with sources, at the start
+  /// (after `check_profiles` over `g`, before any change): the profile of a source row holding
+  /// the value, found through `start_row_` in O(1) instead of a search over the profile.
+  std::string resolve_at_start(const graph& g, entity_id e, std::uint32_t l,
+                               std::string_view raw) const {
+    const link_def& ld = original_->entities[e].links[l];
+    if (raw.empty()) return {};
+    // A profile key as written: the graph's keys are the profiles' (`check_profiles`).
+    if (ld.identity.empty())
+      return g.find_key(ld.target, raw) != no_row ? std::string(raw) : std::string();
+    std::string buffer;
+    const auto rule = original_->entities[ld.target].identities[ld.identity_index].rule;
+    const std::string_view v = normalize_identity(rule, raw, buffer);
+    row_id r = no_row;
+    sources_[ld.target]->for_rows_with(ld.identity_index, v, [&](std::uint32_t x) {
+      if (r == no_row) r = start_row_[ld.target][x];
+    });
+    return r == no_row ? std::string() : std::string(g.key(ld.target, r));
   }
 
   /// Every row of `g` as texts in the flat layout.
@@ -1207,7 +1301,10 @@ class live_rows {
   /// Per entity: its source rows (an entity with sources), shared with a compaction's rows.
   std::vector<std::shared_ptr<detail::live::source_table>> sources_;
   std::vector<std::vector<int>> raw_slot_;  ///< per entity, link: slot of the value as written
-  std::vector<std::size_t> width_;          ///< per entity: texts per row (columns + slots)
+  /// Per entity with sources, while the start is read: each source row's profile as a row of
+  /// the graph read (`check_profiles`); empty afterwards.
+  std::vector<std::vector<row_id>> start_row_;
+  std::vector<std::size_t> width_;  ///< per entity: texts per row (columns + slots)
   timestamp_us now_ = 0;
   child_finder finder_;
   std::vector<std::vector<row_id>> touched_;  ///< per entity: rows set or added this batch

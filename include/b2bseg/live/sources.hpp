@@ -58,6 +58,18 @@ class source_table {
     return src.identities.size() + src.attributes.size() + src.links.size();
   }
 
+  /// Room for `rows` rows and their identity and link values, so that reading a table does not
+  /// rehash its indexes as it grows.
+  void reserve(std::size_t rows) {
+    rows_.reserve(rows);
+    std::size_t ids = 0, links = 0;
+    for (const auto& src : def_->sources) {
+      ids = std::max(ids, src.identities.size());
+      links = std::max(links, src.links.size());
+    }
+    ids_.reserve(rows * ids);
+    links_.reserve(rows * links);
+  }
   /// Adds `r` (live) at the end and indexes it; returns its index.
   std::uint32_t append(source_row r) {
     next_seq_ = std::max(next_seq_, r.seq + 1);
@@ -266,6 +278,7 @@ inline source_table read_source_table(const std::shared_ptr<const schema>& sp, e
   resolved_entity r;
   read_sources(s, e, paths, o, rep, r, false);
   source_table t(sp, e);
+  t.reserve(r.res.order.size());
   for (std::size_t p = 0; p < r.res.profiles(); ++p) {
     if (r.kept_index[p] == ~0u) continue;  // an oversized profile a lenient load dropped
     for (std::uint32_t i = r.res.starts[p]; i < r.res.starts[p + 1]; ++i) {
