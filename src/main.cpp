@@ -915,11 +915,9 @@ int run_snapshot(const std::string& data, const std::string& out, bool lenient, 
   auto t0 = std::chrono::steady_clock::now();
   // A dataset with sources: the snapshot carries the source rows too, so that `stream` and
   // `serve` can take changes to it (a snapshot read here carries them already).
-  std::string sources;
-  bool resolved = false;
-  for (const auto& def : g.schema().entities) resolved = resolved || def.resolved();
-  if (resolved && !g.sources()) sources = b2bseg::live_rows::saved_sources_of(g, data, lenient);
-  // Refuses a graph whose own snapshot changed meanwhile.
+  // (Empty without sources; refuses a graph whose own snapshot changed meanwhile.)
+  const std::string sources =
+      g.sources() ? std::string() : b2bseg::live_rows::saved_sources_of(g, data, lenient);
   b2bseg::write_snapshot(g, out, nullptr, sources.empty() ? nullptr : &sources);
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
