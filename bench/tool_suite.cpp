@@ -92,11 +92,7 @@ double median(std::vector<double> v) {
 
 /// Peak resident set size in KiB (VmHWM), or 0 when /proc is not there.
 long peak_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return 0;
+  return static_cast<long>(b2bseg::peak_rss_bytes() / 1024);
 }
 
 std::string read_file(const std::string& path) {

@@ -447,7 +447,8 @@ dist_run dist_run_for(b2bseg::timestamp_us as_of, std::vector<std::uint32_t> sel
       c, [&] { write_result_files(a.out, shown, as_of, a.data, res.load_ms, res.eval_ms, [] {}); });
   std::string held = std::to_string(res.rows_held) + " " + std::to_string(res.rows_owned) + " " +
                      std::to_string(res.bytes_sent);
-  for (const auto& [phase, ms] : res.phases) held += " " + phase + "=" + std::to_string(ms);
+  for (const auto& ph : res.phases)
+    held += " " + ph.name + "=" + std::to_string(ph.ms) + "=" + std::to_string(ph.peak_bytes);
   const auto sizes = dist::all_gather(c, held);
   if (lead && !a.quiet) {
     std::uint64_t rows = 0;
@@ -458,12 +459,14 @@ dist_run dist_run_for(b2bseg::timestamp_us as_of, std::vector<std::uint32_t> sel
       std::istringstream in(sizes[r]);
       unsigned long long h = 0, own = 0, sent = 0;
       in >> h >> own >> sent;
-      std::printf("  process %d: %llu own rows, %llu held, %s sent; load phases (ms):", r, own, h,
-                  human_bytes(sent).c_str());
+      std::printf("  process %d: %llu own rows, %llu held, %s sent; load phases (ms, peak memory):",
+                  r, own, h, human_bytes(sent).c_str());
       std::string phase;
       while (in >> phase) {
-        const auto eq = phase.find('=');
-        std::printf(" %s %.0f", phase.substr(0, eq).c_str(), std::stod(phase.substr(eq + 1)));
+        const auto eq = phase.find('='), eq2 = phase.rfind('=');
+        std::printf(" %s %.0f (%s)", phase.substr(0, eq).c_str(),
+                    std::stod(phase.substr(eq + 1, eq2 - eq - 1)),
+                    human_bytes(std::stoull(phase.substr(eq2 + 1))).c_str());
       }
       std::printf("\n");
     }

@@ -466,6 +466,25 @@ TEST(CsvUtf8, ParallelValidationMatchesReference) {
   EXPECT_NE(reference_utf8_error(big), detail::npos);
 }
 
+TEST(CsvUtf8, WindowsInOrderMatchTheWhole) {
+  // utf8_first_error_in over consecutive windows (what open_lean does, a window at a time) finds
+  // the error of the whole text, for windows cut anywhere, inside characters too.
+  std::mt19937_64 rng(17);
+  const std::string alphabet = "ab\n\x80\xBF\xC2\xDF\xE0\xED\xEF\xF0\xF4\xF5\xA0\x90\x8F\xC0";
+  const std::vector<std::string> pieces = {"a", "é", "漢", "🙂", "\xF4\x8F\xBF\xBF"};
+  for (int round = 0; round < 20000; ++round) {
+    std::string s;
+    while (s.size() < 1 + rng() % 40) s += pieces[rng() % pieces.size()];
+    if (round % 2) s[rng() % s.size()] = alphabet[rng() % alphabet.size()];
+    const std::size_t window = 1 + rng() % 9, block = 1 + rng() % 5;
+    std::size_t got = detail::npos;
+    for (std::size_t w = 0; w < s.size() && got == detail::npos; w += window)
+      got =
+          detail::utf8_first_error_in(s.data(), s.size(), w, std::min(s.size(), w + window), block);
+    ASSERT_EQ(got, reference_utf8_error(s)) << "round " << round << " window " << window;
+  }
+}
+
 TEST(CsvUtf8, SmallRandomBytesMatchReference) {
   std::mt19937_64 rng(99);
   const std::string alphabet = "ab\n\x80\xBF\xC2\xDF\xE0\xED\xEF\xF0\xF4\xF5\xA0\x90\x8F\xC0";
@@ -516,6 +535,48 @@ TEST(CsvOpen, Errors) {
     out << "a,b\n1,2\n3,\xFE\n";
   }
   EXPECT_EQ(error_of([&] { csv_file::open(bad); }), bad + ":3:3: invalid UTF-8 byte 0xfe");
+}
+
+TEST(CsvOpen, LeanOpenReadsAndFailsAsOpenDoes) {
+  // open_lean gives its pages back as it scans: the same header, chunks and records as open, and
+  // the same errors.
+  const auto path = (temp_dir() / "lean.csv").string();
+  std::string text = "id,name\n";
+  for (int i = 0; i < 50000; ++i) text += std::to_string(i) + ",\"n\n" + std::to_string(i) + "\"\n";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+  }
+  const csv_file lean = csv_file::open_lean(path), whole = csv_file::open(path);
+  EXPECT_EQ(lean.header(), whole.header());
+  EXPECT_EQ(lean.body(), whole.body());
+  for (std::size_t n : {1u, 7u, 64u}) {
+    const auto a = lean.split(n), b = whole.split(n);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].begin - lean.text().data(), b[i].begin - whole.text().data());
+      EXPECT_EQ(a[i].first_line, b[i].first_line);
+    }
+    const read_result ra = read_chunks(lean, n), rb = read_chunks(whole, n);
+    ASSERT_EQ(ra.error, "");
+    EXPECT_EQ(ra.recs, rb.recs);
+    EXPECT_EQ(ra.lines, rb.lines);
+  }
+  lean.drop_pages(lean.text().data(), lean.text().data() + lean.text().size());
+  EXPECT_EQ(read_chunks(lean, 3).recs.size(), 50000u);  // dropped pages read the file again
+  const auto bad = (temp_dir() / "lean-bad.csv").string();
+  {
+    std::ofstream out(bad, std::ios::binary);
+    out << "a,b\n1,2\n3,\xFE\n";
+  }
+  EXPECT_EQ(error_of([&] { csv_file::open_lean(bad); }), bad + ":3:3: invalid UTF-8 byte 0xfe");
+  const auto mac = (temp_dir() / "lean-mac.csv").string();
+  {
+    std::ofstream out(mac, std::ios::binary);
+    out << "a,b\r1,2\r";
+  }
+  EXPECT_EQ(error_of([&] { csv_file::open_lean(mac); }), error_of([&] { csv_file::open(mac); }));
+  EXPECT_NE(error_of([&] { csv_file::open(mac); }).find("CR alone"), std::string::npos);
 }
 
 // --- splitting -----------------------------------------------------------------------------

@@ -51,9 +51,12 @@ std::map<std::string, std::string> single(const std::string& dir, const std::str
 }
 
 /// NAME.csv texts of `n` processes (rank 0's), by segment name; also the rows each rank held.
+/// With `small_pieces`, processes read files in pieces of 64 bytes and send rows in rounds of
+/// 128 bytes, so that every boundary of the load is crossed many times.
 std::map<std::string, std::string> spread(int n, const std::string& dir, const std::string& work,
                                           const std::string& seg_text, timestamp_us as_of,
-                                          std::vector<dist::dist_result>* all = nullptr) {
+                                          std::vector<dist::dist_result>* all = nullptr,
+                                          bool small_pieces = false) {
   std::map<std::string, std::string> out;
   std::mutex mu;
   std::vector<dist::dist_result> results(static_cast<std::size_t>(n));
@@ -64,6 +67,7 @@ std::map<std::string, std::string> spread(int n, const std::string& dir, const s
     dist::dist_options o;
     o.as_of = as_of;
     o.work_dir = work;
+    if (small_pieces) o.piece_bytes = 64, o.round_bytes = 128;
     dist::dist_result r = dist::evaluate_distributed(c, dir, s, f, o);
     std::lock_guard<std::mutex> lk(mu);
     if (c.rank() == 0)
@@ -165,7 +169,8 @@ TEST(Dist, RandomGraphsGiveTheBytesOfOneProcess) {
     for (int n : {1, 2, 3}) {
       std::map<std::string, std::string> got;
       try {
-        got = spread(n, dir, (tmp.path() / "work").string(), segs.text, ds.as_of);
+        got = spread(n, dir, (tmp.path() / "work").string(), segs.text, ds.as_of, nullptr,
+                     k % 2 == 1);
       } catch (const std::exception& e) {
         ADD_FAILURE() << "seed " << seed << ", " << n << " processes: " << e.what()
                       << "\n--- segments ---\n"
@@ -353,6 +358,7 @@ TEST(Dist, ActivationWritesTheFilesOfOneProcess) {
           dist::dist_options o;
           o.as_of = at;
           o.work_dir = (tmp.path() / "work").string();
+          if (k % 2 == 1) o.piece_bytes = 64, o.round_bytes = 128;  // many pieces and rounds
           const dist::dist_activation a =
               dist::activate_distributed(c, data, s, f, dests, many.string(), o, ao);
           if (c.rank() == 0)
@@ -447,14 +453,15 @@ void expect_same_error(const std::string& dir, const std::string& seg, const std
     want = e.what();
   }
   EXPECT_NE(want.find(part), std::string::npos) << want;
-  for (int n : {2, 3}) {
-    try {
-      spread(n, dir, dir + "/work", seg, 0);
-      ADD_FAILURE() << "no error with " << n << " processes";
-    } catch (const data_error& e) {
-      EXPECT_EQ(std::string(e.what()), want) << n << " processes";
+  for (int n : {2, 3})
+    for (bool small : {false, true}) {
+      try {
+        spread(n, dir, dir + "/work", seg, 0, nullptr, small);
+        ADD_FAILURE() << "no error with " << n << " processes";
+      } catch (const data_error& e) {
+        EXPECT_EQ(std::string(e.what()), want) << n << " processes, small pieces: " << small;
+      }
     }
-  }
 }
 
 class DistBadInput : public ::testing::Test {

@@ -14,6 +14,7 @@
 #include "b2bseg/common/error.hpp"
 #include "b2bseg/common/huge_pages.hpp"
 #include "b2bseg/common/parse.hpp"
+#include "b2bseg/common/process_memory.hpp"
 #include "b2bseg/common/types.hpp"
 #include "b2bseg/exec/executor.hpp"
 #include "b2bseg/inspect/overlap.hpp"

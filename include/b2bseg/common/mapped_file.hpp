@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -166,6 +167,26 @@ class mapped_file {
   const char* data() const noexcept { return static_cast<const char*>(data_); }
   std::size_t size() const noexcept { return size_; }
 
+  /// Gives back the memory of the mapped pages overlapping [offset, offset + len) (madvise
+  /// MADV_DONTNEED): this process stops holding them, and a later read of them reads the file
+  /// again (from the page cache). For a reader done with a part of a large file. O(pages).
+  void drop(std::size_t offset, std::size_t len) const noexcept {
+    if (!data_ || offset >= size_) return;
+    len = std::min(len, size_ - offset);
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t from = offset / page * page;
+    ::madvise(static_cast<char*>(data_) + from, offset + len - from, MADV_DONTNEED);
+  }
+
+  /// The file's status (fstat) when it was mapped.
+  const struct stat& status() const noexcept { return st_; }
+  /// Whether `st` (a status of the same path) shows the file as it was mapped: same size and
+  /// modification time. O(1).
+  bool same_as(const struct stat& st) const noexcept {
+    return st.st_size == st_.st_size && st.st_mtim.tv_sec == st_.st_mtim.tv_sec &&
+           st.st_mtim.tv_nsec == st_.st_mtim.tv_nsec;
+  }
+
   /// True when a read hit a page the file no longer has, or the file's size or modification
   /// time changed since it was mapped. O(1): one fstat.
   bool changed() const noexcept {
@@ -173,8 +194,7 @@ class mapped_file {
     if (detail::sigbus_guard::faulted(slot_)) return true;
     struct stat now {};
     if (::fstat(fd_, &now) != 0) return true;
-    return now.st_size != st_.st_size || now.st_mtim.tv_sec != st_.st_mtim.tv_sec ||
-           now.st_mtim.tv_nsec != st_.st_mtim.tv_nsec;
+    return !same_as(now);
   }
 
  private:

@@ -5,9 +5,16 @@
 // would. HACKING.md ("Scale-out") walks through the phases.
 #pragma once
 
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "b2bseg/common/mapped_file.hpp"
+#include "b2bseg/common/process_memory.hpp"
 #include "b2bseg/dist/comm.hpp"
 #include "b2bseg/dist/partition.hpp"
 #include "b2bseg/exec/executor.hpp"
@@ -46,6 +55,11 @@ struct dist_options {
   /// Process 0 gets every segment's member list (`dist_segment::csv`); false: counts only (for
   /// work in `after` that gathers the members it needs itself).
   bool member_lists = true;
+  /// How much of a file a process reads before giving back the pages read (its memory holds
+  /// the rows it read, never the file), and how many bytes of rows it sends in one round when
+  /// rows go to their owners. Tests make them small to cross many boundaries.
+  std::size_t piece_bytes = std::size_t{32} << 20;
+  std::size_t round_bytes = std::size_t{64} << 20;
 };
 
 /// What one process holds after evaluating, for work that follows on every process
@@ -56,19 +70,19 @@ class local_evaluation {
  public:
   const graph& g;
   const evaluation& ev;
-  /// Whether row `r` of entity `e` is this process's own (exactly one process owns each row).
-  bool own(entity_id e, row_id r) const { return own_of_(e).count(g.key(e, r)) != 0; }
+  /// Whether row `r` of entity `e` (an entity with a key) is this process's own (exactly one
+  /// process owns each row). O(1).
+  bool own(entity_id e, row_id r) const { return own_[e][r]; }
   /// Appends a byte string to `out` that sorts rows of entity `e` (of any process) as a single
   /// process numbers them.
   void order_key(entity_id e, row_id r, std::string& out) const;
 
   local_evaluation(const graph& graph, const evaluation& evaluation,
-                   std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of,
-                   const std::vector<int>& cluster)
-      : g(graph), ev(evaluation), own_of_(std::move(own_of)), cluster_(cluster) {}
+                   const std::vector<std::vector<bool>>& own, const std::vector<int>& cluster)
+      : g(graph), ev(evaluation), own_(own), cluster_(cluster) {}
 
  private:
-  std::function<const std::unordered_set<std::string_view>&(entity_id)> own_of_;
+  const std::vector<std::vector<bool>>& own_;  // per entity with a key, per row
   const std::vector<int>& cluster_;
 };
 
@@ -82,6 +96,13 @@ struct dist_segment {
   std::string csv;
 };
 
+/// One phase of a load over processes, as one process saw it.
+struct load_phase {
+  std::string name;
+  double ms = 0;                 ///< wall time
+  std::uint64_t peak_bytes = 0;  ///< the process's peak resident memory at the phase's end
+};
+
 /// The outcome of `evaluate_distributed`.
 struct dist_result {
   std::vector<dist_segment> segments;  ///< evaluated segments in dependency order
@@ -90,9 +111,9 @@ struct dist_result {
   std::uint64_t rows_owned = 0;        ///< this process's own rows
   std::uint64_t rows_held = 0;         ///< with the rows around them and everywhere-rows
   std::uint64_t bytes_sent = 0;        ///< by this process to others, all phases
-  /// Wall time of each phase of the load on this process, in order ("read", "check", "place",
-  /// "links", "reach", "write", "build").
-  std::vector<std::pair<std::string, double>> phases;
+  /// Each phase of the load on this process, in order ("read", "check", "place", "links",
+  /// "reach", "write", "build").
+  std::vector<load_phase> phases;
 };
 
 namespace detail::distributed {
@@ -130,81 +151,140 @@ class counting_communicator final : public communicator {
   communicator& c_;
 };
 
-/// The rows of one entity as they travel: per row its line in the file, then its record, key and
-/// link values laid end to end in one byte arena (no allocation per row).
+/// The rows of one entity as they travel: per row its line and the place of its record in the
+/// entity's file (every process sees the same files, so the owner of a row reads the record
+/// itself when it writes its rows; the text never travels), then its key and link values laid
+/// end to end in blocks of `block_bytes` (no allocation per row, no copy as the store grows, and
+/// the blocks of rows already sent can be given back: `release_before`).
 class row_store {
  public:
+  /// The largest block, above glibc's largest mmap threshold (32 MiB), so that each large block
+  /// is its own mapping: a block let go of goes back to the system at once, and room never
+  /// written costs nothing.
+  static constexpr std::size_t block_bytes = std::size_t{64} << 20;
+
   explicit row_store(std::size_t links = 0) : links_(links) {}
   std::size_t size() const noexcept { return start_.size(); }
   std::size_t links() const noexcept { return links_; }
   std::uint64_t line(std::size_t i) const noexcept { return line_[i]; }
-  std::string_view raw(std::size_t i) const noexcept { return field(i, 0); }
-  std::string_view key(std::size_t i) const noexcept { return field(i, 1); }
-  std::string_view link(std::size_t i, std::size_t l) const noexcept { return field(i, 2 + l); }
+  /// Where row i's record lies in the entity's file: byte offset and size (no line end).
+  std::uint64_t record_at(std::size_t i) const noexcept { return at_[i]; }
+  std::uint32_t record_size(std::size_t i) const noexcept { return size_[i]; }
+  std::string_view key(std::size_t i) const noexcept { return field(i, 0); }
+  std::string_view link(std::size_t i, std::size_t l) const noexcept { return field(i, 1 + l); }
 
   /// Appends a row; `link(l)` gives link value l.
   template <class LinkValue>
-  void add(std::uint64_t line, std::string_view raw, std::string_view key, LinkValue link) {
-    line_.push_back(line);
-    start_.push_back(bytes_.size());
-    put(raw);
+  void add(std::uint64_t line, std::uint64_t at, std::uint32_t size, std::string_view key,
+           LinkValue link) {
+    std::size_t n = key.size();
+    for (std::size_t l = 0; l < links_; ++l) n += link(l).size();
+    begin_row(line, at, size, n);
     put(key);
     for (std::size_t l = 0; l < links_; ++l) put(link(l));
   }
-  /// Room for `rows` more rows of `bytes` more field bytes (so that adding them copies nothing).
-  void reserve(std::size_t rows, std::size_t bytes) {
-    bytes_.reserve(bytes_.size() + bytes);
+  /// Room for `rows` more rows (the per-row arrays; values go to blocks as they come).
+  void reserve(std::size_t rows) {
     start_.reserve(start_.size() + rows);
     line_.reserve(line_.size() + rows);
-    len_.reserve(len_.size() + rows * (2 + links_));
+    at_.reserve(at_.size() + rows);
+    size_.reserve(size_.size() + rows);
+    len_.reserve(len_.size() + rows * (1 + links_));
   }
   /// The bytes of row i in a message `send` writes.
   std::size_t message_size(std::size_t i) const noexcept {
-    std::size_t n = 8 + 8 * (2 + links_);
-    const std::size_t stride = 2 + links_;
+    std::size_t n = 8 * 3 + 8 * (1 + links_);
+    const std::size_t stride = 1 + links_;
     for (std::size_t k = 0; k < stride; ++k) n += len_[i * stride + k];
     return n;
   }
-  /// Skips a row `send` wrote; returns its field bytes.
-  static std::size_t skip(wire_reader& rd, std::size_t links) {
-    rd.u64();
-    std::size_t n = 0;
-    for (std::size_t k = 0; k < 2 + links; ++k) n += rd.str().size();
-    return n;
+  /// Skips a row `send` wrote.
+  static void skip(wire_reader& rd, std::size_t links) {
+    rd.u64(), rd.u64(), rd.u64();
+    for (std::size_t k = 0; k < 1 + links; ++k) rd.str();
   }
-  /// Writes row i to a message (line, then each field).
+  /// Writes row i to a message (line, record's place, then each value).
   void send(std::size_t i, wire_writer& w) const {
     w.u64(line_[i]);
-    for (std::size_t k = 0; k < 2 + links_; ++k) w.str(field(i, k));
+    w.u64(at_[i]);
+    w.u64(size_[i]);
+    for (std::size_t k = 0; k < 1 + links_; ++k) w.str(field(i, k));
   }
   /// Appends a row `send` wrote.
   void receive(wire_reader& rd) {
-    line_.push_back(rd.u64());
-    start_.push_back(bytes_.size());
-    for (std::size_t k = 0; k < 2 + links_; ++k) put(rd.str());
+    const std::uint64_t line = rd.u64(), at = rd.u64();
+    const auto size = static_cast<std::uint32_t>(rd.u64());
+    values_.clear();
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < 1 + links_; ++k) n += values_.emplace_back(rd.str()).size();
+    begin_row(line, at, size, n);
+    for (std::string_view v : values_) put(v);
+  }
+  /// Gives back the blocks that hold only the values of rows before row i (which must not be
+  /// read again); the rows keep their lines and records.
+  void release_before(std::size_t i) {
+    const std::size_t last =
+        i < size() ? static_cast<std::size_t>(start_[i] >> 32) : blocks_.size();
+    for (std::size_t b = 0; b < last && b < blocks_.size(); ++b) std::string().swap(blocks_[b]);
   }
   void clear() {
-    std::string().swap(bytes_);
+    std::vector<std::string>().swap(blocks_);
     std::vector<std::uint64_t>().swap(start_);
     std::vector<std::uint64_t>().swap(line_);
+    std::vector<std::uint64_t>().swap(at_);
+    std::vector<std::uint32_t>().swap(size_);
     std::vector<std::uint32_t>().swap(len_);
   }
 
  private:
+  void begin_row(std::uint64_t line, std::uint64_t at, std::uint32_t size, std::size_t n) {
+    if (blocks_.empty() || blocks_.back().capacity() - blocks_.back().size() < n) {
+      // Blocks double from 64 KiB (a small entity takes little) up to block_bytes.
+      const std::size_t next = blocks_.empty()
+                                   ? std::size_t{64} << 10
+                                   : std::min(block_bytes, 2 * blocks_.back().capacity());
+      blocks_.emplace_back();
+      blocks_.back().reserve(std::max(n, next));
+    }
+    line_.push_back(line);
+    at_.push_back(at);
+    size_.push_back(size);
+    start_.push_back((std::uint64_t(blocks_.size() - 1) << 32) | blocks_.back().size());
+  }
   void put(std::string_view v) {
-    bytes_.append(v);
+    blocks_.back().append(v);
     len_.push_back(static_cast<std::uint32_t>(v.size()));
   }
   std::string_view field(std::size_t i, std::size_t k) const noexcept {
-    const std::size_t stride = 2 + links_;
-    std::size_t at = start_[i];
+    const std::size_t stride = 1 + links_;
+    const std::string& block = blocks_[start_[i] >> 32];
+    std::size_t at = start_[i] & 0xFFFFFFFFu;
     for (std::size_t j = 0; j < k; ++j) at += len_[i * stride + j];
-    return {bytes_.data() + at, len_[i * stride + k]};
+    return {block.data() + at, len_[i * stride + k]};
   }
   std::size_t links_;
+  std::vector<std::string> blocks_;
+  std::vector<std::uint64_t> start_, line_, at_;  // start: block << 32 | offset in the block
+  std::vector<std::uint32_t> size_, len_;         // len: [row * (1 + links) + value]
+  std::vector<std::string_view> values_;          // receive's
+};
+
+/// Strings laid end to end in one buffer (no allocation per string).
+class key_list {
+ public:
+  std::size_t size() const noexcept { return end_.size(); }
+  std::string_view operator[](std::size_t i) const noexcept {
+    const std::size_t b = i ? end_[i - 1] : 0;
+    return {bytes_.data() + b, end_[i] - b};
+  }
+  void add(std::string_view k) {
+    bytes_.append(k);
+    end_.push_back(bytes_.size());
+  }
+
+ private:
   std::string bytes_;
-  std::vector<std::uint64_t> start_, line_;
-  std::vector<std::uint32_t> len_;  // [row * (2 + links) + field]
+  std::vector<std::size_t> end_;
 };
 
 /// The link a table's rows are numbered by: the first to another entity built before it (the
@@ -269,8 +349,16 @@ struct capturing_reader {
 /// The state of one process during a distributed load.
 class loader {
  public:
-  loader(communicator& c, const std::string& dir, const schema& s, const reach& rc)
-      : c_(c), n_(c.size()), me_(c.rank()), dir_(dir), s_(s), reach_(rc) {
+  loader(communicator& c, const std::string& dir, const schema& s, const reach& rc,
+         std::size_t piece_bytes, std::size_t round_bytes)
+      : c_(c),
+        n_(c.size()),
+        me_(c.rank()),
+        dir_(dir),
+        s_(s),
+        reach_(rc),
+        piece_bytes_(std::max<std::size_t>(piece_bytes, 1)),
+        round_bytes_(std::max<std::size_t>(round_bytes, 1)) {
     order_ = b2bseg::detail::build_order(s_);
     build_pos_.assign(s_.entities.size(), 0);
     for (std::size_t i = 0; i < order_.size(); ++i) build_pos_[order_[i]] = i;
@@ -285,6 +373,7 @@ class loader {
     owned_fwd_.resize(s_.entities.size());
     ghost_fwd_.resize(s_.entities.size());
     files_.resize(s_.entities.size());
+    status_.resize(s_.entities.size());
     headers_.resize(s_.entities.size());
     children_.resize(s_.entities.size());
   }
@@ -292,13 +381,14 @@ class loader {
   /// Reads this process's share, checks keys and links across processes, places every row and
   /// gathers the rows around this process's own. Collective; throws agreed_error (the same on
   /// every process: the one a single process reports).
-  void run(std::vector<std::pair<std::string, double>>& phases) {
+  void run(std::vector<load_phase>& phases) {
     auto timed = [&](const char* name, void (loader::*phase)()) {
       const auto t0 = std::chrono::steady_clock::now();
       (this->*phase)();
-      phases.emplace_back(
-          name,
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      phases.push_back(
+          {name,
+           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+           peak_rss_bytes()});
     };
     timed("read", &loader::read_shares);
     timed("check", &loader::check_keys_and_links);
@@ -308,54 +398,127 @@ class loader {
   }
 
   /// Writes the rows held as a dataset folder (schema.json and one CSV per entity, records in
-  /// file order) at `out`.
-  void write_dataset(const std::string& out, const std::string& schema_text) const {
+  /// file order) at `out`, then lets go of them (entity by entity, as each file is written) and
+  /// of everything else the placement kept, so that the folder's load has the memory: only the
+  /// keys of the rows of others stay, for `own_rows`.
+  void write_dataset(const std::string& out, const std::string& schema_text) {
     namespace fs = std::filesystem;
+    owned_count_ = rows_owned();
+    held_count_ = owned_count_ + ghost_index_.size();
+    std::unordered_map<handle, std::uint32_t>().swap(ghost_index_);
+    for (auto& v : owned_fwd_) std::vector<handle>().swap(v);
+    for (auto& v : ghost_fwd_) std::vector<handle>().swap(v);
+    for (auto& m : children_) m.clear();
     fs::create_directories(out);
     b2bseg::detail::write_whole_file((fs::path(out) / "schema.json").string(), schema_text);
+    ghost_keys_.assign(s_.entities.size(), {});
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
-      const row_store& own = owned_[e];
-      const row_store& gh = ghost_[e];
-      std::vector<std::uint32_t> g(gh.size());
-      for (std::uint32_t i = 0; i < g.size(); ++i) g[i] = i;
-      std::sort(g.begin(), g.end(),
-                [&](std::uint32_t a, std::uint32_t b) { return gh.line(a) < gh.line(b); });
-      std::size_t bytes = headers_[e].size() + own.size() + gh.size();
-      for (std::size_t i = 0; i < own.size(); ++i) bytes += own.raw(i).size();
-      for (std::size_t i = 0; i < gh.size(); ++i) bytes += gh.raw(i).size();
-      std::string text;
-      text.reserve(bytes);
-      text += headers_[e];
-      // Own rows are in file order already: merge the others in.
-      std::size_t j = 0;
-      for (std::size_t i = 0; i <= own.size(); ++i) {
-        for (; j < g.size() && (i == own.size() || gh.line(g[j]) < own.line(i)); ++j) {
-          text += gh.raw(g[j]);
-          text += '\n';
-        }
-        if (i == own.size()) break;
-        text += own.raw(i);
-        text += '\n';
-      }
+      row_store& own = owned_[e];
+      row_store& gh = ghost_[e];
+      // Both in file order (rows came in rounds from every process), then merged.
+      auto by_line = [](const row_store& rs) {
+        std::vector<std::uint32_t> v(rs.size());
+        for (std::uint32_t i = 0; i < v.size(); ++i) v[i] = i;
+        std::sort(v.begin(), v.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return rs.line(a) < rs.line(b); });
+        return v;
+      };
+      const std::vector<std::uint32_t> o = by_line(own), g = by_line(gh);
       const fs::path p = fs::path(out) / s_.entities[e].file;
       fs::create_directories(p.parent_path());
-      b2bseg::detail::write_whole_file(p.string(), text);
+      const std::string path = p.string();
+      // The records come from the entity's file, read in file order; the pages read are given
+      // back every `piece_bytes`.
+      const mapped_file in = map_lazily(files_[e]);
+      if (!in.same_as(status_[e])) throw_changed(files_[e]);
+      std::uint64_t dropped = 0;
+      std::FILE* fp = std::fopen(path.c_str(), "wb");
+      if (!fp) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(errno));
+      bool ok = true;
+      std::string text = headers_[e];  // written in pieces of about 8 MiB
+      auto flush = [&](std::size_t at_least) {
+        if (text.size() < at_least) return;
+        ok = std::fwrite(text.data(), 1, text.size(), fp) == text.size() && ok;
+        text.clear();
+      };
+      auto copy = [&](const row_store& rs, std::size_t i) {
+        const std::uint64_t at = rs.record_at(i);
+        if (at + rs.record_size(i) > in.size()) {
+          std::fclose(fp);
+          throw_changed(files_[e]);
+        }
+        text.append(in.data() + at, rs.record_size(i));
+        text += '\n';
+        flush(std::size_t{8} << 20);
+        if (at - dropped >= piece_bytes_) {
+          const std::uint64_t to = at / 4096 * 4096;
+          in.drop(dropped, to - dropped);
+          dropped = to;
+        }
+      };
+      std::size_t j = 0;
+      for (std::size_t i = 0; i <= o.size(); ++i) {
+        for (; j < g.size() && (i == o.size() || gh.line(g[j]) < own.line(o[i])); ++j)
+          copy(gh, g[j]);
+        if (i == o.size()) break;
+        copy(own, o[i]);
+      }
+      flush(0);
+      ok = std::fclose(fp) == 0 && ok;
+      if (!ok) throw data_error(path, 0, 0, "cannot write: " + std::string(std::strerror(errno)));
+      if (in.changed()) throw_changed(files_[e]);
+      if (s_.entities[e].key)
+        for (std::size_t i = 0; i < gh.size(); ++i) ghost_keys_[e].add(gh.key(i));
+      own.clear();
+      gh.clear();
     }
   }
 
-  /// Keys of this process's own rows of entity e.
-  std::unordered_set<std::string_view> own_keys(entity_id e) const {
-    std::unordered_set<std::string_view> out;
-    out.reserve(owned_[e].size());
-    for (std::size_t i = 0; i < owned_[e].size(); ++i) out.insert(owned_[e].key(i));
-    return out;
+  /// `path` mapped without reading it in (pages come as they are touched). Throws data_error.
+  static mapped_file map_lazily(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(err));
+    }
+    mapped_file m(fd, st, false);
+    ::close(fd);
+    if (!m.ok() && st.st_size > 0) throw data_error(path, 0, 0, "cannot map the file");
+    return m;
+  }
+  [[noreturn]] static void throw_changed(const std::string& path) {
+    throw data_error(path, 0, 0,
+                     "file changed while it was being loaded (it shrank or was rewritten); "
+                     "load again once it is complete");
+  }
+
+  /// Which rows of `g` (the graph loaded from `write_dataset`'s folder) are this process's own,
+  /// per entity with a key (empty for the others): every row but those of others. O(rows held).
+  std::vector<std::vector<bool>> own_rows(const graph& g) {
+    std::vector<std::vector<bool>> own(s_.entities.size());
+    for (entity_id e = 0; e < s_.entities.size(); ++e) {
+      if (!s_.entities[e].key) continue;
+      own[e].assign(g.rows(e), true);
+      const key_list& gk = ghost_keys_[e];
+      for (std::size_t i = 0; i < gk.size(); ++i) {
+        const row_id r = g.find_key(e, gk[i]);
+        if (r != no_row) own[e][r] = false;
+      }
+    }
+    std::vector<key_list>().swap(ghost_keys_);
+    return own;
   }
   std::uint64_t rows_owned() const {
+    if (owned_count_) return owned_count_;
     std::uint64_t n = 0;
     for (const auto& v : owned_) n += v.size();
     return n;
   }
-  std::uint64_t rows_held() const { return rows_owned() + ghost_index_.size(); }
+  std::uint64_t rows_held() const {
+    return held_count_ ? held_count_ : rows_owned() + ghost_index_.size();
+  }
   const std::vector<int>& cluster() const { return cluster_; }
 
  private:
@@ -441,7 +604,14 @@ class loader {
                                "do yet; run in one process");
         files_[e] =
             b2bseg::detail::dataset_file(dir_, schema_path, "entity '" + def.name + "'", def.file);
-        csv_file f = csv_file::open(files_[e]);
+        csv_file f = csv_file::open_lean(files_[e]);
+        // write_dataset reads records again: the file must then still be the one read here.
+        const struct stat* st = f.mapped_status();
+        if (!st)
+          throw data_error(files_[e], 0, 0,
+                           "not a regular file, which a run over several processes needs (each "
+                           "process reads records of it where they lie)");
+        status_[e] = *st;
         const b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
         std::string header;
         for (std::size_t i = 0; i < f.header().size(); ++i) {
@@ -449,43 +619,70 @@ class loader {
           append_csv_field(header, f.header()[i]);
         }
         headers_[e] = header + "\n";
-        const std::vector<csv_chunk> parts = f.split(static_cast<std::size_t>(n_));
-        if (static_cast<std::size_t>(me_) >= parts.size()) continue;
-        csv_record_reader reader(f, parts[me_]);
-        std::vector<std::string_view> raws;  // views into f: no copy of the share's text
-        std::vector<std::uint64_t> lines;
-        capturing_reader cap{reader, raws, lines};
-        b2bseg::detail::raw_chunk ch;
-        const std::vector<const key_index*> none(def.links.size(), nullptr);
-        try {
-          b2bseg::detail::parse_records(cap, def, fm, parts[me_].begin, parts[me_].end, f.name(),
-                                        false, none, {}, ch);
-        } catch (const data_error& x) {  // a malformed record: the reader's error
-          ch.error = x;
-        }
-        std::uint64_t limit = ~std::uint64_t{0};
-        if (ch.error) {
-          limit = ch.error->line();
-          note_error({0, pos, 0, ch.error->line(), 1}, ch.error->file(), ch.error->line(),
-                     ch.error->column(), message_of(*ch.error));
-        }
+        // The body in pieces of about `piece_bytes`, each process taking a run of them in file
+        // order. Opening and splitting read every page of the file: those pages are given back
+        // at once, and each piece's once its rows are copied, so that a process holds its rows
+        // but never the file.
+        const auto n = static_cast<std::size_t>(n_);
+        const std::vector<csv_chunk> parts = f.split(n * (f.body_size() / (n * piece_bytes_) + 1));
+        f.drop_pages(f.body().data(), f.body().data() + f.body_size());
+        std::vector<std::size_t> mine;
+        for (std::size_t i = 0; i < parts.size(); ++i)
+          if (i * n / parts.size() == static_cast<std::size_t>(me_)) mine.push_back(i);
+        if (mine.empty()) continue;
         row_store& out = read_[e];
         auto& cols = read_columns_[e];
         {
-          std::size_t bytes = 0, rows = 0;
-          for (std::size_t i = 0; i < raws.size() && lines[i] < limit; ++i, ++rows) {
-            bytes += raws[i].size() + (fm.key >= 0 ? ch.keys[i].size() : 0);
-            for (std::size_t l = 0; l < def.links.size(); ++l) bytes += ch.link_keys[l][i].size();
-          }
-          out.reserve(rows, bytes);
+          // The per-row arrays sized once, from above: the records of a piece are no more than
+          // its lines (capacity never touched costs no memory).
+          std::size_t rows = 0;
+          for (std::size_t i : mine)
+            rows +=
+                i + 1 < parts.size()
+                    ? parts[i + 1].first_line - parts[i].first_line
+                    : static_cast<std::size_t>(std::count(parts[i].begin, parts[i].end, '\n')) + 1;
+          f.drop_pages(parts[mine.back()].begin, parts[mine.back()].end);
+          out.reserve(rows);
           cols.reserve(rows * (1 + def.links.size()));
         }
-        for (std::size_t i = 0; i < raws.size() && lines[i] < limit; ++i) {
-          out.add(lines[i], raws[i], fm.key >= 0 ? ch.keys[i] : std::string_view{},
-                  [&](std::size_t l) { return ch.link_keys[l][i]; });
-          cols.push_back(fm.key >= 0 ? ch.key_columns[i] : 0);
-          for (std::size_t l = 0; l < def.links.size(); ++l) cols.push_back(ch.link_columns[l][i]);
+        const std::vector<const key_index*> none(def.links.size(), nullptr);
+        for (std::size_t i : mine) {
+          csv_record_reader reader(f, parts[i]);
+          std::vector<std::string_view> raws;  // views into f: no copy of the piece's text
+          std::vector<std::uint64_t> lines;
+          capturing_reader cap{reader, raws, lines};
+          b2bseg::detail::raw_chunk ch;
+          try {
+            b2bseg::detail::parse_records(cap, def, fm, parts[i].begin, parts[i].end, f.name(),
+                                          false, none, {}, ch);
+          } catch (const data_error& x) {  // a malformed record: the reader's error
+            ch.error = x;
+          }
+          std::uint64_t limit = ~std::uint64_t{0};
+          if (ch.error) {
+            limit = ch.error->line();
+            note_error({0, pos, 0, ch.error->line(), 1}, ch.error->file(), ch.error->line(),
+                       ch.error->column(), message_of(*ch.error));
+          }
+          for (std::size_t r = 0; r < raws.size() && lines[r] < limit; ++r) {
+            if (raws[r].size() > 0xFFFFFFFFu) {  // row_store keeps a record's size in 32 bits
+              note_error({0, pos, 0, lines[r], 1}, f.name(), lines[r], 1,
+                         "record longer than 4 GiB, which a run over several processes does not "
+                         "take; run in one process");
+              break;
+            }
+            out.add(lines[r], static_cast<std::uint64_t>(raws[r].data() - f.text().data()),
+                    static_cast<std::uint32_t>(raws[r].size()),
+                    fm.key >= 0 ? ch.keys[r] : std::string_view{},
+                    [&](std::size_t l) { return ch.link_keys[l][r]; });
+            cols.push_back(fm.key >= 0 ? ch.key_columns[r] : 0);
+            for (std::size_t l = 0; l < def.links.size(); ++l)
+              cols.push_back(ch.link_columns[l][r]);
+          }
+          f.drop_pages(parts[i].begin, parts[i].end);
+          if (ch.error) break;  // one process reading alone stops at the first error
         }
+        f.throw_if_changed();
       } catch (const data_error& x) {
         note_error({0, pos, 0, 0, 0}, x.file(), x.line(), x.column(), message_of(x));
       }
@@ -611,49 +808,66 @@ class loader {
             if (o != ~std::uint64_t{0}) owner[e][i] = static_cast<int>(o);
           });
     }
-    // Rows go to their owners; chunks are in file order by rank, so rows arrive in file order.
-    // Messages and stores are sized first: a gigabyte grown by doubling is copied twice over.
-    auto out = blank();
+    // Rows go to their owners in rounds of about `round_bytes` from each process, so that a
+    // process holds its rows about once as they move (the blocks of rows sent are given back
+    // after each round), not twice. First the counts, so that the stores are sized once.
     {
-      std::vector<std::size_t> bytes(static_cast<std::size_t>(n_), 0);
+      auto counts = blank();
+      std::vector<std::vector<std::uint64_t>> n(n_, std::vector<std::uint64_t>(s_.entities.size()));
       for (entity_id e = 0; e < s_.entities.size(); ++e)
-        for (std::size_t i = 0; i < read_[e].size(); ++i)
-          bytes[owner[e][i]] += 8 + read_[e].message_size(i);
-      for (int d = 0; d < n_; ++d) out[d].reserve(bytes[d]);
-    }
-    for (entity_id e = 0; e < s_.entities.size(); ++e) {
-      for (std::size_t i = 0; i < read_[e].size(); ++i) {
-        wire_writer w(out[owner[e][i]]);
-        w.u64(e);
-        read_[e].send(i, w);
+        for (std::size_t i = 0; i < read_[e].size(); ++i) ++n[owner[e][i]][e];
+      for (int d = 0; d < n_; ++d) {
+        wire_writer w(counts[d]);
+        for (std::uint64_t k : n[d]) w.u64(k);
       }
-      read_[e].clear();
-      std::vector<int>().swap(owner[e]);
-    }
-    std::vector<std::string> in = c_.exchange(std::move(out));
-    std::vector<std::size_t> rows(s_.entities.size(), 0), bytes(s_.entities.size(), 0);
-    for (const std::string& m : in) {
-      wire_reader rd(m);
-      while (!rd.done()) {
-        const auto e = static_cast<entity_id>(rd.u64());
-        ++rows[e];
-        bytes[e] += row_store::skip(rd, owned_[e].links());
+      std::vector<std::uint64_t> rows(s_.entities.size(), 0);
+      for (const std::string& m : c_.exchange(std::move(counts))) {
+        wire_reader rd(m);
+        for (auto& k : rows) k += rd.u64();
       }
+      for (entity_id e = 0; e < s_.entities.size(); ++e) owned_[e].reserve(rows[e]);
     }
-    for (entity_id e = 0; e < s_.entities.size(); ++e) owned_[e].reserve(rows[e], bytes[e]);
-    for (std::string& m : in) {
-      wire_reader rd(m);
-      while (!rd.done()) owned_[static_cast<entity_id>(rd.u64())].receive(rd);
-      std::string().swap(m);
+    entity_id e = 0;
+    std::size_t i = 0;
+    for (;;) {
+      auto out = blank();
+      std::size_t bytes = 0;
+      for (; e < s_.entities.size() && bytes < round_bytes_; ++e, i = 0) {
+        for (; i < read_[e].size() && bytes < round_bytes_; ++i) {
+          wire_writer w(out[owner[e][i]]);
+          w.u64(e);
+          read_[e].send(i, w);
+          bytes += 8 + read_[e].message_size(i);
+        }
+        if (i < read_[e].size()) {
+          read_[e].release_before(i);
+          break;
+        }
+        read_[e].clear();
+        std::vector<int>().swap(owner[e]);
+      }
+      const bool more = e < s_.entities.size();
+      // Rows come in order of process, then of file, in each round: write_dataset sorts them.
+      for (std::string& m : c_.exchange(std::move(out))) {
+        wire_reader rd(m);
+        while (!rd.done()) owned_[static_cast<entity_id>(rd.u64())].receive(rd);
+        std::string().swap(m);
+      }
+      const std::vector<std::string> any = all_gather(c_, more ? "1" : "0");
+      if (std::none_of(any.begin(), any.end(), [](const std::string& x) { return x == "1"; }))
+        break;
     }
   }
 
   // 4. Every link value becomes the handle of its target (asked at the key's process); for the
   //    links the segments walk backwards, each owner learns which rows point at its rows.
   void resolve_links() {
+    std::vector<bool> target(s_.entities.size(), false);  // only these are asked about
+    for (const entity_def& def : s_.entities)
+      for (const link_def& ld : def.links) target[ld.target] = true;
     auto reg = blank();
     for (entity_id e = 0; e < s_.entities.size(); ++e) {
-      if (!s_.entities[e].key) continue;
+      if (!s_.entities[e].key || !target[e]) continue;
       for (std::size_t i = 0; i < owned_[e].size(); ++i) {
         wire_writer w(reg[rank_of(owned_[e].key(i), n_)]);
         w.u64(e);
@@ -866,6 +1080,10 @@ class loader {
   // per target entity: (source entity, link) -> children of each own row
   std::vector<std::map<std::pair<entity_id, std::uint32_t>, children_csr>> children_;
   std::optional<ranked_error> err_;
+  std::vector<struct stat> status_;                 // per entity: its file's, when read
+  std::vector<key_list> ghost_keys_;                // per entity: keys of the rows of others held
+  std::uint64_t owned_count_ = 0, held_count_ = 0;  // once write_dataset let go of the rows
+  std::size_t piece_bytes_, round_bytes_;           // dist_options'
 };
 
 }  // namespace detail::distributed
@@ -917,11 +1135,12 @@ inline dist_result evaluate_distributed(
                          "process " + std::to_string(r) +
                              " does not see the same schema, segments and files as process 0");
 
-  dd::loader ld(c, dir, s, rc);
-  std::vector<std::pair<std::string, double>> phases;
+  dd::loader ld(c, dir, s, rc, o.piece_bytes, o.round_bytes);
+  std::vector<load_phase> phases;
   ld.run(phases);
   const std::string local = (fs::path(o.work_dir) / ("rank-" + std::to_string(c.rank()))).string();
   std::optional<graph> g;
+  std::vector<std::vector<bool>> own;  // per entity with a key: which rows are this process's
   std::optional<ranked_error> load_error;
   try {
     auto t1 = std::chrono::steady_clock::now();
@@ -932,9 +1151,11 @@ inline dist_result evaluate_distributed(
       return ms;
     };
     ld.write_dataset(local, to_json(s));
-    phases.emplace_back("write", since());
+    ::malloc_trim(0);  // what the placement freed goes back before the load takes its peak
+    phases.push_back({"write", since(), peak_rss_bytes()});
     g.emplace(load_dataset(local, load_options{}));
-    phases.emplace_back("build", since());
+    own = ld.own_rows(*g);
+    phases.push_back({"build", since(), peak_rss_bytes()});
   } catch (const data_error& x) {
     load_error = ranked_error{{0}, "", 0, 0, x.what()};  // not expected: values were checked
   }
@@ -952,19 +1173,13 @@ inline dist_result evaluate_distributed(
   std::string mine;
   wire_writer w(mine);
   w.u64(static_cast<std::uint64_t>(ev.eval_ms * 1000));
-  std::vector<std::unordered_set<std::string_view>> own(s.entities.size());
-  std::vector<bool> have(s.entities.size(), false);
-  auto own_of = [&](entity_id e) -> const std::unordered_set<std::string_view>& {
-    if (!have[e]) own[e] = ld.own_keys(e), have[e] = true;
-    return own[e];
-  };
   for (const segment_result& sr : ev.segments) {
-    const auto& own_keys = own_of(sr.entity);
+    const std::vector<bool>& own_row = own[sr.entity];  // a segment's entity has a key
     std::vector<std::pair<std::string, std::string_view>> keep;
     std::uint64_t count = 0;
     for (auto it = sr.members.begin(); it != sr.members.end(); ++it) {
+      if (!own_row[*it]) continue;
       const std::string_view key = g->key(sr.entity, *it);
-      if (!own_keys.count(key)) continue;
       ++count;
       if (!o.member_lists) continue;
       std::string ok;
@@ -1026,7 +1241,7 @@ inline dist_result evaluate_distributed(
     }
     res.segments.push_back(std::move(ds));
   }
-  if (after) after(c, local_evaluation(*g, ev, own_of, ld.cluster()));
+  if (after) after(c, local_evaluation(*g, ev, own, ld.cluster()));
   res.rows_owned = ld.rows_owned();
   res.rows_held = ld.rows_held();
   res.bytes_sent = c.sent;

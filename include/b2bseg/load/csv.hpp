@@ -160,8 +160,12 @@ inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
 inline std::size_t utf8_check(const unsigned char* s, std::size_t n, std::size_t b,
                               std::size_t e) noexcept {
   std::size_t i = b;
-  if (b > 0)
+  if (b > 0) {
     for (int k = 0; k < 3 && i < e && (s[i] & 0xC0) == 0x80; ++k) ++i;
+    // A block holding nothing but the tail of a character from before: the block of that
+    // character's lead judges it, and what follows it.
+    if (i == e) return npos;
+  }
   while (i < e) {
     if (e - i >= 8 && (load64(s + i) & swar_highs) == 0) {
       i += 8;
@@ -200,26 +204,36 @@ inline std::size_t utf8_check(const unsigned char* s, std::size_t n, std::size_t
   return npos;
 }
 
-/// Offset of the first invalid UTF-8 sequence in `data[0, n)`, or npos. Validates blocks of
-/// `block` bytes in parallel (oneTBB) when `n` is larger than one block. O(n).
-inline std::size_t utf8_first_error(const char* data, std::size_t n,
-                                    std::size_t block = std::size_t{1} << 20) noexcept {
+/// Offset of the first invalid UTF-8 sequence of `data[0, n)` that starts in [from, to), or
+/// npos; windows taken in order give the answer of the whole (a sequence is judged where it
+/// starts). Validates blocks of `block` bytes in parallel (oneTBB) when the window is larger
+/// than one block. O(to - from).
+inline std::size_t utf8_first_error_in(const char* data, std::size_t n, std::size_t from,
+                                       std::size_t to,
+                                       std::size_t block = std::size_t{1} << 20) noexcept {
   const auto* s = reinterpret_cast<const unsigned char*>(data);
-  if (n <= block) return utf8_check(s, n, 0, n);
-  const std::size_t blocks = (n + block - 1) / block;
+  if (to - from <= block) return utf8_check(s, n, from, to);
+  const std::size_t blocks = (to - from + block - 1) / block;
   std::atomic<std::size_t> first{npos};
   b2bseg::detail::parallel_for(
       tbb::blocked_range<std::size_t>(0, blocks, 1), [&](const tbb::blocked_range<std::size_t>& r) {
         for (std::size_t k = r.begin(); k < r.end(); ++k) {
-          const std::size_t b = k * block;
+          const std::size_t b = from + k * block;
           if (b >= first.load(std::memory_order_relaxed)) return;
-          const std::size_t at = utf8_check(s, n, b, std::min(n, b + block));
+          const std::size_t at = utf8_check(s, n, b, std::min(to, b + block));
           std::size_t cur = first.load(std::memory_order_relaxed);
           while (at < cur && !first.compare_exchange_weak(cur, at)) {
           }
         }
       });
   return first.load();
+}
+
+/// Offset of the first invalid UTF-8 sequence in `data[0, n)`, or npos. Validates blocks of
+/// `block` bytes in parallel (oneTBB) when `n` is larger than one block. O(n).
+inline std::size_t utf8_first_error(const char* data, std::size_t n,
+                                    std::size_t block = std::size_t{1} << 20) noexcept {
+  return utf8_first_error_in(data, n, 0, n, block);
 }
 
 }  // namespace detail
@@ -236,6 +250,10 @@ class csv_file {
   /// "cannot open: REASON" (missing, unreadable, a directory), "cannot read: REASON", and every
   /// error of from_string.
   static csv_file open(const std::string& path);
+  /// Same as open, for a reader that holds only part of a large file: a regular file's pages
+  /// are read when touched, and opening and `split` give back the pages they scan (see
+  /// drop_pages), so that this process never holds the whole file at once.
+  static csv_file open_lean(const std::string& path);
 
   /// Same as open, from `text`, which it takes over. `name` is the file name in error messages.
   /// Throws data_error: "file is empty" (nothing but a BOM and blank lines), "invalid UTF-8 byte
@@ -256,6 +274,22 @@ class csv_file {
                        "file changed while it was being loaded (it shrank or was rewritten); "
                        "load again once it is complete");
   }
+
+  /// Gives back the memory of the mapped pages overlapping [b, e), a range of this file's text
+  /// (see mapped_file::drop); views into it stay valid and read the file again when touched. A
+  /// no-op for text not mapped. For a reader that is done with part of a large file.
+  void drop_pages(const char* b, const char* e) const noexcept {
+    if (data_ && data_->map.ok() && e > b)
+      data_->map.drop(static_cast<std::size_t>(b - data_->map.data()),
+                      static_cast<std::size_t>(e - b));
+  }
+
+  /// The mapped file's status when it was opened (fstat), or null for text not mapped.
+  const struct stat* mapped_status() const noexcept {
+    return data_ && data_->map.ok() ? &data_->map.status() : nullptr;
+  }
+  /// The whole text: header, body and what follows (record views point into it).
+  std::string_view text() const noexcept { return {data_->data(), data_->size()}; }
 
   /// The name used in error messages: the path given to open, or the name given to from_string.
   const std::string& name() const noexcept { return name_; }
@@ -304,6 +338,7 @@ class csv_file {
  private:
   friend class csv_record_reader;
   csv_file() = default;
+  static csv_file open(const std::string& path, bool lean);
   void init();
 
   /// The file's bytes: a read-only mapping of a regular file, or a heap string (from_string,
@@ -327,6 +362,7 @@ class csv_file {
   const char* body_begin_ = nullptr;
   const char* body_end_ = nullptr;  // end of the text without trailing blank lines
   std::size_t body_line_ = 2;
+  bool lean_ = false;  // open_lean: scans give their pages back
 };
 
 /// Reads the records of one chunk of a csv_file. Keeps its buffers between records; one per chunk
@@ -574,6 +610,14 @@ inline void csv_record_reader::count_error(std::size_t found) const {
 // --- csv_file ------------------------------------------------------------------------------
 
 inline csv_file csv_file::open(const std::string& path) {
+  return open(path, false);
+}
+
+inline csv_file csv_file::open_lean(const std::string& path) {
+  return open(path, true);
+}
+
+inline csv_file csv_file::open(const std::string& path, bool lean) {
   auto fail = [&path](const char* what, int err) {
     throw data_error(path, 0, 0, what + std::generic_category().message(err));
   };
@@ -590,7 +634,7 @@ inline csv_file csv_file::open(const std::string& path) {
   auto bytes = std::make_unique<csv_file::bytes>();
   // Regular files are mapped read-only (no zero-fill, no copy; pages come from the page cache).
   // A file that shrinks or changes while it is loaded is reported by changed(), not a crash.
-  if (S_ISREG(st.st_mode) && st.st_size > 0) bytes->map = mapped_file(fd, st);
+  if (S_ISREG(st.st_mode) && st.st_size > 0) bytes->map = mapped_file(fd, st, !lean);
   if (!bytes->map.ok()) {
     // Others (pipes, /proc, a failed mapping): read in growing steps.
     std::string* text = &bytes->text;
@@ -625,6 +669,7 @@ inline csv_file csv_file::open(const std::string& path) {
   csv_file f;
   f.data_ = std::move(bytes);
   f.name_ = path;
+  f.lean_ = lean;
   try {
     f.init();
   } catch (const data_error&) {
@@ -652,7 +697,17 @@ inline void csv_file::init() {
   while (e > b && (e[-1] == '\n' || e[-1] == '\r')) --e;
   if (b == e) throw data_error(name_, 0, 0, "file is empty");
 
-  if (const std::size_t bad = detail::utf8_first_error(data, size); bad != detail::npos) {
+  std::size_t bad = detail::npos;
+  if (lean_) {  // in windows, each given back once scanned
+    constexpr std::size_t window = std::size_t{32} << 20;
+    for (std::size_t w = 0; w < size && bad == detail::npos; w += window) {
+      bad = detail::utf8_first_error_in(data, size, w, std::min(size, w + window));
+      drop_pages(data + w, data + std::min(size, w + window));
+    }
+  } else {
+    bad = detail::utf8_first_error(data, size);
+  }
+  if (bad != detail::npos) {
     const char* at = data + bad;
     std::size_t line = 1;
     const char* line_start = b;
@@ -669,11 +724,12 @@ inline void csv_file::init() {
 
   // Old Mac files end lines with CR alone: the whole file would read as one header line, and the
   // error would be a confusing "column ... missing". Say what it is.
-  if (const void* cr = std::memchr(b, '\r', static_cast<std::size_t>(e - b));
-      cr != nullptr && std::memchr(b, '\n', static_cast<std::size_t>(e - b)) == nullptr)
-    throw data_error(name_, 1, static_cast<std::size_t>(static_cast<const char*>(cr) - b) + 1,
-                     "lines end with CR alone (old Mac line ends); save the file with LF or "
-                     "CRLF line ends");
+  // (The search for a newline comes first: it stops at the first line's end.)
+  if (std::memchr(b, '\n', static_cast<std::size_t>(e - b)) == nullptr)
+    if (const void* cr = std::memchr(b, '\r', static_cast<std::size_t>(e - b)); cr != nullptr)
+      throw data_error(name_, 1, static_cast<std::size_t>(static_cast<const char*>(cr) - b) + 1,
+                       "lines end with CR alone (old Mac line ends); save the file with LF or "
+                       "CRLF line ends");
 
   body_end_ = e;
   csv_record_reader r(*this, b, e, 1, 0);
@@ -704,6 +760,7 @@ inline std::vector<csv_chunk> csv_file::split(std::size_t n) const {
   std::vector<std::size_t> quotes(n, 0), newlines(n, 0);
   auto count = [&](std::size_t i) {
     detail::count_quotes_and_newlines(seg_begin(i), seg_begin(i + 1), quotes[i], newlines[i]);
+    if (lean_) drop_pages(seg_begin(i), seg_begin(i + 1));
   };
   // 2. Prefix sums: quote parity and line number at the start of each segment.
   std::vector<unsigned char> odd(n, 0);
