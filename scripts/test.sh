@@ -25,7 +25,7 @@ if ((mpi)); then
   B2BSEG_WITH_MPI=1 scripts/setup-deps.sh
   cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DB2BSEG_MPI=ON -DB2BSEG_BUILD_BENCH=OFF \
     -DB2BSEG_WERROR="$([[ "${CI:-}" == true ]] && echo ON || echo OFF)" >/dev/null
-  cmake --build build-mpi -j2 --target b2bseg_cli
+  cmake --build build-mpi -j2 --target b2bseg_cli mpi_random_cases
   ctest --test-dir build-mpi --output-on-failure -L mpi "${ctest_args[@]}"
   exit
 fi

@@ -31,14 +31,6 @@ using namespace test_support;
 namespace fs = std::filesystem;
 
 /// Adds `"partition": "account"` to the schema.json in `dir`.
-void add_partition(const std::string& dir, const std::string& entity = "account") {
-  const fs::path p = fs::path(dir) / "schema.json";
-  std::string text = testing::read_file(p);
-  const auto brace = text.find('{');
-  text.insert(brace + 1, "\n  \"partition\": \"" + entity + "\",");
-  std::ofstream(p, std::ios::binary) << text;
-}
-
 /// NAME.csv texts of a single process, by segment name.
 std::map<std::string, std::string> single(const std::string& dir, const std::string& seg_text,
                                           timestamp_us as_of) {

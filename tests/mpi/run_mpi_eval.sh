@@ -2,10 +2,11 @@
 # ctest mpi_eval: `mpirun -n 1/2/3 b2bseg eval` writes NAME.csv byte for byte as one process does,
 # and summary.json but for its times; `mpirun -n 2/3 b2bseg activate` writes every destination's
 # files and state as one process does, in full and then incrementally; bad input stops every
-# process with exit 1 and one message.
-# Usage: run_mpi_eval.sh B2BSEG WORK_DIR SOURCE_DIR
+# process with exit 1 and one message; random graphs with random segments (mpi_random_cases, the
+# generators of test_dist) give the bytes of one process with 2 and 3 processes.
+# Usage: run_mpi_eval.sh B2BSEG WORK_DIR SOURCE_DIR MPI_RANDOM_CASES
 set -euo pipefail
-exe=$1 work=$2 src=$3
+exe=$1 work=$2 src=$3 cases_exe=$4
 rm -rf "$work" && mkdir -p "$work"
 # Tests run as root in CI containers; Open MPI refuses that unless told.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -25,6 +26,21 @@ for n in 1 2 3; do
     { echo "FAIL: summary.json differs with $n processes"; exit 1; }
   echo "ok: $n processes, $(ls "$work/one"/*.csv | wc -l) segments identical"
 done
+# Random graphs and random segments through real processes.
+"$cases_exe" "$work/random" 6 7000
+for c in "$work"/random/case-*; do
+  at=$(cat "$c/as_of.txt")
+  "$exe" eval --data "$c/data" --segments "$c/segments.seg" --as-of "$at" --out "$c/one" --quiet
+  for n in 2 3; do
+    mpi $n "$exe" eval --data "$c/data" --segments "$c/segments.seg" --as-of "$at" --out "$c/n$n" \
+      --threads 1 --quiet
+    for f in "$c"/one/*.csv; do
+      cmp "$f" "$c/n$n/$(basename "$f")" ||
+        { echo "FAIL: $(basename "$c")/$(basename "$f") differs with $n processes"; exit 1; }
+    done
+  done
+done
+echo "ok: $(ls -d "$work"/random/case-* | wc -l) random graphs and segment files, 2 and 3 processes identical"
 # Activation: two runs a week apart (the second hands over what changed), byte for byte.
 dests=$src/datasets/demo.destinations.json
 for at in $as_of 2025-06-08T00:00:00Z; do

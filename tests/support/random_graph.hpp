@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -951,6 +953,19 @@ inline bool write_dataset_files(const random_dataset& ds, const std::string& dir
     std::fclose(f);
   }
   return true;
+}
+
+/// Names `entity` as the partition of the dataset folder `dir` (SPEC 8): inserts
+/// `"partition": ENTITY` at the top of its schema.json.
+inline void add_partition(const std::string& dir, const std::string& entity = "account") {
+  const std::string p = dir + "/schema.json";
+  std::string text;
+  {
+    std::ifstream in(p, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  text.insert(text.find('{') + 1, "\n  \"partition\": \"" + entity + "\",");
+  std::ofstream(p, std::ios::binary) << text;
 }
 
 }  // namespace b2bseg::test_support
