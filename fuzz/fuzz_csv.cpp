@@ -2,7 +2,9 @@
 //
 // Besides crashes (with sanitizers), it checks the splitting contract: reading the chunks of
 // split(n) in order gives the records of reading one chunk, and, on a malformed file, the same
-// first error. Every field also goes through the value parsers.
+// first error. Every field also goes through the value parsers, and the UTF-8 check in windows
+// and small blocks must find the error of the whole text.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -63,6 +65,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The first byte picks the chunk count; the rest is the file.
   const std::size_t chunks = 2 + data[0] % 15;
   std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  // UTF-8 validation in windows taken in order (what open_lean does) and in small parallel
+  // blocks finds the error of the whole text, one byte at a time.
+  {
+    namespace d = b2bseg::detail;
+    const std::size_t whole = d::utf8_first_error(text.data(), text.size(), text.size() + 1);
+    const std::size_t window = 1 + data[0] % 7, block = 1 + data[0] % 5;
+    std::size_t got = d::npos;
+    for (std::size_t w = 0; w < text.size() && got == d::npos; w += window)
+      got = d::utf8_first_error_in(text.data(), text.size(), w, std::min(text.size(), w + window),
+                                   block);
+    if (got != whole || d::utf8_first_error(text.data(), text.size(), block) != whole) std::abort();
+  }
   try {
     const b2bseg::csv_file f = b2bseg::csv_file::from_string(std::move(text), "fuzz.csv");
     const outcome one = read_in_chunks(f, 1);
