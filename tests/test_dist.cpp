@@ -517,5 +517,23 @@ TEST_F(DistBadInput, ASchemaWithoutPartitionIsRefused) {
   }
 }
 
+TEST_F(DistBadInput, MoreEntitiesThanAHandleHoldsAreRefused) {
+  // A row's handle keeps its entity in 8 bits: 257 entities would alias rows silently.
+  std::string js = R"({"partition": "e0", "entities": {)";
+  for (int i = 0; i < 257; ++i) {
+    if (i) js += ',';
+    js += "\"e";
+    js += std::to_string(i);
+    js += R"(": {"key": "id", "attributes": {"n": "int"}})";
+  }
+  tmp_.write("schema.json", js + "}}");
+  try {
+    spread(2, tmp_.str(), tmp_.str() + "/work", "segment s on e0 where n > 1\n", 0);
+    FAIL();
+  } catch (const data_error& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 256 entities"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace b2bseg

@@ -901,35 +901,39 @@ class loader {
           owned_fwd_[e][i * owned_[e].links() + l] = t;
           if (t == no_handle || !backwards.count({e, static_cast<std::uint32_t>(l)})) return;
           wire_writer w(back[handle_rank(t)]);
-          w.u64(handle_index(t));
-          w.u64(e);
-          w.u64(l);
-          w.u64(make_handle(e, me_, i));
+          w.u64(std::uint64_t{l} << 40 | handle_index(t));  // the link, the parent's index
+          w.u64(make_handle(e, me_, i));                    // the child (its entity: the link's)
         });
-    // Children per (link, parent) as CSR: parent index -> the handles pointing at it.
-    std::map<std::pair<entity_id, std::uint32_t>, std::vector<std::pair<std::uint64_t, handle>>>
-        pairs;
-    for (std::string& m : c_.exchange(std::move(back))) {
-      wire_reader rd(m);
-      while (!rd.done()) {
-        const std::uint64_t parent = rd.u64();
-        const auto from = static_cast<entity_id>(rd.u64());
-        const auto link = static_cast<std::uint32_t>(rd.u64());
-        pairs[{from, link}].emplace_back(parent, rd.u64());
+    std::vector<std::unordered_map<std::string, handle>>().swap(dir);
+    // Children per (link, parent) as CSR, straight from the messages: counted, then placed.
+    const std::vector<std::string> in = c_.exchange(std::move(back));
+    auto each = [&](auto&& f) {
+      for (const std::string& m : in) {
+        wire_reader rd(m);
+        while (!rd.done()) {
+          const std::uint64_t lp = rd.u64();
+          const handle child = rd.u64();
+          const entity_id from = handle_entity(child);
+          const auto link = static_cast<std::uint32_t>(lp >> 40);
+          const entity_id target = s_.entities[from].links[link].target;
+          children_csr& csr = children_[target][{from, link}];
+          if (csr.start.empty()) csr.start.assign(owned_[target].size() + 1, 0);
+          f(csr, lp & ((std::uint64_t{1} << 40) - 1), child);
+        }
       }
-      std::string().swap(m);
-    }
-    for (auto& [k, v] : pairs) {
-      std::sort(v.begin(), v.end());
-      const entity_id target = s_.entities[k.first].links[k.second].target;
-      children_csr& csr = children_[target][k];
-      csr.start.assign(owned_[target].size() + 1, 0);
-      for (const auto& [p, ch] : v) ++csr.start[p + 1];
-      for (std::size_t p = 1; p < csr.start.size(); ++p) csr.start[p] += csr.start[p - 1];
-      csr.child.reserve(v.size());
-      for (const auto& [p, ch] : v) csr.child.push_back(ch);
-      std::vector<std::pair<std::uint64_t, handle>>().swap(v);
-    }
+    };
+    each([](children_csr& csr, std::uint64_t parent, handle) { ++csr.start[parent + 1]; });
+    for (auto& by_link : children_)
+      for (auto& [k, csr] : by_link) {
+        for (std::size_t p = 1; p < csr.start.size(); ++p) csr.start[p] += csr.start[p - 1];
+        csr.child.resize(csr.start.back());
+        csr.fill.assign(csr.start.begin(), csr.start.end() - 1);
+      }
+    each([](children_csr& csr, std::uint64_t parent, handle child) {
+      csr.child[csr.fill[parent]++] = child;
+    });
+    for (auto& by_link : children_)
+      for (auto& [k, csr] : by_link) std::vector<std::uint64_t>().swap(csr.fill);
   }
 
   /// The handles row h links to (h held: own or fetched).
@@ -1061,6 +1065,7 @@ class loader {
   struct children_csr {
     std::vector<std::uint64_t> start;
     std::vector<handle> child;
+    std::vector<std::uint64_t> fill;  // while it is built: where each parent's next child goes
   };
 
   communicator& c_;
@@ -1115,6 +1120,22 @@ inline dist_result evaluate_distributed(
   reach rc;
   std::string fingerprint = to_json(s);
   try {
+    // A row's handle holds its entity in 8 bits and its process in 16; a child's reverse entry
+    // its link in 24.
+    const std::string schema_path = (fs::path(dir) / "schema.json").string();
+    if (s.entities.size() > 256)
+      throw data_error(schema_path, 0, 0,
+                       "a run over several processes takes at most 256 entities; this schema "
+                       "has " +
+                           std::to_string(s.entities.size()));
+    for (const entity_def& e : s.entities)
+      if (e.links.size() >= (std::size_t{1} << 24))
+        throw data_error(schema_path, 0, 0,
+                         "entity '" + e.name +
+                             "' has too many links for a run over several "
+                             "processes");
+    if (c.size() > 65536)
+      throw data_error(schema_path, 0, 0, "a run takes at most 65,536 processes");
     rc = segments_reach(f, o.selected);
     fields_reach(f, o.fields, rc);
     place_entities(s);
