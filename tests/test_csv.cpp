@@ -562,6 +562,20 @@ TEST(CsvOpen, LeanOpenReadsAndFailsAsOpenDoes) {
     EXPECT_EQ(ra.recs, rb.recs);
     EXPECT_EQ(ra.lines, rb.lines);
   }
+  // A range of whole records splits as the body does.
+  {
+    const auto a =
+        whole.split(csv_chunk{whole.body().data(), whole.body().data() + whole.body_size(),
+                              whole.body_first_line()},
+                    7);
+    const auto b = whole.split(7);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].begin, b[i].begin);
+      EXPECT_EQ(a[i].end, b[i].end);
+      EXPECT_EQ(a[i].first_line, b[i].first_line);
+    }
+  }
   lean.drop_pages(lean.text().data(), lean.text().data() + lean.text().size());
   EXPECT_EQ(read_chunks(lean, 3).recs.size(), 50000u);  // dropped pages read the file again
   const auto bad = (temp_dir() / "lean-bad.csv").string();
@@ -570,6 +584,28 @@ TEST(CsvOpen, LeanOpenReadsAndFailsAsOpenDoes) {
     out << "a,b\n1,2\n3,\xFE\n";
   }
   EXPECT_EQ(error_of([&] { csv_file::open_lean(bad); }), bad + ":3:3: invalid UTF-8 byte 0xfe");
+  // Without the body's check, open succeeds; the reader finds the byte and tells it as open does.
+  {
+    const csv_file unchecked = csv_file::open_lean(bad, false);
+    const std::size_t at = unchecked.first_invalid_utf8(0, unchecked.text().size());
+    ASSERT_NE(at, detail::npos);
+    EXPECT_EQ(std::string(unchecked.utf8_error(at).what()), bad + ":3:3: invalid UTF-8 byte 0xfe");
+  }
+  const auto bad_header = (temp_dir() / "lean-bad-header.csv").string();
+  {
+    std::ofstream out(bad_header, std::ios::binary);
+    out << "a,\xFE\n1,2\n";
+  }
+  EXPECT_EQ(error_of([&] { csv_file::open_lean(bad_header, false); }),
+            error_of([&] { csv_file::open(bad_header); }));
+  const auto broken = (temp_dir() / "lean-broken-header.csv").string();
+  {
+    std::ofstream out(broken, std::ios::binary);
+    out << "a,,b\n1,2,\xFE\n";  // an empty column name, and an invalid byte after it
+  }
+  EXPECT_EQ(error_of([&] { csv_file::open_lean(broken, false); }),
+            error_of([&] { csv_file::open(broken); }));
+  EXPECT_NE(error_of([&] { csv_file::open(broken); }).find("UTF-8"), std::string::npos);
   const auto mac = (temp_dir() / "lean-mac.csv").string();
   {
     std::ofstream out(mac, std::ios::binary);

@@ -517,6 +517,22 @@ TEST_F(DistBadInput, ASchemaWithoutPartitionIsRefused) {
   }
 }
 
+TEST_F(DistBadInput, InvalidUtf8IsOneProcesssErrorWhereverItLies) {
+  // Each process checks only its byte range: the first invalid byte of the file is still the
+  // error, at its line and column, before anything else in the file (a bad value after it too).
+  for (int at : {0, 7, 15, 29}) {
+    std::string people = rows("p", 30, ",a1\n");
+    std::size_t line_start = 0;
+    for (int i = 0; i < at; ++i) line_start = people.find('\n', line_start) + 1;
+    people.insert(line_start + 2, "\xC3(");  // a lead byte without its continuation
+    write(rows("a", 40, ",\n"), people + "px,notanumber,a2\n");
+    expect_same_error(tmp_.str(), seg_, "invalid UTF-8 byte 0xc3");
+  }
+  // In the header: told as open tells it.
+  tmp_.write("person.csv", "id,n\xFF,account_id\n" + rows("p", 3, ",a1\n"));
+  expect_same_error(tmp_.str(), seg_, "invalid UTF-8 byte 0xff");
+}
+
 TEST_F(DistBadInput, MoreEntitiesThanAHandleHoldsAreRefused) {
   // A row's handle keeps its entity in 8 bits: 257 entities would alias rows silently.
   std::string js = R"({"partition": "e0", "entities": {)";

@@ -589,13 +589,21 @@ class loader {
       }
   }
 
-  // 1. Each process reads chunk `rank` of every file, checking values as a single load does.
+  // 1. Each process reads its share of every file: the body is cut into one byte range per
+  //    process, each counts the quotes and newlines of its range and checks its UTF-8, the
+  //    counts go to every process (so each knows the quote parity and line where its range
+  //    starts), each moves its start to the first record boundary, and reads the records from
+  //    there to the next process's start, in pieces of `piece_bytes`, checking values as a
+  //    single load does. No process reads more of a file than its share (and a little around).
   void read_shares() {
     const std::string schema_path = (std::filesystem::path(dir_) / "schema.json").string();
+    const auto n = static_cast<std::size_t>(n_), me = static_cast<std::size_t>(me_);
+    constexpr std::uint64_t none = ~std::uint64_t{0};
     for (entity_id e : order_) {
-      if (err_) break;  // a single process would have stopped at this entity already
       const entity_def& def = s_.entities[e];
       const std::uint64_t pos = build_pos_[e];
+      std::optional<csv_file> f;
+      b2bseg::detail::field_map fm;
       try {
         if (def.resolved())
           throw data_error(schema_path, 0, 0,
@@ -604,61 +612,149 @@ class loader {
                                "do yet; run in one process");
         files_[e] =
             b2bseg::detail::dataset_file(dir_, schema_path, "entity '" + def.name + "'", def.file);
-        csv_file f = csv_file::open_lean(files_[e]);
+        f.emplace(csv_file::open_lean(files_[e], false));
         // write_dataset reads records again: the file must then still be the one read here.
-        const struct stat* st = f.mapped_status();
+        const struct stat* st = f->mapped_status();
         if (!st)
           throw data_error(files_[e], 0, 0,
                            "not a regular file, which a run over several processes needs (each "
                            "process reads records of it where they lie)");
         status_[e] = *st;
-        const b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
+        fm = b2bseg::detail::map_header(def, *f);
         std::string header;
-        for (std::size_t i = 0; i < f.header().size(); ++i) {
+        for (std::size_t i = 0; i < f->header().size(); ++i) {
           if (i) header += ',';
-          append_csv_field(header, f.header()[i]);
+          append_csv_field(header, f->header()[i]);
         }
         headers_[e] = header + "\n";
-        // The body in pieces of about `piece_bytes`, each process taking a run of them in file
-        // order. Opening and splitting read every page of the file: those pages are given back
-        // at once, and each piece's once its rows are copied, so that a process holds its rows
-        // but never the file.
-        const auto n = static_cast<std::size_t>(n_);
-        const std::vector<csv_chunk> parts = f.split(n * (f.body_size() / (n * piece_bytes_) + 1));
-        f.drop_pages(f.body().data(), f.body().data() + f.body_size());
-        std::vector<std::size_t> mine;
-        for (std::size_t i = 0; i < parts.size(); ++i)
-          if (i * n / parts.size() == static_cast<std::size_t>(me_)) mine.push_back(i);
-        if (mine.empty()) continue;
+      } catch (const data_error& x) {
+        note_error({0, pos, 0, 0, 0}, x.file(), x.line(), x.column(), message_of(x));
+        f.reset();
+      }
+      // This process's byte range: its quotes, newlines and first invalid UTF-8 byte, to all.
+      const char* body = f ? f->body().data() : nullptr;
+      const std::size_t size = f ? f->body_size() : 0;
+      auto range_begin = [&](std::size_t r) { return body + size / n * r + std::min(r, size % n); };
+      std::string mine;
+      {
+        wire_writer w(mine);
+        w.u64(f ? 1 : 0);
+        std::size_t quotes = 0, newlines = 0;
+        std::uint64_t bad = none;
+        if (f) {
+          // In windows of a piece each, given back once scanned.
+          const char* text = f->text().data();
+          for (const char* p = range_begin(me); p < range_begin(me + 1);) {
+            const char* q =
+                p + std::min<std::size_t>(piece_bytes_,
+                                          static_cast<std::size_t>(range_begin(me + 1) - p));
+            b2bseg::detail::count_quotes_and_newlines(p, q, quotes, newlines);
+            if (bad == none)
+              if (const std::size_t at = f->first_invalid_utf8(static_cast<std::size_t>(p - text),
+                                                               static_cast<std::size_t>(q - text));
+                  at != b2bseg::detail::npos)
+                bad = at;
+            f->drop_pages(p, q);
+            p = q;
+          }
+        }
+        w.u64(quotes);
+        w.u64(newlines);
+        w.u64(bad);
+      }
+      const std::vector<std::string> counts = all_gather(c_, mine);
+      std::vector<std::uint64_t> quotes(n), newlines(n), bad(n);
+      bool all_open = true;
+      for (std::size_t r = 0; r < n; ++r) {
+        wire_reader rd(counts[r]);
+        all_open = rd.u64() != 0 && all_open;
+        quotes[r] = rd.u64();
+        newlines[r] = rd.u64();
+        bad[r] = rd.u64();
+      }
+      if (!all_open) continue;  // whoever could not open it said why
+      // The first invalid byte of the whole body is the error, as one process's open tells it.
+      const std::size_t first_bad =
+          static_cast<std::size_t>(std::min_element(bad.begin(), bad.end()) - bad.begin());
+      if (bad[first_bad] != none) {
+        if (first_bad == me) {
+          const data_error x = f->utf8_error(bad[me]);
+          note_error({0, pos, 0, 0, 0}, x.file(), x.line(), x.column(), message_of(x));
+        }
+        continue;
+      }
+      // Where each range starts: quote parity and line; then its first record boundary.
+      bool odd = false;
+      std::size_t line = f->body_first_line();
+      for (std::size_t r = 0; r < me; ++r) {
+        odd ^= (quotes[r] & 1) != 0;
+        line += newlines[r];
+      }
+      std::size_t end_line = f->body_first_line();
+      for (std::size_t r = 0; r < n; ++r) end_line += newlines[r];
+      std::uint64_t cut = none, cut_line = 0;
+      if (me == 0) {
+        cut = 0, cut_line = line;
+      } else {
+        const char* sb = range_begin(me);
+        const char* last = range_begin(me + 1) - 1;
+        const char* from = sb - 1;
+        const char* counted = sb;
+        bool parity = odd;
+        std::size_t lines = line;
+        while (from < last && cut == none) {
+          const char* x = static_cast<const char*>(
+              std::memchr(from, '\n', static_cast<std::size_t>(last - from)));
+          if (x == nullptr) break;
+          if (x >= sb) {
+            std::size_t q = 0, unused = 0;
+            b2bseg::detail::count_quotes_and_newlines(counted, x, q, unused);
+            parity ^= (q & 1) != 0;
+            counted = x;
+            ++lines;
+          }
+          if (!parity) cut = static_cast<std::uint64_t>(x + 1 - body), cut_line = lines;
+          from = x + 1;
+        }
+      }
+      std::string at;
+      wire_writer(at).u64(cut);
+      wire_writer(at).u64(cut_line);
+      const std::vector<std::string> cuts = all_gather(c_, at);
+      if (cut == none) continue;  // no record starts in this range: the one before reads it
+      std::uint64_t next = size, next_line = end_line;
+      for (std::size_t r = me + 1; r < n; ++r) {
+        wire_reader rd(cuts[r]);
+        const std::uint64_t c = rd.u64(), l = rd.u64();
+        if (c != none) {
+          next = c, next_line = l;
+          break;
+        }
+      }
+      try {
+        const csv_chunk share{body + cut, body + next, cut_line};
+        const std::vector<csv_chunk> parts = f->split(share, (next - cut) / piece_bytes_ + 1);
         row_store& out = read_[e];
         auto& cols = read_columns_[e];
-        {
-          // The per-row arrays sized once, from above: the records of a piece are no more than
-          // its lines (capacity never touched costs no memory).
-          std::size_t rows = 0;
-          for (std::size_t i : mine)
-            rows +=
-                i + 1 < parts.size()
-                    ? parts[i + 1].first_line - parts[i].first_line
-                    : static_cast<std::size_t>(std::count(parts[i].begin, parts[i].end, '\n')) + 1;
-          f.drop_pages(parts[mine.back()].begin, parts[mine.back()].end);
-          out.reserve(rows);
-          cols.reserve(rows * (1 + def.links.size()));
-        }
-        const std::vector<const key_index*> none(def.links.size(), nullptr);
-        for (std::size_t i : mine) {
-          csv_record_reader reader(f, parts[i]);
+        // The per-row arrays sized once, from above: records are no more than lines (capacity
+        // never touched costs no memory).
+        const std::size_t rows = next_line - cut_line + 1;
+        out.reserve(rows);
+        cols.reserve(rows * (1 + def.links.size()));
+        const std::vector<const key_index*> no_targets(def.links.size(), nullptr);
+        for (const csv_chunk& part : parts) {
+          csv_record_reader reader(*f, part);
           std::vector<std::string_view> raws;  // views into f: no copy of the piece's text
           std::vector<std::uint64_t> lines;
           capturing_reader cap{reader, raws, lines};
           b2bseg::detail::raw_chunk ch;
           try {
-            b2bseg::detail::parse_records(cap, def, fm, parts[i].begin, parts[i].end, f.name(),
-                                          false, none, {}, ch);
+            b2bseg::detail::parse_records(cap, def, fm, part.begin, part.end, f->name(), false,
+                                          no_targets, {}, ch);
           } catch (const data_error& x) {  // a malformed record: the reader's error
             ch.error = x;
           }
-          std::uint64_t limit = ~std::uint64_t{0};
+          std::uint64_t limit = none;
           if (ch.error) {
             limit = ch.error->line();
             note_error({0, pos, 0, ch.error->line(), 1}, ch.error->file(), ch.error->line(),
@@ -666,12 +762,12 @@ class loader {
           }
           for (std::size_t r = 0; r < raws.size() && lines[r] < limit; ++r) {
             if (raws[r].size() > 0xFFFFFFFFu) {  // row_store keeps a record's size in 32 bits
-              note_error({0, pos, 0, lines[r], 1}, f.name(), lines[r], 1,
+              note_error({0, pos, 0, lines[r], 1}, f->name(), lines[r], 1,
                          "record longer than 4 GiB, which a run over several processes does not "
                          "take; run in one process");
               break;
             }
-            out.add(lines[r], static_cast<std::uint64_t>(raws[r].data() - f.text().data()),
+            out.add(lines[r], static_cast<std::uint64_t>(raws[r].data() - f->text().data()),
                     static_cast<std::uint32_t>(raws[r].size()),
                     fm.key >= 0 ? ch.keys[r] : std::string_view{},
                     [&](std::size_t l) { return ch.link_keys[l][r]; });
@@ -679,10 +775,10 @@ class loader {
             for (std::size_t l = 0; l < def.links.size(); ++l)
               cols.push_back(ch.link_columns[l][r]);
           }
-          f.drop_pages(parts[i].begin, parts[i].end);
+          f->drop_pages(part.begin, part.end);
           if (ch.error) break;  // one process reading alone stops at the first error
         }
-        f.throw_if_changed();
+        f->throw_if_changed();
       } catch (const data_error& x) {
         note_error({0, pos, 0, 0, 0}, x.file(), x.line(), x.column(), message_of(x));
       }

@@ -254,6 +254,11 @@ class csv_file {
   /// are read when touched, and opening and `split` give back the pages they scan (see
   /// drop_pages), so that this process never holds the whole file at once.
   static csv_file open_lean(const std::string& path);
+  /// With `check_body` false, only the header's bytes are checked for UTF-8 at open: a reader
+  /// of part of the file checks the parts it reads (first_invalid_utf8) and reports what it finds
+  /// as open would (utf8_error). An error in the header, or a malformed header, is told exactly
+  /// as open tells it.
+  static csv_file open_lean(const std::string& path, bool check_body);
 
   /// Same as open, from `text`, which it takes over. `name` is the file name in error messages.
   /// Throws data_error: "file is empty" (nothing but a BOM and blank lines), "invalid UTF-8 byte
@@ -334,11 +339,21 @@ class csv_file {
   /// caller that reads chunks in parallel must report the error of the lowest-numbered chunk.
   /// Cost: one parallel pass (oneTBB) over the body counting quotes and newlines.
   std::vector<csv_chunk> split(std::size_t n) const;
+  /// Splits `range`, a run of whole records of this file (it starts at a record boundary, at
+  /// line `range.first_line`), as split(n) splits the body. Cost: one pass over the range.
+  std::vector<csv_chunk> split(const csv_chunk& range, std::size_t n) const;
+
+  /// Offset in text() of the first invalid UTF-8 sequence that starts in [from, to), or npos;
+  /// ranges taken in order give the answer for the whole text. O(to - from).
+  std::size_t first_invalid_utf8(std::size_t from, std::size_t to) const noexcept;
+  /// The error open reports for the invalid UTF-8 byte at `offset` of text(): "invalid UTF-8
+  /// byte 0xXX" at its line and column. O(offset).
+  data_error utf8_error(std::size_t offset) const;
 
  private:
   friend class csv_record_reader;
   csv_file() = default;
-  static csv_file open(const std::string& path, bool lean);
+  static csv_file open(const std::string& path, bool lean, bool check_body);
   void init();
 
   /// The file's bytes: a read-only mapping of a regular file, or a heap string (from_string,
@@ -362,7 +377,8 @@ class csv_file {
   const char* body_begin_ = nullptr;
   const char* body_end_ = nullptr;  // end of the text without trailing blank lines
   std::size_t body_line_ = 2;
-  bool lean_ = false;  // open_lean: scans give their pages back
+  bool lean_ = false;       // open_lean: scans give their pages back
+  bool check_body_ = true;  // false: open checked the header's UTF-8 only
 };
 
 /// Reads the records of one chunk of a csv_file. Keeps its buffers between records; one per chunk
@@ -610,14 +626,18 @@ inline void csv_record_reader::count_error(std::size_t found) const {
 // --- csv_file ------------------------------------------------------------------------------
 
 inline csv_file csv_file::open(const std::string& path) {
-  return open(path, false);
+  return open(path, false, true);
 }
 
 inline csv_file csv_file::open_lean(const std::string& path) {
-  return open(path, true);
+  return open(path, true, true);
 }
 
-inline csv_file csv_file::open(const std::string& path, bool lean) {
+inline csv_file csv_file::open_lean(const std::string& path, bool check_body) {
+  return open(path, true, check_body);
+}
+
+inline csv_file csv_file::open(const std::string& path, bool lean, bool check_body) {
   auto fail = [&path](const char* what, int err) {
     throw data_error(path, 0, 0, what + std::generic_category().message(err));
   };
@@ -670,6 +690,7 @@ inline csv_file csv_file::open(const std::string& path, bool lean) {
   f.data_ = std::move(bytes);
   f.name_ = path;
   f.lean_ = lean;
+  f.check_body_ = check_body;
   try {
     f.init();
   } catch (const data_error&) {
@@ -697,62 +718,91 @@ inline void csv_file::init() {
   while (e > b && (e[-1] == '\n' || e[-1] == '\r')) --e;
   if (b == e) throw data_error(name_, 0, 0, "file is empty");
 
-  std::size_t bad = detail::npos;
-  if (lean_) {  // in windows, each given back once scanned
+  // The whole text's UTF-8 (in windows given back once scanned, for open_lean).
+  auto check_all = [&] {
+    if (!lean_) return detail::utf8_first_error(data, size);
     constexpr std::size_t window = std::size_t{32} << 20;
+    std::size_t bad = detail::npos;
     for (std::size_t w = 0; w < size && bad == detail::npos; w += window) {
       bad = detail::utf8_first_error_in(data, size, w, std::min(size, w + window));
       drop_pages(data + w, data + std::min(size, w + window));
     }
-  } else {
-    bad = detail::utf8_first_error(data, size);
-  }
-  if (bad != detail::npos) {
-    const char* at = data + bad;
-    std::size_t line = 1;
-    const char* line_start = b;
-    for (const char* p = b; p < at; ++p)
-      if (*p == '\n') {
-        ++line;
-        line_start = p + 1;
+    return bad;
+  };
+  if (check_body_)
+    if (const std::size_t bad = check_all(); bad != detail::npos) throw utf8_error(bad);
+
+  try {
+    // Old Mac files end lines with CR alone: the whole file would read as one header line, and
+    // the error would be a confusing "column ... missing". Say what it is. (The search for a
+    // newline comes first: it stops at the first line's end.)
+    if (std::memchr(b, '\n', static_cast<std::size_t>(e - b)) == nullptr)
+      if (const void* cr = std::memchr(b, '\r', static_cast<std::size_t>(e - b)); cr != nullptr)
+        throw data_error(name_, 1, static_cast<std::size_t>(static_cast<const char*>(cr) - b) + 1,
+                         "lines end with CR alone (old Mac line ends); save the file with LF or "
+                         "CRLF line ends");
+
+    body_end_ = e;
+    csv_record_reader r(*this, b, e, 1, 0);
+    std::vector<std::string_view> names;
+    r.next(names);  // the text is not empty, so there is a first record
+    header_.assign(names.begin(), names.end());
+    columns_.reserve(header_.size());
+    for (std::size_t i = 0; i < header_.size(); ++i) {
+      if (header_[i].empty()) r.fail(r.starts_[i], "empty column name in header");
+      if (!columns_.emplace(header_[i], i).second && !duplicates_.count(header_[i])) {
+        const auto [line, column] = r.locate(r.starts_[i]);
+        duplicates_.emplace(header_[i], std::make_pair(line, column));
       }
-    static constexpr char hex[] = "0123456789abcdef";
-    const auto byte = static_cast<unsigned char>(*at);
-    throw data_error(name_, line, static_cast<std::size_t>(at - line_start) + 1,
-                     std::string("invalid UTF-8 byte 0x") + hex[byte >> 4] + hex[byte & 15]);
-  }
-
-  // Old Mac files end lines with CR alone: the whole file would read as one header line, and the
-  // error would be a confusing "column ... missing". Say what it is.
-  // (The search for a newline comes first: it stops at the first line's end.)
-  if (std::memchr(b, '\n', static_cast<std::size_t>(e - b)) == nullptr)
-    if (const void* cr = std::memchr(b, '\r', static_cast<std::size_t>(e - b)); cr != nullptr)
-      throw data_error(name_, 1, static_cast<std::size_t>(static_cast<const char*>(cr) - b) + 1,
-                       "lines end with CR alone (old Mac line ends); save the file with LF or "
-                       "CRLF line ends");
-
-  body_end_ = e;
-  csv_record_reader r(*this, b, e, 1, 0);
-  std::vector<std::string_view> names;
-  r.next(names);  // the text is not empty, so there is a first record
-  header_.assign(names.begin(), names.end());
-  columns_.reserve(header_.size());
-  for (std::size_t i = 0; i < header_.size(); ++i) {
-    if (header_[i].empty()) r.fail(r.starts_[i], "empty column name in header");
-    if (!columns_.emplace(header_[i], i).second && !duplicates_.count(header_[i])) {
-      const auto [line, column] = r.locate(r.starts_[i]);
-      duplicates_.emplace(header_[i], std::make_pair(line, column));
     }
+    body_begin_ = std::min(r.pos_, e);
+    body_line_ = r.next_line_;
+  } catch (const data_error&) {
+    // open checks the whole text first: an invalid byte anywhere is the error it reports.
+    if (!check_body_)
+      if (const std::size_t bad = check_all(); bad != detail::npos) throw utf8_error(bad);
+    throw;
   }
-  body_begin_ = std::min(r.pos_, e);
-  body_line_ = r.next_line_;
+  if (!check_body_) {
+    const auto header_end = static_cast<std::size_t>(body_begin_ - data);
+    if (const std::size_t bad = detail::utf8_first_error_in(data, size, 0, header_end);
+        bad < header_end)
+      throw utf8_error(bad);
+  }
+}
+
+inline std::size_t csv_file::first_invalid_utf8(std::size_t from, std::size_t to) const noexcept {
+  return detail::utf8_first_error_in(data_->data(), data_->size(), from, to);
+}
+
+inline data_error csv_file::utf8_error(std::size_t offset) const {
+  const char* data = data_->data();
+  const char* b = data;
+  if (data_->size() >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) b += 3;
+  const char* at = data + offset;
+  std::size_t line = 1;
+  const char* line_start = b;
+  for (const char* p = b; p < at; ++p)
+    if (*p == '\n') {
+      ++line;
+      line_start = p + 1;
+    }
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto byte = static_cast<unsigned char>(*at);
+  return data_error(name_, line, static_cast<std::size_t>(at - line_start) + 1,
+                    std::string("invalid UTF-8 byte 0x") + hex[byte >> 4] + hex[byte & 15]);
 }
 
 inline std::vector<csv_chunk> csv_file::split(std::size_t n) const {
-  const char* b = body_begin_;
-  const std::size_t size = body_size();
+  return split(csv_chunk{body_begin_, body_end_, body_line_}, n);
+}
+
+inline std::vector<csv_chunk> csv_file::split(const csv_chunk& range, std::size_t n) const {
+  const char* b = range.begin;
+  const std::size_t size = static_cast<std::size_t>(range.end - range.begin);
+  const std::size_t first_line = range.first_line;
   if (n == 0) n = 1;
-  if (size == 0) return {csv_chunk{b, b, body_line_}};
+  if (size == 0) return {csv_chunk{b, b, first_line}};
   n = std::min(n, size);
   auto seg_begin = [&](std::size_t i) { return b + size / n * i + std::min(i, size % n); };
 
@@ -764,7 +814,7 @@ inline std::vector<csv_chunk> csv_file::split(std::size_t n) const {
   };
   // 2. Prefix sums: quote parity and line number at the start of each segment.
   std::vector<unsigned char> odd(n, 0);
-  std::vector<std::size_t> line(n, body_line_);
+  std::vector<std::size_t> line(n, first_line);
   // 3. In each segment i > 0, the first newline x with seg_begin(i) <= x + 1 < seg_begin(i + 1)
   //    preceded by an even number of quotes: x + 1 is a record boundary. Searching only inside
   //    the segment keeps the total work linear; a segment without one merges into the previous
@@ -814,13 +864,13 @@ inline std::vector<csv_chunk> csv_file::split(std::size_t n) const {
   }
 
   std::vector<csv_chunk> chunks;
-  chunks.push_back({b, nullptr, body_line_});
+  chunks.push_back({b, nullptr, first_line});
   for (std::size_t i = 1; i < n; ++i) {
     if (cut[i] == nullptr) continue;
     chunks.back().end = cut[i];
     chunks.push_back({cut[i], nullptr, cut_line[i]});
   }
-  chunks.back().end = body_end_;
+  chunks.back().end = range.end;
   return chunks;
 }
 
