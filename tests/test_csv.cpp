@@ -606,6 +606,20 @@ TEST(CsvOpen, LeanOpenReadsAndFailsAsOpenDoes) {
   EXPECT_EQ(error_of([&] { csv_file::open_lean(broken, false); }),
             error_of([&] { csv_file::open(broken); }));
   EXPECT_NE(error_of([&] { csv_file::open(broken); }).find("UTF-8"), std::string::npos);
+  // A file opened again is checked against the status of its first opening.
+  {
+    const auto again = (temp_dir() / "lean-again.csv").string();
+    std::ofstream(again, std::ios::binary) << "a,b\n1,2\n";
+    const csv_file first = csv_file::open_lean(again, false);
+    const struct stat before = *first.mapped_status();
+    EXPECT_EQ(error_of([&] { csv_file::open_lean(again, false).throw_if_changed(&before); }),
+              "no error");
+    std::ofstream(again, std::ios::binary) << "a,b\n1,2\n3,4\n";
+    EXPECT_NE(error_of([&] {
+                csv_file::open_lean(again, false).throw_if_changed(&before);
+              }).find("file changed while it was being loaded"),
+              std::string::npos);
+  }
   const auto mac = (temp_dir() / "lean-mac.csv").string();
   {
     std::ofstream out(mac, std::ios::binary);

@@ -5,10 +5,8 @@
 // would. HACKING.md ("Scale-out") walks through the phases.
 #pragma once
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,7 +25,6 @@
 #include <utility>
 #include <vector>
 
-#include "b2bseg/common/mapped_file.hpp"
 #include "b2bseg/common/process_memory.hpp"
 #include "b2bseg/dist/comm.hpp"
 #include "b2bseg/dist/partition.hpp"
@@ -427,11 +424,12 @@ class loader {
       const fs::path p = fs::path(out) / s_.entities[e].file;
       fs::create_directories(p.parent_path());
       const std::string path = p.string();
-      // The records come from the entity's file, read in file order; the pages read are given
-      // back every `piece_bytes`.
-      const mapped_file in = map_lazily(files_[e]);
-      if (!in.same_as(status_[e])) throw_changed(files_[e]);
-      std::uint64_t dropped = 0;
+      // The records come from the entity's file as it was read (same size and modification
+      // time), in file order; the pages read are given back every `piece_bytes`.
+      const csv_file in = csv_file::open_lean(files_[e], false);
+      in.throw_if_changed(&status_[e]);
+      const char* const text_begin = in.text().data();
+      const char* dropped = text_begin;
       std::FILE* fp = std::fopen(path.c_str(), "wb");
       if (!fp) throw data_error(path, 0, 0, std::string("cannot write: ") + std::strerror(errno));
       bool ok = true;
@@ -442,18 +440,13 @@ class loader {
         text.clear();
       };
       auto copy = [&](const row_store& rs, std::size_t i) {
-        const std::uint64_t at = rs.record_at(i);
-        if (at + rs.record_size(i) > in.size()) {
-          std::fclose(fp);
-          throw_changed(files_[e]);
-        }
-        text.append(in.data() + at, rs.record_size(i));
+        const char* record = text_begin + rs.record_at(i);
+        text.append(record, rs.record_size(i));
         text += '\n';
         flush(std::size_t{8} << 20);
-        if (at - dropped >= piece_bytes_) {
-          const std::uint64_t to = at / 4096 * 4096;
-          in.drop(dropped, to - dropped);
-          dropped = to;
+        if (static_cast<std::size_t>(record - dropped) >= piece_bytes_) {
+          in.drop_pages(dropped, record);  // (the page of `record` comes back as it is read)
+          dropped = record;
         }
       };
       std::size_t j = 0;
@@ -466,32 +459,12 @@ class loader {
       flush(0);
       ok = std::fclose(fp) == 0 && ok;
       if (!ok) throw data_error(path, 0, 0, "cannot write: " + std::string(std::strerror(errno)));
-      if (in.changed()) throw_changed(files_[e]);
+      in.throw_if_changed(&status_[e]);
       if (s_.entities[e].key)
         for (std::size_t i = 0; i < gh.size(); ++i) ghost_keys_[e].add(gh.key(i));
       own.clear();
       gh.clear();
     }
-  }
-
-  /// `path` mapped without reading it in (pages come as they are touched). Throws data_error.
-  static mapped_file map_lazily(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd < 0 || ::fstat(fd, &st) != 0) {
-      const int err = errno;
-      if (fd >= 0) ::close(fd);
-      throw data_error(path, 0, 0, std::string("cannot open: ") + std::strerror(err));
-    }
-    mapped_file m(fd, st, false);
-    ::close(fd);
-    if (!m.ok() && st.st_size > 0) throw data_error(path, 0, 0, "cannot map the file");
-    return m;
-  }
-  [[noreturn]] static void throw_changed(const std::string& path) {
-    throw data_error(path, 0, 0,
-                     "file changed while it was being loaded (it shrank or was rewritten); "
-                     "load again once it is complete");
   }
 
   /// Which rows of `g` (the graph loaded from `write_dataset`'s folder) are this process's own,

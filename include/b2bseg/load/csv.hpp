@@ -253,12 +253,11 @@ class csv_file {
   /// Same as open, for a reader that holds only part of a large file: a regular file's pages
   /// are read when touched, and opening and `split` give back the pages they scan (see
   /// drop_pages), so that this process never holds the whole file at once.
-  static csv_file open_lean(const std::string& path);
   /// With `check_body` false, only the header's bytes are checked for UTF-8 at open: a reader
   /// of part of the file checks the parts it reads (first_invalid_utf8) and reports what it finds
   /// as open would (utf8_error). An error in the header, or a malformed header, is told exactly
   /// as open tells it.
-  static csv_file open_lean(const std::string& path, bool check_body);
+  static csv_file open_lean(const std::string& path, bool check_body = true);
 
   /// Same as open, from `text`, which it takes over. `name` is the file name in error messages.
   /// Throws data_error: "file is empty" (nothing but a BOM and blank lines), "invalid UTF-8 byte
@@ -272,9 +271,11 @@ class csv_file {
   /// True when the mapped file shrank or was modified since open (reads of lost pages gave
   /// zeros): whatever was read from it cannot be trusted. False for text not mapped. O(1).
   bool changed() const noexcept { return data_ && data_->map.changed(); }
-  /// Throws data_error "file changed while it was being loaded ..." when changed().
-  void throw_if_changed() const {
-    if (changed())
+  /// Throws data_error "file changed while it was being loaded ..." when changed(), or, given
+  /// `before` (the status of an earlier opening of the same file: mapped_status()), when this
+  /// mapping's file is not the one `before` saw (size or modification time).
+  void throw_if_changed(const struct stat* before = nullptr) const {
+    if (changed() || (before && data_ && data_->map.ok() && !data_->map.same_as(*before)))
       throw data_error(name_, 0, 0,
                        "file changed while it was being loaded (it shrank or was rewritten); "
                        "load again once it is complete");
@@ -627,10 +628,6 @@ inline void csv_record_reader::count_error(std::size_t found) const {
 
 inline csv_file csv_file::open(const std::string& path) {
   return open(path, false, true);
-}
-
-inline csv_file csv_file::open_lean(const std::string& path) {
-  return open(path, true, true);
 }
 
 inline csv_file csv_file::open_lean(const std::string& path, bool check_body) {
