@@ -2,7 +2,8 @@
 // ~100k accounts, ~300k opportunities, ~10M events; seed 42, cached under bench/data/<N>/) with 1
 // and 2 threads, and the load of one entity file alone (person.csv, event.csv); and what the
 // first touch of fresh memory costs, with 4 KiB and with 2 MiB pages (why the command runs with
-// huge pages: HACKING.md, "Memory and page faults").
+// huge pages: HACKING.md, "Memory and page faults"); and what reading event.csv costs mapped
+// or copied with pread (why the loader scans copies: the same section).
 //
 // Counters: CSV_MB/s (bytes of all CSV files / real time, 1 MB = 10^6 bytes), rows/s, CPU time of
 // the whole process during the load (user_s, sys_s) and MB/cpu_s (CSV MB per CPU second: per-core
@@ -15,13 +16,20 @@
 //   B2BSEG_BENCH_PEOPLE=100000 build-bench/bench/bench_load   # quick run on 100k people
 #include "common.hpp"
 
+#include <tbb/enumerable_thread_specific.h>
 #include <b2bseg/b2bseg.hpp>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -173,19 +181,23 @@ void BM_load_entity(benchmark::State& state, const char* name) {
   double parse_ms = 0, index_ms = 0;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
-    b2bseg::csv_file f = b2bseg::csv_file::open(path);
+    b2bseg::csv_file f = b2bseg::csv_file::open_lean(path);
     b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
     const std::size_t workers = static_cast<std::size_t>(tbb::this_task_arena::max_concurrency());
-    const std::size_t want =
-        std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+    const std::size_t want = std::max<std::size_t>(
+        {1, std::min<std::size_t>(workers * 8, f.body_size() >> 20), f.body_size() >> 26});
     std::vector<b2bseg::csv_chunk> parts = f.split(want);
     std::vector<b2bseg::detail::raw_chunk> chunks(parts.size());
     const auto targets = b2bseg::detail::link_targets(s, e, tables, built);
-    tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
-      b2bseg::csv_record_reader reader(f, parts[c]);
-      b2bseg::detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(), false,
-                                    targets, {}, chunks[c]);
-    });
+    {
+      tbb::enumerable_thread_specific<b2bseg::chunk_buffer> buffers;
+      tbb::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
+        const b2bseg::csv_chunk part = f.copy_chunk(parts[c], buffers.local());
+        b2bseg::csv_record_reader reader(f, part);
+        b2bseg::detail::parse_records(reader, def, fm, part.begin, part.end, f.name(), false,
+                                      targets, {}, chunks[c], part.begin != parts[c].begin);
+      });
+    }
     auto t1 = std::chrono::steady_clock::now();
     b2bseg::load_report rep;
     std::vector<b2bseg::detail::deferred_link> deferred;
@@ -259,8 +271,81 @@ void BM_fresh_memory(benchmark::State& state, bool huge) {
   state.counters["us/page"] = touch_us / (double(state.iterations()) * double(bytes / page));
 }
 
+/// How a scan reads a file: its mapping read in at once (MAP_POPULATE, what csv_file::open does),
+/// its mapping read in as touched and given back in 64 MiB pieces (madvise), or copies of 4 MiB
+/// pieces into one reused buffer (pread, what open_lean's scans and copy_chunk do).
+enum class file_read { mapped_whole, mapped_pieces, pread_pieces };
+
+/// Counts the newlines of the bench dataset's event.csv (its page cache warm after the first
+/// run) read the way `how` says, then lets go of it; checks the count against a plain read.
+/// Counter: ms/GB of file.
+void BM_read_file(benchmark::State& state, file_read how) {
+  const bench::dataset& d = bench::cached_dataset(bench::people_from_env());
+  const std::string path = (std::filesystem::path(d.dir) / "event.csv").string();
+  static std::size_t expected = ~std::size_t{0};
+  if (expected == ~std::size_t{0}) {
+    std::ifstream in(path, std::ios::binary);
+    expected = static_cast<std::size_t>(
+        std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    state.SkipWithError(("cannot open " + path).c_str());
+    return;
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  constexpr std::size_t piece = std::size_t{4} << 20, window = std::size_t{64} << 20;
+  std::vector<char> buffer(piece);
+  double total_ms = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t quotes = 0, newlines = 0;
+    if (how == file_read::pread_pieces) {
+      for (std::size_t at = 0; at < size; at += piece) {
+        const std::size_t n = std::min(piece, size - at);
+        if (::pread(fd, buffer.data(), n, static_cast<off_t>(at)) != static_cast<ssize_t>(n)) break;
+        b2bseg::detail::count_quotes_and_newlines(buffer.data(), buffer.data() + n, quotes,
+                                                  newlines);
+      }
+    } else {
+      const bool whole = how == file_read::mapped_whole;
+      void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | (whole ? MAP_POPULATE : 0), fd, 0);
+      if (m == MAP_FAILED) {
+        state.SkipWithError("mmap failed");
+        break;
+      }
+      const char* text = static_cast<const char*>(m);
+      for (std::size_t at = 0; at < size; at += window) {
+        const std::size_t n = std::min(window, size - at);
+        b2bseg::detail::count_quotes_and_newlines(text + at, text + at + n, quotes, newlines);
+        if (!whole) ::madvise(const_cast<char*>(text) + at, n, MADV_DONTNEED);
+      }
+      ::munmap(m, size);
+    }
+    total_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!bench::check(state, "newlines of event.csv", newlines, expected)) break;
+  }
+  ::close(fd);
+  state.counters["ms/GB"] =
+      total_ms / static_cast<double>(state.iterations()) / (static_cast<double>(size) / 1e9);
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(BM_read_file, mapped_whole, file_read::mapped_whole)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_read_file, mapped_pieces, file_read::mapped_pieces)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_read_file, pread_pieces, file_read::pread_pieces)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_fresh_memory, pages_4k, false)
     ->Iterations(5)
     ->UseRealTime()

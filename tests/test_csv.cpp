@@ -26,12 +26,14 @@ struct read_result {
 };
 
 /// Reads the chunks of split(n) in order, stopping at the first error, as a loader that reports
-/// the lowest-numbered chunk's error does.
-read_result read_chunks(const csv_file& f, std::size_t n) {
+/// the lowest-numbered chunk's error does; with `copies`, each chunk from its copy_chunk.
+read_result read_chunks(const csv_file& f, std::size_t n, bool copies = false) {
   read_result r;
   std::vector<std::string_view> fields;
+  chunk_buffer buf;
   try {
-    for (const csv_chunk& c : f.split(n)) {
+    for (const csv_chunk& whole : f.split(n)) {
+      const csv_chunk c = copies ? f.copy_chunk(whole, buf) : whole;
       csv_record_reader reader(f, c);
       while (reader.next(fields)) {
         r.recs.emplace_back(fields.begin(), fields.end());
@@ -535,6 +537,63 @@ TEST(CsvOpen, Errors) {
     out << "a,b\n1,2\n3,\xFE\n";
   }
   EXPECT_EQ(error_of([&] { csv_file::open(bad); }), bad + ":3:3: invalid UTF-8 byte 0xfe");
+}
+
+TEST(CsvOpen, LeanScansAndChunkCopiesMatchTheMapping) {
+  // open_lean scans copies of small pieces (cut anywhere: inside characters, quoted fields, CRLF)
+  // and the reader reads copies of the chunks: the same errors, chunks, records and lines as
+  // the mapped text read in place, for random files, malformed ones included.
+  std::mt19937_64 rng(2026);
+  const std::vector<std::string> atoms = {"a", "7", " ", "é", "漢", "🙂", ",", "\n", "\r\n"};
+  const std::vector<std::string> damage = {"\xFE", "\xC0", "\"", "x\"y", "\xE0\x80"};
+  const auto path = (temp_dir() / "lean-random.csv").string();
+  for (int round = 0; round < 300; ++round) {
+    std::string text = round % 5 == 0 ? "\xEF\xBB\xBFk,v,w\n" : "k,v,w\n";
+    const int rows = 1 + static_cast<int>(rng() % 60);
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < 3; ++c) {
+        std::string v;
+        for (std::uint64_t k = rng() % 6; k > 0; --k) v += atoms[rng() % atoms.size()];
+        const bool quote = v.find_first_of(",\n\r") != std::string::npos || rng() % 4 == 0;
+        if (quote) {
+          std::string q = "\"";
+          for (char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+          v = q + (rng() % 3 == 0 ? "\"\"\"" : "\"");
+        }
+        if (c) text += ',';
+        text += v;
+      }
+      text += rng() % 4 == 0 ? "\r\n" : "\n";
+    }
+    if (round % 3 == 0) text.insert(rng() % text.size(), damage[rng() % damage.size()]);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    const std::size_t piece = 1 + rng() % 17;
+    const std::string where = "round " + std::to_string(round) + ", piece " +
+                              std::to_string(piece) + ", text " + ::testing::PrintToString(text);
+    const std::string open_error = error_of([&] { csv_file::open(path); });
+    ASSERT_EQ(error_of([&] { csv_file::open_lean(path, true, piece); }), open_error) << where;
+    if (open_error != "no error") continue;
+    const csv_file lean = csv_file::open_lean(path, true, piece), whole = csv_file::open(path);
+    for (std::size_t n : {1u, 2u, 5u, 40u}) {
+      const auto a = lean.split(n), b = whole.split(n);
+      ASSERT_EQ(a.size(), b.size()) << where;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].begin - lean.text().data(), b[i].begin - whole.text().data()) << where;
+        ASSERT_EQ(a[i].first_line, b[i].first_line) << where;
+      }
+      const read_result ra = read_chunks(lean, n, true), rb = read_chunks(whole, n);
+      ASSERT_EQ(ra.error, rb.error) << where << ", " << n << " chunks";
+      ASSERT_EQ(ra.recs, rb.recs) << where;
+      ASSERT_EQ(ra.lines, rb.lines) << where;
+    }
+  }
+  // A file that shrinks after it is opened: the copy is refused, not read as zeros.
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "a,b\n1,2\n3,4\n";
+  const csv_file f = csv_file::open_lean(path);
+  const std::vector<csv_chunk> parts = f.split(1);
+  std::filesystem::resize_file(path, 5);
+  chunk_buffer buf;
+  EXPECT_NE(error_of([&] { f.copy_chunk(parts[0], buf); }).find("file changed"), std::string::npos);
 }
 
 TEST(CsvOpen, LeanOpenReadsAndFailsAsOpenDoes) {

@@ -26,6 +26,7 @@
 #endif
 
 #include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 
 #include "b2bseg/common/error.hpp"
@@ -54,6 +55,27 @@ struct csv_chunk {
   const char* begin = nullptr;
   const char* end = nullptr;
   std::size_t first_line = 0;
+  /// Where scans stop: null for the body's end (a chunk of the file's own text), `end` for a
+  /// chunk copied out of the file (csv_file::copy_chunk).
+  const char* limit = nullptr;
+};
+
+/// Reusable room for bytes copied out of a file (csv_file::copy_chunk): grows, never shrinks,
+/// is not zeroed. Owns its bytes. One per thread.
+class chunk_buffer {
+ public:
+  /// Room for `n` bytes; earlier contents are lost when it grows. O(n) when it grows.
+  char* reserve(std::size_t n) {
+    if (n > cap_) {
+      data_ = std::make_unique_for_overwrite<char[]>(n);
+      cap_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t cap_ = 0;
 };
 
 namespace detail {
@@ -250,14 +272,17 @@ class csv_file {
   /// "cannot open: REASON" (missing, unreadable, a directory), "cannot read: REASON", and every
   /// error of from_string.
   static csv_file open(const std::string& path);
-  /// Same as open, for a reader that holds only part of a large file: a regular file's pages
-  /// are read when touched, and opening and `split` give back the pages they scan (see
-  /// drop_pages), so that this process never holds the whole file at once.
+  /// Same as open, for a reader that holds only part of a large file at a time: a regular
+  /// file's pages are read only when touched, and opening and `split` scan copies of 4 MiB
+  /// pieces read with pread(2) instead (see mapped_file::read), so that this process never
+  /// holds the whole file. Its reader copies each chunk the same way (copy_chunk). `piece`
+  /// sets the scans' piece size (tests use tiny ones to cross every boundary).
   /// With `check_body` false, only the header's bytes are checked for UTF-8 at open: a reader
   /// of part of the file checks the parts it reads (first_invalid_utf8) and reports what it finds
   /// as open would (utf8_error). An error in the header, or a malformed header, is told exactly
   /// as open tells it.
-  static csv_file open_lean(const std::string& path, bool check_body = true);
+  static csv_file open_lean(const std::string& path, bool check_body = true,
+                            std::size_t piece = std::size_t{4} << 20);
 
   /// Same as open, from `text`, which it takes over. `name` is the file name in error messages.
   /// Throws data_error: "file is empty" (nothing but a BOM and blank lines), "invalid UTF-8 byte
@@ -276,9 +301,7 @@ class csv_file {
   /// mapping's file is not the one `before` saw (size or modification time).
   void throw_if_changed(const struct stat* before = nullptr) const {
     if (changed() || (before && data_ && data_->map.ok() && !data_->map.same_as(*before)))
-      throw data_error(name_, 0, 0,
-                       "file changed while it was being loaded (it shrank or was rewritten); "
-                       "load again once it is complete");
+      throw_changed();
   }
 
   /// Gives back the memory of the mapped pages overlapping [b, e), a range of this file's text
@@ -288,6 +311,20 @@ class csv_file {
     if (data_ && data_->map.ok() && e > b)
       data_->map.drop(static_cast<std::size_t>(b - data_->map.data()),
                       static_cast<std::size_t>(e - b));
+  }
+
+  /// Chunk `c` of this file (from split) over a copy of its bytes in `buf`, read with pread(2)
+  /// so that the mapping's pages are never touched (see mapped_file::read); records read from
+  /// it are those of `c`, with the same lines and columns. Views into it live until `buf` is
+  /// reused. Returns `c` itself for text not mapped. Throws data_error "file changed while it
+  /// was being loaded ..." when the file no longer holds the chunk. O(chunk bytes).
+  csv_chunk copy_chunk(const csv_chunk& c, chunk_buffer& buf) const {
+    if (!data_ || !data_->map.ok() || c.end <= c.begin) return c;
+    const auto n = static_cast<std::size_t>(c.end - c.begin);
+    char* out = buf.reserve(n);
+    if (!data_->map.read(static_cast<std::size_t>(c.begin - data_->map.data()), n, out))
+      throw_changed();
+    return csv_chunk{out, out + n, c.first_line, out + n};
   }
 
   /// The mapped file's status when it was opened (fstat), or null for text not mapped.
@@ -354,8 +391,21 @@ class csv_file {
  private:
   friend class csv_record_reader;
   csv_file() = default;
-  static csv_file open(const std::string& path, bool lean, bool check_body);
+  static csv_file open(const std::string& path, bool lean, bool check_body, std::size_t piece);
   void init();
+  [[noreturn]] void throw_changed() const {
+    throw data_error(name_, 0, 0,
+                     "file changed while it was being loaded (it shrank or was rewritten); "
+                     "load again once it is complete");
+  }
+  /// Whether scans read copies of the text (copy_range) instead of its mapped pages.
+  bool scans_copies() const noexcept { return lean_ && data_->map.ok(); }
+  /// Bytes [from, to) of the mapped text, copied into `buf` (pread). Throws as copy_chunk.
+  const char* copy_range(std::size_t from, std::size_t to, chunk_buffer& buf) const {
+    char* out = buf.reserve(to - from);
+    if (!data_->map.read(from, to - from, out)) throw_changed();
+    return out;
+  }
 
   /// The file's bytes: a read-only mapping of a regular file, or a heap string (from_string,
   /// pipes). Held behind a pointer so that moves keep every view valid.
@@ -378,7 +428,8 @@ class csv_file {
   const char* body_begin_ = nullptr;
   const char* body_end_ = nullptr;  // end of the text without trailing blank lines
   std::size_t body_line_ = 2;
-  bool lean_ = false;       // open_lean: scans give their pages back
+  bool lean_ = false;       // open_lean: scans read copies, not the mapped pages
+  std::size_t piece_ = 1;   // open_lean: bytes per copied piece of a scan
   bool check_body_ = true;  // false: open checked the header's UTF-8 only
 };
 
@@ -388,7 +439,9 @@ class csv_record_reader {
  public:
   /// A reader of chunk `c` of `f`, checking that every record has `f.header().size()` fields.
   csv_record_reader(const csv_file& f, const csv_chunk& c) noexcept
-      : csv_record_reader(f, c.begin, c.end, c.first_line, f.header().size()) {}
+      : csv_record_reader(f, c.begin, c.end, c.first_line, f.header().size()) {
+    if (c.limit) limit_ = c.limit;
+  }
 
   /// Reads the next record into `fields` (cleared first): one view per field, unescaped
   /// (`""` becomes `"`), empty for an empty field. A view points into the file, or, for a field
@@ -627,14 +680,15 @@ inline void csv_record_reader::count_error(std::size_t found) const {
 // --- csv_file ------------------------------------------------------------------------------
 
 inline csv_file csv_file::open(const std::string& path) {
-  return open(path, false, true);
+  return open(path, false, true, 1);
 }
 
-inline csv_file csv_file::open_lean(const std::string& path, bool check_body) {
-  return open(path, true, check_body);
+inline csv_file csv_file::open_lean(const std::string& path, bool check_body, std::size_t piece) {
+  return open(path, true, check_body, std::max<std::size_t>(piece, 1));
 }
 
-inline csv_file csv_file::open(const std::string& path, bool lean, bool check_body) {
+inline csv_file csv_file::open(const std::string& path, bool lean, bool check_body,
+                               std::size_t piece) {
   auto fail = [&path](const char* what, int err) {
     throw data_error(path, 0, 0, what + std::generic_category().message(err));
   };
@@ -687,6 +741,7 @@ inline csv_file csv_file::open(const std::string& path, bool lean, bool check_bo
   f.data_ = std::move(bytes);
   f.name_ = path;
   f.lean_ = lean;
+  f.piece_ = piece;
   f.check_body_ = check_body;
   try {
     f.init();
@@ -715,16 +770,33 @@ inline void csv_file::init() {
   while (e > b && (e[-1] == '\n' || e[-1] == '\r')) --e;
   if (b == e) throw data_error(name_, 0, 0, "file is empty");
 
-  // The whole text's UTF-8 (in windows given back once scanned, for open_lean).
+  // The whole text's UTF-8; for open_lean, from copies of its pieces, each with the byte before
+  // it (so that utf8_check knows it is not the text's start) and the 4 after it (a character
+  // starting in the piece ends there), which give the answer of the whole text.
   auto check_all = [&] {
-    if (!lean_) return detail::utf8_first_error(data, size);
-    constexpr std::size_t window = std::size_t{32} << 20;
-    std::size_t bad = detail::npos;
-    for (std::size_t w = 0; w < size && bad == detail::npos; w += window) {
-      bad = detail::utf8_first_error_in(data, size, w, std::min(size, w + window));
-      drop_pages(data + w, data + std::min(size, w + window));
-    }
-    return bad;
+    if (!scans_copies()) return detail::utf8_first_error(data, size);
+    std::atomic<std::size_t> first{detail::npos};
+    tbb::enumerable_thread_specific<chunk_buffer> buffers;
+    b2bseg::detail::parallel_for(
+        tbb::blocked_range<std::size_t>(0, (size + piece_ - 1) / piece_, 1),
+        [&](const tbb::blocked_range<std::size_t>& r) {
+          chunk_buffer& buf = buffers.local();
+          for (std::size_t k = r.begin(); k < r.end(); ++k) {
+            const std::size_t w = k * piece_;
+            if (w >= first.load(std::memory_order_relaxed)) return;
+            const std::size_t lo = w == 0 ? 0 : w - 1;
+            const std::size_t hi = std::min(size, w + piece_ + 4);
+            const auto* c = reinterpret_cast<const unsigned char*>(copy_range(lo, hi, buf));
+            std::size_t at =
+                detail::utf8_check(c, hi - lo, w - lo, std::min(size, w + piece_) - lo);
+            if (at == detail::npos) continue;
+            at += lo;
+            std::size_t cur = first.load(std::memory_order_relaxed);
+            while (at < cur && !first.compare_exchange_weak(cur, at)) {
+            }
+          }
+        });
+    return first.load();
   };
   if (check_body_)
     if (const std::size_t bad = check_all(); bad != detail::npos) throw utf8_error(bad);
@@ -805,9 +877,19 @@ inline std::vector<csv_chunk> csv_file::split(const csv_chunk& range, std::size_
 
   // 1. Quotes and newlines in each segment, in parallel.
   std::vector<std::size_t> quotes(n, 0), newlines(n, 0);
+  tbb::enumerable_thread_specific<chunk_buffer> buffers;  // for scans_copies()
   auto count = [&](std::size_t i) {
-    detail::count_quotes_and_newlines(seg_begin(i), seg_begin(i + 1), quotes[i], newlines[i]);
-    if (lean_) drop_pages(seg_begin(i), seg_begin(i + 1));
+    if (!scans_copies())
+      return detail::count_quotes_and_newlines(seg_begin(i), seg_begin(i + 1), quotes[i],
+                                               newlines[i]);
+    chunk_buffer& buf = buffers.local();
+    const auto from = static_cast<std::size_t>(seg_begin(i) - data_->data());
+    const auto to = static_cast<std::size_t>(seg_begin(i + 1) - data_->data());
+    for (std::size_t p = from; p < to; p += std::min(piece_, to - p)) {
+      const std::size_t q = p + std::min(piece_, to - p);
+      const char* c = copy_range(p, q, buf);
+      detail::count_quotes_and_newlines(c, c + (q - p), quotes[i], newlines[i]);
+    }
   };
   // 2. Prefix sums: quote parity and line number at the start of each segment.
   std::vector<unsigned char> odd(n, 0);

@@ -2,6 +2,7 @@
 // identity) into a graph, in parallel.
 #pragma once
 
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -181,24 +182,34 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
         done += bytes[e];
         continue;
       }
-      csv_file f = csv_file::open(paths[e][0]);
+      // The file is read in copies of the pieces being scanned or parsed (open_lean, copy_chunk),
+      // never through its mapped pages: the load holds no whole file, only the chunks being
+      // parsed, so its peak is the graph plus the parsed values, not the CSV text too; and a
+      // copy costs less than mapping the same pages in (bench/README.md, "Reading the CSV
+      // files").
+      csv_file f = csv_file::open_lean(paths[e][0]);
       detail::field_map fm = detail::map_header(def, f);
+      // 8 chunks per worker, at most 64 MiB each (the text held at once), at least 1 MiB.
       std::size_t want =
           opts.chunks
               ? opts.chunks
-              : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+              : std::max<std::size_t>({1, std::min<std::size_t>(workers * 8, f.body_size() >> 20),
+                                       f.body_size() >> 26});
       std::vector<csv_chunk> parts = f.split(want);
       std::vector<detail::raw_chunk> chunks(parts.size());
+      tbb::enumerable_thread_specific<chunk_buffer> buffers;
       const std::vector<const key_index*> targets = detail::link_targets(s, e, tables, built);
       const std::vector<detail::identity_link> via = detail::identity_links(s, def, resolved);
       double parse_ms = 0;
       auto t2 = t1;
       try {
         b2bseg::detail::parallel_for(std::size_t(0), parts.size(), [&](std::size_t c) {
-          csv_record_reader reader(f, parts[c]);
-          detail::parse_records(reader, def, fm, parts[c].begin, parts[c].end, f.name(),
-                                opts.lenient, targets, via, chunks[c]);
+          const csv_chunk part = f.copy_chunk(parts[c], buffers.local());
+          csv_record_reader reader(f, part);
+          detail::parse_records(reader, def, fm, part.begin, part.end, f.name(), opts.lenient,
+                                targets, via, chunks[c], part.begin != parts[c].begin);
         });
+        buffers.clear();  // the copies' room, before the build needs its own
         parse_ms = detail::ms_since(t1);
         t2 = std::chrono::steady_clock::now();
         tables[e] =

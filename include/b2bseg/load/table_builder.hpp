@@ -62,13 +62,19 @@ class string_arena {
 class string_interner {
  public:
   std::uint32_t insert(std::string_view s) {
+    return insert(s, [](std::string_view v) { return v; });
+  }
+  /// Same, keeping `keep(s)` (a view of the same bytes that lives long enough: a copy) instead
+  /// of `s` when `s` is new; `keep` is called once per distinct value.
+  template <class Keep>
+  std::uint32_t insert(std::string_view s, Keep&& keep) {
     if ((values_.size() + 1) * 2 > slots_.size()) grow();
     std::size_t mask = slots_.size() - 1;
     std::uint64_t h = hash_bytes(s);
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
       std::uint32_t c = slots_[i];
       if (c == 0) {
-        values_.push_back(s);
+        values_.push_back(keep(s));
         hashes_.push_back(h);
         slots_[i] = static_cast<std::uint32_t>(values_.size());
         return static_cast<std::uint32_t>(values_.size() - 1);
@@ -192,14 +198,17 @@ struct identity_link {
 /// Parses the records a `Reader` yields into `out`. A Reader has `bool next(std::vector<
 /// std::string_view>&)`, `line()` and `column(i)`. Views that do not point into [stable_begin,
 /// stable_end) are copied into the chunk's arena (a null `stable_begin` means every view the
-/// reader yields outlives the build). `via`, empty or one per link, turns identity values into
-/// target keys (the views it returns must outlive the build). In strict mode the first bad value
-/// ends the chunk with `out.error`; in lenient mode it becomes null and is counted.
+/// reader yields outlives the build). With `copy_kept`, the range is alive only while the chunk
+/// is parsed (its pages are given back after): every view the build needs (keys, deferred link
+/// keys, each distinct string value once) is copied. `via`, empty or one per link, turns
+/// identity values into target keys (the views it returns must outlive the build). In strict
+/// mode the first bad value ends the chunk with `out.error`; in lenient mode it becomes null and
+/// is counted.
 template <class Reader>
 void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
                    const char* stable_begin, const char* stable_end, const std::string& file,
                    bool lenient, const std::vector<const key_index*>& targets,
-                   const std::vector<identity_link>& via, raw_chunk& out) {
+                   const std::vector<identity_link>& via, raw_chunk& out, bool copy_kept = false) {
   out.attributes.resize(def.attributes.size());
   out.link_keys.resize(def.links.size());
   out.link_columns.resize(def.links.size());
@@ -213,11 +222,15 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
   for (std::size_t a = 0; a < def.attributes.size(); ++a)
     if (def.attributes[a].type == value_type::string_list)
       out.attributes[a].list_offsets.push_back(0);
-  auto stable = [&](std::string_view s) {
+  // Views alive while this chunk is parsed, and views kept for the build.
+  auto alive = [&](std::string_view s) {
     if (s.empty() || !stable_begin ||
         (s.data() >= stable_begin && s.data() + s.size() <= stable_end))
       return s;
     return out.arena.copy(s);
+  };
+  auto stable = [&](std::string_view s) {
+    return copy_kept && !s.empty() ? out.arena.copy(s) : alive(s);
   };
   std::vector<std::string_view> f;
   try {
@@ -257,7 +270,7 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
             p = last_parent[l];
           } else {
             p = targets[l]->find(k);
-            last_key[l] = stable(k);
+            last_key[l] = alive(k);
             last_parent[l] = p;
           }
           if (p == no_row) {
@@ -307,7 +320,7 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
             break;
           }
           case value_type::string:
-            rc.codes.push_back(v.empty() ? ~0u : rc.dict.insert(stable(v)));
+            rc.codes.push_back(v.empty() ? ~0u : rc.dict.insert(v, stable));
             break;
           case value_type::string_list: {
             std::size_t start = 0;
@@ -315,7 +328,7 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
               std::size_t bar = v.find('|', start);
               if (bar == std::string_view::npos) bar = v.size();
               if (bar > start)
-                rc.codes.push_back(rc.dict.insert(stable(v.substr(start, bar - start))));
+                rc.codes.push_back(rc.dict.insert(v.substr(start, bar - start), stable));
               start = bar + 1;
             }
             rc.list_offsets.push_back(static_cast<std::uint32_t>(rc.codes.size()));
