@@ -230,11 +230,11 @@ struct identity_link {
 /// std::string_view>&)`, `line()` and `column(i)`. Views that do not point into [stable_begin,
 /// stable_end) are copied into the chunk's arena (a null `stable_begin` means every view the
 /// reader yields outlives the build). With `copy_kept`, the range is alive only while the chunk
-/// is parsed (its pages are given back after): every view the build needs (keys, deferred link
-/// keys, each distinct string value once) is copied. `via`, empty or one per link, turns
-/// identity values into target keys (the views it returns must outlive the build). In strict
-/// mode the first bad value ends the chunk with `out.error`; in lenient mode it becomes null and
-/// is counted.
+/// is parsed (a copy of the chunk, reused after: csv_file::copy_chunk): every view the build
+/// needs (keys, deferred link keys, each distinct string value once) is copied. `via`, empty or one
+/// per link, turns identity values into target keys (the views it returns must outlive the build).
+/// In strict mode the first bad value ends the chunk with `out.error`; in lenient mode it becomes
+/// null and is counted.
 template <class Reader>
 void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
                    const char* stable_begin, const char* stable_end, const std::string& file,
