@@ -184,8 +184,7 @@ void BM_load_entity(benchmark::State& state, const char* name) {
     b2bseg::csv_file f = b2bseg::csv_file::open_lean(path);
     b2bseg::detail::field_map fm = b2bseg::detail::map_header(def, f);
     const std::size_t workers = static_cast<std::size_t>(tbb::this_task_arena::max_concurrency());
-    const std::size_t want = std::max<std::size_t>(
-        {1, std::min<std::size_t>(workers * 8, f.body_size() >> 20), f.body_size() >> 26});
+    const std::size_t want = b2bseg::detail::chunk_count(workers, f.body_size());
     std::vector<b2bseg::csv_chunk> parts = f.split(want);
     std::vector<b2bseg::detail::raw_chunk> chunks(parts.size());
     const auto targets = b2bseg::detail::link_targets(s, e, tables, built);
@@ -195,7 +194,7 @@ void BM_load_entity(benchmark::State& state, const char* name) {
         const b2bseg::csv_chunk part = f.copy_chunk(parts[c], buffers.local());
         b2bseg::csv_record_reader reader(f, part);
         b2bseg::detail::parse_records(reader, def, fm, part.begin, part.end, f.name(), false,
-                                      targets, {}, chunks[c], part.begin != parts[c].begin);
+                                      targets, {}, chunks[c], part.limit != nullptr);
       });
     }
     auto t1 = std::chrono::steady_clock::now();

@@ -226,6 +226,14 @@ inline std::size_t utf8_check(const unsigned char* s, std::size_t n, std::size_t
   return npos;
 }
 
+/// Lowers `first` to `at` unless it already holds less (threads racing to report the first
+/// offset of something).
+inline void lower_to(std::atomic<std::size_t>& first, std::size_t at) noexcept {
+  std::size_t cur = first.load(std::memory_order_relaxed);
+  while (at < cur && !first.compare_exchange_weak(cur, at)) {
+  }
+}
+
 /// Offset of the first invalid UTF-8 sequence of `data[0, n)` that starts in [from, to), or
 /// npos; windows taken in order give the answer of the whole (a sequence is judged where it
 /// starts). Validates blocks of `block` bytes in parallel (oneTBB) when the window is larger
@@ -237,17 +245,14 @@ inline std::size_t utf8_first_error_in(const char* data, std::size_t n, std::siz
   if (to - from <= block) return utf8_check(s, n, from, to);
   const std::size_t blocks = (to - from + block - 1) / block;
   std::atomic<std::size_t> first{npos};
-  b2bseg::detail::parallel_for(
-      tbb::blocked_range<std::size_t>(0, blocks, 1), [&](const tbb::blocked_range<std::size_t>& r) {
-        for (std::size_t k = r.begin(); k < r.end(); ++k) {
-          const std::size_t b = from + k * block;
-          if (b >= first.load(std::memory_order_relaxed)) return;
-          const std::size_t at = utf8_check(s, n, b, std::min(to, b + block));
-          std::size_t cur = first.load(std::memory_order_relaxed);
-          while (at < cur && !first.compare_exchange_weak(cur, at)) {
-          }
-        }
-      });
+  b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, blocks, 1),
+                               [&](const tbb::blocked_range<std::size_t>& r) {
+                                 for (std::size_t k = r.begin(); k < r.end(); ++k) {
+                                   const std::size_t b = from + k * block;
+                                   if (b >= first.load(std::memory_order_relaxed)) return;
+                                   lower_to(first, utf8_check(s, n, b, std::min(to, b + block)));
+                                 }
+                               });
   return first.load();
 }
 
@@ -320,10 +325,9 @@ class csv_file {
   /// was being loaded ..." when the file no longer holds the chunk. O(chunk bytes).
   csv_chunk copy_chunk(const csv_chunk& c, chunk_buffer& buf) const {
     if (!data_ || !data_->map.ok() || c.end <= c.begin) return c;
+    const auto from = static_cast<std::size_t>(c.begin - data_->map.data());
     const auto n = static_cast<std::size_t>(c.end - c.begin);
-    char* out = buf.reserve(n);
-    if (!data_->map.read(static_cast<std::size_t>(c.begin - data_->map.data()), n, out))
-      throw_changed();
+    const char* out = copy_range(from, from + n, buf);
     return csv_chunk{out, out + n, c.first_line, out + n};
   }
 
@@ -787,13 +791,9 @@ inline void csv_file::init() {
             const std::size_t lo = w == 0 ? 0 : w - 1;
             const std::size_t hi = std::min(size, w + piece_ + 4);
             const auto* c = reinterpret_cast<const unsigned char*>(copy_range(lo, hi, buf));
-            std::size_t at =
+            const std::size_t at =
                 detail::utf8_check(c, hi - lo, w - lo, std::min(size, w + piece_) - lo);
-            if (at == detail::npos) continue;
-            at += lo;
-            std::size_t cur = first.load(std::memory_order_relaxed);
-            while (at < cur && !first.compare_exchange_weak(cur, at)) {
-            }
+            if (at != detail::npos) detail::lower_to(first, at + lo);
           }
         });
     return first.load();

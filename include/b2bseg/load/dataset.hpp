@@ -189,12 +189,8 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
       // files").
       csv_file f = csv_file::open_lean(paths[e][0]);
       detail::field_map fm = detail::map_header(def, f);
-      // 8 chunks per worker, at most 64 MiB each (the text held at once), at least 1 MiB.
-      std::size_t want =
-          opts.chunks
-              ? opts.chunks
-              : std::max<std::size_t>({1, std::min<std::size_t>(workers * 8, f.body_size() >> 20),
-                                       f.body_size() >> 26});
+      const std::size_t want =
+          opts.chunks ? opts.chunks : detail::chunk_count(workers, f.body_size());
       std::vector<csv_chunk> parts = f.split(want);
       std::vector<detail::raw_chunk> chunks(parts.size());
       tbb::enumerable_thread_specific<chunk_buffer> buffers;
@@ -207,7 +203,7 @@ inline graph load_dataset(const std::string& dir, const load_options& opts = {},
           const csv_chunk part = f.copy_chunk(parts[c], buffers.local());
           csv_record_reader reader(f, part);
           detail::parse_records(reader, def, fm, part.begin, part.end, f.name(), opts.lenient,
-                                targets, via, chunks[c], part.begin != parts[c].begin);
+                                targets, via, chunks[c], part.limit != nullptr);
         });
         buffers.clear();  // the copies' room, before the build needs its own
         parse_ms = detail::ms_since(t1);

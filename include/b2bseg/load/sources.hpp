@@ -148,10 +148,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
     for (const auto& x : src.attributes) col.push_back(f.require_column(x.column));
     for (const auto& x : src.links) col.push_back(f.require_column(x.column));
     if (has_updated) col.push_back(f.require_column(src.updated_at));
-    const std::size_t want =
-        opts.chunks
-            ? opts.chunks
-            : std::max<std::size_t>(1, std::min<std::size_t>(workers * 8, f.body_size() >> 20));
+    const std::size_t want = opts.chunks ? opts.chunks : chunk_count(workers, f.body_size());
     const std::vector<csv_chunk> parts = f.split(want);
     std::vector<row_block> chunks(parts.size());
     // Lenient counts: per slot (bad values), `updated_at`, and rows without identity.

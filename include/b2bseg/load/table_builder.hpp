@@ -80,18 +80,19 @@ inline bool same_text(std::string_view a, std::string_view b) noexcept {
 /// Does not own the strings it holds.
 class string_interner {
  public:
-  std::uint32_t insert(std::string_view s) {
-    return insert(s, [](std::string_view v) { return v; });
-  }
-  /// Same, keeping `keep(s)` (a view of the same bytes that lives long enough: a copy) instead
-  /// of `s` when `s` is new; `keep` is called once per distinct value.
-  template <class Keep>
-  std::uint32_t insert(std::string_view s, Keep&& keep) {
+  /// Keeps a new value's view as it is (its bytes outlive the interner).
+  struct same_view {
+    std::string_view operator()(std::string_view v) const noexcept { return v; }
+  };
+  /// The code of `s`, inserted when new: then `keep(s)` is stored (a view of the same bytes that
+  /// lives long enough, e.g. a copy); `keep` is called once per distinct value.
+  template <class Keep = same_view>
+  std::uint32_t insert(std::string_view s, Keep&& keep = {}) {
     return insert_hashed(s, hash_bytes(s), keep);
   }
-  /// Same as insert(s), given `h`, the hash of `s` another interner computed (hashes()).
-  template <class Keep>
-  std::uint32_t insert_hashed(std::string_view s, std::uint64_t h, Keep&& keep) {
+  /// Same as insert, given `h`, the hash of `s` another interner computed (hashes()).
+  template <class Keep = same_view>
+  std::uint32_t insert_hashed(std::string_view s, std::uint64_t h, Keep&& keep = {}) {
     if ((values_.size() + 1) * 2 > slots_.size()) grow();
     std::size_t mask = slots_.size() - 1;
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
@@ -225,6 +226,13 @@ inline std::string quote_value(std::string_view v) {
 struct identity_link {
   std::function<std::string_view(std::string_view)> key_of;
 };
+
+/// How many chunks a file whose body has `bytes` bytes is split into for `workers` threads: 8
+/// per worker, each at least 1 MiB and at most 64 MiB (the text a parser holds at once when it
+/// reads a copy of its chunk).
+inline std::size_t chunk_count(std::size_t workers, std::size_t bytes) noexcept {
+  return std::max<std::size_t>({1, std::min<std::size_t>(workers * 8, bytes >> 20), bytes >> 26});
+}
 
 /// Parses the records a `Reader` yields into `out`. A Reader has `bool next(std::vector<
 /// std::string_view>&)`, `line()` and `column(i)`. Views that do not point into [stable_begin,
@@ -620,8 +628,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
           const auto& vals = local.values();
           to_global[c].resize(vals.size());
           for (std::size_t k = 0; k < vals.size(); ++k)
-            to_global[c][k] = global.insert_hashed(vals[k], local.hashes()[k],
-                                                   [](std::string_view v) { return v; });
+            to_global[c][k] = global.insert_hashed(vals[k], local.hashes()[k]);
         }
         // Only values used by a kept row enter the dictionary (rows read in file order: the
         // final order jumps between chunks, a cache miss a row).
@@ -664,19 +671,18 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
                                       [](const sort_entry& x, const sort_entry& y) {
                                         return x.head != y.head ? x.head < y.head : x.next < y.next;
                                       });
-        std::vector<std::size_t> runs;  // starts of runs of equal 16 bytes, longer than one
-        for (std::size_t k = 1; k < entries.size(); ++k)
-          if (entries[k].head == entries[k - 1].head && entries[k].next == entries[k - 1].next &&
-              (k == 1 || entries[k - 1].head != entries[k - 2].head ||
-               entries[k - 1].next != entries[k - 2].next))
-            runs.push_back(k - 1);
+        auto tie = [](const sort_entry& x, const sort_entry& y) {
+          return x.head == y.head && x.next == y.next;
+        };
+        std::vector<std::pair<std::size_t, std::size_t>> runs;  // [begin, end), longer than one
+        for (std::size_t k = 0, end = 0; k < entries.size(); k = end) {
+          end = k + 1;
+          while (end < entries.size() && tie(entries[end], entries[k])) ++end;
+          if (end - k > 1) runs.emplace_back(k, end);
+        }
         b2bseg::detail::parallel_for(std::size_t(0), runs.size(), [&](std::size_t r) {
-          std::size_t end = runs[r] + 1;
-          while (end < entries.size() && entries[end].head == entries[runs[r]].head &&
-                 entries[end].next == entries[runs[r]].next)
-            ++end;
-          std::sort(entries.begin() + static_cast<std::ptrdiff_t>(runs[r]),
-                    entries.begin() + static_cast<std::ptrdiff_t>(end),
+          std::sort(entries.begin() + static_cast<std::ptrdiff_t>(runs[r].first),
+                    entries.begin() + static_cast<std::ptrdiff_t>(runs[r].second),
                     [&](const sort_entry& x, const sort_entry& y) { return gv[x.id] < gv[y.id]; });
         });
         for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = entries[k].id;
