@@ -377,12 +377,32 @@ TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {
       for (std::size_t i = 0; i < n; ++i)
         if (rng() % 3 == 0) bits[i / 64] |= 1ull << (i % 64);
       std::int64_t lo = std::int64_t(rng() % 5), hi = lo + std::int64_t(rng() % 40);
-      detail::range_counts(bits.data(), off.data(), 0, parents, lo, hi, out.data());
+      // In two calls, the second from a word boundary past the first parent, as tasks split it.
+      const std::size_t mid = std::min(parents, 64 * (parents / 128));
+      detail::range_counts(bits.data(), words, off.data(), 0, mid, lo, hi, out.data());
+      detail::range_counts(bits.data(), words, off.data(), mid, parents, lo, hi, out.data());
       for (std::size_t p = 0; p < parents; ++p) {
         std::int64_t c = 0;
         for (std::size_t i = off[p]; i < off[p + 1]; ++i) c += (bits[i / 64] >> (i % 64)) & 1;
-        ASSERT_EQ((out[p / 64] >> (p % 64)) & 1, std::uint64_t(lo <= c && c <= hi)) << p;
+        ASSERT_EQ((out[p / 64] >> (p % 64)) & 1, std::uint64_t(lo <= c && c <= hi))
+            << p << " " << simd_level_name(level);
       }
+      // Each child's parent's bit (no_row: none), gathered.
+      std::vector<std::uint32_t> par(n);
+      const std::size_t parent_rows = 1 + rng() % 3000;
+      std::vector<std::uint64_t> in((parent_rows + 63) / 64, 0), got(words + 1, ~0ull);
+      for (auto& w : in) w = rng();
+      if (parent_rows % 64) in.back() &= (std::uint64_t{1} << (parent_rows % 64)) - 1;
+      for (auto& x : par) x = rng() % 5 == 0 ? no_row : std::uint32_t(rng() % parent_rows);
+      detail::gather_bits(par.data(), n, in.data(), got.data(), 0, words);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t want = par[i] == no_row ? 0 : (in[par[i] / 64] >> (par[i] % 64)) & 1;
+        ASSERT_EQ((got[i / 64] >> (i % 64)) & 1, want) << i << " " << simd_level_name(level);
+      }
+      if (n % 64) {
+        EXPECT_EQ(got[words - 1] >> (n % 64), 0u);
+      }
+      EXPECT_EQ(got[words], ~0ull);
     }
     detail::reset_simd_level();
   }
