@@ -1,8 +1,9 @@
 // tool_suite: runs the b2bseg benchmark suite (bench/suite/b2bseg_suite.seg) over one dataset.
 //
-//   tool_suite --data DIR --segments FILE --as-of TS --threads N --runs R [--json OUT]
+//   tool_suite --data DIR|SNAPSHOT --segments FILE --as-of TS --threads N --runs R [--json OUT]
 //
-// Loads the dataset once (timed, with N threads), compiles the segments file, then
+// Loads the dataset once (timed, with N threads; a snapshot file, written by `b2bseg snapshot`,
+// is opened instead, as every command's --data does), compiles the segments file, then
 //   1. evaluates each segment alone (the segment plus the segments it references), R times;
 //   2. evaluates the whole file together (one shared plan), R times;
 // and prints, per segment, the median time and the member count; the whole-file median; the sum
@@ -38,8 +39,9 @@ struct args {
 [[noreturn]] void usage(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "tool_suite: %s\n", why.c_str());
   std::fprintf(stderr,
-               "usage: tool_suite --data DIR --segments FILE [--as-of TS] [--threads N] [--runs R]"
-               " [--json OUT]\n"
+               "usage: tool_suite --data DIR|SNAPSHOT --segments FILE [--as-of TS] [--threads N]"
+               " [--runs R] [--json OUT]\n"
+               "  --data     a dataset folder (CSV) or a snapshot file (b2bseg snapshot)\n"
                "  --as-of    the instant 'now' stands for (default 2026-11-22T00:00:00Z)\n"
                "  --threads  worker threads for load and evaluation (default 2)\n"
                "  --runs     timed runs per measurement; the median is reported (default 5)\n"
@@ -163,7 +165,7 @@ int main(int argc, char** argv) {
     b2bseg::graph g;
     {
       tbb::global_control cap(tbb::global_control::max_allowed_parallelism, a.threads);
-      g = b2bseg::load_dataset(a.data, {}, &rep);
+      g = b2bseg::open_data(a.data, {}, &rep);
     }
     const long rss_after_load = peak_rss_kib();
 
@@ -234,10 +236,11 @@ int main(int argc, char** argv) {
     std::printf("b2bseg suite: %s, %zu segments, as of %s, %u thread(s), median of %u runs\n",
                 a.data.c_str(), nseg, b2bseg::format_timestamp(as_of).c_str(), a.threads, a.runs);
     std::printf(
-        "loaded %llu rows (%llu people, %.1f MiB CSV) in %.0f ms; compiled in %.2f ms; plan: %zu "
+        "loaded %llu rows (%llu people, %.1f MiB %s) in %.0f ms; compiled in %.2f ms; plan: %zu "
         "nodes for %zu requested\n\n",
         (unsigned long long)rep.total_rows, (unsigned long long)people, rep.total_bytes / 1048576.0,
-        rep.load_ms, compile_ms, plan_nodes, plan_requested);
+        b2bseg::names_a_file(a.data) ? "snapshot" : "CSV", rep.load_ms, compile_ms, plan_nodes,
+        plan_requested);
     std::printf("%-*s  %-12s %12s %11s %11s\n", int(w), "segment", "entity", "members", "median ms",
                 "min ms");
     for (std::uint32_t i = 0; i < nseg; ++i)
