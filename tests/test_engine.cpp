@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <random>
 #include <set>
 
 #include "b2bseg/b2bseg.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace b2bseg;
 
@@ -118,6 +120,86 @@ TEST(Engine, ReverseLinksCountsAndAggregates) {
             (keys{"P2", "P5"}));
   EXPECT_EQ(members("segment s on account where people.any(events.count() >= 3)"), (keys{"A1"}));
   EXPECT_EQ(members("segment s on person where account.people.count() >= 2"), (keys{"P1", "P2"}));
+}
+
+// Counts over a link that is not clustered (members are numbered by group, their first link, so
+// `team` is not): tests that only ask "has one" (>= 1, = 0, != 0, < 1, ...) mark parents from the
+// passing children when those are few; other tests and dense inputs count. Every form against
+// counts taken from the rows as written.
+TEST(Engine, CountsOverAnUnclusteredLinkMatchCountsOfTheRows) {
+  b2bseg::testing::temp_dir tmp;
+  tmp.write("schema.json", R"({"entities": {
+    "grp": {"file": "grp.csv", "key": "id", "attributes": {"name": "string"}},
+    "team": {"file": "team.csv", "key": "id", "attributes": {"name": "string"}},
+    "member": {"file": "member.csv", "key": "id", "attributes": {"flag": "bool"},
+      "links": {"grp": {"column": "grp_id", "to": "grp", "reverse": "members"},
+                "team": {"column": "team_id", "to": "team", "reverse": "members"}}}}})");
+  std::mt19937_64 rng(5);
+  // A key such as "T12", built by appending: GCC 12 warns (-Wrestrict, a false positive) on
+  // "T" + std::to_string(n).
+  auto key = [](char prefix, std::size_t n) {
+    std::string k(1, prefix);
+    k += std::to_string(n);
+    return k;
+  };
+  const std::size_t groups = 50, teams = 700, rows = 6000;
+  std::string grp = "id,name\n", team = "id,name\n", member = "id,flag,grp_id,team_id\n";
+  for (std::size_t g = 0; g < groups; ++g) grp += key('G', g) + ",g\n";
+  for (std::size_t t = 0; t < teams; ++t) team += key('T', t) + ",t\n";
+  std::vector<std::int64_t> flagged(teams, 0), unflagged(teams, 0), all(teams, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const bool flag = rng() % 12 == 0;
+    const bool linked = rng() % 10 != 0;
+    // Teams of many sizes: a few large, most small, some with no member.
+    const std::size_t t = rng() % 4 == 0 ? rng() % 20 : rng() % teams;
+    member += "M";
+    member += std::to_string(r);
+    member += flag ? ",true,G" : ",false,G";
+    member += std::to_string(rng() % groups);
+    member += linked ? "," + key('T', t) + "\n" : ",\n";
+    if (!linked) continue;
+    ++all[t];
+    ++(flag ? flagged : unflagged)[t];
+  }
+  tmp.write("grp.csv", grp);
+  tmp.write("team.csv", team);
+  tmp.write("member.csv", member);
+  const graph g = load_dataset(tmp.str());
+  std::vector<std::string> team_keys(teams);
+  for (std::size_t t = 0; t < teams; ++t) team_keys[t] = key('T', t);
+  const entity_id me = g.schema().find_entity("member"), te = g.schema().find_entity("team");
+  ASSERT_FALSE(g.link(me, static_cast<std::uint32_t>(g.schema().entities[me].find_link("team")))
+                   .clustered());
+  const std::vector<std::pair<std::string, std::function<bool(std::int64_t)>>> tests = {
+      {">= 1", [](std::int64_t k) { return k >= 1; }},
+      {"= 0", [](std::int64_t k) { return k == 0; }},
+      {"!= 0", [](std::int64_t k) { return k != 0; }},
+      {"< 1", [](std::int64_t k) { return k < 1; }},
+      {"> 0", [](std::int64_t k) { return k > 0; }},
+      {"<= 0", [](std::int64_t k) { return k <= 0; }},
+      {"> 0.5", [](std::int64_t k) { return k > 0; }},
+      {"between 1 and 100000", [](std::int64_t k) { return k >= 1; }},
+      {"between 1 and 2", [](std::int64_t k) { return k >= 1 && k <= 2; }},
+      {">= 2", [](std::int64_t k) { return k >= 2; }},
+      {"!= 1", [](std::int64_t k) { return k != 1; }},
+      {"< 0", [](std::int64_t) { return false; }},
+  };
+  const std::vector<std::pair<std::string, const std::vector<std::int64_t>*>> inputs = {
+      {"members.where(flag)", &flagged},        // few children pass: pushed to the parents
+      {"members.where(not flag)", &unflagged},  // most pass: counted per parent
+      {"members", &all}};
+  for (const auto& [rel, counts] : inputs)
+    for (const auto& [test, pass] : tests) {
+      const std::string text = "segment s on team where " + rel + ".count() " + test;
+      SCOPED_TRACE(text);
+      const bound_file f = compile_segments(text, g.schema(), "test.seg");
+      const evaluation ev = evaluate(g, f, {.as_of = as_of(), .threads = 2, .segments = {}});
+      std::set<std::string> got, want;
+      for (auto id : ev.segments.back().members) got.insert(std::string(g.key(te, id)));
+      for (std::size_t t = 0; t < teams; ++t)
+        if (pass((*counts)[t])) want.insert(team_keys[t]);
+      ASSERT_EQ(got, want);
+    }
 }
 
 TEST(Engine, SegmentsOfSegmentsAndAttributeComparisons) {
@@ -340,7 +422,7 @@ TEST(Engine, StoredRangeKeepsExactlyTheValuesInRange) {
 
 TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {
   std::mt19937_64 rng(11);
-  for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 1000u, 4097u}) {
+  for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 1000u, 4097u, 12289u}) {
     std::vector<std::int64_t> iv(n);
     std::vector<double> fv(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -367,25 +449,33 @@ TEST(Engine, RangeScanKernelsAgreeAtEverySimdLevel) {
         }
         EXPECT_EQ(a[words], ~0ull);  // nothing written past the range
       }
-      // Per-parent counts over contiguous child ranges.
-      std::vector<std::uint32_t> off(1, 0);
-      while (off.back() < n)
-        off.push_back(
-            std::min<std::uint32_t>(std::uint32_t(n), off.back() + std::uint32_t(rng() % 140)));
-      const std::size_t parents = off.size() - 1;
-      std::vector<std::uint64_t> bits(words + 1, 0), out((parents + 63) / 64 + 1, 0);
-      for (std::size_t i = 0; i < n; ++i)
-        if (rng() % 3 == 0) bits[i / 64] |= 1ull << (i % 64);
-      std::int64_t lo = std::int64_t(rng() % 5), hi = lo + std::int64_t(rng() % 40);
-      // In two calls, the second from a word boundary past the first parent, as tasks split it.
-      const std::size_t mid = std::min(parents, 64 * (parents / 128));
-      detail::range_counts(bits.data(), words, off.data(), 0, mid, lo, hi, out.data());
-      detail::range_counts(bits.data(), words, off.data(), mid, parents, lo, hi, out.data());
-      for (std::size_t p = 0; p < parents; ++p) {
-        std::int64_t c = 0;
-        for (std::size_t i = off[p]; i < off[p + 1]; ++i) c += (bits[i / 64] >> (i % 64)) & 1;
-        ASSERT_EQ((out[p / 64] >> (p % 64)) & 1, std::uint64_t(lo <= c && c <= hi))
-            << p << " " << simd_level_name(level);
+      // Per-parent counts over contiguous child ranges: long ranges (about 70 children), and
+      // short ones (0 to 2), so that there are parents past a 4,096-parent block at n = 12289.
+      for (std::uint32_t step : {140u, 3u}) {
+        std::vector<std::uint32_t> off(1, 0);
+        while (off.back() < n)
+          off.push_back(
+              std::min<std::uint32_t>(std::uint32_t(n), off.back() + std::uint32_t(rng() % step)));
+        const std::size_t parents = off.size() - 1;
+        const std::size_t out_words = (parents + 63) / 64;
+        std::vector<std::uint64_t> bits(words, 0), out(out_words + 1, ~0ull);
+        for (std::size_t i = 0; i < n; ++i)
+          if (rng() % 3 == 0) bits[i / 64] |= 1ull << (i % 64);
+        std::int64_t lo = std::int64_t(rng() % 5), hi = lo + std::int64_t(rng() % 40);
+        // In two calls, the second from a word boundary past the first parent, as tasks split it.
+        const std::size_t mid = std::min(parents, 64 * (parents / 128));
+        detail::range_counts(bits.data(), words, off.data(), 0, mid, lo, hi, out.data());
+        detail::range_counts(bits.data(), words, off.data(), mid, parents, lo, hi, out.data());
+        for (std::size_t p = 0; p < parents; ++p) {
+          std::int64_t c = 0;
+          for (std::size_t i = off[p]; i < off[p + 1]; ++i) c += (bits[i / 64] >> (i % 64)) & 1;
+          ASSERT_EQ((out[p / 64] >> (p % 64)) & 1, std::uint64_t(lo <= c && c <= hi))
+              << p << " of " << parents << " " << simd_level_name(level);
+        }
+        if (parents % 64) {
+          EXPECT_EQ(out[out_words - 1] >> (parents % 64), 0u);  // no bit past the last parent
+        }
+        EXPECT_EQ(out[out_words], ~0ull);  // nothing written past the parents' words
       }
       // Each child's parent's bit (no_row: none), gathered.
       std::vector<std::uint32_t> par(n);

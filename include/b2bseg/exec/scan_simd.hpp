@@ -32,15 +32,15 @@ void range_words_scalar(const T* __restrict v, std::size_t n, T lo, T hi,
   }
 }
 
-/// Set bits of `bits` before position i, given r[w]: the set bits before word w. The word at
-/// n_words reads as 0 (then i % 64 == 0 anyway). Always inlined, as range_counts_rank.
-[[gnu::always_inline]] inline std::int64_t rank_before(const std::uint32_t* r,
+/// Set bits of `bits` before position i, given rank[w - w0]: the set bits in words [w0, w). The
+/// word at n_words reads as 0 (then i % 64 == 0 anyway). Always inlined, as range_counts_rank.
+[[gnu::always_inline]] inline std::int64_t rank_before(const std::uint32_t* rank, std::size_t w0,
                                                        const std::uint64_t* bits,
                                                        std::size_t n_words,
                                                        std::size_t i) noexcept {
   const std::size_t w = i >> 6;
   const std::uint64_t word = w < n_words ? bits[w] : 0;
-  return static_cast<std::int64_t>(r[w]) +
+  return static_cast<std::int64_t>(rank[w - w0]) +
          __builtin_popcountll(word & ((std::uint64_t{1} << (i & 63)) - 1));
 }
 
@@ -72,13 +72,12 @@ void range_words_scalar(const T* __restrict v, std::size_t n, T lo, T hi,
       acc += static_cast<std::uint32_t>(__builtin_popcountll(bits[w]));
     }
     rank[w1 - w0] = acc;
-    const std::uint32_t* r = rank.data() - w0;
-    std::int64_t prev = rank_before(r, bits, n_words, off[b0]);
+    std::int64_t prev = rank_before(rank.data(), w0, bits, n_words, off[b0]);
     for (std::size_t base = b0; base < b1; base += 64) {
       const std::size_t lim = b1 - base < 64 ? b1 - base : 64;
       std::uint64_t word = 0;
       for (std::size_t j = 0; j < lim; ++j) {
-        const std::int64_t cur = rank_before(r, bits, n_words, off[base + j + 1]);
+        const std::int64_t cur = rank_before(rank.data(), w0, bits, n_words, off[base + j + 1]);
         const std::int64_t c = cur - prev;
         prev = cur;
         word |= std::uint64_t(lo <= c && c <= hi) << j;
