@@ -638,7 +638,8 @@ inline bitset eval_rev_count(const graph& g, const plan_node& node, const bitset
     // child sets its parent's bit: no count per parent to allocate, fill and test (the suite's
     // membership and role counts at 1M people, in `b2bseg explain`: 1 to 16 ms each, now under
     // 0.5 ms).
-    const bool any = has_ex ? ex == 0 : lo == 1 && hi >= std::int64_t(li.set_count());
+    // (No parent has more than the k passing children, so any hi >= k is no bound.)
+    const bool any = has_ex ? ex == 0 : lo == 1 && hi >= std::int64_t(k);
     const bool none = !has_ex && lo <= 0 && hi == 0;
     if (any || none) {
       in.for_each([&](std::size_t c) {

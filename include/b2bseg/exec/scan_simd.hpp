@@ -290,13 +290,6 @@ B2BSEG_TARGET_AVX2 inline void range_counts_popcnt(const std::uint64_t* __restri
 }
 #endif
 
-/// range_counts_rank for CPUs without popcnt (the bit count in plain instructions).
-inline void range_counts_scalar(const std::uint64_t* __restrict bits, std::size_t n_words,
-                                const std::uint32_t* __restrict off, std::size_t p0, std::size_t p1,
-                                std::int64_t lo, std::int64_t hi, std::uint64_t* __restrict out) {
-  range_counts_rank(bits, n_words, off, p0, p1, lo, hi, out);
-}
-
 /// Dispatches `range_words_*` on the active SIMD level.
 template <class T>
 requires(!std::is_unsigned_v<T>) void range_words(const T* v, std::size_t n, T lo, T hi,
@@ -344,7 +337,7 @@ inline void range_counts(const std::uint64_t* bits, std::size_t n_words, const s
   if (active_simd_level() != simd_level::scalar)
     return range_counts_popcnt(bits, n_words, off, p0, p1, lo, hi, out);
 #endif
-  range_counts_scalar(bits, n_words, off, p0, p1, lo, hi, out);
+  range_counts_rank(bits, n_words, off, p0, p1, lo, hi, out);  // a portable bit count here
 }
 
 }  // namespace b2bseg::detail
