@@ -13,8 +13,10 @@
 #include <b2bseg/serve/service.hpp>
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +42,11 @@ double seconds_from_env() {
   const char* s = std::getenv("B2BSEG_BENCH_SECONDS");
   const double v = s ? std::atof(s) : 5.0;
   return v > 0 ? v : 5.0;
+}
+
+int env_int(const char* name, int fallback) {
+  const char* s = std::getenv(name);
+  return s && *s ? std::atoi(s) : fallback;
 }
 
 struct world {
@@ -88,6 +95,7 @@ class server {
     b2bseg::http_options ho;
     ho.port = 0;
     ho.log = log_;
+    ho.io_threads = static_cast<unsigned>(env_int("B2BSEG_BENCH_IO_THREADS", 0));
     http_ = std::make_unique<b2bseg::http_server>(*svc_, ho);
     port_ = http_->bind();
     thread_ = std::thread([this] { http_->run(); });
@@ -113,54 +121,115 @@ class server {
   int port_ = 0;
 };
 
-/// A keep-alive HTTP/1.1 client over one blocking socket, as light as a load generator can be
-/// (a send and a recv or two per request), so that the server, not the client, is measured.
-class raw_client {
+/// Keep-alive HTTP/1.1 connections driven by one thread with epoll, the way wrk and other load
+/// generators drive them: a send when a connection's answer is whole, a recv when it is
+/// readable, and the thread sleeps only when no connection has an answer. Blocking client
+/// threads (one per connection) cost a thread switch per request on the client's side, which
+/// on this 2-core VM was most of the CPU the clients took from the server they measure.
+class lookup_clients {
  public:
-  explicit raw_client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int yes = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
+  /// `connections` connections to 127.0.0.1:port; each asks for `target(rng)` again and again.
+  lookup_clients(int port, int connections, std::uint64_t seed) : port_(port), rng_(seed) {
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    conns_.resize(static_cast<std::size_t>(connections));
+    for (std::size_t i = 0; i < conns_.size(); ++i) connect(i);
   }
-  ~raw_client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  /// GET `target`; the status (-1 on a broken connection) and the body in `body`.
-  int get(const std::string& target, std::string& body) {
-    req_ = "GET " + target + " HTTP/1.1\r\nHost: b\r\n\r\n";
-    if (fd_ < 0 || ::send(fd_, req_.data(), req_.size(), MSG_NOSIGNAL) != (ssize_t)req_.size())
-      return -1;
-    buf_.clear();
-    std::size_t head = std::string::npos, need = 0;
-    for (;;) {
-      if (head == std::string::npos) {
-        head = buf_.find("\r\n\r\n");
-        if (head != std::string::npos) {
-          const auto cl = buf_.find("Content-Length: ");
-          need = head + 4 + (cl < head ? std::stoul(buf_.substr(cl + 16)) : 0);
-        }
-      }
-      if (head != std::string::npos && buf_.size() >= need) break;
-      char b[16384];
-      const ssize_t r = ::recv(fd_, b, sizeof b, 0);
-      if (r <= 0) return -1;
-      buf_.append(b, static_cast<std::size_t>(r));
-    }
-    body.assign(buf_, head + 4, need - head - 4);
-    return buf_.size() > 12 ? std::atoi(buf_.c_str() + 9) : -1;
+  ~lookup_clients() {
+    for (auto& c : conns_) ::close(c.fd);
+    ::close(ep_);
   }
 
+  /// Looks up random people until `end`; every answer must be a 200 naming its key.
+  void run(clock_type::time_point end, const std::vector<std::string>& people) {
+    for (auto& c : conns_) ask(c, people);
+    std::size_t waiting = conns_.size();
+    epoll_event evs[64];
+    while (waiting > 0 && !failed) {
+      const int n = ::epoll_wait(ep_, evs, 64, 200);
+      if (n < 0 && errno != EINTR) failed = true;
+      const bool more = clock_type::now() < end;
+      for (int k = 0; k < n; ++k) {
+        conn& c = conns_[evs[k].data.u64];
+        char b[16384];
+        const ssize_t r = ::recv(c.fd, b, sizeof b, 0);
+        if (r <= 0) {
+          failed = true;
+          break;
+        }
+        c.buf.append(b, static_cast<std::size_t>(r));
+        if (!whole(c)) continue;
+        latencies.push_back(
+            std::chrono::duration<double, std::milli>(clock_type::now() - c.t0).count());
+        if (c.status != 200 || c.body.find(c.key) == std::string::npos) failed = true;
+        // The server ends a connection after its keep-alive maximum: connect again.
+        if (c.closing && more) connect(evs[k].data.u64);
+        if (more)
+          ask(c, people);
+        else
+          --waiting;
+      }
+      if (n == 0 && !more) break;  // an answer that never came: counted below
+    }
+    if (waiting > 0 && !failed) failed = true;
+  }
+
+  std::vector<double> latencies;  ///< milliseconds, one per answered look-up
+  bool failed = false;
+
  private:
-  int fd_ = -1;
-  std::string req_, buf_;
+  struct conn {
+    int fd = -1;
+    std::string buf, body, key;
+    int status = 0;
+    bool closing = false;  // the answer said "Connection: close"
+    clock_type::time_point t0;
+  };
+
+  void connect(std::size_t i) {
+    conn& c = conns_[i];
+    if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int yes = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) != 0)
+      failed = true;
+  }
+
+  void ask(conn& c, const std::vector<std::string>& people) {
+    c.key = people[rng_() % people.size()];
+    c.buf.clear();
+    const std::string req = "GET /v1/profiles/person/" + c.key + " HTTP/1.1\r\nHost: b\r\n\r\n";
+    c.t0 = clock_type::now();
+    if (::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      failed = true;
+  }
+
+  // Whether `c.buf` holds a whole answer; then its status and body.
+  static bool whole(conn& c) {
+    const auto head = c.buf.find("\r\n\r\n");
+    if (head == std::string::npos) return false;
+    const auto cl = c.buf.find("Content-Length: ");
+    const std::size_t need =
+        head + 4 + (cl < head ? std::stoul(c.buf.substr(cl + 16, 20)) : std::size_t{0});
+    if (c.buf.size() < need) return false;
+    c.status = c.buf.size() > 12 ? std::atoi(c.buf.c_str() + 9) : -1;
+    c.closing = c.buf.find("Connection: close") < head;
+    c.body.assign(c.buf, head + 4, need - head - 4);
+    return true;
+  }
+
+  int port_ = 0;
+  int ep_ = -1;
+  std::vector<conn> conns_;
+  std::mt19937_64 rng_;
 };
 
 /// Batch `i` of 100 changes: 90 event inserts for random people, 10 lead score upserts.
@@ -225,26 +294,22 @@ void run_lookups(benchmark::State& state, int clients, double changes_per_s) {
   server s(durable);
   if (!durable && !check_profiles(state, s.port())) return;
   const double seconds = seconds_from_env();
-  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  const int client_threads = std::clamp(env_int("B2BSEG_BENCH_CLIENT_THREADS", 1), 1, clients);
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(client_threads));
   std::vector<double> batch_ms;
   std::atomic<bool> failed{false};
   std::atomic<std::uint64_t> batches{0};
   for (auto _ : state) {
     const auto end = clock_type::now() + std::chrono::duration<double>(seconds);
+    // The connections, driven by `client_threads` threads of their own.
     std::vector<std::thread> ts;
-    for (int t = 0; t < clients; ++t)
+    for (int t = 0; t < client_threads; ++t)
       ts.emplace_back([&, t] {
-        raw_client c(s.port());
-        std::mt19937_64 r(static_cast<std::uint64_t>(t) + 1);
-        auto& mine = lat[static_cast<std::size_t>(t)];
-        std::string body;
-        while (clock_type::now() < end) {
-          const std::string& key = w.people[r() % w.people.size()];
-          const auto t0 = clock_type::now();
-          const int status = c.get("/v1/profiles/person/" + key, body);
-          mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
-          if (status != 200 || body.find(key) == std::string::npos) failed = true;
-        }
+        lookup_clients c(s.port(), clients / client_threads + (t < clients % client_threads),
+                         static_cast<std::uint64_t>(t) + 1);
+        c.run(std::chrono::time_point_cast<clock_type::duration>(end), w.people);
+        lat[static_cast<std::size_t>(t)] = std::move(c.latencies);
+        if (c.failed) failed = true;
       });
     std::thread writer;
     if (durable)

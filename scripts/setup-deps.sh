@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libtbb-dev libroaring-dev libxxhash-dev libgtest-dev
       libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgmp-dev
-      libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev libcpp-httplib-dev)
+      libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev libboost-dev libcpp-httplib-dev)
 if [[ "${B2BSEG_WITH_FUZZ:-0}" == 1 ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 if [[ "${B2BSEG_WITH_MPI:-0}" == 1 ]]; then pkgs+=(libopenmpi-dev openmpi-bin); fi
 # The TSan build compiles Debian's oneTBB source (scripts/tsan-tbb.sh).

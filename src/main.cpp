@@ -1363,7 +1363,9 @@ int main(int argc, char** argv) {
                  "With --state: write a snapshot (and empty the log) after this many batches; "
                  "0: only at shutdown")
       ->capture_default_str();
-  sv->add_option("--workers", va.workers, "Connections served at once (HTTP worker threads)")
+  sv->add_option("--workers", va.workers,
+                 "Threads for requests that may wait (change batches, member lists, the change "
+                 "history, why); look-ups are answered by one event loop per core")
       ->capture_default_str()
       ->check(CLI::Range(1u, 4096u));
   sv->add_option("--threads", va.threads, "Evaluation threads (0 = all cores)")

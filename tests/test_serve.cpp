@@ -4,6 +4,7 @@
 // killed with SIGKILL at random points under load.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -772,6 +773,100 @@ TEST(ServeBadInput, AThousandConnectionsAtOnce) {
   }
   EXPECT_EQ(ok, 1000);
   EXPECT_EQ(s.client().Get("/v1/health")->status, 200);
+}
+
+TEST(ServeTransport, PipeliningHeadContinueAndOldClients) {
+  const auto& d = demo();
+  served s(d.g, d.f, opts(demo_as_of));
+  const std::string one = "GET /v1/profiles/person/P0000001 HTTP/1.1\r\nHost: t\r\n\r\n";
+  // Three requests in one send (the last asks to close): three answers, in order.
+  {
+    const std::string all =
+        raw_request(s.port(), one + "GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n" +
+                                  "GET /v1/profiles/person/P0000002 HTTP/1.1\r\nHost: t\r\n"
+                                  "Connection: close\r\n\r\n");
+    const std::size_t a = all.find("HTTP/1.1 200"), b = all.find("HTTP/1.1 200", a + 1),
+                      c = all.find("HTTP/1.1 200", b + 1);
+    ASSERT_NE(c, std::string::npos) << all;
+    EXPECT_NE(all.substr(a, b - a).find("\"key\": \"P0000001\""), std::string::npos) << all;
+    EXPECT_NE(all.substr(b, c - b).find("{\"status\": \"ok\""), std::string::npos) << all;
+    EXPECT_NE(all.substr(c).find("\"key\": \"P0000002\""), std::string::npos) << all;
+  }
+  // HEAD: the length a GET would have, no body.
+  {
+    const std::string get = raw_get(s.port(), "/v1/profiles/person/P0000001");
+    const std::string head = raw_request(
+        s.port(),
+        "HEAD /v1/profiles/person/P0000001 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    ASSERT_EQ(status_of(head), 200) << head;
+    const std::size_t body = get.size() - (get.find("\r\n\r\n") + 4);
+    EXPECT_NE(head.find("Content-Length: " + std::to_string(body)), std::string::npos) << head;
+    EXPECT_EQ(head.size(), head.find("\r\n\r\n") + 4) << head;
+  }
+  // Expect: 100-continue (curl sends it for bodies past 1 KiB): the go-ahead, then the answer.
+  {
+    const int fd = connect_to(s.port());
+    ASSERT_GE(fd, 0);
+    const std::string body = "{\"op\": \"tick\", \"now\": \"2026-11-22T01:00:00Z\"}\n";
+    ASSERT_TRUE(send_all(fd,
+                         "POST /v1/changes HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                         "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n"));
+    const std::string go = read_response(fd, 10000);
+    EXPECT_EQ(status_of(go), 100) << go;
+    ASSERT_TRUE(send_all(fd, body));
+    const std::string r = read_response(fd, 10000);
+    ::close(fd);
+    EXPECT_EQ(status_of(r), 200) << r;
+    EXPECT_EQ(r.rfind("{\"seq\": 1,"), r.find("\r\n\r\n") + 4) << r;
+  }
+  // HTTP/1.0 without keep-alive: answered as 1.0, then closed.
+  {
+    const std::string r = raw_request(s.port(), "GET /v1/health HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.0 200", 0), 0u) << r;
+  }
+  // Headers past 8 KiB: 431 as JSON, and the server goes on.
+  {
+    const std::string r = raw_request(
+        s.port(), "GET /v1/health HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'x') +
+                      "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(status_of(r), 431) << r.substr(0, 300);
+    EXPECT_NE(r.find("{\"error\": "), std::string::npos) << r.substr(0, 300);
+  }
+  // Not HTTP at all: 400 as JSON.
+  {
+    const std::string r = raw_request(s.port(), "HELLO THERE\r\n\r\n");
+    EXPECT_EQ(status_of(r), 400) << r;
+    EXPECT_NE(r.find("{\"error\": "), std::string::npos) << r;
+  }
+  EXPECT_EQ(s.client().Get("/v1/health")->status, 200);
+}
+
+TEST(ServeTransport, ConnectionsPastTheCapAreRefused) {
+  const auto& d = demo();
+  http_options ho;
+  ho.max_connections = 3;
+  served s(d.g, d.f, opts(demo_as_of), ho);
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = connect_to(s.port());
+    ASSERT_GE(fd, 0);
+    // A whole request on each, so that the server has surely taken the connection.
+    ASSERT_TRUE(send_all(fd, "GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n"));
+    EXPECT_EQ(status_of(read_response(fd, 10000)), 200);
+    held.push_back(fd);
+  }
+  const std::string r = raw_get(s.port(), "/v1/health");
+  EXPECT_EQ(status_of(r), 503) << r;
+  EXPECT_NE(r.find("too many connections"), std::string::npos) << r;
+  for (int fd : held) ::close(fd);
+  // Once they are closed, connections are taken again.
+  std::string again;
+  for (int i = 0; i < 200 && status_of(again) != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    again = raw_get(s.port(), "/v1/health");
+  }
+  EXPECT_EQ(status_of(again), 200) << again;
 }
 
 // --- the log ----------------------------------------------------------------------------------

@@ -246,6 +246,17 @@ class service {
     }
   }
 
+  /// Whether answering `rq` may wait or take long: a change batch (it waits for the writer and
+  /// the log's flush), member lists, the change history, explanations. A transport answers
+  /// those off the threads that watch its connections. A hint only: any request may be
+  /// answered anywhere. O(length of the target).
+  static bool may_block(const serve_request& rq) noexcept {
+    if (rq.method != "GET" && rq.method != "HEAD") return true;
+    const std::string_view path = rq.target.substr(0, rq.target.find('?'));
+    return path.starts_with("/v1/changes") || path.ends_with("/members") ||
+           path.find("/why/") != std::string_view::npos;
+  }
+
   /// Stops taking batches (later ones get 503), finishes the one in hand, brings both engines
   /// to it and, with a state folder and `snapshot`, writes the snapshot. Idempotent. Throws
   /// data_error when the snapshot cannot be written (the log still holds every batch).
