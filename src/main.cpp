@@ -1364,8 +1364,8 @@ int main(int argc, char** argv) {
                  "0: only at shutdown")
       ->capture_default_str();
   sv->add_option("--workers", va.workers,
-                 "Threads for requests that may wait (change batches, member lists, the change "
-                 "history, why); look-ups are answered by one event loop per core")
+                 "Threads for requests that may take long (member lists, the change history, "
+                 "why); look-ups are answered by one event loop per core, batches by the writer")
       ->capture_default_str()
       ->check(CLI::Range(1u, 4096u));
   sv->add_option("--threads", va.threads, "Evaluation threads (0 = all cores)")

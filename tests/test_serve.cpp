@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -684,6 +685,40 @@ TEST(ServeSecurity, BearerTokenOnEveryRequestButHealth) {
                   "POST /v1/changes HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n"
                   "Connection: close\r\n\r\n{\"op\": \"commit\"}\n");
   EXPECT_EQ(status_of(post), 401) << post;
+}
+
+TEST(ServeChanges, SubmitBatchTakesOnlyAuthorizedBatchesAndAnswersThroughTheCallback) {
+  const auto& d = demo();
+  serve_options o = opts(demo_as_of);
+  o.token = "s3cret-token";
+  service svc(d.g, d.f, o);
+  const std::string tick = "{\"op\": \"tick\", \"now\": \"2026-11-22T01:00:00Z\"}\n";
+  auto never = [](serve_reply) { ADD_FAILURE() << "answered a request it did not take"; };
+  // Not a batch, or not allowed: left to `handle` (which says why), nothing applied.
+  EXPECT_FALSE(svc.submit_batch({"GET", "/v1/changes", "Bearer s3cret-token", ""}, never));
+  EXPECT_FALSE(svc.submit_batch({"POST", "/v1/health", "Bearer s3cret-token", tick}, never));
+  EXPECT_FALSE(svc.submit_batch({"POST", "/v1/changes/", "Bearer s3cret-token", tick}, never));
+  EXPECT_FALSE(svc.submit_batch({"POST", "/v1/changes", "", tick}, never));
+  EXPECT_FALSE(svc.submit_batch({"POST", "/v1/changes", "Bearer s3cret-toke", tick}, never));
+  EXPECT_EQ(svc.seq(), 0u);
+  // A batch: answered from the writer with what `handle` would say, in arrival order.
+  std::promise<serve_reply> first, second;
+  ASSERT_TRUE(svc.submit_batch({"POST", "/v1/changes", "Bearer s3cret-token", tick},
+                               [&](serve_reply r) { first.set_value(std::move(r)); }));
+  ASSERT_TRUE(svc.submit_batch({"POST", "/v1/changes?x=1", "bearer s3cret-token", "{\"op\"\n"},
+                               [&](serve_reply r) { second.set_value(std::move(r)); }));
+  const serve_reply a = first.get_future().get(), b = second.get_future().get();
+  EXPECT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body.rfind("{\"seq\": 1,", 0), 0u) << a.body;
+  EXPECT_EQ(b.status, 400) << b.body;
+  EXPECT_NE(b.body.find("\"line\": 1"), std::string::npos) << b.body;
+  EXPECT_EQ(svc.seq(), 1u);
+  // Once stopping: a 503 at once, through the callback.
+  svc.shutdown(false);
+  std::promise<serve_reply> late;
+  ASSERT_TRUE(svc.submit_batch({"POST", "/v1/changes", "Bearer s3cret-token", tick},
+                               [&](serve_reply r) { late.set_value(std::move(r)); }));
+  EXPECT_EQ(late.get_future().get().status, 503);
 }
 
 // --- bad input --------------------------------------------------------------------------------

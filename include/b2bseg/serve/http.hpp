@@ -1,8 +1,9 @@
 // `b2bseg serve` over HTTP/1.1 (SPEC 7), with Boost.Beast's parser and serializer on Boost.Asio
-// (Debian's libboost-dev, header-only): one event loop per core watches every connection, a
-// bounded pool answers the requests that may wait, keep-alive, a body limit, read and idle
-// timeouts, and one log line per request. Every request goes to `service::handle`; nothing on
-// disk is ever served.
+// (Debian's libboost-dev, header-only): one event loop per core watches every connection and
+// answers look-ups, change batches go to the service's writer, a bounded pool answers the other
+// requests that may take long; keep-alive, a body limit, read and idle timeouts, and one log
+// line per request. Every request goes to `service::submit_batch` or `service::handle`; nothing
+// on disk is ever served.
 //
 // Why not a thread per connection (cpp-httplib, which this replaced): there each look-up cost
 // six system calls (poll, recv, poll, send, poll, send) and two thread switches; on the 2-core
@@ -50,8 +51,9 @@ struct http_options {
   std::string host = "127.0.0.1";
   int port = 8080;                               ///< 0: any free port (see `bind`)
   std::size_t max_body = std::size_t{64} << 20;  ///< larger bodies get 413
-  /// Threads for the requests that may wait (change batches, member lists, the change history,
-  /// explanations): at most this many of those are answered at once, the rest queue.
+  /// Threads for the requests that may take long (member lists, the change history,
+  /// explanations): at most this many of those are answered at once, the rest queue. Change
+  /// batches need none: the service's writer answers them.
   unsigned workers = 32;
   unsigned io_threads = 0;  ///< event-loop threads (they answer look-ups); 0: one per core
   std::size_t max_connections = 10000;  ///< connections beyond this are closed at once
@@ -283,7 +285,7 @@ class http_server {
   boost::asio::io_context ioc_;
   tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;  // accepting again after a failure
-  boost::asio::thread_pool pool_;    // requests that may wait
+  boost::asio::thread_pool pool_;    // requests that may take long
 };
 
 /// One connection: read a request (header, then body), answer it (on the loop's thread, or on
@@ -410,8 +412,17 @@ class http_server::session : public std::enable_shared_from_this<session> {
         detail::serve::to_std(rq.method_string()), detail::serve::to_std(rq.target()),
         detail::serve::to_std(rq[boost::beast::http::field::authorization]), rq.body()};
     if (!service::may_block(sr)) return answered(srv_.svc_.handle(sr));
-    // Off the loop: its other connections go on meanwhile. The loop waits for this answer.
+    // Off the loop: its other connections go on meanwhile. The loop waits for this answer (the
+    // work guard), which comes back to this connection's strand.
     set_deadline(clock::duration::max());
+    // A change batch goes straight to the service's writer, which answers when it is applied.
+    auto back = [self = shared_from_this(),
+                 work = boost::asio::make_work_guard(srv_.ioc_)](serve_reply r) mutable {
+      boost::asio::post(self->sock_.get_executor(),
+                        [self, r = std::move(r)]() mutable { self->answered(std::move(r)); });
+      work.reset();
+    };
+    if (srv_.svc_.submit_batch(sr, back)) return;
     boost::asio::post(srv_.pool_, [self = shared_from_this(), sr,
                                    work = boost::asio::make_work_guard(srv_.ioc_)]() mutable {
       serve_reply r = self->srv_.svc_.handle(sr);

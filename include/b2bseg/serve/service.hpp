@@ -246,6 +246,35 @@ class service {
     }
   }
 
+  /// Takes `rq` as a change batch without waiting for it, when it is one: `POST /v1/changes`
+  /// with the token when one is needed. Then `reply` gets the batch's answer (the one `handle`
+  /// would return) from the writer thread once the batch is applied and logged, or at once when
+  /// the service is stopping, and the result is true; `reply` must not block (a transport hands
+  /// the answer to its own threads). Otherwise nothing is done and the result is false: answer
+  /// `rq` with `handle`. Thread-safe; batches apply in the order they arrive, whichever call
+  /// took them.
+  bool submit_batch(const serve_request& rq, std::function<void(serve_reply)> reply) {
+    if (rq.method != "POST" || rq.target.substr(0, rq.target.find('?')) != "/v1/changes" ||
+        !authorized(rq.authorization))
+      return false;
+    auto j = std::make_unique<job>();
+    j->feed = std::string(rq.body);
+    j->then = std::move(reply);
+    {
+      std::lock_guard<std::mutex> lk(qmu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(j));
+        j = nullptr;
+      }
+    }
+    if (j) {
+      j->answer(detail::serve::error_reply(503, "the server is shutting down"));
+      return true;
+    }
+    qcv_.notify_all();
+    return true;
+  }
+
   /// Whether answering `rq` may wait or take long: a change batch (it waits for the writer and
   /// the log's flush), member lists, the change history, explanations. A transport answers
   /// those off the threads that watch its connections. A hint only: any request may be
@@ -279,6 +308,14 @@ class service {
     std::string feed;
     bool log = true, clock = false;
     std::promise<serve_reply> done;
+    std::function<void(serve_reply)> then;  ///< when set, the answer goes here, not to `done`
+
+    void answer(serve_reply r) {
+      if (then)
+        then(std::move(r));
+      else
+        done.set_value(std::move(r));
+    }
   };
 
   // --- reading -------------------------------------------------------------------------------
@@ -561,7 +598,7 @@ class service {
         j = std::move(queue_.front());
         queue_.pop_front();
         if (stopping_) {
-          j->done.set_value(detail::serve::error_reply(503, "the server is shutting down"));
+          j->answer(detail::serve::error_reply(503, "the server is shutting down"));
           continue;
         }
       }
@@ -575,7 +612,7 @@ class service {
         if (log_error) log_error(e.what());
       }
       const bool logged = j->log;
-      j->done.set_value(std::move(r));
+      j->answer(std::move(r));
       // Only after a logged batch: a snapshot during the replay would empty the log of the
       // batches still to replay (and race with `open_log`).
       if (logged && !broken_ && state_ && opts_.snapshot_every &&
@@ -591,7 +628,7 @@ class service {
     // Fail whatever is left.
     std::lock_guard<std::mutex> lk(qmu_);
     for (auto& j : queue_)
-      j->done.set_value(detail::serve::error_reply(503, "the server is shutting down"));
+      j->answer(detail::serve::error_reply(503, "the server is shutting down"));
     queue_.clear();
   }
 
