@@ -288,8 +288,9 @@ class http_server {
   boost::asio::thread_pool pool_;    // requests that may take long
 };
 
-/// One connection: read a request (header, then body), answer it (on the loop's thread, or on
-/// the pool when it may wait), write the answer, again while kept alive. Everything of a session
+/// One connection: read a request (header, then body), answer it (on the loop's thread, by the
+/// service's writer for a batch, or on the pool when it may take long), write the answer, again
+/// while kept alive. Everything of a session
 /// runs on its strand; one timer enforces its deadline, moved forward lazily.
 class http_server::session : public std::enable_shared_from_this<session> {
   using request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -415,19 +416,18 @@ class http_server::session : public std::enable_shared_from_this<session> {
     // Off the loop: its other connections go on meanwhile. The loop waits for this answer (the
     // work guard), which comes back to this connection's strand.
     set_deadline(clock::duration::max());
-    // A change batch goes straight to the service's writer, which answers when it is applied.
+    // Hands an answer back to this connection's strand, from whichever thread made it.
     auto back = [self = shared_from_this(),
                  work = boost::asio::make_work_guard(srv_.ioc_)](serve_reply r) mutable {
       boost::asio::post(self->sock_.get_executor(),
                         [self, r = std::move(r)]() mutable { self->answered(std::move(r)); });
       work.reset();
     };
+    // A change batch goes straight to the service's writer, which answers when it is applied.
     if (srv_.svc_.submit_batch(sr, back)) return;
-    boost::asio::post(srv_.pool_, [self = shared_from_this(), sr,
-                                   work = boost::asio::make_work_guard(srv_.ioc_)]() mutable {
-      serve_reply r = self->srv_.svc_.handle(sr);
-      boost::asio::post(self->sock_.get_executor(),
-                        [self, r = std::move(r)]() mutable { self->answered(std::move(r)); });
+    // Anything else that may take long: answered on the pool, delivered the same way.
+    boost::asio::post(srv_.pool_, [&svc = srv_.svc_, sr, back = std::move(back)]() mutable {
+      back(svc.handle(sr));
     });
   }
 
