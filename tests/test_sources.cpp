@@ -733,6 +733,45 @@ TEST(sources, a_source_file_outside_the_folder) {
 }
 
 }  // namespace
+TEST(sources, a_dangling_link_resolved_after_the_merge_is_told_at_its_source_row) {
+  // person and account link to each other: person, listed first, is built first, so its links
+  // to account are checked only once account exists, on the merged profiles. The error must
+  // still name the source row and column the link's value came from; --lenient nulls it.
+  testing::temp_dir dir;
+  auto write = [&](const char* name, const std::string& text) {
+    std::ofstream(dir.path() / name, std::ios::binary) << text;
+  };
+  write("schema.json", R"J({"entities": {
+    "person": {"key": "person_id", "identities": {"crm_id": "exact"},
+      "attributes": {"name": "string", "score": "int"},
+      "links": {"account": {"to": "account", "reverse": "people"}},
+      "sources": [
+        {"name": "crm", "file": "crm.csv", "identities": {"crm_id": "Id"},
+         "attributes": {"name": "Name"}, "links": {"account": "AccountId"}},
+        {"name": "web", "file": "web.csv", "identities": {"crm_id": "crm"},
+         "attributes": {"score": "Score"}, "links": {"account": "acct"}}]},
+    "account": {"file": "account.csv", "key": "id", "attributes": {"name": "string"},
+      "links": {"owner": {"column": "owner", "to": "person", "reverse": "owned"}}}}})J");
+  write("crm.csv", "Id,Name,AccountId\n1,Ana,A1\n2,Bob,\n3,Cy,A2\n");
+  write("web.csv", "crm,Score,acct\n1,5,\n2,7,NOPE\n3,9,A1\n");
+  write("account.csv", "id,name,owner\nA1,Acme,crm_id:1\nA2,Beta,\n");
+  const std::string msg = load_error(dir.path().string());
+  EXPECT_TRUE(has(msg, "web.csv:3:5")) << msg;
+  EXPECT_TRUE(has(msg, "column 'acct'")) << msg;
+  EXPECT_TRUE(has(msg, "'NOPE'")) << msg;
+  load_options lo;
+  lo.lenient = true;
+  load_report rep;
+  const graph g = load_dataset(dir.path().string(), lo, &rep);
+  EXPECT_EQ(rep.dangling_links, 1u);
+  EXPECT_EQ(testing::dump(g),
+            "account A1 name='Acme' owner->crm_id:1\n"
+            "account A2 name='Beta' owner->NULL\n"
+            "person crm_id:1 name='Ana' score=5 account->A1\n"
+            "person crm_id:2 name='Bob' score=7 account->NULL\n"
+            "person crm_id:3 name='Cy' score=9 account->A2\n");
+}
+
 }  // namespace b2bseg
 
 TEST(sources, a_list_without_elements_is_null_in_the_merge) {

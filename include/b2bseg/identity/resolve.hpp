@@ -14,7 +14,9 @@
 #include <vector>
 
 #include <tbb/blocked_range.h>
+#include <tbb/task_arena.h>
 
+#include "b2bseg/common/bytes.hpp"
 #include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/storage/schema.hpp"
 
@@ -128,23 +130,43 @@ resolution resolve_identities(std::vector<identity_entry> entries, std::size_t r
                               RankLess rank_less) {
   resolution out;
   // Sorted by (hash, ns, row), integers only: first scattered into buckets by the hash's top bits
-  // (one counting pass, one scatter), then each bucket sorted, buckets in parallel. Equal
-  // (ns, value) pairs are then adjacent unless two values share a 64-bit hash: each group of one
-  // (hash, ns) is checked, and the rare group that holds several values is sorted by value.
+  // (slices of the entries counted, then scattered, in parallel), then each bucket sorted, buckets
+  // in parallel. Equal (ns, value) pairs are then adjacent unless two values share a 64-bit hash:
+  // each group of one (hash, ns) is checked, and the rare group that holds several values is
+  // sorted by value.
   const std::size_t n = entries.size();
   const unsigned bits =
       n < (1u << 12) ? 4 : static_cast<unsigned>(std::min<std::size_t>(20, std::bit_width(n) - 6));
   const std::size_t buckets = std::size_t(1) << bits;
   auto bucket_of = [bits](std::uint64_t h) { return static_cast<std::size_t>(h >> (64 - bits)); };
+  const std::size_t slices = std::clamp<std::size_t>(
+      n >> 18, 1, 2 * static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()));
+  // cursor[s * buckets + k]: where slice s writes its next entry of bucket k.
+  std::vector<std::uint32_t> cursor(slices * buckets, 0);
+  b2bseg::detail::parallel_for(std::size_t(0), slices, [&](std::size_t sl) {
+    std::uint32_t* c = cursor.data() + sl * buckets;
+    for (std::size_t i = n * sl / slices; i < n * (sl + 1) / slices; ++i)
+      ++c[bucket_of(entries[i].hash)];
+  });
   std::vector<std::uint32_t> bucket_start(buckets + 1, 0);
-  for (const identity_entry& e : entries) ++bucket_start[bucket_of(e.hash) + 1];
-  for (std::size_t k = 0; k < buckets; ++k) bucket_start[k + 1] += bucket_start[k];
-  out.entries.resize(n);
-  {
-    std::vector<std::uint32_t> fill(bucket_start.begin(), bucket_start.end() - 1);
-    for (const identity_entry& e : entries) out.entries[fill[bucket_of(e.hash)]++] = e;
-    std::vector<identity_entry>().swap(entries);
+  std::uint32_t at = 0;
+  for (std::size_t k = 0; k < buckets; ++k) {
+    bucket_start[k] = at;
+    for (std::size_t sl = 0; sl < slices; ++sl) {
+      const std::uint32_t count = cursor[sl * buckets + k];
+      cursor[sl * buckets + k] = at;
+      at += count;
+    }
   }
+  bucket_start[buckets] = at;
+  out.entries.resize(n);
+  b2bseg::detail::parallel_for(std::size_t(0), slices, [&](std::size_t sl) {
+    std::uint32_t* c = cursor.data() + sl * buckets;
+    for (std::size_t i = n * sl / slices; i < n * (sl + 1) / slices; ++i)
+      out.entries[c[bucket_of(entries[i].hash)]++] = entries[i];
+  });
+  std::vector<identity_entry>().swap(entries);
+  std::vector<std::uint32_t>().swap(cursor);
   auto& es = out.entries;
   // Per bucket: sort, then its runs (a run never crosses buckets: one hash, one bucket).
   std::vector<std::vector<std::uint32_t>> bucket_runs((buckets + 255) /
@@ -162,7 +184,7 @@ resolution resolve_identities(std::vector<identity_entry> entries, std::size_t r
         std::size_t j = i + 1;
         bool mixed = false;
         while (j < bucket_start[k + 1] && es[j].hash == es[i].hash && es[j].ns == es[i].ns) {
-          mixed = mixed || es[j].value != es[i].value;
+          mixed = mixed || !same_text(es[j].value, es[i].value);
           ++j;
         }
         if (mixed) {

@@ -74,7 +74,7 @@ struct source_rows {
 };
 
 /// An entity with sources on its way into a table: its source rows, their resolution into
-/// profiles, the profiles' keys, and the merged records the table is built from.
+/// profiles and the profiles' keys; build_resolved merges them into the table.
 struct resolved_entity {
   entity_id entity = no_entity;
   std::vector<source_rows> sources;
@@ -87,11 +87,11 @@ struct resolved_entity {
   std::vector<std::string_view> keys;     ///< per resolution profile: "NS:VALUE"; empty if dropped
   identity_index index;                   ///< (ns, value) -> resolution profile, kept ones only
   std::string key_chars;                  ///< the bytes of every key
-  // Merged records, built by build_resolved: key, attributes, links.
-  std::string name;  ///< "ENTITY (sources)": the file the merged records are read as
-  std::size_t width = 0;
-  std::vector<std::string_view> records;
-  std::vector<std::uint32_t> link_origin;  ///< per record and link: the global row it came from
+  /// "ENTITY (sources)": the file name the merged profiles go by until `at_source` tells an error
+  /// at the source row instead (line: kept profile + 1; column: 1 key, 2.. attributes, links).
+  std::string name;
+  std::vector<std::uint32_t>
+      link_origin;  ///< per kept profile and link: the global row it came from
 
   /// (block, row in that block) of global row `g`. O(log blocks).
   std::pair<std::size_t, std::size_t> locate(std::size_t g) const noexcept {
@@ -236,7 +236,20 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
           r.lines.push_back(line);
           r.updated.push_back(t);
           r.has_updated.push_back(has_t);
-          ++r.rows;
+          if (++r.rows == 512) {
+            // Room for the whole chunk, estimated from the bytes its first rows took: growing
+            // these arrays by doubling copied them into fresh pages, a fifth of this phase.
+            const auto done = static_cast<std::size_t>(reader.record().data() +
+                                                       reader.record().size() - parts[c].begin);
+            const std::size_t all = static_cast<std::size_t>(parts[c].end - parts[c].begin);
+            const std::size_t rows = done ? all / done * 512 + all % done * 512 / done + 64 : 0;
+            r.fields.reserve(rows * sr.width);
+            r.id_columns.reserve(rows * ni);
+            r.link_columns.reserve(rows * nl);
+            r.lines.reserve(rows);
+            r.updated.reserve(rows);
+            r.has_updated.reserve(rows);
+          }
         }
       } catch (const data_error& err) {
         ch.error = err;
@@ -447,8 +460,11 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   const std::size_t rows = r.base.back();
 
   // Every row's links as the text the table reads: the target's key (a namespace's value turned
-  // into its profile key), checked where the target is known now; empty: null.
+  // into its profile key), checked where the target is known now; empty: null. Where the target
+  // is built (`targets`), also its row, so that each link is looked up once.
+  const std::vector<const key_index*> targets = link_targets(s, e, tables, built);
   std::vector<std::string_view> link_text(rows * nl);
+  std::vector<row_id> link_parent(rows * nl, no_row);
   struct failure {
     std::size_t row = ~std::size_t(0);
     std::optional<data_error> error;
@@ -476,6 +492,7 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
             const entity_def& target = s.entities[ld.target];
             std::string_view text = v;
             bool found = true;
+            row_id parent = no_row;
             if (!f.identity.empty()) {
               const std::string_view nv =
                   normalize_identity(target.identities[f.identity_index].rule, v, buffer);
@@ -484,10 +501,14 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
             } else if (resolved[ld.target]) {
               found = resolved[ld.target]->has_key(target, v);
             } else if (built[ld.target]) {
-              found = tables[ld.target].keys.find(v) != no_row;
+              parent = tables[ld.target].keys.find(v);
+              found = parent != no_row;
             }  // else: a plain target built later, checked when it is (a deferred link)
             if (found) {
               link_text[row * nl + f.index] = text;
+              if (targets[f.index])
+                link_parent[row * nl + f.index] =
+                    parent != no_row ? parent : targets[f.index]->find(text);
               continue;
             }
             const auto [b, i] = r.locate(row);
@@ -525,47 +546,100 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
                            quote_value(d.first_value) + ")");
     }
 
-  // Merged records: per kept profile, its key, then each attribute and link from the first
-  // ranked row where it is not null.
+  // The merged profiles, straight into the chunks the table is built from: per kept profile its
+  // key, then each attribute and link from the first ranked row where it is not null. The values
+  // were checked when the sources were read, so nothing here fails; a later error about a link
+  // names the merged record (line: kept profile + 1, column: field + 1, as `at_source` reads it).
   std::vector<std::vector<int>> attr_slot(def.sources.size(), std::vector<int>(na, -1));
   for (std::size_t k = 0; k < def.sources.size(); ++k)
     for (std::size_t j = 0; j < def.sources[k].attributes.size(); ++j)
       attr_slot[k][def.sources[k].attributes[j].index] =
           static_cast<int>(def.sources[k].identities.size() + j);
   const std::size_t profiles = res.profiles();
-  std::size_t kept = 0;
-  for (auto k : r.kept_index) kept += k != ~0u;
-  r.width = 1 + na + nl;
-  r.records.assign(kept * r.width, {});
+  std::vector<std::uint32_t> kept_profiles;
+  kept_profiles.reserve(profiles);
+  for (std::size_t p = 0; p < profiles; ++p)
+    if (r.kept_index[p] != ~0u) kept_profiles.push_back(static_cast<std::uint32_t>(p));
+  const std::size_t kept = kept_profiles.size();
   r.link_origin.assign(kept * nl, ~0u);
   std::vector<std::uint8_t> multi(profiles, 0);
-  b2bseg::detail::parallel_for(std::size_t(0), profiles, [&](std::size_t p) {
-    const std::uint32_t out = r.kept_index[p];
-    if (out == ~0u) return;
-    std::string_view* rec = &r.records[out * r.width];
-    rec[0] = r.keys[p];
-    const std::uint32_t* begin = res.order.data() + res.starts[p];
-    const std::uint32_t* end = res.order.data() + res.starts[p + 1];
-    for (std::size_t a = 0; a < na; ++a)
-      for (const std::uint32_t* it = begin; it != end; ++it) {
-        const std::size_t k = r.source_of[*it];
-        if (attr_slot[k][a] < 0) continue;
-        const std::string_view v = r.row_fields[*it][attr_slot[k][a]];
-        if (v.empty()) continue;
-        rec[1 + a] = v;
-        break;
+  const std::size_t parts = std::max<std::size_t>(
+      1, std::min<std::size_t>(
+             static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()) * 4, kept / 8192));
+  std::vector<raw_chunk> chunks(parts);
+  b2bseg::detail::parallel_for(std::size_t(0), parts, [&](std::size_t c) {
+    raw_chunk& ch = chunks[c];
+    const std::size_t lo = kept * c / parts, hi = kept * (c + 1) / parts;
+    ch.attributes.resize(na);
+    ch.link_keys.resize(nl);
+    ch.link_columns.resize(nl);
+    ch.link_parents.resize(nl);
+    ch.dangling.resize(nl);
+    for (std::size_t a = 0; a < na; ++a) {
+      raw_column& rc = ch.attributes[a];
+      switch (def.attributes[a].type) {
+        case value_type::string_list:
+          rc.list_offsets.reserve(hi - lo + 1);
+          rc.list_offsets.push_back(0);
+          break;
+        case value_type::string:
+          rc.codes.reserve(hi - lo);
+          break;
+        case value_type::floating:
+          rc.floats.reserve(hi - lo);
+          [[fallthrough]];
+        case value_type::boolean:
+          rc.flags.reserve(hi - lo);
+          break;
+        default:
+          rc.ints.reserve(hi - lo);
+          rc.flags.reserve(hi - lo);
       }
-    for (std::size_t l = 0; l < nl; ++l)
-      for (const std::uint32_t* it = begin; it != end; ++it) {
-        const std::string_view v = link_text[*it * nl + l];
-        if (v.empty()) continue;
-        rec[1 + na + l] = v;
-        r.link_origin[out * nl + l] = *it;
-        break;
+    }
+    ch.keys.reserve(hi - lo);
+    ch.key_columns.assign(hi - lo, 1);
+    ch.lines.reserve(hi - lo);
+    for (std::size_t l = 0; l < nl; ++l) {
+      if (targets[l])
+        ch.link_parents[l].reserve(hi - lo);
+      else
+        ch.link_keys[l].reserve(hi - lo);
+    }
+    for (std::size_t out = lo; out < hi; ++out) {
+      const std::uint32_t p = kept_profiles[out];
+      ch.keys.push_back(r.keys[p]);
+      ch.lines.push_back(out + 1);
+      const std::uint32_t* begin = res.order.data() + res.starts[p];
+      const std::uint32_t* end = res.order.data() + res.starts[p + 1];
+      for (std::size_t a = 0; a < na; ++a) {
+        std::string_view v;
+        for (const std::uint32_t* it = begin; it != end; ++it) {
+          const int slot = attr_slot[r.source_of[*it]][a];
+          if (slot < 0 || r.row_fields[*it][slot].empty()) continue;
+          v = r.row_fields[*it][slot];
+          break;
+        }
+        append_value(ch.attributes[a], def.attributes[a].type, v, string_interner::same_view{});
       }
-    for (const std::uint32_t* it = begin + 1; it != end; ++it)
-      if (r.source_of[*it] != r.source_of[*begin]) multi[p] = 1;
+      for (std::size_t l = 0; l < nl; ++l) {
+        std::uint32_t from = ~0u;
+        for (const std::uint32_t* it = begin; it != end && from == ~0u; ++it)
+          if (!link_text[*it * nl + l].empty()) from = *it;
+        r.link_origin[out * nl + l] = from;
+        if (targets[l]) {
+          ch.link_parents[l].push_back(from == ~0u ? no_row : link_parent[from * nl + l]);
+        } else {
+          ch.link_keys[l].push_back(from == ~0u ? std::string_view() : link_text[from * nl + l]);
+          ch.link_columns[l].push_back(static_cast<std::uint32_t>(2 + na + l));
+        }
+      }
+      for (const std::uint32_t* it = begin + 1; it != end; ++it)
+        if (r.source_of[*it] != r.source_of[*begin]) multi[p] = 1;
+      ++ch.rows;
+    }
   });
+  std::vector<std::string_view>().swap(link_text);
+  std::vector<row_id>().swap(link_parent);
 
   // Report: per source the profiles it fed, per entity the merges.
   load_report::resolution_info info;
@@ -591,34 +665,8 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   }
   rep.resolutions.push_back(info);
 
-  // The table, from the merged records, read in parallel parts.
-  struct record_reader {
-    const resolved_entity& r;
-    std::size_t next_record, end;
-    std::size_t current = 0;
-    bool next(std::vector<std::string_view>& f) {
-      if (next_record >= end) return false;
-      current = next_record++;
-      f.assign(r.records.begin() + current * r.width, r.records.begin() + (current + 1) * r.width);
-      return true;
-    }
-    std::size_t line() const noexcept { return current + 1; }
-    std::size_t column(std::size_t i) const noexcept { return i + 1; }
-  };
-  field_map fm;
-  fm.key = 0;
-  for (std::size_t a = 0; a < na; ++a) fm.attributes.push_back(static_cast<int>(1 + a));
-  for (std::size_t l = 0; l < nl; ++l) fm.links.push_back(static_cast<int>(1 + na + l));
-  const std::size_t parts = std::max<std::size_t>(
-      1, std::min<std::size_t>(
-             static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()) * 4, kept / 8192));
-  std::vector<raw_chunk> chunks(parts);
-  const std::vector<const key_index*> targets = link_targets(s, e, tables, built);
-  b2bseg::detail::parallel_for(std::size_t(0), parts, [&](std::size_t c) {
-    record_reader reader{r, kept * c / parts, kept * (c + 1) / parts};
-    parse_records(reader, def, fm, nullptr, nullptr, r.name, lenient, targets, {}, chunks[c]);
-  });
-  return build_table(s, e, chunks, r.name, tables, built, lenient, rep, deferred);
+  // Keys are unique: each is an identity value of one profile.
+  return build_table(s, e, chunks, r.name, tables, built, lenient, rep, deferred, true);
 }
 
 /// A data_error about merged record fields of `r` (file `r.name`), told at the source row the
