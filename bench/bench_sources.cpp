@@ -11,6 +11,8 @@
 //
 // Counters: rows/s (source rows, or pre-merged rows), profiles, index_B/profile (identity values
 // and their hash index, per profile), resolve_ms (reading the sources and resolving).
+// BM_ratio loads both, one after the other, in each of 7 iterations: premerged_ms, sources_ms
+// and ratio (sources / pre-merged) are medians over them. The target of issue 9 is ratio <= 1.5.
 //
 //   B2BSEG_BENCH_PEOPLE=100000 build/bench_sources   # quick run
 #include "common.hpp"
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <string>
 
@@ -221,8 +224,41 @@ void BM_load(benchmark::State& state, bool resolve) {
   }
 }
 
+/// Both loads in every iteration, one after the other, and their ratio: on a shared VM whose
+/// speed drifts by 1.5x over a minute, five runs of one load then five of the other compare
+/// different machines; the median of per-iteration ratios does not.
+void BM_ratio(benchmark::State& state) {
+  const std::uint64_t people = bench::people_from_env();
+  const fs::path root = sources_dataset(people);
+  std::vector<double> plain_ms, sources_ms, ratios;
+  for (auto _ : state) {
+    auto time_load = [&](const char* folder) {
+      const auto t0 = std::chrono::steady_clock::now();
+      b2bseg::graph g = b2bseg::load_dataset((root / folder).string());
+      benchmark::DoNotOptimize(g);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      state.PauseTiming();
+      g = b2bseg::graph();  // freed outside the time of the next load
+      state.ResumeTiming();
+      return ms;
+    };
+    plain_ms.push_back(time_load("premerged"));
+    sources_ms.push_back(time_load("sources"));
+    ratios.push_back(sources_ms.back() / plain_ms.back());
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  state.counters["premerged_ms"] = median(plain_ms);
+  state.counters["sources_ms"] = median(sources_ms);
+  state.counters["ratio"] = median(ratios);
+}
+
 }  // namespace
 
+BENCHMARK(BM_ratio)->Unit(benchmark::kMillisecond)->Iterations(7)->UseRealTime();
 BENCHMARK_CAPTURE(BM_load, premerged, false)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1)
