@@ -23,6 +23,12 @@
 
 namespace b2bseg::detail {
 
+/// Empties `v` and gives its memory back.
+template <class T>
+void release(std::vector<T>& v) noexcept {
+  std::vector<T>().swap(v);
+}
+
 /// True when `v` (not empty) is a valid text of type `t` (SPEC 2.2).
 inline bool value_parses(value_type t, std::string_view v) noexcept {
   switch (t) {
@@ -83,6 +89,7 @@ struct resolved_entity {
   std::vector<std::uint32_t> source_of;             ///< per global row
   std::vector<const std::string_view*> row_fields;  ///< per global row: its field slots
   resolution res;
+  std::size_t entry_bytes = 0;            ///< what the resolution's entries held, for the report
   std::vector<std::uint32_t> kept_index;  ///< per resolution profile: index among kept, or ~0u
   std::vector<std::string_view> keys;     ///< per resolution profile: "NS:VALUE"; empty if dropped
   identity_index index;                   ///< (ns, value) -> resolution profile, kept ones only
@@ -441,6 +448,12 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   for (std::size_t p = 0; p < profiles; ++p)
     self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
   if (index_needed) out.index = identity_index(res, self);
+  // The entries and their runs served the guardrail and the index: their room goes back to the
+  // heap for the merge and the build (the report still counts what resolving held).
+  out.entry_bytes = out.res.entries.capacity() * sizeof(identity_entry);
+  release(out.res.entries);
+  release(out.res.run_starts);
+  release(out.res.run_profile);
 }
 
 /// Builds the table of resolved entity `r.entity`: merges every kept profile's attributes and
@@ -647,7 +660,7 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   info.rows = rows;
   info.profiles = kept;
   info.identity_values = r.index.size();
-  info.index_bytes = r.index.memory_bytes() + res.entries.capacity() * sizeof(identity_entry);
+  info.index_bytes = r.index.memory_bytes() + r.entry_bytes;
   std::vector<std::vector<std::uint8_t>> fed(def.sources.size(), std::vector<std::uint8_t>(kept));
   for (std::size_t p = 0; p < profiles; ++p) {
     if (r.kept_index[p] == ~0u) continue;
@@ -664,6 +677,18 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
                            r.sources[k].read, r.sources[k].rows, n});
   }
   rep.resolutions.push_back(info);
+
+  // What the merge read goes back to the heap before the table's build takes its room: the
+  // fields of every source row and what ranked them. Kept: each row's line and link columns
+  // (at_source), the keys and the index (links from other entities), the bytes the views named.
+  for (row_block& b : r.blocks) {
+    release(b.fields);
+    release(b.id_columns);
+    release(b.updated);
+    release(b.has_updated);
+  }
+  release(r.row_fields);
+  release(r.source_of);
 
   // Keys are unique: each is an identity value of one profile.
   return build_table(s, e, chunks, r.name, tables, built, lenient, rep, deferred, true);
