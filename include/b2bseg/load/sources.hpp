@@ -246,10 +246,14 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
           if (++r.rows == 512) {
             // Room for the whole chunk, estimated from the bytes its first rows took: growing
             // these arrays by doubling copied them into fresh pages, a fifth of this phase.
+            // Never more rows than the chunk could hold (a record has a byte per column at
+            // least), so that short first rows before long ones cannot ask for a huge room.
             const auto done = static_cast<std::size_t>(reader.record().data() +
                                                        reader.record().size() - parts[c].begin);
             const std::size_t all = static_cast<std::size_t>(parts[c].end - parts[c].begin);
-            const std::size_t rows = done ? all / done * 512 + all % done * 512 / done + 64 : 0;
+            const std::size_t rows =
+                std::min(done ? all / done * 512 + all % done * 512 / done + 64 : 0,
+                         all / std::max<std::size_t>(1, f.header().size()) + 1);
             r.fields.reserve(rows * sr.width);
             r.id_columns.reserve(rows * ni);
             r.link_columns.reserve(rows * nl);
