@@ -97,8 +97,8 @@ struct resolved_entity {
   /// "ENTITY (sources)": the file name the merged profiles go by until `at_source` tells an error
   /// at the source row instead (line: kept profile + 1; column: 1 key, 2.. attributes, links).
   std::string name;
-  std::vector<std::uint32_t>
-      link_origin;  ///< per kept profile and link: the global row it came from
+  /// Per kept profile and link: the global row the link's value came from, or ~0u.
+  std::vector<std::uint32_t> link_origin;
 
   /// (block, row in that block) of global row `g`. O(log blocks).
   std::pair<std::size_t, std::size_t> locate(std::size_t g) const noexcept {
