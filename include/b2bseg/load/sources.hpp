@@ -23,12 +23,6 @@
 
 namespace b2bseg::detail {
 
-/// Empties `v` and gives its memory back.
-template <class T>
-void release(std::vector<T>& v) noexcept {
-  std::vector<T>().swap(v);
-}
-
 /// True when `v` (not empty) is a valid text of type `t` (SPEC 2.2).
 inline bool value_parses(value_type t, std::string_view v) noexcept {
   switch (t) {
@@ -455,9 +449,9 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   // The entries and their runs served the guardrail and the index: their room goes back to the
   // heap for the merge and the build (the report still counts what resolving held).
   out.entry_bytes = out.res.entries.capacity() * sizeof(identity_entry);
-  release(out.res.entries);
-  release(out.res.run_starts);
-  release(out.res.run_profile);
+  std::vector<identity_entry>().swap(out.res.entries);
+  std::vector<std::uint32_t>().swap(out.res.run_starts);
+  std::vector<std::uint32_t>().swap(out.res.run_profile);
 }
 
 /// Builds the table of resolved entity `r.entity`: merges every kept profile's attributes and
@@ -587,41 +581,10 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   b2bseg::detail::parallel_for(std::size_t(0), parts, [&](std::size_t c) {
     raw_chunk& ch = chunks[c];
     const std::size_t lo = kept * c / parts, hi = kept * (c + 1) / parts;
-    ch.attributes.resize(na);
-    ch.link_keys.resize(nl);
-    ch.link_columns.resize(nl);
-    ch.link_parents.resize(nl);
-    ch.dangling.resize(nl);
-    for (std::size_t a = 0; a < na; ++a) {
-      raw_column& rc = ch.attributes[a];
-      switch (def.attributes[a].type) {
-        case value_type::string_list:
-          rc.list_offsets.reserve(hi - lo + 1);
-          rc.list_offsets.push_back(0);
-          break;
-        case value_type::string:
-          rc.codes.reserve(hi - lo);
-          break;
-        case value_type::floating:
-          rc.floats.reserve(hi - lo);
-          [[fallthrough]];
-        case value_type::boolean:
-          rc.flags.reserve(hi - lo);
-          break;
-        default:
-          rc.ints.reserve(hi - lo);
-          rc.flags.reserve(hi - lo);
-      }
-    }
+    start_chunk(def, ch);
     ch.keys.reserve(hi - lo);
     ch.key_columns.assign(hi - lo, 1);
     ch.lines.reserve(hi - lo);
-    for (std::size_t l = 0; l < nl; ++l) {
-      if (targets[l])
-        ch.link_parents[l].reserve(hi - lo);
-      else
-        ch.link_keys[l].reserve(hi - lo);
-    }
     for (std::size_t out = lo; out < hi; ++out) {
       const std::uint32_t p = kept_profiles[out];
       ch.keys.push_back(r.keys[p]);
@@ -686,13 +649,13 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   // fields of every source row and what ranked them. Kept: each row's line and link columns
   // (at_source), the keys and the index (links from other entities), the bytes the views named.
   for (row_block& b : r.blocks) {
-    release(b.fields);
-    release(b.id_columns);
-    release(b.updated);
-    release(b.has_updated);
+    std::vector<std::string_view>().swap(b.fields);
+    std::vector<std::uint32_t>().swap(b.id_columns);
+    std::vector<std::int64_t>().swap(b.updated);
+    std::vector<std::uint8_t>().swap(b.has_updated);
   }
-  release(r.row_fields);
-  release(r.source_of);
+  std::vector<const std::string_view*>().swap(r.row_fields);
+  std::vector<std::uint32_t>().swap(r.source_of);
 
   // Keys are unique: each is an identity value of one profile.
   return build_table(s, e, chunks, r.name, tables, built, lenient, rep, deferred, true);

@@ -208,6 +208,19 @@ inline std::size_t chunk_count(std::size_t workers, std::size_t bytes) noexcept 
   return std::max<std::size_t>({1, std::min<std::size_t>(workers * 8, bytes >> 20), bytes >> 26});
 }
 
+/// Makes `out`, empty, ready to take the records of entity `def`: a column per attribute, a slot
+/// per link. What parse_records and the merge of an entity with sources both start from.
+inline void start_chunk(const entity_def& def, raw_chunk& out) {
+  out.attributes.resize(def.attributes.size());
+  out.link_keys.resize(def.links.size());
+  out.link_columns.resize(def.links.size());
+  out.link_parents.resize(def.links.size());
+  out.dangling.resize(def.links.size());
+  for (std::size_t a = 0; a < def.attributes.size(); ++a)
+    if (def.attributes[a].type == value_type::string_list)
+      out.attributes[a].list_offsets.push_back(0);
+}
+
 /// Appends value `v` of type `t` to `rc`: empty is null; a string (or each element of a list) is
 /// interned, `keep(v)` storing a view of its bytes that outlives the build. Returns false, having
 /// appended null, when `v` is not a valid text of type `t`. O(size of v).
@@ -271,19 +284,12 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
                    const char* stable_begin, const char* stable_end, const std::string& file,
                    bool lenient, const std::vector<const key_index*>& targets,
                    const std::vector<identity_link>& via, raw_chunk& out, bool copy_kept = false) {
-  out.attributes.resize(def.attributes.size());
-  out.link_keys.resize(def.links.size());
-  out.link_columns.resize(def.links.size());
-  out.link_parents.resize(def.links.size());
-  out.dangling.resize(def.links.size());
+  start_chunk(def, out);
   std::vector<std::string_view> last_key(def.links.size());
   std::vector<row_id> last_parent(def.links.size(), no_row);
   // Line numbers are kept only where a later error may need them: keys and deferred links.
   bool keep_lines = fm.key >= 0;
   for (auto* t : targets) keep_lines = keep_lines || t == nullptr;
-  for (std::size_t a = 0; a < def.attributes.size(); ++a)
-    if (def.attributes[a].type == value_type::string_list)
-      out.attributes[a].list_offsets.push_back(0);
   // Views alive while this chunk is parsed, and views kept for the build.
   auto alive = [&](std::string_view s) {
     if (s.empty() || !stable_begin ||
@@ -410,7 +416,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
   };
   std::vector<std::uint8_t> dropped(raw_rows, 0);
 
-  // Keys: unique and non-empty.
+  // Keys: unique and non-empty (checked unless the caller vouches for them: keys_unique).
   std::vector<std::string_view> raw_keys;
   if (def.key) {
     raw_keys.reserve(raw_rows);
@@ -418,7 +424,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     issue_count empty, dup;
     string_interner seen;
     std::vector<std::uint32_t> first_raw;
-    for (std::size_t r = 0; r < raw_rows && !keys_unique; ++r) {
+    for (std::size_t r = 0; !keys_unique && r < raw_rows; ++r) {
       auto [c, i] = locate(r);
       if (raw_keys[r].empty()) {
         if (!lenient)
