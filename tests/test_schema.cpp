@@ -828,6 +828,13 @@ TEST(SchemaSources, ErrorsNameTheEntryWithAHint) {
   e = error_of(R"J({"entities": {"a": {"key": "id", "identities": {"x": "fuzzy"},
     "sources": [{"name": "s", "file": "s.csv", "identities": {"x": "X"}}]}}})J");
   EXPECT_TRUE(has(e, "unknown rule 'fuzzy'")) << e;
+  // Resolving keeps a namespace in 16 bits: one identity more than that is refused.
+  std::string many = R"J({"entities": {"a": {"key": "id", "identities": {)J";
+  for (std::size_t i = 0; i <= b2bseg::max_identity_namespaces; ++i)
+    many += (i ? ", \"i" : "\"i") + std::to_string(i) + "\": \"exact\"";
+  many += R"J(}, "sources": [{"name": "s", "file": "s.csv", "identities": {"i0": "X"}}]}}})J";
+  e = error_of(many);
+  EXPECT_TRUE(has(e, "too many identities in entity 'a' (at most 65536)")) << e;
   // A column named on an entity with sources would be ignored: refused.
   text = sources_schema();
   text.replace(text.find("\"score\": \"int\""), 14,

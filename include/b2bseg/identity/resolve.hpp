@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,25 +42,36 @@ inline std::string_view normalize_identity(identity_rule rule, std::string_view 
   return buffer;
 }
 
-/// One identity value of one row: namespace `ns` (index in the entity's identities), the
-/// normalized `value` (its bytes owned by the caller) and `hash` = identity_hash(ns, value).
-struct identity_entry {
-  std::uint64_t hash = 0;
-  std::uint32_t row = 0;
-  std::uint32_t ns = 0;
-  std::string_view value;
-};
-
 /// The hash of (namespace, normalized value): XXH3 seeded with the namespace.
 inline std::uint64_t identity_hash(std::uint32_t ns, std::string_view value) noexcept {
   return XXH3_64bits_withSeed(value.data(), value.size(), ns);
 }
 
+/// The sort key of `value` (normalized) in namespace `ns` (< max_identity_namespaces): the top 48
+/// bits of identity_hash(ns, value), then `ns`. Equal (ns, value) pairs have equal keys.
+inline std::uint64_t identity_key(std::uint32_t ns, std::string_view value) noexcept {
+  return (identity_hash(ns, value) & ~std::uint64_t(0xFFFF)) | ns;
+}
+
+/// One identity value of one row, 24 bytes (resolving sorts millions of them): its identity_key,
+/// the value's bytes (owned by the caller) and the row. Trivial, so that an array of them is
+/// allocated without being zeroed first.
+struct identity_entry {
+  std::uint64_t key;
+  const char* data;
+  std::uint32_t size;
+  std::uint32_t row;
+
+  std::uint32_t ns() const noexcept { return static_cast<std::uint32_t>(key & 0xFFFF); }
+  std::string_view value() const noexcept { return {data, size}; }
+};
+
 /// Profiles of a set of rows: which rows form each, ranked, and the identity values of each.
 /// Rows are numbered 0..rows-1 by the caller; profiles 0..profiles()-1 in the order of their
 /// first ranked row's group (deterministic for a given numbering).
 struct resolution {
-  std::vector<identity_entry> entries;     ///< sorted by (hash, ns, value, row)
+  std::unique_ptr<identity_entry[]> entries;  ///< sorted by (key, value, row)
+  std::size_t entry_count = 0;
   std::vector<std::uint32_t> run_starts;   ///< entries of one (ns, value): [run_starts[i], [i+1])
   std::vector<std::uint32_t> run_profile;  ///< per run: its profile
   std::vector<std::uint32_t> order;        ///< rows grouped by profile, ranked within one
@@ -81,7 +94,8 @@ struct resolution {
       const identity_entry& e = run_entry(r);
       if (w == ~0u || run_size(r) > run_size(w) ||
           (run_size(r) == run_size(w) &&
-           (e.ns < run_entry(w).ns || (e.ns == run_entry(w).ns && e.value < run_entry(w).value))))
+           (e.ns() < run_entry(w).ns() ||
+            (e.ns() == run_entry(w).ns() && e.value() < run_entry(w).value()))))
         w = r;
     }
     return w;
@@ -119,81 +133,87 @@ class union_find {
 
 }  // namespace detail
 
-/// Resolves `rows` rows whose identity values are `entries` (every row should have at least one)
-/// into profiles: two rows are one profile when they share an entry's (ns, value), transitively.
+/// Resolves `rows` rows into profiles: two rows are one profile when they share an identity
+/// value (ns, value), transitively. The values come in `slices` parts: `for_each_value(slice,
+/// emit)` calls `emit(row, ns, value)` for each value of that part, and must emit the same values
+/// in the same order each time (it is called twice per part, from several threads: to count, then
+/// to place); values are shorter than 4 GiB, `ns` < max_identity_namespaces, and their bytes
+/// outlive the resolution. `max_values` bounds how many values there are (it sizes the buckets).
 /// `rank_less(a, b)` orders two rows of one profile, best first (a strict weak order; the caller
-/// breaks every tie). Deterministic: the same rows and entries give the same profiles whatever the
-/// order of `entries`. Cost: O(E) for E entries to bucket them by hash, small sorts of integers
-/// per bucket (in parallel), O(R) for R rows to group them, and a sort of each profile's rows.
-template <class RankLess>
-resolution resolve_identities(std::vector<identity_entry> entries, std::size_t rows,
-                              RankLess rank_less) {
+/// breaks every tie). Deterministic: the same rows and values give the same profiles however the
+/// values are split into parts. Cost: two passes over the values to bucket them by hash, small
+/// sorts of integers per bucket (in parallel), O(R) for R rows to group them, and a sort of each
+/// profile's rows.
+template <class ForEachValue, class RankLess>
+resolution resolve_identities(std::size_t slices, ForEachValue for_each_value,
+                              std::size_t max_values, std::size_t rows, RankLess rank_less) {
   resolution out;
-  // Sorted by (hash, ns, row), integers only: first scattered into buckets by the hash's top bits
-  // (slices of the entries counted, then scattered, in parallel), then each bucket sorted, buckets
-  // in parallel. Equal (ns, value) pairs are then adjacent unless two values share a 64-bit hash:
-  // each group of one (hash, ns) is checked, and the rare group that holds several values is
-  // sorted by value.
-  const std::size_t n = entries.size();
+  // Sorted by (key, row), integers only: placed straight into buckets by the key's top bits (each
+  // part counts its values per bucket, then writes them where its counts say, parts in parallel:
+  // no array of unsorted entries, no copy), then each bucket sorted, buckets in parallel. Equal
+  // (ns, value) pairs are then adjacent unless two values share a 48-bit hash: each group of one
+  // key is checked, and the rare group that holds several values is sorted by value.
   const unsigned bits =
-      n < (1u << 12) ? 4 : static_cast<unsigned>(std::min<std::size_t>(20, std::bit_width(n) - 6));
+      max_values < (1u << 12)
+          ? 4
+          : static_cast<unsigned>(std::min<std::size_t>(20, std::bit_width(max_values) - 6));
   const std::size_t buckets = std::size_t(1) << bits;
-  auto bucket_of = [bits](std::uint64_t h) { return static_cast<std::size_t>(h >> (64 - bits)); };
-  const std::size_t slices = std::clamp<std::size_t>(
-      n >> 18, 1, 2 * static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()));
-  // cursor[s * buckets + k]: where slice s writes its next entry of bucket k.
+  auto bucket_of = [bits](std::uint64_t k) { return static_cast<std::size_t>(k >> (64 - bits)); };
+  slices = std::max<std::size_t>(slices, 1);
+  // cursor[s * buckets + k]: where part s writes its next entry of bucket k.
   std::vector<std::uint32_t> cursor(slices * buckets, 0);
   b2bseg::detail::parallel_for(std::size_t(0), slices, [&](std::size_t sl) {
     std::uint32_t* c = cursor.data() + sl * buckets;
-    for (std::size_t i = n * sl / slices; i < n * (sl + 1) / slices; ++i)
-      ++c[bucket_of(entries[i].hash)];
+    for_each_value(sl, [&](std::uint32_t, std::uint32_t ns, std::string_view v) {
+      ++c[bucket_of(identity_key(ns, v))];
+    });
   });
   std::vector<std::uint32_t> bucket_start(buckets + 1, 0);
-  std::uint32_t at = 0;
+  std::size_t at = 0;
   for (std::size_t k = 0; k < buckets; ++k) {
-    bucket_start[k] = at;
+    bucket_start[k] = static_cast<std::uint32_t>(at);
     for (std::size_t sl = 0; sl < slices; ++sl) {
       const std::uint32_t count = cursor[sl * buckets + k];
-      cursor[sl * buckets + k] = at;
+      cursor[sl * buckets + k] = static_cast<std::uint32_t>(at);
       at += count;
     }
+    if (at >= 0xFFFFFFFFu) throw std::length_error("more than 4G identity values");
   }
-  bucket_start[buckets] = at;
-  out.entries.resize(n);
+  bucket_start[buckets] = static_cast<std::uint32_t>(at);
+  out.entry_count = at;
+  out.entries = std::make_unique_for_overwrite<identity_entry[]>(at);
+  identity_entry* const es = out.entries.get();
   b2bseg::detail::parallel_for(std::size_t(0), slices, [&](std::size_t sl) {
     std::uint32_t* c = cursor.data() + sl * buckets;
-    for (std::size_t i = n * sl / slices; i < n * (sl + 1) / slices; ++i)
-      out.entries[c[bucket_of(entries[i].hash)]++] = entries[i];
+    for_each_value(sl, [&](std::uint32_t row, std::uint32_t ns, std::string_view v) {
+      const std::uint64_t key = identity_key(ns, v);
+      es[c[bucket_of(key)]++] = {key, v.data(), static_cast<std::uint32_t>(v.size()), row};
+    });
   });
-  std::vector<identity_entry>().swap(entries);
   std::vector<std::uint32_t>().swap(cursor);
-  auto& es = out.entries;
-  // Per bucket: sort, then its runs (a run never crosses buckets: one hash, one bucket).
+  // Per bucket: sort, then its runs (a run never crosses buckets: one key, one bucket).
   std::vector<std::vector<std::uint32_t>> bucket_runs((buckets + 255) /
                                                       256);  // runs of each block of 256 buckets
   b2bseg::detail::parallel_for(std::size_t(0), bucket_runs.size(), [&](std::size_t blk) {
     std::vector<std::uint32_t>& starts = bucket_runs[blk];
     for (std::size_t k = blk * 256; k < std::min(buckets, blk * 256 + 256); ++k) {
-      const auto first = es.begin() + bucket_start[k], last = es.begin() + bucket_start[k + 1];
-      std::sort(first, last, [](const identity_entry& x, const identity_entry& y) {
-        if (x.hash != y.hash) return x.hash < y.hash;
-        if (x.ns != y.ns) return x.ns < y.ns;
-        return x.row < y.row;
-      });
+      std::sort(es + bucket_start[k], es + bucket_start[k + 1],
+                [](const identity_entry& x, const identity_entry& y) {
+                  return x.key != y.key ? x.key < y.key : x.row < y.row;
+                });
       for (std::size_t i = bucket_start[k]; i < bucket_start[k + 1];) {
         std::size_t j = i + 1;
         bool mixed = false;
-        while (j < bucket_start[k + 1] && es[j].hash == es[i].hash && es[j].ns == es[i].ns) {
-          mixed = mixed || !same_text(es[j].value, es[i].value);
+        while (j < bucket_start[k + 1] && es[j].key == es[i].key) {
+          mixed = mixed || !same_text(es[j].value(), es[i].value());
           ++j;
         }
         if (mixed) {
-          std::sort(es.begin() + i, es.begin() + j,
-                    [](const identity_entry& x, const identity_entry& y) {
-                      return x.value != y.value ? x.value < y.value : x.row < y.row;
-                    });
+          std::sort(es + i, es + j, [](const identity_entry& x, const identity_entry& y) {
+            return x.value() != y.value() ? x.value() < y.value() : x.row < y.row;
+          });
           for (std::size_t m = i; m < j; ++m)
-            if (m == i || es[m].value != es[m - 1].value)
+            if (m == i || es[m].value() != es[m - 1].value())
               starts.push_back(static_cast<std::uint32_t>(m));
         } else {
           starts.push_back(static_cast<std::uint32_t>(i));
@@ -207,7 +227,7 @@ resolution resolve_identities(std::vector<identity_entry> entries, std::size_t r
   out.run_starts.reserve(total_runs + 1);
   for (const auto& r : bucket_runs) out.run_starts.insert(out.run_starts.end(), r.begin(), r.end());
   const std::size_t runs = out.run_starts.size();
-  out.run_starts.push_back(static_cast<std::uint32_t>(es.size()));
+  out.run_starts.push_back(static_cast<std::uint32_t>(at));
 
   detail::union_find uf(rows);
   for (std::size_t r = 0; r < runs; ++r)
@@ -269,12 +289,12 @@ class identity_index {
       const std::uint32_t p = profile_of[res.run_profile[r]];
       if (p == ~0u) continue;
       const identity_entry& e = res.run_entry(r);
-      values_.push_back({e.hash, e.ns, p, e.value});
+      values_.push_back({e.key, p, e.size, e.data});
     }
     const std::size_t cap = std::bit_ceil(std::max<std::size_t>(16, values_.size() * 2));
     slots_.assign(cap, 0);
     for (std::size_t i = 0; i < values_.size(); ++i) {
-      std::size_t s = values_[i].hash & (cap - 1);
+      std::size_t s = (values_[i].key >> 16) & (cap - 1);
       while (slots_[s]) s = (s + 1) & (cap - 1);
       slots_[s] = static_cast<std::uint32_t>(i + 1);
     }
@@ -283,13 +303,13 @@ class identity_index {
   /// The profile holding `value` (already normalized) in namespace `ns`, or ~0u.
   std::uint32_t find(std::uint32_t ns, std::string_view value) const noexcept {
     if (slots_.empty()) return ~0u;
-    const std::uint64_t h = identity_hash(ns, value);
+    const std::uint64_t h = identity_key(ns, value);
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t s = h & mask;; s = (s + 1) & mask) {
+    for (std::size_t s = (h >> 16) & mask;; s = (s + 1) & mask) {
       const std::uint32_t i = slots_[s];
       if (!i) return ~0u;
       const item& v = values_[i - 1];
-      if (v.hash == h && v.ns == ns && v.value == value) return v.profile;
+      if (v.key == h && same_text({v.data, v.size}, value)) return v.profile;
     }
   }
   /// Identity values indexed.
@@ -300,11 +320,11 @@ class identity_index {
   }
 
  private:
-  struct item {
-    std::uint64_t hash;
-    std::uint32_t ns;
+  struct item {  // an identity_entry's key and value, with the value's profile
+    std::uint64_t key;
     std::uint32_t profile;
-    std::string_view value;
+    std::uint32_t size;
+    const char* data;
   };
   std::vector<item> values_;
   std::vector<std::uint32_t> slots_;

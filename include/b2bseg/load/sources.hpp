@@ -307,36 +307,36 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   std::vector<std::uint8_t> has_updated(rows);
   out.row_fields.resize(rows);
   const std::size_t blocks = out.blocks.size();
-  std::vector<std::size_t> entry_base(blocks + 1, 0);
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const row_block& blk = out.blocks[b];
-    const std::size_t width = out.sources[blk.source].width;
-    const std::size_t ni = def.sources[blk.source].identities.size();
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < blk.rows; ++i)
-      for (std::size_t j = 0; j < ni; ++j) n += !blk.fields[i * width + j].empty();
-    entry_base[b + 1] = entry_base[b] + n;
-  }
-  std::vector<identity_entry> entries(entry_base.back());
+  std::size_t max_values = 0;
+  for (const row_block& blk : out.blocks)
+    max_values += blk.rows * def.sources[blk.source].identities.size();
   b2bseg::detail::parallel_for(std::size_t(0), blocks, [&](std::size_t b) {
     const row_block& blk = out.blocks[b];
-    const source_def& src = def.sources[blk.source];
     const std::size_t width = out.sources[blk.source].width;
-    std::size_t next = entry_base[b];
     for (std::size_t i = 0; i < blk.rows; ++i) {
       const std::size_t g = out.base[b] + i;
       out.source_of[g] = static_cast<std::uint32_t>(blk.source);
       out.row_fields[g] = blk.fields.data() + i * width;
       updated[g] = blk.updated[i];
       has_updated[g] = blk.has_updated[i];
-      for (std::size_t j = 0; j < src.identities.size(); ++j) {
-        const std::string_view v = blk.fields[i * width + j];
-        if (v.empty()) continue;
-        const std::uint32_t ns = src.identities[j].index;
-        entries[next++] = {identity_hash(ns, v), static_cast<std::uint32_t>(g), ns, v};
-      }
     }
   });
+  // The identity values of every row, in parts of whole blocks: a few parts per worker.
+  const std::size_t parts =
+      std::max<std::size_t>(1, std::min<std::size_t>(blocks, 2 * std::size_t(workers)));
+  auto for_each_value = [&](std::size_t part, auto&& emit) {
+    for (std::size_t b = blocks * part / parts; b < blocks * (part + 1) / parts; ++b) {
+      const row_block& blk = out.blocks[b];
+      const source_def& src = def.sources[blk.source];
+      const std::size_t width = out.sources[blk.source].width, ni = src.identities.size();
+      for (std::size_t i = 0; i < blk.rows; ++i) {
+        const std::string_view* f = blk.fields.data() + i * width;
+        for (std::size_t j = 0; j < ni; ++j)
+          if (!f[j].empty())
+            emit(static_cast<std::uint32_t>(out.base[b] + i), src.identities[j].index, f[j]);
+      }
+    }
+  };
   // Rows of one profile, best first. Within a source, rows keep file order, so "later line first"
   // is the larger global row.
   const bool latest = def.merge == merge_policy::latest;
@@ -348,7 +348,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
     if (sa != sb) return sa < sb;
     return a > b;
   };
-  out.res = resolve_identities(std::move(entries), rows, rank_less);
+  out.res = resolve_identities(parts, for_each_value, max_values, rows, rank_less);
   const resolution& res = out.res;
 
   // The guardrail: profiles over max_rows_per_profile.
@@ -377,12 +377,12 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
     const std::size_t k = out.blocks[b].source;
     const source_def& src = def.sources[k];
     std::size_t j = 0;
-    while (src.identities[j].index != we.ns) ++j;
+    while (src.identities[j].index != we.ns()) ++j;
     const std::string what =
         "a profile of " + def.name + " merges " + std::to_string(res.rows_of(first_oversized)) +
         " source rows, more than max_rows_per_profile (" +
-        std::to_string(def.max_rows_per_profile) + "): " + def.identities[we.ns].name + " " +
-        quote_value(we.value) + " is shared by " + std::to_string(res.run_size(w)) + " of them";
+        std::to_string(def.max_rows_per_profile) + "): " + def.identities[we.ns()].name + " " +
+        quote_value(we.value()) + " is shared by " + std::to_string(res.run_size(w)) + " of them";
     if (!opts.lenient)
       throw data_error(out.sources[k].file->name(), out.blocks[b].lines[i],
                        out.blocks[b].id_columns[i * src.identities.size() + j],
@@ -448,8 +448,9 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   if (index_needed) out.index = identity_index(res, self);
   // The entries and their runs served the guardrail and the index: their room goes back to the
   // heap for the merge and the build (the report still counts what resolving held).
-  out.entry_bytes = out.res.entries.capacity() * sizeof(identity_entry);
-  std::vector<identity_entry>().swap(out.res.entries);
+  out.entry_bytes = out.res.entry_count * sizeof(identity_entry);
+  out.res.entries.reset();
+  out.res.entry_count = 0;
   std::vector<std::uint32_t>().swap(out.res.run_starts);
   std::vector<std::uint32_t>().swap(out.res.run_profile);
 }

@@ -41,6 +41,9 @@ struct link_def {
 /// with surrounding whitespace removed and ASCII letters lower-cased.
 enum class identity_rule : std::uint8_t { exact, email };
 
+/// Identities (namespaces) an entity may have: resolving keeps a namespace in 16 bits.
+inline constexpr std::size_t max_identity_namespaces = 65536;
+
 /// An identity namespace of an entity with sources: rows sharing a value in it are one profile.
 struct identity_def {
   std::string name;

@@ -402,6 +402,10 @@ inline void read_entity(const std::string& file, const json::member& m, schema& 
                "unknown rule " + quote(rule) + " for identity " + quote(im.key) + " in " + where +
                    suggestion(rule, std::vector<std::string_view>{"exact", "email"},
                               " (expected 'exact' or 'email')"));
+        if (e.identities.size() == max_identity_namespaces)
+          fail(file, pos_of(im),
+               "too many identities in " + where + " (at most " +
+                   std::to_string(max_identity_namespaces) + ")");
         e.identities.push_back(std::move(d));
         ep.identities.push_back(pos_of(im));
       }
