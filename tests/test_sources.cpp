@@ -523,6 +523,17 @@ TEST(sources, values_whose_hashes_collide_stay_apart) {
   }
 }
 
+TEST(sources, values_too_long_to_pack_resolve_as_short_ones) {
+  // A source row's fields are packed in 8 bytes with a 16-bit size; longer ones are kept aside.
+  const std::string a(70000, 'a'), b = std::string(69999, 'a') + "b";
+  const ref_dataset ds = hand_person(
+      {{"sfdc_id", "exact"}},
+      {hand_source("s", "s.csv", {"Id", "n"}, {{a, "1"}, {b, "2"}, {a, "3"}, {"short", "4"}},
+                   {{"sfdc_id", "Id"}})});
+  expect_dump(
+      ds, "person sfdc_id:" + a + " n=3\nperson sfdc_id:" + b + " n=2\nperson sfdc_id:short n=4\n");
+}
+
 TEST(sources, email_rule_trims_every_ascii_whitespace) {
   // SPEC 2.3: leading and trailing whitespace removed; here also CR, LF, form feed, vertical tab.
   const ref_dataset ds =

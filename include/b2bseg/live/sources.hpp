@@ -288,7 +288,8 @@ inline source_table read_source_table(const std::shared_ptr<const schema>& sp, e
       source_row row;
       row.source = static_cast<std::uint32_t>(blk.source);
       const std::size_t w = r.sources[blk.source].width;
-      row.slots.assign(r.row_fields[g], r.row_fields[g] + w);
+      row.slots.reserve(w);
+      for (std::size_t j = 0; j < w; ++j) row.slots.emplace_back(r.row_fields[g][j].view());
       row.seq = g;
       row.updated = blk.updated[k];
       row.has_updated = blk.has_updated[k] != 0;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,7 +56,8 @@ struct row_block {
   std::size_t rows = 0;
   std::uint64_t read = 0;  ///< records read, rows without identity included
   std::vector<std::uint64_t> lines;
-  std::vector<std::string_view> fields;     ///< rows * width
+  std::vector<packed_view> fields;          ///< rows * width
+  std::deque<std::string_view> spilled;     ///< the field views too long to pack
   std::vector<std::uint32_t> id_columns;    ///< rows * identities: byte column of each identity
   std::vector<std::uint32_t> link_columns;  ///< rows * links: byte column of each link
   std::vector<std::int64_t> updated;        ///< per row; meaningful where has_updated
@@ -80,8 +82,8 @@ struct resolved_entity {
   std::vector<source_rows> sources;
   std::vector<row_block> blocks;  ///< in source order, then file order: global rows count along
   std::vector<std::size_t> base;  ///< first global row of each block; base.back() = rows
-  std::vector<std::uint32_t> source_of;             ///< per global row
-  std::vector<const std::string_view*> row_fields;  ///< per global row: its field slots
+  std::vector<std::uint32_t> source_of;        ///< per global row
+  std::vector<const packed_view*> row_fields;  ///< per global row: its field slots
   resolution res;
   std::size_t entry_bytes = 0;            ///< what the resolution's entries held, for the report
   std::vector<std::uint32_t> kept_index;  ///< per resolution profile: index among kept, or ~0u
@@ -233,7 +235,9 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
           }
           for (std::size_t j = 0; j < ni; ++j)
             r.id_columns.push_back(static_cast<std::uint32_t>(reader.column(col[j])));
-          r.fields.insert(r.fields.end(), row.begin(), row.begin() + sr.width);
+          for (std::size_t j = 0; j < sr.width; ++j)
+            r.fields.push_back(packed_view::pack(
+                row[j], [&](std::string_view v) { return &r.spilled.emplace_back(v); }));
           r.lines.push_back(line);
           r.updated.push_back(t);
           r.has_updated.push_back(has_t);
@@ -330,10 +334,10 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
       const source_def& src = def.sources[blk.source];
       const std::size_t width = out.sources[blk.source].width, ni = src.identities.size();
       for (std::size_t i = 0; i < blk.rows; ++i) {
-        const std::string_view* f = blk.fields.data() + i * width;
+        const packed_view* f = blk.fields.data() + i * width;
         for (std::size_t j = 0; j < ni; ++j)
           if (!f[j].empty())
-            emit(static_cast<std::uint32_t>(out.base[b] + i), src.identities[j].index, f[j]);
+            emit(static_cast<std::uint32_t>(out.base[b] + i), src.identities[j].index, f[j].view());
       }
     }
   };
@@ -414,7 +418,7 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
             const std::uint32_t row = res.order[i];
             const source_def& src = def.sources[out.source_of[row]];
             for (std::size_t j = 0; j < src.identities.size(); ++j) {
-              const std::string_view v = out.row_fields[row][j];
+              const std::string_view v = out.row_fields[row][j].view();
               const std::uint32_t ns = src.identities[j].index;
               if (v.empty() || ns > best_ns || (ns == best_ns && v >= best)) continue;
               best_ns = ns;
@@ -498,7 +502,7 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
           for (std::size_t j = 0; j < src.links.size(); ++j) {
             const source_field& f = src.links[j];
             const std::string_view v =
-                r.row_fields[row][src.identities.size() + src.attributes.size() + j];
+                r.row_fields[row][src.identities.size() + src.attributes.size() + j].view();
             if (v.empty()) continue;
             const link_def& ld = def.links[f.index];
             const entity_def& target = s.entities[ld.target];
@@ -597,7 +601,7 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
         for (const std::uint32_t* it = begin; it != end; ++it) {
           const int slot = attr_slot[r.source_of[*it]][a];
           if (slot < 0 || r.row_fields[*it][slot].empty()) continue;
-          v = r.row_fields[*it][slot];
+          v = r.row_fields[*it][slot].view();
           break;
         }
         append_value(ch.attributes[a], def.attributes[a].type, v, string_interner::same_view{});
@@ -650,12 +654,12 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   // fields of every source row and what ranked them. Kept: each row's line and link columns
   // (at_source), the keys and the index (links from other entities), the bytes the views named.
   for (row_block& b : r.blocks) {
-    std::vector<std::string_view>().swap(b.fields);
+    std::vector<packed_view>().swap(b.fields);
     std::vector<std::uint32_t>().swap(b.id_columns);
     std::vector<std::int64_t>().swap(b.updated);
     std::vector<std::uint8_t>().swap(b.has_updated);
   }
-  std::vector<const std::string_view*>().swap(r.row_fields);
+  std::vector<const packed_view*>().swap(r.row_fields);
   std::vector<std::uint32_t>().swap(r.source_of);
 
   // Keys are unique: each is an identity value of one profile.
