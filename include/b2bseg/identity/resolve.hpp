@@ -194,13 +194,25 @@ resolution resolve_identities(std::size_t slices, ForEachValue for_each_value,
   // Per bucket: sort, then its runs (a run never crosses buckets: one key, one bucket).
   std::vector<std::vector<std::uint32_t>> bucket_runs((buckets + 255) /
                                                       256);  // runs of each block of 256 buckets
+  // Checking a group's values reads bytes anywhere in the sources: the values of one bucket's
+  // groups are fetched ahead while the next bucket is sorted.
+  auto sort_bucket = [&](std::size_t k) {
+    std::sort(es + bucket_start[k], es + bucket_start[k + 1],
+              [](const identity_entry& x, const identity_entry& y) {
+                return x.key != y.key ? x.key < y.key : x.row < y.row;
+              });
+  };
   b2bseg::detail::parallel_for(std::size_t(0), bucket_runs.size(), [&](std::size_t blk) {
     std::vector<std::uint32_t>& starts = bucket_runs[blk];
-    for (std::size_t k = blk * 256; k < std::min(buckets, blk * 256 + 256); ++k) {
-      std::sort(es + bucket_start[k], es + bucket_start[k + 1],
-                [](const identity_entry& x, const identity_entry& y) {
-                  return x.key != y.key ? x.key < y.key : x.row < y.row;
-                });
+    const std::size_t first = blk * 256, last = std::min(buckets, blk * 256 + 256);
+    sort_bucket(first);
+    for (std::size_t k = first; k < last; ++k) {
+      for (std::size_t i = bucket_start[k] + 1; i < bucket_start[k + 1]; ++i)
+        if (es[i].key == es[i - 1].key) {
+          __builtin_prefetch(es[i - 1].data);
+          __builtin_prefetch(es[i].data);
+        }
+      if (k + 1 < last) sort_bucket(k + 1);
       for (std::size_t i = bucket_start[k]; i < bucket_start[k + 1];) {
         std::size_t j = i + 1;
         bool mixed = false;
