@@ -1,7 +1,8 @@
 // Serving benchmark (issue 12): `b2bseg serve`'s service and HTTP server in this process on a free
 // 127.0.0.1 port, over the bench suite's dataset and segments, driven by clients over real
 // sockets. Each benchmark runs for a bounded time (B2BSEG_BENCH_SECONDS, default 5) and reports
-// latency percentiles and rates as counters. Every run checks its answers: each look-up is a 200
+// latency percentiles and rates as counters; BM_lookup_without_transport times the service's
+// own share of a look-up, without sockets. Every run checks its answers: each look-up is a 200
 // naming its key; sampled profiles list exactly the segments an evaluation puts them in; every
 // batch is answered with the next number; after the batches, every segment's members equal a
 // full evaluation of the changed rows.
@@ -348,6 +349,31 @@ void run_lookups(benchmark::State& state, int clients, double changes_per_s) {
     bench::check(state, "seq", s.svc().seq(), batches.load());
   }
 }
+
+// The service's own share of a look-up: `service::handle` called in this thread, no socket, no
+// HTTP parser; the answer must be a 200 naming the key.
+void BM_lookup_without_transport(benchmark::State& state) {
+  world& w = the_world();
+  b2bseg::serve_options so;
+  so.as_of = w.as_of;
+  so.threads = 1;
+  so.snapshot_every = 0;
+  b2bseg::service svc(w.g, w.f, so);
+  std::mt19937_64 rng(7);
+  std::vector<std::string> targets;
+  for (int i = 0; i < 4096; ++i)
+    targets.push_back("/v1/profiles/person/" + w.people[rng() % w.people.size()]);
+  std::size_t i = 0, bad = 0;
+  for (auto _ : state) {
+    const std::string& t = targets[i++ % targets.size()];
+    const b2bseg::serve_reply r = svc.handle({"GET", t, "", ""});
+    bad += r.status != 200 ||
+           r.body.find(std::string_view(t).substr(t.rfind('/') + 1)) == std::string::npos;
+  }
+  svc.shutdown(false);
+  bench::check(state, "answers not 200 naming the key", bad, std::size_t(0));
+}
+BENCHMARK(BM_lookup_without_transport)->Unit(benchmark::kMicrosecond);
 
 void BM_profile_lookups(benchmark::State& state) {
   run_lookups(state, 8, 0);
