@@ -331,6 +331,16 @@ ref_table make_table(const std::string& file, std::vector<std::string> header,
   return t;
 }
 
+/// Events (events.csv: lead, type) linking to person by namespace `ns` through column "lead".
+ref_entity hand_events(const std::string& ns, std::vector<std::vector<std::string>> rows) {
+  ref_entity ev;
+  ev.name = "event";
+  ev.attributes = {{"type", value_type::string, "type"}};
+  ev.links = {{"person", "person", "events", {"lead", ns}}};
+  ev.table = make_table("events.csv", {"lead", "type"}, std::move(rows));
+  return ev;
+}
+
 /// People from Salesforce and Marketo, events linking to them by Marketo id.
 ///   sfdc.csv                          marketo.csv
 ///   2: 003A, "Ana@X.com ", Ana, 01-05   2: 71, ana@x.com, Anna, 10, 01-09
@@ -367,13 +377,7 @@ ref_dataset hand_people(const std::string& merge) {
   mk.attributes = {{"first_name", "firstName"}, {"score", "score"}};
   mk.updated_at = "updatedAt";
   p.sources = {sf, mk};
-  ref_entity ev;
-  ev.name = "event";
-  ev.attributes = {{"type", value_type::string, "type"}};
-  ev.links = {{"person", "person", "events", {"lead", "marketo_id"}}};
-  ev.table = make_table("events.csv", {"lead", "type"},
-                        {{"72", "open"}, {"73", "click"}, {"71", "visit"}});
-  ds.entities = {p, ev};
+  ds.entities = {p, hand_events("marketo_id", {{"72", "open"}, {"73", "click"}, {"71", "visit"}})};
   return ds;
 }
 
@@ -506,13 +510,8 @@ TEST(sources, values_whose_hashes_collide_stay_apart) {
                                                                      {"k1993187", "4"},
                                                                      {"k23658227", "5"}},
                                                                     {{"sfdc_id", "Id"}})});
-  ref_entity ev;
-  ev.name = "event";
-  ev.attributes = {{"type", value_type::string, "type"}};
-  ev.links = {{"person", "person", "events", {"lead", "sfdc_id"}}};
-  ev.table = make_table("events.csv", {"lead", "type"},
-                        {{"k15012617", "open"}, {"k10070968", "click"}, {"k23658227", "visit"}});
-  ds.entities.push_back(ev);
+  ds.entities.push_back(hand_events(
+      "sfdc_id", {{"k15012617", "open"}, {"k10070968", "click"}, {"k23658227", "visit"}}));
   const std::string want = resolve_reference(ds).dump;
   for (const char* line : {"person sfdc_id:k10070968 n=3", "person sfdc_id:k15012617 n=2",
                            "person sfdc_id:k1993187 n=4", "person sfdc_id:k23658227 n=5"})
