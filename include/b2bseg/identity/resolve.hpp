@@ -286,8 +286,8 @@ resolution resolve_identities(std::size_t slices, ForEachValue for_each_value,
 
 /// A hash index from (namespace, normalized value) to profile, over a resolution's runs: how
 /// links naming a namespace (`"identity": "sfdc_id"`) find their target. Immutable once built;
-/// safe to read from many threads. Lookup O(1) expected. Holds views into the resolution's
-/// entries, whose bytes the caller keeps alive.
+/// safe to read from many threads. Lookup O(1) expected. Keeps each value's key and a view of its
+/// bytes (the caller keeps the bytes alive; the resolution's entries may go).
 class identity_index {
  public:
   identity_index() = default;
