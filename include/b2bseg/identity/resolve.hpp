@@ -70,8 +70,7 @@ struct identity_entry {
 /// Rows are numbered 0..rows-1 by the caller; profiles 0..profiles()-1 in the order of their
 /// first ranked row's group (deterministic for a given numbering).
 struct resolution {
-  std::unique_ptr<identity_entry[]> entries;  ///< sorted by (key, value, row)
-  std::size_t entry_count = 0;
+  std::unique_ptr<identity_entry[]> entries;  ///< run_starts.back() of them, by (key, value, row)
   std::vector<std::uint32_t> run_starts;   ///< entries of one (ns, value): [run_starts[i], [i+1])
   std::vector<std::uint32_t> run_profile;  ///< per run: its profile
   std::vector<std::uint32_t> order;        ///< rows grouped by profile, ranked within one
@@ -180,7 +179,6 @@ resolution resolve_identities(std::size_t slices, ForEachValue for_each_value,
     if (at >= 0xFFFFFFFFu) throw std::length_error("more than 4G identity values");
   }
   bucket_start[buckets] = static_cast<std::uint32_t>(at);
-  out.entry_count = at;
   out.entries = std::make_unique_for_overwrite<identity_entry[]>(at);
   identity_entry* const es = out.entries.get();
   b2bseg::detail::parallel_for(std::size_t(0), slices, [&](std::size_t sl) {

@@ -452,9 +452,8 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   if (index_needed) out.index = identity_index(res, self);
   // The entries and their runs served the guardrail and the index: their room goes back to the
   // heap for the merge and the build (the report still counts what resolving held).
-  out.entry_bytes = out.res.entry_count * sizeof(identity_entry);
+  out.entry_bytes = out.res.run_starts.back() * sizeof(identity_entry);
   out.res.entries.reset();
-  out.res.entry_count = 0;
   std::vector<std::uint32_t>().swap(out.res.run_starts);
   std::vector<std::uint32_t>().swap(out.res.run_profile);
 }
