@@ -695,6 +695,14 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
     }
     EXPECT_EQ(r.entered, entered);
     EXPECT_EQ(r.exited, exited);
+    // The engine's own sets, which look-ups read, say what the published members say.
+    for (std::size_t i = 0; i < f.segments.size(); ++i) {
+      const auto& seg = state->segments[i];
+      const std::size_t n = eng.view().rows(seg.entity);
+      for (row_id x = 0; x < n + 70; ++x)
+        ASSERT_EQ(eng.in_segment(i, x), seg.members->contains(x))
+            << where << ", batch " << b + 1 << ", " << f.segments[i].name << ", row " << x;
+    }
     if (b % 4 == 3) {  // the rows as a graph, with the members carried over to its ids
       const live_snapshot m = eng.materialize();
       const auto fresh = expected(m.data, m.now);

@@ -171,6 +171,16 @@ class live_engine {
   const live_rows& rows() const noexcept { return rows_; }
   const live_view& view() const noexcept { return *view_; }
 
+  /// Whether row `r` of segment `k`'s entity (`k` in the segments file's order) is a member of
+  /// segment `k` after the last whole batch: what `current()->segments[k].members` holds, read
+  /// as one bit of the engine's own flat set of that segment (no Roaring search: a look-up that
+  /// asks for every segment of a row pays a bit test each). Reads what `apply` changes, as
+  /// `rows()` does: call it on the writer's thread or while no batch runs. O(1), noexcept.
+  bool in_segment(std::size_t k, row_id r) const noexcept {
+    const words& w = bits_[plan_.roots[root_index_[k]].node];
+    return (r >> 6) < w.size() && detail::live::test_bit(w, r);
+  }
+
   /// The state after the last whole batch. Thread-safe; O(1).
   std::shared_ptr<const live_state> current() const {
     std::lock_guard<std::mutex> lock(mu_);

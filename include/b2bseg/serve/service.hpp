@@ -468,8 +468,11 @@ class service {
       detail::append_json_string(b, key);
       b += ", \"segments\": [";
       bool first = true;
-      for (const auto& s : st->segments) {
-        if (s.entity != e || !s.members->contains(r)) continue;
+      // The engine's flat sets, not the state's Roaring members: a bit test per segment
+      // instead of a search (the same answer: this engine is not written while read).
+      for (std::size_t k = 0; k < st->segments.size(); ++k) {
+        const auto& s = st->segments[k];
+        if (s.entity != e || !en.in_segment(k, r)) continue;
         if (!first) b += ", ";
         first = false;
         detail::append_json_string(b, s.name);
