@@ -606,8 +606,9 @@ struct feed_totals {
 };
 
 /// `compact_after`: the engine's delta limit (0: its default, so small graphs stay incremental).
+/// `parallel_candidates`: from how many candidates a node tests them in parallel (0: default).
 void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_totals& totals,
-                       std::size_t compact_after = 0) {
+                       std::size_t compact_after = 0, std::size_t parallel_candidates = 0) {
   random_dataset ds = make_random_dataset(seed);
   segment_generator gen(ds.graph, ds.as_of, seed + 1000);
   segment_options so;
@@ -622,6 +623,7 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
   const bound_file& f = *fp;
   live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = lenient, .threads = 2});
   eng.set_compact_after(compact_after);
+  if (parallel_candidates) eng.set_parallel_candidates(parallel_candidates);
   const auto start = eng.stats();
   change_parser parser(eng.schema());
   shadow_rows shadow(ds.graph);
@@ -766,6 +768,21 @@ TEST(LiveEngine, RandomFeedsMatchAcrossCompactions) {
   EXPECT_GT(t.incremental, 5u);
 }
 
+TEST(LiveEngine, RandomFeedsMatchWhenCandidatesAreTestedInParallel) {
+  // Every node with two candidates or more tests them on the engine's two threads (the default
+  // waits for 512, which these small graphs seldom reach).
+  feed_totals t;
+  for (std::uint64_t seed = 41; seed <= 46; ++seed) {
+    check_random_feed(seed, 10, /*lenient=*/seed % 2 == 0, t, /*compact_after=*/0,
+                      /*parallel_candidates=*/2);
+    if (HasFailure()) break;
+  }
+  std::printf("%zu batches: %zu incremental, %zu entered, %zu exited\n", t.batches,
+              t.incremental, t.entered, t.exited);
+  EXPECT_GT(t.incremental, t.batches / 2);
+  EXPECT_GT(t.entered + t.exited, 20u);
+}
+
 TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
   random_dataset ds = make_random_dataset(31);
   segment_generator gen(ds.graph, ds.as_of, 5);
@@ -802,6 +819,7 @@ TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
   }
   live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = true, .threads = 2});
   eng.set_compact_after(40);
+  eng.set_parallel_candidates(2);  // the writer's threads test candidates while the reader reads
   std::atomic<bool> done{false};
   std::atomic<int> reads{0}, bad{0};
   std::thread reader([&] {

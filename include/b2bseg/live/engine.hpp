@@ -12,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/task_arena.h>
+
 #include "b2bseg/exec/executor.hpp"
 #include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/exec/row_eval.hpp"
@@ -202,6 +205,13 @@ class live_engine {
   /// Compacts when the delta would hold more than `rows` changed or added rows; 0 (the
   /// default) means an eighth of the rows, at least 1,024. Small values test compaction.
   void set_compact_after(std::size_t rows) noexcept { compact_after_ = rows; }
+
+  /// A node's candidate rows are tested on the engine's threads (`live_options::threads`) when
+  /// there are at least `rows` of them, else on the caller's; default 512. Small values test
+  /// the parallel path.
+  void set_parallel_candidates(std::size_t rows) noexcept {
+    parallel_candidates_ = std::max<std::size_t>(1, rows);
+  }
 
   /// The first change of `changes` that cannot apply after the ones before it, or nothing; a
   /// dry run that leaves the data as it was. O(changes), deletes aside.
@@ -521,6 +531,7 @@ class live_engine {
     kept_bits in{&bits_};
     const bool any_dirty = dirty_total > 0;
     std::vector<row_id> cand;
+    std::vector<std::uint8_t> verdicts;
     for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
       const plan_node& n = plan_.nodes[i];
       const entity_id e = n.entity;
@@ -634,6 +645,25 @@ class live_engine {
       if (cand.size() > 1) distinct(e, view_->rows(e), cand);
       counters_.rows_evaluated += cand.size();
       if (!cached) {
+        if (cand.size() >= parallel_candidates_ && arena_.max_concurrency() > 1) {
+          // Many candidates (a batch of event inserts brings as many people to each node that
+          // counts events): tested on the arena's threads, an evaluator each, which only read
+          // the view and the inputs' sets; then set in order, here.
+          verdicts.resize(cand.size());
+          arena_.execute([&] {
+            tbb::enumerable_thread_specific<row_evaluator<live_view>> evals(
+                [&] { return row_evaluator<live_view>(*view_); });
+            b2bseg::detail::parallel_for(
+                tbb::blocked_range<std::size_t>(0, cand.size(), 128),
+                [&](const tbb::blocked_range<std::size_t>& g) {
+                  row_evaluator<live_view>& ev = evals.local();
+                  for (std::size_t k = g.begin(); k < g.end(); ++k)
+                    verdicts[k] = ev(n, prepared_[i], cand[k], in);
+                });
+          });
+          for (std::size_t k = 0; k < cand.size(); ++k) set_to(cand[k], verdicts[k] != 0);
+          continue;
+        }
         for (row_id r : cand) set_to(r, eval(n, prepared_[i], r, in));
         continue;
       }
@@ -916,6 +946,10 @@ class live_engine {
   std::vector<words> seen_;                ///< per entity, all clear: `distinct`'s marks
   counters counters_;
   std::size_t compact_after_ = 0;
+  std::size_t parallel_candidates_ = 512;
+  /// Where candidates are tested in parallel: `opts_.threads` threads (0: all cores).
+  tbb::task_arena arena_{opts_.threads ? static_cast<int>(opts_.threads)
+                                       : tbb::task_arena::automatic};
   bool renumbered_ = false;  ///< a compaction in this batch replaced the rows (new ids)
   std::string broken_;       ///< why the engine cannot go on, once it cannot
   mutable std::mutex mu_;
