@@ -777,8 +777,8 @@ TEST(LiveEngine, RandomFeedsMatchWhenCandidatesAreTestedInParallel) {
                       /*parallel_candidates=*/2);
     if (HasFailure()) break;
   }
-  std::printf("%zu batches: %zu incremental, %zu entered, %zu exited\n", t.batches,
-              t.incremental, t.entered, t.exited);
+  std::printf("%zu batches: %zu incremental, %zu entered, %zu exited\n", t.batches, t.incremental,
+              t.entered, t.exited);
   EXPECT_GT(t.incremental, t.batches / 2);
   EXPECT_GT(t.entered + t.exited, 20u);
 }

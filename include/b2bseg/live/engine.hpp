@@ -653,13 +653,12 @@ class live_engine {
           arena_.execute([&] {
             tbb::enumerable_thread_specific<row_evaluator<live_view>> evals(
                 [&] { return row_evaluator<live_view>(*view_); });
-            b2bseg::detail::parallel_for(
-                tbb::blocked_range<std::size_t>(0, cand.size(), 128),
-                [&](const tbb::blocked_range<std::size_t>& g) {
-                  row_evaluator<live_view>& ev = evals.local();
-                  for (std::size_t k = g.begin(); k < g.end(); ++k)
-                    verdicts[k] = ev(n, prepared_[i], cand[k], in);
-                });
+            b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, cand.size(), 128),
+                                         [&](const tbb::blocked_range<std::size_t>& g) {
+                                           row_evaluator<live_view>& ev = evals.local();
+                                           for (std::size_t k = g.begin(); k < g.end(); ++k)
+                                             verdicts[k] = ev(n, prepared_[i], cand[k], in);
+                                         });
           });
           for (std::size_t k = 0; k < cand.size(); ++k) set_to(cand[k], verdicts[k] != 0);
           continue;
