@@ -560,6 +560,50 @@ TEST(LiveEngine, FloatSumsFollowTheOrderOfRowsTwoLinksAbove) {
   EXPECT_EQ(eng.stats().compactions, 1u);  // the start only: this was the incremental path
 }
 
+TEST(LiveEngine, ChildrenMovedTwiceBeforeACompactionCountOnlyWhereTheyAre) {
+  // A child added (or moved off its base parent) is kept in its new parent's list of moved
+  // children; moving it again must take it out of that list, or the old parent still counts it.
+  graph_builder b(parse_schema(R"({"entities": {
+    "account": {"file": "a.csv", "key": "account_id", "attributes": {"name": "string"}},
+    "person": {"file": "p.csv", "key": "person_id", "attributes": {"title": "string"},
+               "links": {"account": {"column": "account_id", "to": "account", "reverse": "people"}}}}})",
+                               "schema.json"));
+  b.add_row("account", {{"account_id", "A1"}, {"name", "one"}});
+  b.add_row("account", {{"account_id", "A2"}, {"name", "two"}});
+  b.add_row("account", {{"account_id", "A3"}, {"name", "three"}});
+  b.add_row("person", {{"person_id", "P0"}, {"account_id", "A2"}, {"title", "x"}});
+  graph g = b.build();
+  const auto fp = std::make_shared<const bound_file>(compile_segments(
+      "segment staffed on account where people.count() >= 1\n", g.schema(), "t.seg"));
+  live_engine eng(g, fp, {.as_of = ts("2026-11-22T00:00:00Z"), .lenient = false, .threads = 1});
+  change_parser p(eng.schema());
+  auto step = [&](const char* line) {
+    const std::vector<change> batch{parsed(p, line)};
+    const batch_result r = eng.apply(batch);
+    EXPECT_FALSE(r.failed()) << line;
+    return keys_of(*eng.current(), 0);
+  };
+  using keys = std::vector<std::string>;
+  EXPECT_EQ(keys_of(*eng.current(), 0), (keys{"A2"}));
+  // An added person, then moved twice (its place in A1's list is freed, then used again).
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P1","account_id":"A1"}})"),
+            (keys{"A1", "A2"}));
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P1","account_id":"A3"}})"),
+            (keys{"A2", "A3"}));
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P1","account_id":"A1"}})"),
+            (keys{"A1", "A2"}));
+  // A base person moved off its base parent, on to another, then back home.
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P0","account_id":"A3"}})"),
+            (keys{"A1", "A3"}));
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P0","account_id":"A1"}})"),
+            (keys{"A1"}));
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P0","account_id":"A2"}})"),
+            (keys{"A1", "A2"}));
+  EXPECT_EQ(step(R"({"op":"upsert","entity":"person","row":{"person_id":"P1","account_id":""}})"),
+            (keys{"A2"}));
+  EXPECT_EQ(eng.stats().compactions, 1u);  // the start only: all of it on the incremental path
+}
+
 TEST(LiveEngine, ADeleteTakesRowsWhoseKeyIsTheLinkAndTheirChildren) {
   // `ext` is keyed by the account it extends: deleting the account cannot null the link and
   // keep the key, so the row goes, and the events pointing at it with it.

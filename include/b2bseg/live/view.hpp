@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "b2bseg/common/parse.hpp"
@@ -25,9 +24,10 @@ namespace b2bseg {
 /// delta is small between compactions). Single-threaded: the live engine's writer owns it.
 ///
 /// Memory: a parent array per link (4 bytes a row), a byte per base row for "changed" and one
-/// per link for "moved", and per link the children that moved or were added, per parent (a hash
-/// map, and a byte per parent saying whether it holds any, so a parent without moved children costs
-/// no lookup).
+/// per link for "moved", and per link the children that moved or were added, per parent (4 bytes
+/// a parent for the first one's place, 8 bytes per child for the child and the next one's place:
+/// a parent's list is found without hashing, and adding or moving a child allocates nothing once
+/// the pool has grown).
 class live_view {
  public:
   /// Over `base` (whose rows `rows` holds, same ids) with an empty delta. O(rows x links).
@@ -51,7 +51,7 @@ class live_view {
         const entity_id to = def.links[l].target;
         // Sized (and touched) now: the first batches then fault no pages in.
         const std::size_t parents = base_->rows(to);
-        t.links[l].has_extra.assign(parents + parents / 8 + 64, 0);
+        t.links[l].first.assign(parents + parents / 8 + 64, 0);
       }
       t.cluster = cluster[e];
       t.key_column = rows.layout().entities[e].key;
@@ -89,8 +89,9 @@ class live_view {
       base_->link(s, l).for_each_child(p, [&](row_id c) {
         if (!lk.moved[c]) f(c);
       });
-    if (p < lk.has_extra.size() && lk.has_extra[p])
-      for (row_id c : lk.extra.find(p)->second) f(c);
+    if (p < lk.first.size())
+      for (std::uint32_t i = lk.first[p]; i != 0; i = lk.extra[i - 1].next)
+        f(lk.extra[i - 1].child);
   }
   /// The children of `p` over `s.l`, in the order a graph built from the current rows would
   /// number them (what float sums add up in).
@@ -184,24 +185,13 @@ class live_view {
       const row_id op = lk.parents[r];
       if (np == op) continue;
       const bool from_base_list = r < t.base_rows && !lk.moved[r];
-      if (!from_base_list && op != no_row) {
-        auto& v = lk.extra[op];
-        v.erase(std::find(v.begin(), v.end(), r));
-        if (v.empty()) {
-          lk.extra.erase(op);
-          lk.has_extra[op] = 0;
-        }
-      }
+      if (!from_base_list && op != no_row) lk.take(op, r);
       const row_id bp = r < t.base_rows ? base_->link(e, l).parent(r) : no_row;
       if (r < t.base_rows && np == bp) {
         lk.moved[r] = 0;  // back in its base list
       } else {
         if (r < t.base_rows) lk.moved[r] = 1;
-        if (np != no_row) {
-          lk.extra[np].push_back(r);
-          if (lk.has_extra.size() <= np) lk.has_extra.resize(np + np / 8 + 64, 0);
-          lk.has_extra[np] = 1;
-        }
+        if (np != no_row) lk.put(np, r);
       }
       lk.parents[r] = np;
       moved(l, op, np);
@@ -212,8 +202,42 @@ class live_view {
   struct link_delta {
     std::vector<row_id> parents;      ///< current parent of every row
     std::vector<std::uint8_t> moved;  ///< base rows no longer in their base parent's list
-    std::unordered_map<row_id, std::vector<row_id>> extra;  ///< children not in base lists
-    std::vector<std::uint8_t> has_extra;  ///< per parent: whether `extra` holds it (no hash)
+    /// Children not in their parent's base list, a chain per parent: `first[p]` is 1 + the
+    /// place in `extra` of p's first one (0: none), each item 1 + the next one's (0: the last).
+    /// Places freed by `take` are chained from `free` and used again.
+    struct item {
+      row_id child;
+      std::uint32_t next;
+    };
+    std::vector<std::uint32_t> first;
+    std::vector<item> extra;
+    std::uint32_t free = 0;
+
+    /// Adds child `c` to parent `p`'s chain. O(1) amortized.
+    void put(row_id p, row_id c) {
+      if (first.size() <= p) first.resize(p + p / 8 + 64, 0);
+      std::uint32_t i = free;
+      if (i != 0) {
+        free = extra[i - 1].next;
+      } else {
+        extra.push_back({});
+        i = static_cast<std::uint32_t>(extra.size());
+      }
+      extra[i - 1] = {c, first[p]};
+      first[p] = i;
+    }
+    /// Removes child `c`, which is in parent `p`'s chain. O(length of the chain).
+    void take(row_id p, row_id c) {
+      for (std::uint32_t* at = &first[p]; *at != 0; at = &extra[*at - 1].next) {
+        item& x = extra[*at - 1];
+        if (x.child != c) continue;
+        const std::uint32_t i = *at;
+        *at = x.next;
+        x.next = free;
+        free = i;
+        return;
+      }
+    }
   };
   struct entity_delta {
     std::size_t base_rows = 0, rows = 0;
