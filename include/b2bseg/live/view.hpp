@@ -21,7 +21,9 @@ namespace b2bseg {
 /// keeps its graph id; a row added since is `base rows + n`, in the order rows were added; a
 /// deleted row keeps its id and is not `alive`. Values of base rows nobody changed come from
 /// the graph's columns, all others from their texts in `live_rows` (parsed on each read: the
-/// delta is small between compactions). Single-threaded: the live engine's writer owns it.
+/// delta is small between compactions). The live engine's writer owns it: only it writes, and
+/// its const reads may run on several threads at once while no write runs (the engine tests a
+/// node's candidates in parallel).
 ///
 /// Memory: a parent array per link (4 bytes a row), a byte per base row for "changed" and one
 /// per link for "moved", and per link the children that moved or were added, per parent (4 bytes
