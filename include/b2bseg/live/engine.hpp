@@ -532,6 +532,9 @@ class live_engine {
     const bool any_dirty = dirty_total > 0;
     std::vector<row_id> cand;
     std::vector<std::uint8_t> verdicts;
+    // The parallel path's evaluators, one per thread, made when first needed and kept for every
+    // node of this batch (their scratch vectors with them).
+    std::optional<tbb::enumerable_thread_specific<row_evaluator<live_view>>> evals;
     for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
       const plan_node& n = plan_.nodes[i];
       const entity_id e = n.entity;
@@ -650,12 +653,11 @@ class live_engine {
           // counts events): tested on the arena's threads, an evaluator each, which only read
           // the view and the inputs' sets; then set in order, here.
           verdicts.resize(cand.size());
+          if (!evals) evals.emplace([&] { return row_evaluator<live_view>(*view_); });
           arena_.execute([&] {
-            tbb::enumerable_thread_specific<row_evaluator<live_view>> evals(
-                [&] { return row_evaluator<live_view>(*view_); });
             b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, cand.size(), 128),
                                          [&](const tbb::blocked_range<std::size_t>& g) {
-                                           row_evaluator<live_view>& ev = evals.local();
+                                           row_evaluator<live_view>& ev = evals->local();
                                            for (std::size_t k = g.begin(); k < g.end(); ++k)
                                              verdicts[k] = ev(n, prepared_[i], cand[k], in);
                                          });
