@@ -161,12 +161,15 @@ void percentiles(benchmark::State& state, std::vector<double> ms) {
 }
 
 /// One batch an iteration, each built (untimed) by `make(mix, batch_index)`, applied to a fresh
-/// engine; p50 and p99 of the time each `apply` reports; then the published state is checked.
+/// engine (given to `setup` first); p50 and p99 of the time each `apply` reports; then the
+/// published state is checked.
 /// Returns the number of batches applied.
-template <class Make>
-std::uint64_t run_batches(benchmark::State& state, Make make) {
+template <class Make, class Setup = void (*)(b2bseg::live_engine&)>
+std::uint64_t run_batches(
+    benchmark::State& state, Make make, Setup setup = [](b2bseg::live_engine&) {}) {
   world& w = the_world();
   b2bseg::live_engine eng(w.g, w.f, {.as_of = w.as_of, .lenient = false, .threads = 2});
+  setup(eng);
   change_mix mix(eng.schema(), w);
   std::vector<double> ms;
   std::uint64_t batches = 0;
@@ -181,6 +184,7 @@ std::uint64_t run_batches(benchmark::State& state, Make make) {
   state.counters["incremental"] = static_cast<double>(eng.stats().incremental);
   state.counters["compactions"] = static_cast<double>(eng.stats().compactions);
   state.counters["rows_evaluated"] = static_cast<double>(eng.stats().rows_evaluated);
+  state.counters["counted_rows"] = static_cast<double>(eng.stats().counted_rows);
   state.counters["full_nodes"] = static_cast<double>(eng.stats().full_nodes);
   check_state(state, eng, batches);
   return batches;
@@ -213,6 +217,17 @@ void BM_one_hour_tick(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_one_hour_tick)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// A batch of 1,000 mixed changes that compacts: the rows rebuilt into a graph, every segment
+/// evaluated in full and the engine's aids rebuilt (what a batch costs once the delta has grown
+/// past an eighth of the rows).
+void BM_compacting_batch(benchmark::State& state) {
+  const auto as_of = the_world().as_of;
+  run_batches(
+      state, [&](change_mix& mix, std::uint64_t) { return mix.batch(1000, as_of); },
+      [](b2bseg::live_engine& eng) { eng.set_compact_after(1); });
+}
+BENCHMARK(BM_compacting_batch)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 /// The heap the delta costs per row it holds: bytes in use (glibc's `mallinfo2`) after 20
 /// batches of 1,000 mixed changes, minus after the engine was built, over the rows the delta

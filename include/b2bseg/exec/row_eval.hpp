@@ -168,13 +168,12 @@ class row_evaluator {
         return p != no_row && in(n.inputs[0], p);
       }
       case plan_op::rev_count: {
-        const detail::int_range& range = pn.ints;
-        if (range.empty) return false;
+        if (pn.ints.empty) return false;
         std::int64_t k = 0;
         v_.for_each_child(n.source, n.link, r, [&](row_id c) {
           if (v_.alive(n.source, c) && in(n.inputs[0], c)) ++k;
         });
-        return range.has_exclude ? k != range.exclude : (range.lo <= k && k <= range.hi);
+        return count_passes(pn, k);
       }
       case plan_op::rev_aggregate:
         return aggregate(n, pn, r, in);
@@ -246,6 +245,13 @@ class row_evaluator {
     });
     if (!any) return std::nullopt;
     return best;
+  }
+
+  /// Whether `k` children pass a `rev_count` node's test, prepared as `pn`. O(1).
+  static bool count_passes(const prepared_node& pn, std::int64_t k) noexcept {
+    const detail::int_range& range = pn.ints;
+    if (range.empty) return false;
+    return range.has_exclude ? k != range.exclude : (range.lo <= k && k <= range.hi);
   }
 
   /// Whether the aggregate value `v` passes `n`'s test (`n` a `rev_aggregate`).

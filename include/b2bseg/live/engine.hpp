@@ -194,6 +194,7 @@ class live_engine {
   struct counters {
     std::uint64_t incremental = 0, compactions = 0, full_nodes = 0;
     std::uint64_t rows_evaluated = 0;     ///< rows recomputed one by one
+    std::uint64_t counted_rows = 0;       ///< rows of count nodes re-tested from their kept counts
     std::uint64_t indexed_scans = 0;      ///< window scans a tick moved, done through a value index
     std::uint64_t cached_aggregates = 0;  ///< min/max tests a tick moved, re-tested from a cache
   };
@@ -352,6 +353,20 @@ class live_engine {
       bits[i].assign(kept[i].words(), kept[i].words() + n);
     }
     kept.clear();
+    std::vector<std::uint8_t> counted(p.nodes.size(), 0);
+    std::vector<std::uint32_t> count_nodes;
+    for (std::uint32_t i = 0; i < p.nodes.size(); ++i)
+      if (p.nodes[i].op == plan_op::rev_count) {
+        counted[i] = 1;
+        count_nodes.push_back(i);
+      }
+    std::vector<std::vector<std::uint32_t>> counts(p.nodes.size());
+    arena_.execute([&] {
+      b2bseg::detail::parallel_for(std::size_t{0}, count_nodes.size(), [&](std::size_t x) {
+        const plan_node& n = p.nodes[count_nodes[x]];
+        counts[count_nodes[x]] = count_children(*g, n, bits[n.inputs[0]]);
+      });
+    });
     // The view keeps a reference to the engine's `rows_` object and reads only its layout here,
     // which the fresh rows share: it is built before the swap so that nothing after can throw.
     auto view = std::make_unique<live_view>(g, rows_);
@@ -393,6 +408,8 @@ class live_engine {
     node_index_ = std::move(aids.node_index);
     extremes_ = std::move(aids.extremes);
     bits_ = std::move(bits);
+    counts_ = std::move(counts);
+    counted_ = std::move(counted);
     seen_ = std::move(seen);
     // The extremes of the min/max nodes that move with `now`, so that no tick reads children.
     // (No allocation: the caches were sized above.)
@@ -474,7 +491,7 @@ class live_engine {
     }
 
     // 1. The delta: rows added, rows changed (their links followed), links moved.
-    std::vector<std::vector<std::vector<row_id>>> moved(n_entities);  // [e][link]: old and new
+    std::vector<std::vector<std::vector<link_move>>> moved(n_entities);  // [e][link]
     std::vector<std::size_t> old_rows(n_entities);
     std::vector<std::uint8_t> reordered(n_entities, 0);  // an older row moved its cluster link
     for (entity_id e = 0; e < n_entities; ++e) {
@@ -490,8 +507,7 @@ class live_engine {
     for (entity_id e = 0; e < n_entities; ++e)
       for (row_id r : dirty[e])
         view_->refresh(e, r, [&](std::uint32_t l, row_id from, row_id to) {
-          if (from != no_row) moved[e][l].push_back(from);
-          if (to != no_row) moved[e][l].push_back(to);
+          moved[e][l].push_back({r, from, to});
           if (static_cast<int>(l) == view_->cluster_link(e) && r < old_rows[e]) reordered[e] = 1;
         });
     // Float sums add children in the order a fresh load numbers them, which follows the cluster
@@ -564,6 +580,28 @@ class live_engine {
       } else {
         cand.assign(dirty[e].begin(), dirty[e].end());
       }
+      if (counted_[i]) {
+        // A count kept per parent: moved by the children whose input bit flipped or whose link
+        // moved (those children's parents are the candidates, with the changed parents), then
+        // each candidate's test is O(1). A tick that moved the input's literals reaches it
+        // through the input's flipped bits; only a test of its own that moved (none today: a
+        // count's literals are numbers) tests every parent.
+        std::vector<std::uint32_t>& cnt = counts_[i];
+        cnt.resize(view_->rows(e), 0);
+        recount(n, changed[n.inputs[0]], moved[n.source][n.link], cnt, cand);
+        if (rerun[i] && !same_range(old_ranges[i], prepared_[i].ints)) {
+          ++counters_.full_nodes;
+          cand.resize(view_->rows(e));
+          for (row_id r = 0; r < cand.size(); ++r) cand[r] = r;
+        } else if (cand.size() > 1) {
+          distinct(e, view_->rows(e), cand);
+        }
+        counters_.counted_rows += cand.size();
+        for (row_id r : cand)
+          set_to(r, view_->alive(e, r) &&
+                        row_evaluator<live_view>::count_passes(prepared_[i], std::int64_t{cnt[r]}));
+        continue;
+      }
       if (n.op == plan_op::top) {
         // A rank depends on the whole group: any row of the entity changed or moved in or out
         // of the condition re-ranks everything, in one sort (top_rows), not row by row.
@@ -627,8 +665,7 @@ class live_engine {
           if (n.op == plan_op::rev_aggregate)
             for (row_id c : dirty[n.source])
               if (in(n.inputs[0], c)) add_parent(c);
-          const auto& mv = moved[n.source][n.link];
-          cand.insert(cand.end(), mv.begin(), mv.end());
+          add_moved_parents(moved[n.source][n.link], cand);
           break;
         }
         case plan_op::rev_sequence:
@@ -640,7 +677,7 @@ class live_engine {
                 cand.push_back(p);
           for (row_id c : dirty[n.source])
             if (const row_id p = view_->parent(n.source, n.link, c); p != no_row) cand.push_back(p);
-          cand.insert(cand.end(), moved[n.source][n.link].begin(), moved[n.source][n.link].end());
+          add_moved_parents(moved[n.source][n.link], cand);
           break;
         default:
           break;
@@ -881,6 +918,77 @@ class live_engine {
     return true;
   }
 
+  /// A row of a batch whose link moved from one parent to another (either may be `no_row`).
+  struct link_move {
+    row_id child, from, to;
+  };
+
+  /// Adds the parents each move left and joined to `cand`.
+  static void add_moved_parents(const std::vector<link_move>& moves, std::vector<row_id>& cand) {
+    for (const link_move& m : moves) {
+      if (m.from != no_row) cand.push_back(m.from);
+      if (m.to != no_row) cand.push_back(m.to);
+    }
+  }
+
+  static bool same_range(const detail::int_range& a, const detail::int_range& b) noexcept {
+    return a.lo == b.lo && a.hi == b.hi && a.empty == b.empty && a.has_exclude == b.has_exclude &&
+           a.exclude == b.exclude;
+  }
+
+  /// Node `n`'s kept counts (a `rev_count`, its input already updated) moved forward by a batch:
+  /// `flipped` are the children whose input bit flipped (the input's `changed`), `moves` the
+  /// children whose link moved. A child's old bit is its bit now unless it flipped; a moved child
+  /// takes its old bit from its old parent to its new one, then a flipped one adds or removes
+  /// its new bit at its parent now. The parents touched go to `cand`. O(flipped + moves).
+  void recount(const plan_node& n, const std::vector<row_id>& flipped,
+               const std::vector<link_move>& moves, std::vector<std::uint32_t>& cnt,
+               std::vector<row_id>& cand) {
+    const words& in = bits_[n.inputs[0]];
+    if (!moves.empty()) {
+      // `distinct`'s marks (all clear between uses) mark the flipped children meanwhile.
+      words& mark = seen_[n.source];
+      const std::size_t rows = view_->rows(n.source);
+      if (mark.size() * 64 < rows) mark.resize((rows + rows / 8 + 64) / 64, 0);
+      for (row_id c : flipped) mark[c >> 6] |= std::uint64_t(1) << (c & 63);
+      for (const link_move& m : moves) {
+        const bool before =
+            detail::live::test_bit(in, m.child) != detail::live::test_bit(mark, m.child);
+        if (before && m.from != no_row) --cnt[m.from];
+        if (before && m.to != no_row) ++cnt[m.to];
+      }
+      for (row_id c : flipped) mark[c >> 6] &= ~(std::uint64_t(1) << (c & 63));
+      add_moved_parents(moves, cand);
+    }
+    for (row_id c : flipped) {
+      const row_id p = view_->parent(n.source, n.link, c);
+      if (p == no_row) continue;
+      if (detail::live::test_bit(in, c))
+        ++cnt[p];
+      else
+        --cnt[p];
+      cand.push_back(p);
+    }
+  }
+
+  /// Node `n` (a `rev_count`) over `g`, whose rows are all alive: per parent row, how many of
+  /// its children over the node's link are in `in`, the input's set. O(children in `in` + the
+  /// children's rows / 64); room kept for the rows the delta may add.
+  static std::vector<std::uint32_t> count_children(const graph& g, const plan_node& n,
+                                                   const words& in) {
+    const std::size_t parents = g.rows(n.entity), children = g.rows(n.source);
+    std::vector<std::uint32_t> out;
+    out.reserve(parents + parents / 8 + 16);
+    out.assign(parents, 0);
+    const row_id* par = g.link(n.source, n.link).parents().data();
+    for (std::size_t w = 0; w < in.size(); ++w)
+      for (std::uint64_t x = in[w]; x; x &= x - 1) {
+        const std::size_t c = w * 64 + static_cast<unsigned>(__builtin_ctzll(x));
+        if (c < children && par[c] != no_row) ++out[par[c]];
+      }
+    return out;
+  }
+
   /// Removes repeated rows from `v` (rows of `e`, fewer than `rows`), keeping first ones: a bit
   /// per row marks them and is cleared again (cheaper than sorting, and no order is needed).
   void distinct(entity_id e, std::size_t rows, std::vector<row_id>& v) {
@@ -941,10 +1049,15 @@ class live_engine {
   std::vector<prepared_node> prepared_;
   std::vector<std::uint32_t> root_index_;  ///< per segment (file order): its index in roots
   std::vector<words> bits_;                ///< every plan node's set, over live ids
-  std::vector<value_index> indexes_;       ///< of the base, for the window scans
-  std::vector<int> node_index_;            ///< per plan node: its value index, or -1
-  std::vector<extreme_cache> extremes_;    ///< per plan node; `on` for min/max moved by ticks
-  std::vector<words> seen_;                ///< per entity, all clear: `distinct`'s marks
+  /// Per plan node: for a `rev_count` node (`counted_`), each parent row's number of children
+  /// (over the node's link) in the input's set, kept in step with `bits_`; else empty. 4 bytes
+  /// a parent row per such node.
+  std::vector<std::vector<std::uint32_t>> counts_;
+  std::vector<std::uint8_t> counted_;
+  std::vector<value_index> indexes_;     ///< of the base, for the window scans
+  std::vector<int> node_index_;          ///< per plan node: its value index, or -1
+  std::vector<extreme_cache> extremes_;  ///< per plan node; `on` for min/max moved by ticks
+  std::vector<words> seen_;              ///< per entity, all clear: `distinct`'s marks
   counters counters_;
   std::size_t compact_after_ = 0;
   std::size_t parallel_candidates_ = 512;
