@@ -327,14 +327,15 @@ class live_engine {
   ///
   /// Exception safety: everything is built aside first, so a throw leaves the engine's rows,
   /// view and sets as they were; then it is swapped in by moves (`renumbered_` says it was).
+  /// The rows' texts move to the new graph's order last, at the swap: a throw there (memory
+  /// exhausted) leaves the engine unusable, as `apply` says.
   std::shared_ptr<const live_state> compact(bool rebuild, std::uint64_t batch,
                                             std::shared_ptr<const graph> g = nullptr) {
-    std::optional<live_rows> fresh;
+    const bool fresh = !g && rebuild;
     if (g) {
       // the rows were read from it
     } else if (rebuild) {
       g = std::make_shared<const graph>(rows_.build());
-      fresh.emplace(*g, rows_);
     } else {
       g = view_->base_ptr();
     }
@@ -368,7 +369,7 @@ class live_engine {
       });
     });
     // The view keeps a reference to the engine's `rows_` object and reads only its layout here,
-    // which the fresh rows share: it is built before the swap so that nothing after can throw.
+    // which the moved rows share: it is built before the swap, where only that move can throw.
     auto view = std::make_unique<live_view>(g, rows_);
     auto tail = std::make_shared<detail::live::key_tail>(g->schema().entities.size());
     std::vector<std::uint32_t> root_index(file_.segments.size(), 0);
@@ -387,10 +388,11 @@ class live_engine {
       seen[e].assign((n + n / 8 + 64) / 64, 0);  // touched now, not in the first batches
     }
 
-    // The swap: moves only.
+    // The swap: moves only, but for the rows' texts (a table of keys is made).
     if (fresh) {
-      rows_ = std::move(*fresh);
       renumbered_ = true;
+      live_rows moved(*g, std::move(rows_));
+      rows_ = std::move(moved);
       ++counters_.compactions;
     }
     view_ = std::move(view);

@@ -225,6 +225,42 @@ class live_rows {
     }
   }
 
+  /// The rows of `g`, a graph built from `previous.build()`, taking `previous`'s texts instead
+  /// of reading them back from `g`: each live row's texts move to its row of `g` (the texts as
+  /// they were given, which `g` holds as values), dead rows are dropped; the source rows carry
+  /// over (shared). `previous` is left without rows; if this throws (memory exhausted) it may
+  /// have lost some. What a compaction does: O(rows) moves and a key table, no text formatted.
+  live_rows(const graph& g, live_rows&& previous)
+      : original_(previous.original_),
+        flat_(previous.flat_),
+        layout_(flat_),
+        sources_(previous.sources_) {
+    init_slots();
+    now_ = previous.now_;
+    const std::size_t n = original_->entities.size();
+    std::vector<std::vector<std::size_t>> from(n);
+    for (entity_id e = 0; e < n; ++e) from[e] = previous.table_rows_of(g, e);
+    tables_.resize(n);
+    for (entity_id e = 0; e < n; ++e) {
+      auto& t = tables_[e];
+      auto& old = previous.tables_[e];
+      const std::size_t rows = from[e].size();
+      // Room for the rows a feed adds before the next compaction, as `read_graph` keeps.
+      t.rows.reserve(rows + rows / 8 + 16);
+      t.dead.reserve(rows + rows / 8 + 16);
+      t.dead.assign(rows, 0);
+      const int key = layout_.entities[e].key;
+      if (key >= 0) t.keys.reserve(rows + rows / 8 + 16);
+      for (std::size_t r = 0; r < rows; ++r) {
+        t.rows.push_back(std::move(old.rows[from[e][r]]));
+        if (key >= 0)
+          t.keys.insert(t.rows[r][static_cast<std::size_t>(key)], static_cast<row_id>(r),
+                        key_of(e));
+      }
+      old = table{};
+    }
+  }
+
   /// What a snapshot of `built` (the graph these rows build, or were read from) must carry so
   /// that changes can follow it (SPEC 2.4, 2.5): every live source row (slots, `updated_at`,
   /// place in the merge order) and the link values by namespace of the rows of `built`, in its
@@ -734,22 +770,22 @@ class live_rows {
   /// as an indexed graph under the dataset's schema. Throws data_error only on a broken invariant.
   /// O(cells).
   graph build() const {
-    graph_builder b(flat_);
-    std::vector<std::pair<std::string, std::string>> fields;
-    for (entity_id e = 0; e < flat_.entities.size(); ++e) {
-      const auto& names = layout_.entities[e].names;
-      const auto& t = tables_[e];
-      for (std::size_t r = 0; r < t.rows.size(); ++r) {
-        if (t.dead[r]) continue;
-        fields.clear();
-        for (std::size_t i = 0; i < names.size(); ++i)
-          if (!t.rows[r][i].empty()) fields.emplace_back(names[i], t.rows[r][i]);
-        b.add_row(flat_.entities[e].name, fields);
+    // The texts are read in place (`graph_builder::build_from`: no copy, parsed on all cores),
+    // dead rows left out.
+    struct live_slots {
+      const live_rows& x;
+      std::size_t rows(entity_id e) const noexcept { return x.tables_[e].rows.size(); }
+      const std::string* fields(entity_id e, std::size_t i) const noexcept {
+        const table& t = x.tables_[e];
+        return t.dead[i] ? nullptr : t.rows[i].data();
       }
-    }
+      int column(entity_id e, const std::string& name) const {
+        return x.layout_.entities[e].find(name);
+      }
+    };
     // Built under the flat schema (every entity one plain table), given the dataset's own: a
     // snapshot of it then keeps the sources, and a feed read against it names them.
-    return b.build().with_schema(*original_);
+    return graph_builder(flat_).build_from(live_slots{*this}).with_schema(*original_);
   }
 
   /// Rows held for entity `e`, dead ones included.

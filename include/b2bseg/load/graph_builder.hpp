@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "b2bseg/exec/parallel.hpp"
 #include "b2bseg/load/load_report.hpp"
 #include "b2bseg/load/table_builder.hpp"
 #include "b2bseg/storage/graph.hpp"
@@ -67,6 +68,34 @@ class graph_builder {
   /// "<entity> rows", the line the 1-based row number and the column the 1-based column number
   /// among the entity's schema columns. Leaves the builder empty. Throws data_error.
   graph build(const load_options& opts = {}, load_report* report = nullptr) {
+    struct own_rows {
+      const graph_builder& b;
+      std::size_t rows(entity_id e) const noexcept { return b.rows_[e].size(); }
+      const std::string* fields(entity_id e, std::size_t i) const noexcept {
+        return b.rows_[e][i].data();
+      }
+      int column(entity_id e, const std::string& name) const { return b.index_of(e, name); }
+    };
+    graph g = build_from(own_rows{*this}, opts, report);
+    for (auto& r : rows_) r.clear();
+    return g;
+  }
+
+  /// Builds a graph of this builder's schema from rows the caller holds, read in place (no
+  /// copy of their texts), each entity's rows parsed on all cores in parts: what the live
+  /// engine's compaction builds from its row store. `Rows` offers
+  ///
+  ///     std::size_t rows(entity_id e);                       // row slots of e
+  ///     const std::string* fields(entity_id e, std::size_t i);  // slot i's texts, or nullptr
+  ///                                                          // to leave the slot out
+  ///     int column(entity_id e, const std::string& name);    // where a schema column's text
+  ///                                                          // is among a row's texts
+  ///
+  /// Texts as `add_row` takes them, alive until this returns. Errors as `build` says, the line
+  /// being the 1-based slot number. Ignores the rows added with `add_row`. Throws data_error.
+  template <class Rows>
+  graph build_from(const Rows& src, const load_options& opts = {},
+                   load_report* report = nullptr) const {
     load_report local;
     load_report& rep = report ? *report : local;
     std::vector<entity_table> tables(schema_.entities.size());
@@ -75,41 +104,64 @@ class graph_builder {
     for (entity_id e : detail::build_order(schema_)) {
       const auto& def = schema_.entities[e];
       detail::field_map fm;
+      int width = 0;
       auto idx = [&](const std::string& c) {
-        return int(std::find(columns_[e].begin(), columns_[e].end(), c) - columns_[e].begin());
+        const int i = src.column(e, c);
+        if (i < 0) throw data_error(def.name + " rows: no column '" + c + "'");
+        width = std::max(width, i + 1);
+        return i;
       };
       if (def.key) fm.key = idx(*def.key);
       for (const auto& a : def.attributes) fm.attributes.push_back(idx(a.column));
       for (const auto& l : def.links) fm.links.push_back(idx(l.column));
-      std::vector<detail::raw_chunk> chunks(1);
-      row_reader reader{rows_[e], columns_[e].size()};
-      std::string file = def.name + " rows";
-      detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient,
-                            detail::link_targets(schema_, e, tables, built), {}, chunks[0]);
+      // Parts of 64Ki slots, parsed in parallel into chunks kept in slot order (so the rows
+      // and their ids are those of one pass).
+      constexpr std::size_t part = std::size_t{1} << 16;
+      const std::size_t slots = src.rows(e);
+      std::vector<detail::raw_chunk> chunks(std::max<std::size_t>(1, (slots + part - 1) / part));
+      const auto targets = detail::link_targets(schema_, e, tables, built);
+      const std::string file = def.name + " rows";
+      b2bseg::detail::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t c) {
+        slot_reader<Rows> reader{src, e, static_cast<std::size_t>(width), c * part,
+                                 std::min(slots, (c + 1) * part)};
+        detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient, targets, {},
+                              chunks[c]);
+      });
       tables[e] =
           detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep, deferred);
       built[e] = true;
       rep.entities.push_back({def.name, file, tables[e].rows, 0, 0, 0});
     }
     for (auto& d : deferred) detail::resolve_deferred(schema_, d, tables, opts.lenient, rep);
-    for (auto& r : rows_) r.clear();
     return graph(schema_, std::move(tables));
   }
 
  private:
-  struct row_reader {
-    const std::vector<std::vector<std::string>>& rows;
-    std::size_t width;
-    std::size_t next_row = 0;
+  /// Yields slots [pos, end) of one entity of a `build_from` source as field views, skipping
+  /// the slots it leaves out; line() is the 1-based slot number.
+  template <class Rows>
+  struct slot_reader {
+    const Rows& src;
+    entity_id e;
+    std::size_t width, pos, end;
+    std::size_t at = 0;
     bool next(std::vector<std::string_view>& f) {
-      if (next_row >= rows.size()) return false;
-      f.assign(rows[next_row].begin(), rows[next_row].end());
-      ++next_row;
-      return true;
+      for (; pos < end; ++pos) {
+        const std::string* row = src.fields(e, pos);
+        if (!row) continue;
+        f.assign(row, row + width);
+        at = ++pos;
+        return true;
+      }
+      return false;
     }
-    std::size_t line() const noexcept { return next_row; }
+    std::size_t line() const noexcept { return at; }
     std::size_t column(std::size_t i) const noexcept { return i + 1; }
   };
+
+  int index_of(entity_id e, const std::string& c) const {
+    return int(std::find(columns_[e].begin(), columns_[e].end(), c) - columns_[e].begin());
+  }
 
   template <class It>
   graph_builder& add_row_impl(std::string_view entity, It begin, It end) {
