@@ -243,6 +243,95 @@ TEST(Store, InMemoryBuilderMatchesCsvLoad) {
   EXPECT_THROW(b.add_row("person", {{"nope", "1"}}), data_error);
 }
 
+// graph_builder parses in parts of 64Ki rows on all cores: past two parts, the graph must be
+// the CSV load's, an error must name its row, and `build_from` must leave out what it is told.
+TEST(Store, InMemoryBuildsOverManyPartsMatchTheCsvLoad) {
+  temp_dir dir;
+  b2bseg::testing::copy_dataset("mini", dir.path());
+  const std::size_t n_events = 140'000;
+  std::string people = "person_id,email,seniority,score,account_id\n";
+  std::string events = "type,timestamp,person_id\n";
+  const schema s = read_schema(mini_dir() + "/schema.json");
+  graph_builder b(s);
+  auto account = [](int i) { return i % 5 ? "A" + std::to_string(1 + i % 4) : std::string(); };
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = "Q" + std::to_string(i);
+    people += id + "," + id + "@x.com,VP," + std::to_string(i % 97) + "," + account(i) + "\n";
+  }
+  for (const char* a : {"A1", "A2", "A3", "A4"})
+    b.add_row("account", {{"account_id", a}, {"name", a}, {"is_customer", "true"}});
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = "Q" + std::to_string(i), mail = id + "@x.com";
+    const std::string score = std::to_string(i % 97), acc = account(i);
+    b.add_row("person", {{"person_id", id},
+                         {"email", mail},
+                         {"seniority", "VP"},
+                         {"score", score},
+                         {"account_id", acc}});
+  }
+  std::vector<std::vector<std::string>> rows;  // type, timestamp, person_id: build_from's slots
+  for (std::size_t i = 0; i < n_events; ++i) {
+    const std::string type = i % 3 ? "email.open" : "web.pageview";
+    const std::string ts = "2026-01-01T00:" + std::to_string(10 + i % 50) + ":00Z";
+    const std::string person = "Q" + std::to_string((i * 7919) % 1000);
+    events += type + "," + ts + "," + person + "\n";
+    b.add_row("event", {{"type", type}, {"timestamp", ts}, {"person_id", person}});
+    rows.push_back({type, ts, person});
+  }
+  std::string accounts =
+      "account_id,name,Industry,employees,annual_revenue,is_customer,"
+      "created_at,tags,parent_id\n";
+  for (const char* a : {"A1", "A2", "A3", "A4"})
+    accounts += std::string(a) + "," + a + ",,,,true,,,\n";
+  dir.write("account.csv", accounts);
+  dir.write("person.csv", people);
+  dir.write("event.csv", events);
+  graph csv = load_dataset(dir.str());
+  graph mem = b.build();
+  mem.validate();
+  EXPECT_EQ(b2bseg::testing::dump(mem), b2bseg::testing::dump(csv));
+  // The same ids too (a dump sorts): the live engine's rows keep theirs across a compaction.
+  for (entity_id e = 0; e < s.entities.size(); ++e)
+    for (row_id r = 0; r < csv.rows(e); ++r)
+      if (b2bseg::testing::row_text(mem, e, r) != b2bseg::testing::row_text(csv, e, r)) {
+        ADD_FAILURE() << s.entities[e].name << " row " << r << " differs";
+        break;
+      }
+
+  // The events alone, read in place, every third one left out: the graph of the others.
+  struct slots {
+    const std::vector<std::vector<std::string>>& events;
+    std::size_t rows(entity_id) const { return events.size(); }
+    const std::string* fields(entity_id, std::size_t i) const {
+      return i % 3 == 1 ? nullptr : events[i].data();
+    }
+    int column(entity_id, const std::string& name) const {
+      return name == "type" ? 0 : name == "timestamp" ? 1 : -1;
+    }
+  };
+  schema events_only;  // the event entity without its link, so no other rows are needed
+  for (const auto& def : s.entities)
+    if (def.name == "event") events_only.entities.push_back(def);
+  events_only.entities[0].links.clear();
+  graph_builder kept(events_only);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (i % 3 != 1) kept.add_row("event", {{"type", rows[i][0]}, {"timestamp", rows[i][1]}});
+  graph skipped = graph_builder(events_only).build_from(slots{rows});
+  EXPECT_EQ(b2bseg::testing::dump(skipped), b2bseg::testing::dump(kept.build()));
+  EXPECT_EQ(skipped.rows(0), n_events - (n_events + 1) / 3);  // slots 1, 4, 7, ... left out
+
+  // A bad value in the third part is named by its slot, which counts the slots left out.
+  rows[131'073][1] = "yesterday";
+  try {
+    graph_builder(events_only).build_from(slots{rows});
+    ADD_FAILURE() << "no error";
+  } catch (const data_error& e) {
+    EXPECT_EQ(e.line(), 131'074u) << e.what();
+    EXPECT_EQ(e.column(), 2u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("yesterday"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Store, BadValueNamesFileLineColumnAndValue) {
   patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a@b,VP,12x,A1\n");
   EXPECT_EQ(d.error(),
