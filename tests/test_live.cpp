@@ -879,6 +879,11 @@ TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
       ++reads;
     }
   });
+  // The reader reads once before the batches start: a fast writer could finish them all before
+  // the reader's thread first runs (a bounded wait).
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       reads.load() == 0 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::yield();
   for (const auto& batch : feed) EXPECT_FALSE(eng.apply(batch).failed());
   done = true;
   reader.join();
