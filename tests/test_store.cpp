@@ -332,6 +332,62 @@ TEST(Store, InMemoryBuildsOverManyPartsMatchTheCsvLoad) {
   }
 }
 
+TEST(Store, InMemoryBuildNumbersEachRowBySlot) {
+  // Keyed rows are numbered by key, so the graph's order is not the slots': `numbering` says
+  // which slot (among those read) each row came from. Accounts cluster their people, so people
+  // are numbered by account, then by key.
+  const schema s = parse_schema(R"({"entities": {
+    "account": {"file": "a.csv", "key": "id", "attributes": {}},
+    "person": {"file": "p.csv", "key": "id", "attributes": {"score": "int"},
+               "links": {"account": {"to": "account", "column": "account_id"}}}}})",
+                                "s.json");
+  std::vector<std::vector<std::vector<std::string>>> slots(2);  // [entity][slot]: id, score, link
+  std::mt19937 rng(5);
+  auto name = [](char c, std::uint64_t x) {  // (not "A" + to_string: g++ 12 warns, -Wrestrict)
+    std::string s(1, c);
+    s += std::to_string(x);
+    return s;
+  };
+  for (int i = 0; i < 300; ++i) slots[0].push_back({name('A', rng() % 100000), "", ""});
+  std::sort(slots[0].begin(), slots[0].end());
+  slots[0].erase(std::unique(slots[0].begin(), slots[0].end()), slots[0].end());
+  std::shuffle(slots[0].begin(), slots[0].end(), rng);
+  for (int i = 0; i < 200'000; ++i)
+    slots[1].push_back({name('P', std::uint64_t(i) * 7919 % 200'000), std::to_string(i % 50),
+                        i % 11 ? slots[0][rng() % slots[0].size()][0] : ""});
+  struct source {
+    const std::vector<std::vector<std::vector<std::string>>>& slots;
+    std::size_t rows(entity_id e) const { return slots[e].size(); }
+    const std::string* fields(entity_id e, std::size_t i) const {
+      return e == 1 && i % 5 == 2 ? nullptr : slots[e][i].data();
+    }
+    int column(entity_id, const std::string& name) const {
+      return name == "id" ? 0 : name == "score" ? 1 : name == "account_id" ? 2 : -1;
+    }
+  };
+  std::vector<std::vector<std::uint32_t>> numbering;
+  const graph g = graph_builder(s).build_from(source{slots}, {}, nullptr, &numbering);
+  ASSERT_EQ(numbering.size(), 2u);
+  std::vector<std::vector<std::size_t>> read(2);  // the slots read, in order
+  for (entity_id e = 0; e < 2; ++e)
+    for (std::size_t i = 0; i < slots[e].size(); ++i)
+      if (e == 0 || i % 5 != 2) read[e].push_back(i);
+  for (entity_id e = 0; e < 2; ++e) {
+    ASSERT_EQ(numbering[e].size(), g.rows(e));
+    ASSERT_EQ(g.rows(e), read[e].size());
+    std::vector<std::uint8_t> seen(read[e].size(), 0);
+    for (row_id r = 0; r < g.rows(e); ++r) {
+      ASSERT_LT(numbering[e][r], read[e].size());
+      EXPECT_FALSE(seen[numbering[e][r]]) << "slot used twice";
+      seen[numbering[e][r]] = 1;
+      const auto& slot = slots[e][read[e][numbering[e][r]]];
+      ASSERT_EQ(g.key(e, r), slot[0]) << "entity " << e << " row " << r;
+    }
+  }
+  // The order really is not the slots' (else this test would prove nothing).
+  EXPECT_FALSE(std::is_sorted(numbering[1].begin(), numbering[1].end()));
+}
+
 TEST(Store, BadValueNamesFileLineColumnAndValue) {
   patched_dataset d("person.csv", "person_id,email,seniority,score,account_id\nP1,a@b,VP,12x,A1\n");
   EXPECT_EQ(d.error(),

@@ -332,10 +332,11 @@ class live_engine {
   std::shared_ptr<const live_state> compact(bool rebuild, std::uint64_t batch,
                                             std::shared_ptr<const graph> g = nullptr) {
     const bool fresh = !g && rebuild;
+    std::vector<std::vector<std::uint32_t>> from;  // a fresh graph's row: the row it came from
     if (g) {
       // the rows were read from it
     } else if (rebuild) {
-      g = std::make_shared<const graph>(rows_.build());
+      g = std::make_shared<const graph>(rows_.build(&from));
     } else {
       g = view_->base_ptr();
     }
@@ -391,7 +392,7 @@ class live_engine {
     // The swap: moves only, but for the rows' texts (a table of keys is made).
     if (fresh) {
       renumbered_ = true;
-      live_rows moved(*g, std::move(rows_));
+      live_rows moved(*g, std::move(rows_), from);
       rows_ = std::move(moved);
       ++counters_.compactions;
     }
@@ -529,7 +530,15 @@ class live_engine {
     std::vector<detail::int_range> old_ranges;  // a moved scan's range before the tick
     if (now_moved) {
       plan next = build_plan(sc, file_, rows_.now());
-      if (!same_shape(plan_, next)) {
+      std::vector<prepared_node> next_prepared = prepared_for(next);
+      // A count kept per parent assumes its own test stays put (a count's literals are numbers,
+      // so none moves with `now` today); were one to move, the batch compacts instead.
+      bool count_moved = false;
+      if (same_shape(plan_, next))
+        for (std::size_t i = 0; i < next.nodes.size(); ++i)
+          count_moved =
+              count_moved || (counted_[i] && !same_range(prepared_[i].ints, next_prepared[i].ints));
+      if (!same_shape(plan_, next) || count_moved) {
         auto s = compact(view_->delta_rows() > 0, before.batch + 1);
         diff_by_keys(before, *s, res);
         return s;
@@ -540,7 +549,7 @@ class live_engine {
       for (std::size_t i = 0; i < next.nodes.size(); ++i)
         if (rerun[i]) old_ranges[i] = prepared_[i].ints;
       plan_ = std::move(next);
-      prepared_ = prepared_for(plan_);  // roots stay: the shape is the same
+      prepared_ = std::move(next_prepared);  // roots stay: the shape is the same
     }
 
     // 3. Node by node, in id order (inputs first): the candidates, recomputed one by one.
@@ -586,18 +595,11 @@ class live_engine {
         // A count kept per parent: moved by the children whose input bit flipped or whose link
         // moved (those children's parents are the candidates, with the changed parents), then
         // each candidate's test is O(1). A tick that moved the input's literals reaches it
-        // through the input's flipped bits; only a test of its own that moved (none today: a
-        // count's literals are numbers) tests every parent.
+        // through the input's flipped bits (its own test never moves: see the tick above).
         std::vector<std::uint32_t>& cnt = counts_[i];
         cnt.resize(view_->rows(e), 0);
         recount(n, changed[n.inputs[0]], moved[n.source][n.link], cnt, cand);
-        if (rerun[i] && !same_range(old_ranges[i], prepared_[i].ints)) {
-          ++counters_.full_nodes;
-          cand.resize(view_->rows(e));
-          for (row_id r = 0; r < cand.size(); ++r) cand[r] = r;
-        } else if (cand.size() > 1) {
-          distinct(e, view_->rows(e), cand);
-        }
+        if (cand.size() > 1) distinct(e, view_->rows(e), cand);
         counters_.counted_rows += cand.size();
         for (row_id r : cand)
           set_to(r, view_->alive(e, r) &&

@@ -204,33 +204,14 @@ class live_rows {
     start_row_.clear();
   }
 
-  /// The rows of `g`, a graph built from `previous.build()` (its rows renumbered without the
-  /// dead ones): the source rows and link values of `previous` carry over (shared). O(cells).
-  live_rows(const graph& g, const live_rows& previous)
-      : original_(previous.original_),
-        flat_(previous.flat_),
-        layout_(flat_),
-        sources_(previous.sources_) {
-    init_slots();
-    read_graph(g);
-    now_ = previous.now_;
-    for (entity_id e = 0; e < original_->entities.size(); ++e) {
-      const std::size_t columns = layout_.entities[e].names.size();
-      if (width_[e] == columns) continue;
-      const auto& old = previous.tables_[e];
-      const std::vector<std::size_t> from = previous.table_rows_of(g, e);
-      for (std::size_t r = 0; r < from.size(); ++r)
-        for (std::size_t c = columns; c < width_[e]; ++c)
-          tables_[e].rows[r][c] = old.rows[from[r]][c];
-    }
-  }
-
-  /// The rows of `g`, a graph built from `previous.build()`, taking `previous`'s texts instead
-  /// of reading them back from `g`: each live row's texts move to its row of `g` (the texts as
-  /// they were given, which `g` holds as values), dead rows are dropped; the source rows carry
-  /// over (shared). `previous` is left without rows; if this throws (memory exhausted) it may
-  /// have lost some. What a compaction does: O(rows) moves and a key table, no text formatted.
-  live_rows(const graph& g, live_rows&& previous)
+  /// The rows of `g`, a graph built by `previous.build(&from)`, taking `previous`'s texts
+  /// instead of reading them back from `g`: each live row's texts move to its row of `g` (the
+  /// texts as they were given, which `g` holds as values), dead rows are dropped; the source
+  /// rows carry over (shared). `previous` is left without rows; if this throws (memory
+  /// exhausted) it may have lost some. What a compaction does: O(rows) moves and a key table, no
+  /// text formatted, no key looked up.
+  live_rows(const graph& g, live_rows&& previous,
+            const std::vector<std::vector<std::uint32_t>>& from)
       : original_(previous.original_),
         flat_(previous.flat_),
         layout_(flat_),
@@ -238,8 +219,10 @@ class live_rows {
     init_slots();
     now_ = previous.now_;
     const std::size_t n = original_->entities.size();
-    std::vector<std::vector<std::size_t>> from(n);
-    for (entity_id e = 0; e < n; ++e) from[e] = previous.table_rows_of(g, e);
+    if (from.size() != n) throw std::logic_error("live_rows: a numbering of another schema");
+    for (entity_id e = 0; e < n; ++e)
+      if (from[e].size() != g.rows(e))
+        throw std::logic_error("live_rows: a numbering of another graph");
     tables_.resize(n);
     for (entity_id e = 0; e < n; ++e) {
       auto& t = tables_[e];
@@ -767,9 +750,10 @@ class live_rows {
   void rollback(undo_log& undo) { rollback_to(undo, 0); }
 
   /// The live rows (loaded rows first, in their order, then added rows in the order they came)
-  /// as an indexed graph under the dataset's schema. Throws data_error only on a broken invariant.
-  /// O(cells).
-  graph build() const {
+  /// as an indexed graph under the dataset's schema. `from`, when given, receives per entity,
+  /// for each row of the graph, the row of this store it was built from (what the moving
+  /// constructor takes). Throws data_error only on a broken invariant. O(cells).
+  graph build(std::vector<std::vector<std::uint32_t>>* from = nullptr) const {
     // The texts are read in place (`graph_builder::build_from`: no copy, parsed on all cores),
     // dead rows left out.
     struct live_slots {
@@ -785,7 +769,18 @@ class live_rows {
     };
     // Built under the flat schema (every entity one plain table), given the dataset's own: a
     // snapshot of it then keeps the sources, and a feed read against it names them.
-    return graph_builder(flat_).build_from(live_slots{*this}).with_schema(*original_);
+    graph g = graph_builder(flat_).build_from(live_slots{*this}, {}, nullptr, from);
+    if (from)
+      // The builder numbers the slots it read; dead rows were left out.
+      b2bseg::detail::parallel_for(std::size_t{0}, from->size(), [&](std::size_t e) {
+        const table& t = tables_[e];
+        std::vector<std::uint32_t> live;
+        live.reserve(t.rows.size());
+        for (std::size_t r = 0; r < t.rows.size(); ++r)
+          if (!t.dead[r]) live.push_back(static_cast<std::uint32_t>(r));
+        for (std::uint32_t& x : (*from)[e]) x = live[x];
+      });
+    return std::move(g).with_schema(*original_);
   }
 
   /// Rows held for entity `e`, dead ones included.

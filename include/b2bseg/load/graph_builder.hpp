@@ -92,15 +92,18 @@ class graph_builder {
   ///                                                          // is among a row's texts
   ///
   /// Texts as `add_row` takes them, alive until this returns. Errors as `build` says, the line
-  /// being the 1-based slot number. Ignores the rows added with `add_row`. Throws data_error.
+  /// being the 1-based slot number. Ignores the rows added with `add_row`. `numbering`, when
+  /// given, receives per entity, for each row of the graph, the index of the slot it was built
+  /// from among the slots not left out. Throws data_error.
   template <class Rows>
-  graph build_from(const Rows& src, const load_options& opts = {},
-                   load_report* report = nullptr) const {
+  graph build_from(const Rows& src, const load_options& opts = {}, load_report* report = nullptr,
+                   std::vector<std::vector<std::uint32_t>>* numbering = nullptr) const {
     load_report local;
     load_report& rep = report ? *report : local;
     std::vector<entity_table> tables(schema_.entities.size());
     std::vector<bool> built(schema_.entities.size(), false);
     std::vector<detail::deferred_link> deferred;
+    if (numbering) numbering->assign(schema_.entities.size(), {});
     for (entity_id e : detail::build_order(schema_)) {
       const auto& def = schema_.entities[e];
       detail::field_map fm;
@@ -127,8 +130,8 @@ class graph_builder {
         detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient, targets, {},
                               chunks[c]);
       });
-      tables[e] =
-          detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep, deferred);
+      tables[e] = detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep,
+                                      deferred, false, numbering ? &(*numbering)[e] : nullptr);
       built[e] = true;
       rep.entities.push_back({def.name, file, tables[e].rows, 0, 0, 0});
     }

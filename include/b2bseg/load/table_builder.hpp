@@ -397,11 +397,14 @@ struct deferred_link {
 /// are complete and may be link targets; links to others are returned in `deferred`. With
 /// `keys_unique` the caller vouches that every key is non-empty and distinct (the profiles of an
 /// entity with sources) and they are not checked (a hash of every key: about 100 ms for 1M).
-/// Throws data_error in strict mode (the first error in file order).
+/// `numbering`, when given, receives for each row of the table the index of the record it was
+/// built from among the chunks' records, in chunk order. Throws data_error in strict mode (the
+/// first error in file order).
 inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_chunk>& chunks,
                                 const std::string& file, const std::vector<entity_table>& tables,
                                 const std::vector<bool>& built, bool lenient, load_report& report,
-                                std::vector<deferred_link>& deferred, bool keys_unique = false) {
+                                std::vector<deferred_link>& deferred, bool keys_unique = false,
+                                std::vector<std::uint32_t>* numbering = nullptr) {
   const entity_def& def = s.entities[e];
   for (auto& c : chunks)
     if (c.error) throw *c.error;
@@ -538,6 +541,7 @@ inline entity_table build_table(const schema& s, entity_id e, std::vector<raw_ch
     b2bseg::detail::parallel_sort(order.begin(), order.end(), key_less);
   }
   const std::size_t n = order.size();
+  if (numbering) *numbering = order;
 
   entity_table t;
   t.rows = n;
