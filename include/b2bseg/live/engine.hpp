@@ -533,12 +533,10 @@ class live_engine {
       std::vector<prepared_node> next_prepared = prepared_for(next);
       // A count kept per parent assumes its own test stays put (a count's literals are numbers,
       // so none moves with `now` today); were one to move, the batch compacts instead.
-      bool count_moved = false;
-      if (same_shape(plan_, next))
-        for (std::size_t i = 0; i < next.nodes.size(); ++i)
-          count_moved =
-              count_moved || (counted_[i] && !same_range(prepared_[i].ints, next_prepared[i].ints));
-      if (!same_shape(plan_, next) || count_moved) {
+      bool replan = !same_shape(plan_, next);
+      for (std::size_t i = 0; !replan && i < next.nodes.size(); ++i)
+        replan = counted_[i] && !same_range(prepared_[i].ints, next_prepared[i].ints);
+      if (replan) {
         auto s = compact(view_->delta_rows() > 0, before.batch + 1);
         diff_by_keys(before, *s, res);
         return s;

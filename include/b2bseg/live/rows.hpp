@@ -769,18 +769,9 @@ class live_rows {
     };
     // Built under the flat schema (every entity one plain table), given the dataset's own: a
     // snapshot of it then keeps the sources, and a feed read against it names them.
-    graph g = graph_builder(flat_).build_from(live_slots{*this}, {}, nullptr, from);
-    if (from)
-      // The builder numbers the slots it read; dead rows were left out.
-      b2bseg::detail::parallel_for(std::size_t{0}, from->size(), [&](std::size_t e) {
-        const table& t = tables_[e];
-        std::vector<std::uint32_t> live;
-        live.reserve(t.rows.size());
-        for (std::size_t r = 0; r < t.rows.size(); ++r)
-          if (!t.dead[r]) live.push_back(static_cast<std::uint32_t>(r));
-        for (std::uint32_t& x : (*from)[e]) x = live[x];
-      });
-    return std::move(g).with_schema(*original_);
+    return graph_builder(flat_)
+        .build_from(live_slots{*this}, {}, nullptr, from)
+        .with_schema(*original_);
   }
 
   /// Rows held for entity `e`, dead ones included.

@@ -93,8 +93,8 @@ class graph_builder {
   ///
   /// Texts as `add_row` takes them, alive until this returns. Errors as `build` says, the line
   /// being the 1-based slot number. Ignores the rows added with `add_row`. `numbering`, when
-  /// given, receives per entity, for each row of the graph, the index of the slot it was built
-  /// from among the slots not left out. Throws data_error.
+  /// given, receives per entity, for each row of the graph, the slot it was built from.
+  /// Throws data_error.
   template <class Rows>
   graph build_from(const Rows& src, const load_options& opts = {}, load_report* report = nullptr,
                    std::vector<std::vector<std::uint32_t>>* numbering = nullptr) const {
@@ -132,6 +132,14 @@ class graph_builder {
       });
       tables[e] = detail::build_table(schema_, e, chunks, file, tables, built, opts.lenient, rep,
                                       deferred, false, numbering ? &(*numbering)[e] : nullptr);
+      if (numbering) {
+        // build_table numbers the records read; slots left out made none.
+        std::vector<std::uint32_t> slot_of;
+        for (std::size_t i = 0; i < slots; ++i)
+          if (src.fields(e, i)) slot_of.push_back(static_cast<std::uint32_t>(i));
+        if (slot_of.size() < slots)
+          for (std::uint32_t& x : (*numbering)[e]) x = slot_of[x];
+      }
       built[e] = true;
       rep.entities.push_back({def.name, file, tables[e].rows, 0, 0, 0});
     }
