@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <span>
 
 #include "b2bseg/b2bseg.hpp"
 #include "support/graph_dump.hpp"
@@ -387,6 +388,78 @@ TEST(Store, InMemoryBuildNumbersEachRowBySlot) {
   }
   // The order really is not the slots' (else this test would prove nothing).
   EXPECT_FALSE(std::is_sorted(numbering[1].begin(), numbering[1].end()));
+}
+
+TEST(Store, InMemoryBuildTakesTheParentsItsSourceNames) {
+  // A source that knows which slot each link value names (the live engine's view) spares the
+  // builder the key look-ups. Every link must come out as its text says, where the source knows
+  // (a slot), does not know (no_row, or past its span) or leaves a row out. What it names is
+  // taken unchecked (the contract): the last part proves that the look-up was skipped.
+  const schema s = parse_schema(R"({"entities": {
+    "account": {"file": "a.csv", "key": "id", "attributes": {}},
+    "person": {"file": "p.csv", "key": "id", "attributes": {"score": "int"},
+               "links": {"account": {"to": "account", "column": "account_id"}}}}})",
+                                "s.json");
+  std::vector<std::vector<std::vector<std::string>>> slots(2);  // [entity][slot]: id, score, link
+  std::mt19937 rng(7);
+  for (int i = 0; i < 500; ++i) {
+    std::string k(1, 'A');  // (not "A" + to_string: g++ 12 warns, -Wrestrict)
+    k += std::to_string(i * 37 % 500);
+    slots[0].push_back({k, "", ""});
+  }
+  std::vector<row_id> parent_slot;  // per person slot: its account's slot, or no_row
+  for (int i = 0; i < 20'000; ++i) {
+    std::string k(1, 'P');
+    k += std::to_string(std::uint64_t(i) * 7919 % 20'000);
+    const auto a = static_cast<row_id>(rng() % slots[0].size());
+    const bool linked = i % 13 != 0;
+    slots[1].push_back({k, std::to_string(i % 50), linked ? slots[0][a][0] : ""});
+    parent_slot.push_back(linked && i % 7 != 0 ? a : no_row);  // some not known
+  }
+  parent_slot.resize(parent_slot.size() - 1000);  // the last 1,000 past the span: not known
+  struct source {
+    const std::vector<std::vector<std::vector<std::string>>>& slots;
+    std::span<const row_id> known;
+    std::size_t rows(entity_id e) const { return slots[e].size(); }
+    const std::string* fields(entity_id e, std::size_t i) const {
+      return e == 1 && i % 5 == 2 ? nullptr : slots[e][i].data();
+    }
+    int column(entity_id, const std::string& name) const {
+      return name == "id" ? 0 : name == "score" ? 1 : name == "account_id" ? 2 : -1;
+    }
+    std::span<const row_id> parents(entity_id e, std::uint32_t) const {
+      return e == 1 ? known : std::span<const row_id>();
+    }
+  };
+  const graph g = graph_builder(s).build_from(source{slots, parent_slot});
+  ASSERT_EQ(g.rows(1), 16'000u);
+  std::size_t linked = 0;
+  for (std::size_t i = 0; i < slots[1].size(); ++i) {
+    if (i % 5 == 2) continue;
+    const row_id r = g.find_key(1, slots[1][i][0]);
+    ASSERT_NE(r, no_row);
+    const std::string& want = slots[1][i][2];
+    const row_id p = g.link(1, 0).parent(r);
+    if (want.empty()) {
+      EXPECT_EQ(p, no_row) << "person slot " << i;
+      continue;
+    }
+    ++linked;
+    ASSERT_NE(p, no_row) << "person slot " << i;
+    EXPECT_EQ(g.key(0, p), want) << "person slot " << i;
+  }
+  EXPECT_GT(linked, 13'000u);
+
+  // Taken at its word: a source that names another account than the text says.
+  std::vector<row_id> wrong = parent_slot;
+  std::size_t lied = 0;
+  while (wrong[lied] == no_row || lied % 5 == 2) ++lied;
+  wrong[lied] = (wrong[lied] + 1) % static_cast<row_id>(slots[0].size());
+  const graph taken = graph_builder(s).build_from(source{slots, wrong});
+  const row_id r = taken.find_key(1, slots[1][lied][0]);
+  ASSERT_NE(r, no_row);
+  ASSERT_NE(taken.link(1, 0).parent(r), no_row);
+  EXPECT_EQ(taken.key(0, taken.link(1, 0).parent(r)), slots[0][wrong[lied]][0]);
 }
 
 TEST(Store, BadValueNamesFileLineColumnAndValue) {

@@ -329,20 +329,33 @@ class live_engine {
   /// view and sets as they were; then it is swapped in by moves (`renumbered_` says it was).
   /// The rows' texts move to the new graph's order last, at the swap: a throw there (memory
   /// exhausted) leaves the engine unusable, as `apply` says.
+  ///
+  /// `view_current`: the view has seen every row and change of the rows (`refresh`), so its
+  /// parents are the rows the link values name, and the rebuild takes them instead of looking
+  /// each key up.
   std::shared_ptr<const live_state> compact(bool rebuild, std::uint64_t batch,
-                                            std::shared_ptr<const graph> g = nullptr) {
+                                            std::shared_ptr<const graph> g = nullptr,
+                                            bool view_current = false) {
     const bool fresh = !g && rebuild;
     std::vector<std::vector<std::uint32_t>> from;  // a fresh graph's row: the row it came from
     if (g) {
       // the rows were read from it
     } else if (rebuild) {
-      g = std::make_shared<const graph>(rows_.build(&from));
+      live_rows::link_parents known;
+      if (view_current) {
+        const b2bseg::schema& sc = rows_.schema();
+        known.resize(sc.entities.size());
+        for (entity_id e = 0; e < sc.entities.size(); ++e)
+          for (std::uint32_t l = 0; l < sc.entities[e].links.size(); ++l)
+            known[e].push_back(view_->parents(e, l));
+      }
+      g = std::make_shared<const graph>(rows_.build(&from, view_current ? &known : nullptr));
     } else {
       g = view_->base_ptr();
     }
     plan p = build_plan(g->schema(), file_, rows_.now());
     std::vector<prepared_node> prepared = prepared_for(p);
-    tick_aids aids = tick_aids_for(*g, p);
+    tick_aids aids = tick_aids_for(*g, p, fresh && view_current ? &from : nullptr);
     executor ex(*g, opts_.threads);
     std::vector<bitset> kept;
     evaluation ev = ex.run(p, file_, &kept);
@@ -487,11 +500,12 @@ class live_engine {
       fits = fits && detail::live::key_tail::fits(rows_.rows(e) - view_->base_rows(e));
     const std::size_t limit =
         compact_after_ ? compact_after_ : std::max<std::size_t>(1024, base_total / 8);
-    if (!fits || view_->delta_rows() + dirty_total > limit) {
+    if (!fits) {  // the table of added rows' keys is full: they cannot go into the view
       auto s = compact(true, before.batch + 1);
       diff_by_keys(before, *s, res);
       return s;
     }
+    const bool compacts = view_->delta_rows() + dirty_total > limit;
 
     // 1. The delta: rows added, rows changed (their links followed), links moved.
     std::vector<std::vector<std::vector<link_move>>> moved(n_entities);  // [e][link]
@@ -513,6 +527,12 @@ class live_engine {
           moved[e][l].push_back({r, from, to});
           if (static_cast<int>(l) == view_->cluster_link(e) && r < old_rows[e]) reordered[e] = 1;
         });
+    if (compacts) {
+      // Past the delta's bound: rebuilt, the view's links (now current) sparing the key look-ups.
+      auto s = compact(true, before.batch + 1, nullptr, true);
+      diff_by_keys(before, *s, res);
+      return s;
+    }
     // Float sums add children in the order a fresh load numbers them, which follows the cluster
     // links of the entities above the children's: when a row there moved, every parent is
     // summed again (a moved child of the children's own entity is a candidate anyway).
@@ -537,7 +557,7 @@ class live_engine {
       for (std::size_t i = 0; !replan && i < next.nodes.size(); ++i)
         replan = counted_[i] && !same_range(prepared_[i].ints, next_prepared[i].ints);
       if (replan) {
-        auto s = compact(view_->delta_rows() > 0, before.batch + 1);
+        auto s = compact(view_->delta_rows() > 0, before.batch + 1, nullptr, true);
         diff_by_keys(before, *s, res);
         return s;
       }
@@ -797,7 +817,11 @@ class live_engine {
     std::vector<extreme_cache> extremes;
   };
 
-  tick_aids tick_aids_for(const graph& g, const plan& p) const {
+  /// `from`, when given: `g` was just built from the rows the current view has seen whole (a
+  /// compaction's numbering: g's row -> the row it was built from), so the indexes the engine
+  /// holds are carried over rather than sorted again.
+  tick_aids tick_aids_for(const graph& g, const plan& p,
+                          const std::vector<std::vector<std::uint32_t>>* from = nullptr) const {
     tick_aids out;
     out.node_index.assign(p.nodes.size(), -1);
     out.extremes.assign(p.nodes.size(), {});
@@ -821,7 +845,12 @@ class live_engine {
         return x.entity == n.entity && x.attribute == n.pred.attribute;
       });
       if (it == out.indexes.end()) {
-        out.indexes.push_back(sorted_by_value(g, n.entity, n.pred.attribute));
+        const auto held = std::find_if(indexes_.begin(), indexes_.end(), [&](const value_index& x) {
+          return x.entity == n.entity && x.attribute == n.pred.attribute;
+        });
+        out.indexes.push_back(from && held != indexes_.end()
+                                  ? carried_by_value(g, *held, (*from)[n.entity])
+                                  : sorted_by_value(g, n.entity, n.pred.attribute));
         it = std::prev(out.indexes.end());
       }
       out.node_index[i] = static_cast<int>(it - out.indexes.begin());
@@ -844,6 +873,41 @@ class live_engine {
     value_index out{e, a, {}};
     out.rows.reserve(by_value.size());
     for (const auto& [v, r] : by_value) out.rows.push_back(r);
+    return out;
+  }
+
+  /// `held`, the index of the base rows before a compaction, carried over to `g`, the graph the
+  /// compaction built from the rows the view has seen whole (`from`: g's row -> the row it came
+  /// from). The base rows the view never changed kept their values, so they keep their order,
+  /// renumbered; the rows changed or added since (the view's delta) are sorted and merged in.
+  /// The same rows as `sorted_by_value` (rows of one value may come in another order).
+  /// O(rows + changed log changed), against a sort of every row.
+  value_index carried_by_value(const graph& g, const value_index& held,
+                               const std::vector<std::uint32_t>& from) const {
+    const entity_id e = held.entity;
+    const column& c = g.attribute(e, held.attribute);
+    const std::size_t n = g.rows(e), before = rows_.rows(e);
+    std::vector<row_id> now(before, no_row);  // the row before -> its row in g (dead: none)
+    for (std::size_t r = 0; r < n; ++r) now[from[r]] = static_cast<row_id>(r);
+    std::vector<std::uint8_t> changed(before, 0);
+    std::vector<std::pair<std::int64_t, row_id>> added;
+    view_->for_each_delta_row(e, [&](row_id r) {
+      changed[r] = 1;
+      const row_id x = now[r];
+      if (x != no_row && !c.is_null(x)) added.emplace_back(c.ints()[x], x);
+    });
+    std::sort(added.begin(), added.end());
+    value_index out{e, held.attribute, {}};
+    out.rows.reserve(held.rows.size() + added.size());
+    const int_array& v = c.ints();
+    std::size_t j = 0;
+    for (row_id r : held.rows) {
+      const row_id x = now[r];
+      if (changed[r] || x == no_row) continue;
+      for (; j < added.size() && added[j].first < v[x]; ++j) out.rows.push_back(added[j].second);
+      out.rows.push_back(x);
+    }
+    for (; j < added.size(); ++j) out.rows.push_back(added[j].second);
     return out;
   }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -749,16 +750,27 @@ class live_rows {
   /// Takes back every entry of `undo`, newest first, and empties it.
   void rollback(undo_log& undo) { rollback_to(undo, 0); }
 
+  /// Per entity and link, for each row of the store, the row of the link's target whose key
+  /// its link value is (`no_row`: none or not known): what a `live_view` keeps.
+  using link_parents = std::vector<std::vector<std::span<const row_id>>>;
+
   /// The live rows (loaded rows first, in their order, then added rows in the order they came)
   /// as an indexed graph under the dataset's schema. `from`, when given, receives per entity,
   /// for each row of the graph, the row of this store it was built from (what the moving
-  /// constructor takes). Throws data_error only on a broken invariant. O(cells).
-  graph build(std::vector<std::vector<std::uint32_t>>* from = nullptr) const {
+  /// constructor takes). `parents`, when given, must name for every live row the row its link
+  /// values are the keys of (they are not checked): the build then takes them instead of looking
+  /// each key up. Throws data_error only on a broken invariant. O(cells).
+  graph build(std::vector<std::vector<std::uint32_t>>* from = nullptr,
+              const link_parents* parents = nullptr) const {
     // The texts are read in place (`graph_builder::build_from`: no copy, parsed on all cores),
     // dead rows left out.
     struct live_slots {
       const live_rows& x;
+      const link_parents* known;
       std::size_t rows(entity_id e) const noexcept { return x.tables_[e].rows.size(); }
+      std::span<const row_id> parents(entity_id e, std::uint32_t l) const noexcept {
+        return known ? (*known)[e][l] : std::span<const row_id>();
+      }
       const std::string* fields(entity_id e, std::size_t i) const noexcept {
         const table& t = x.tables_[e];
         return t.dead[i] ? nullptr : t.rows[i].data();
@@ -770,7 +782,7 @@ class live_rows {
     // Built under the flat schema (every entity one plain table), given the dataset's own: a
     // snapshot of it then keeps the sources, and a feed read against it names them.
     return graph_builder(flat_)
-        .build_from(live_slots{*this}, {}, nullptr, from)
+        .build_from(live_slots{*this, parents}, {}, nullptr, from)
         .with_schema(*original_);
   }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -80,6 +81,10 @@ class live_view {
   }
   row_id parent(entity_id e, std::uint32_t l, row_id r) const noexcept {
     return entities_[e].links[l].parents[r];
+  }
+  /// `parent` of every row of `e` (those `refresh` has seen): valid while the view is. O(1).
+  std::span<const row_id> parents(entity_id e, std::uint32_t l) const noexcept {
+    return entities_[e].links[l].parents;
   }
   /// Calls f(c) for every row c of `s` whose link `l` points at `p` (dead ones included), in no
   /// particular order.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -91,6 +92,15 @@ class graph_builder {
   ///     int column(entity_id e, const std::string& name);    // where a schema column's text
   ///                                                          // is among a row's texts
   ///
+  /// and may offer
+  ///
+  ///     std::span<const row_id> parents(entity_id e, std::uint32_t l);  // per slot of e, the
+  ///                                          // slot of l's target its value is the key of
+  ///
+  /// (`no_row`, a slot past the span or a slot left out: not known, the key is looked up). The
+  /// source vouches for the slots it names, which are not checked: what spares the live
+  /// engine's compaction a key look-up per link value.
+  ///
   /// Texts as `add_row` takes them, alive until this returns. Errors as `build` says, the line
   /// being the 1-based slot number. Ignores the rows added with `add_row`. `numbering`, when
   /// given, receives per entity, for each row of the graph, the slot it was built from.
@@ -103,7 +113,15 @@ class graph_builder {
     std::vector<entity_table> tables(schema_.entities.size());
     std::vector<bool> built(schema_.entities.size(), false);
     std::vector<detail::deferred_link> deferred;
+    constexpr bool knows_parents = requires(const Rows& r) {
+      r.parents(entity_id{}, 0u);
+    };
+    std::vector<std::vector<std::uint32_t>> local_numbering;
+    if (knows_parents && !numbering) numbering = &local_numbering;
     if (numbering) numbering->assign(schema_.entities.size(), {});
+    // Per entity built, for each of its slots, the row of the graph made from it (or no_row):
+    // what turns a slot the source names into a row of the target's table.
+    std::vector<std::vector<row_id>> row_of_slot(knows_parents ? schema_.entities.size() : 0);
     for (entity_id e : detail::build_order(schema_)) {
       const auto& def = schema_.entities[e];
       detail::field_map fm;
@@ -124,9 +142,22 @@ class graph_builder {
       std::vector<detail::raw_chunk> chunks(std::max<std::size_t>(1, (slots + part - 1) / part));
       const auto targets = detail::link_targets(schema_, e, tables, built);
       const std::string file = def.name + " rows";
+      std::vector<known_parents> known;
+      if constexpr (knows_parents) {
+        for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+          if (targets[l])
+            known.push_back({src.parents(e, l), row_of_slot[def.links[l].target]});
+          else
+            known.push_back({});
+        }
+      }
       b2bseg::detail::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t c) {
-        slot_reader<Rows> reader{src, e, static_cast<std::size_t>(width), c * part,
-                                 std::min(slots, (c + 1) * part)};
+        slot_reader<Rows> reader{src,
+                                 e,
+                                 static_cast<std::size_t>(width),
+                                 c * part,
+                                 std::min(slots, (c + 1) * part),
+                                 known.empty() ? nullptr : known.data()};
         detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient, targets, {},
                               chunks[c]);
       });
@@ -139,6 +170,12 @@ class graph_builder {
           if (src.fields(e, i)) slot_of.push_back(static_cast<std::uint32_t>(i));
         if (slot_of.size() < slots)
           for (std::uint32_t& x : (*numbering)[e]) x = slot_of[x];
+        if constexpr (knows_parents) {
+          row_of_slot[e].assign(slots, no_row);
+          const auto& num = (*numbering)[e];
+          for (std::size_t r = 0; r < num.size(); ++r)
+            row_of_slot[e][num[r]] = static_cast<row_id>(r);
+        }
       }
       built[e] = true;
       rep.entities.push_back({def.name, file, tables[e].rows, 0, 0, 0});
@@ -148,14 +185,33 @@ class graph_builder {
   }
 
  private:
+  /// What a `build_from` source says of one link's values: per slot, the target's slot
+  /// (`parents`), and per target slot, its row in the graph (`rows`). Empty: nothing known.
+  struct known_parents {
+    std::span<const row_id> parents;
+    std::span<const row_id> rows;
+  };
+
   /// Yields slots [pos, end) of one entity of a `build_from` source as field views, skipping
-  /// the slots it leaves out; line() is the 1-based slot number.
+  /// the slots it leaves out; line() is the 1-based slot number. `known`, one per link, is
+  /// null for a source that names no parents.
   template <class Rows>
   struct slot_reader {
     const Rows& src;
     entity_id e;
     std::size_t width, pos, end;
+    const known_parents* known = nullptr;
     std::size_t at = 0;
+    /// The row of the target of link `l` that the last record's value names, or no_row when
+    /// the source does not say (the key is looked up then).
+    row_id parent(std::size_t l) const noexcept {
+      if (!known) return no_row;
+      const known_parents& k = known[l];
+      const std::size_t slot = at - 1;
+      if (slot >= k.parents.size()) return no_row;
+      const row_id p = k.parents[slot];
+      return p < k.rows.size() ? k.rows[p] : no_row;
+    }
     bool next(std::vector<std::string_view>& f) {
       for (; pos < end; ++pos) {
         const std::string* row = src.fields(e, pos);

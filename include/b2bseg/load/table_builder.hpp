@@ -271,14 +271,16 @@ bool append_value(raw_column& rc, value_type t, std::string_view v, Keep&& keep)
 }
 
 /// Parses the records a `Reader` yields into `out`. A Reader has `bool next(std::vector<
-/// std::string_view>&)`, `line()` and `column(i)`. Views that do not point into [stable_begin,
-/// stable_end) are copied into the chunk's arena (a null `stable_begin` means every view the
-/// reader yields outlives the build). With `copy_kept`, the range is alive only while the chunk
-/// is parsed (a copy of the chunk, reused after: csv_file::copy_chunk): every view the build
-/// needs (keys, deferred link keys, each distinct string value once) is copied. `via`, empty or one
-/// per link, turns identity values into target keys (the views it returns must outlive the build).
-/// In strict mode the first bad value ends the chunk with `out.error`; in lenient mode it becomes
-/// null and is counted.
+/// std::string_view>&)`, `line()` and `column(i)`, and may have `row_id parent(l)`: the row of
+/// link `l`'s target that the last record's link value is the key of, or `no_row` to have it
+/// looked up (the reader vouches for the rows it names: they are not checked). Views that do not
+/// point into [stable_begin, stable_end) are copied into the chunk's arena (a null `stable_begin`
+/// means every view the reader yields outlives the build). With `copy_kept`, the range is alive
+/// only while the chunk is parsed (a copy of the chunk, reused after: csv_file::copy_chunk): every
+/// view the build needs (keys, deferred link keys, each distinct string value once) is copied.
+/// `via`, empty or one per link, turns identity values into target keys (the views it returns must
+/// outlive the build). In strict mode the first bad value ends the chunk with `out.error`; in
+/// lenient mode it becomes null and is counted.
 template <class Reader>
 void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
                    const char* stable_begin, const char* stable_end, const std::string& file,
@@ -330,7 +332,13 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
           continue;
         }
         row_id p = no_row;
-        if (!k.empty()) {
+        // A reader that knows the row its record's link points at (the live engine's row store
+        // through its view: `graph_builder::build_from`) names it; else, or where it does not
+        // know, the key is looked up.
+        if constexpr (requires { reader.parent(l); }) {
+          if (!k.empty()) p = reader.parent(l);
+        }
+        if (!k.empty() && p == no_row) {
           // Rows of one parent tend to follow each other (events of a person): reuse the last
           // lookup. The last key is compared by value, so its bytes must still be alive: they are
           // in the file or were compared before the reader's buffer moved on.
