@@ -332,10 +332,11 @@ class live_engine {
   ///
   /// `view_current`: the view has seen every row and change of the rows (`refresh`), so its
   /// parents are the rows the link values name, and the rebuild takes them instead of looking
-  /// each key up.
-  std::shared_ptr<const live_state> compact(bool rebuild, std::uint64_t batch,
-                                            std::shared_ptr<const graph> g = nullptr,
-                                            bool view_current = false) {
+  /// each key up. `numbering`, when given, receives the rebuild's (per entity, each new row's
+  /// row before), or stays empty when nothing was rebuilt.
+  std::shared_ptr<const live_state> compact(
+      bool rebuild, std::uint64_t batch, std::shared_ptr<const graph> g = nullptr,
+      bool view_current = false, std::vector<std::vector<std::uint32_t>>* numbering = nullptr) {
     const bool fresh = !g && rebuild;
     std::vector<std::vector<std::uint32_t>> from;  // a fresh graph's row: the row it came from
     if (g) {
@@ -407,6 +408,7 @@ class live_engine {
       renumbered_ = true;
       live_rows moved(*g, std::move(rows_), from);
       rows_ = std::move(moved);
+      if (numbering) *numbering = std::move(from);
       ++counters_.compactions;
     }
     view_ = std::move(view);
@@ -501,8 +503,9 @@ class live_engine {
     const std::size_t limit =
         compact_after_ ? compact_after_ : std::max<std::size_t>(1024, base_total / 8);
     if (!fits) {  // the table of added rows' keys is full: they cannot go into the view
-      auto s = compact(true, before.batch + 1);
-      diff_by_keys(before, *s, res);
+      std::vector<std::vector<std::uint32_t>> from;
+      auto s = compact(true, before.batch + 1, nullptr, false, &from);
+      diff_across(before, *s, from, res);
       return s;
     }
     const bool compacts = view_->delta_rows() + dirty_total > limit;
@@ -529,8 +532,9 @@ class live_engine {
         });
     if (compacts) {
       // Past the delta's bound: rebuilt, the view's links (now current) sparing the key look-ups.
-      auto s = compact(true, before.batch + 1, nullptr, true);
-      diff_by_keys(before, *s, res);
+      std::vector<std::vector<std::uint32_t>> from;
+      auto s = compact(true, before.batch + 1, nullptr, true, &from);
+      diff_across(before, *s, from, res);
       return s;
     }
     // Float sums add children in the order a fresh load numbers them, which follows the cluster
@@ -557,8 +561,9 @@ class live_engine {
       for (std::size_t i = 0; !replan && i < next.nodes.size(); ++i)
         replan = counted_[i] && !same_range(prepared_[i].ints, next_prepared[i].ints);
       if (replan) {
-        auto s = compact(view_->delta_rows() > 0, before.batch + 1, nullptr, true);
-        diff_by_keys(before, *s, res);
+        std::vector<std::vector<std::uint32_t>> from;
+        auto s = compact(view_->delta_rows() > 0, before.batch + 1, nullptr, true, &from);
+        diff_across(before, *s, from, res);
         return s;
       }
       for (std::size_t i = 0; i < next.nodes.size(); ++i)
@@ -1072,35 +1077,45 @@ class live_engine {
     for (row_id r : v) m[r >> 6] &= ~(std::uint64_t(1) << (r & 63));
   }
 
-  /// Keys of `s`'s members of segment `i`, sorted by bytes.
-  static std::vector<std::string_view> member_keys(const live_state& s, std::size_t i) {
-    const auto& seg = s.segments[i];
-    std::vector<std::string_view> keys;
-    keys.reserve(seg.members->cardinality());
-    for (auto it = seg.members->begin(); it != seg.members->end(); ++it)
-      keys.push_back(s.key(seg.entity, *it));
-    std::sort(keys.begin(), keys.end());
-    return keys;
-  }
-
-  /// Entered and exited between two states by key (ids differ across a compaction).
-  void diff_by_keys(const live_state& before, const live_state& after, batch_result& res) const {
-    for (std::size_t i = 0; i < file_.segments.size(); ++i) {
-      const auto old_keys = member_keys(before, i);
-      const auto new_keys = member_keys(after, i);
-      std::size_t a = 0, b = 0;
+  /// Entered and exited between `before` and `after`, the state a compaction just made: its
+  /// members taken back to `before`'s ids through the compaction's numbering `from` (empty: the
+  /// same ids, nothing was rebuilt), compared as flat sets, and only the rows that differ named
+  /// by key, in key order. A key deleted and created again that stays a member makes no change.
+  /// O(members + changes log changes): no key is read for a row that stays.
+  static void diff_across(const live_state& before, const live_state& after,
+                          const std::vector<std::vector<std::uint32_t>>& from, batch_result& res) {
+    std::vector<std::uint64_t> was;
+    std::vector<std::pair<std::string_view, bool>> keys;
+    for (std::size_t i = 0; i < after.segments.size(); ++i) {
+      const Roaring& old_members = *before.segments[i].members;
+      const Roaring& members = *after.segments[i].members;
+      const entity_id e = after.segments[i].entity;
+      const std::uint32_t* back = from.empty() ? nullptr : from[e].data();
+      was.assign(old_members.isEmpty() ? 0 : old_members.maximum() / 64 + 1, 0);
+      for (auto it = old_members.begin(); it != old_members.end(); ++it)
+        was[*it >> 6] |= std::uint64_t(1) << (*it & 63);
+      keys.clear();
+      for (auto it = members.begin(); it != members.end(); ++it) {
+        const std::uint32_t x = back ? back[*it] : *it;  // its row before
+        if ((x >> 6) < was.size() && detail::live::test_bit(was, x))
+          was[x >> 6] &= ~(std::uint64_t(1) << (x & 63));  // stays
+        else
+          keys.emplace_back(after.key(e, *it), true);
+      }
+      for (std::size_t w = 0; w < was.size(); ++w)
+        for (std::uint64_t b = was[w]; b; b &= b - 1)
+          keys.emplace_back(before.key(e, static_cast<row_id>(
+                                              w * 64 + static_cast<unsigned>(__builtin_ctzll(b)))),
+                            false);
+      std::sort(keys.begin(), keys.end());
       const auto seg = static_cast<std::uint32_t>(i);
-      while (a < old_keys.size() || b < new_keys.size()) {
-        if (b == new_keys.size() || (a < old_keys.size() && old_keys[a] < new_keys[b])) {
-          res.changes.push_back({seg, std::string(old_keys[a++]), false});
-          ++res.exited;
-        } else if (a == old_keys.size() || new_keys[b] < old_keys[a]) {
-          res.changes.push_back({seg, std::string(new_keys[b++]), true});
-          ++res.entered;
-        } else {
+      for (std::size_t a = 0; a < keys.size(); ++a) {
+        if (a + 1 < keys.size() && keys[a].first == keys[a + 1].first) {
           ++a;
-          ++b;
+          continue;
         }
+        res.changes.push_back({seg, std::string(keys[a].first), keys[a].second});
+        ++(keys[a].second ? res.entered : res.exited);
       }
     }
   }
