@@ -197,6 +197,7 @@ class live_engine {
     std::uint64_t counted_rows = 0;       ///< rows of count nodes re-tested from their kept counts
     std::uint64_t indexed_scans = 0;      ///< window scans a tick moved, done through a value index
     std::uint64_t cached_aggregates = 0;  ///< min/max tests a tick moved, re-tested from a cache
+    std::uint64_t carried_indexes = 0;    ///< time indexes carried over a compaction, not sorted
   };
   const counters& stats() const noexcept { return counters_; }
 
@@ -326,7 +327,10 @@ class live_engine {
   /// every node's set and returns the state, numbered `batch`.
   ///
   /// Exception safety: everything is built aside first, so a throw leaves the engine's rows,
-  /// view and sets as they were; then it is swapped in by moves (`renumbered_` says it was).
+  /// view and sets as they were when it was called (a batch that compacts has moved the view
+  /// and the key tail forward first: `apply`'s recovery rolls the rows back and compacts again
+  /// without `view_current`, which makes a new view); then it is swapped in by moves
+  /// (`renumbered_` says it was).
   /// The rows' texts move to the new graph's order last, at the swap: a throw there (memory
   /// exhausted) leaves the engine unusable, as `apply` says.
   ///
@@ -813,8 +817,9 @@ class live_engine {
   /// What ticks need, built at compaction for the nodes whose literals move with `now` (those
   /// whose key differs in the plan an hour later). For each scan that tests a range of an
   /// integer or timestamp column, that column's base rows sorted by value: a tick then finds the
-  /// rows that cross a window edge by binary search instead of scanning (O(rows log rows) per
-  /// such column, 4 bytes a row). Each min or max aggregate gets a cache of its values (17 bytes
+  /// rows that cross a window edge by binary search instead of scanning (4 bytes a row; sorted,
+  /// O(rows log rows) per such column, or carried over from the last compaction's,
+  /// O(rows + delta log delta)). Each min or max aggregate gets a cache of its values (17 bytes
   /// a row), filled by `compact` (O(children)).
   struct tick_aids {
     std::vector<value_index> indexes;
@@ -826,7 +831,7 @@ class live_engine {
   /// compaction's numbering: g's row -> the row it was built from), so the indexes the engine
   /// holds are carried over rather than sorted again.
   tick_aids tick_aids_for(const graph& g, const plan& p,
-                          const std::vector<std::vector<std::uint32_t>>* from = nullptr) const {
+                          const std::vector<std::vector<std::uint32_t>>* from = nullptr) {
     tick_aids out;
     out.node_index.assign(p.nodes.size(), -1);
     out.extremes.assign(p.nodes.size(), {});
@@ -888,7 +893,8 @@ class live_engine {
   /// The same rows as `sorted_by_value` (rows of one value may come in another order).
   /// O(rows + changed log changed), against a sort of every row.
   value_index carried_by_value(const graph& g, const value_index& held,
-                               const std::vector<std::uint32_t>& from) const {
+                               const std::vector<std::uint32_t>& from) {
+    ++counters_.carried_indexes;
     const entity_id e = held.entity;
     const column& c = g.attribute(e, held.attribute);
     const std::size_t n = g.rows(e), before = rows_.rows(e);
@@ -1090,7 +1096,7 @@ class live_engine {
       const Roaring& old_members = *before.segments[i].members;
       const Roaring& members = *after.segments[i].members;
       const entity_id e = after.segments[i].entity;
-      const std::uint32_t* back = from.empty() ? nullptr : from[e].data();
+      const std::uint32_t* back = from.empty() ? nullptr : from[e].data();  // (no rows: none)
       was.assign(old_members.isEmpty() ? 0 : old_members.maximum() / 64 + 1, 0);
       for (auto it = old_members.begin(); it != old_members.end(); ++it)
         was[*it >> 6] |= std::uint64_t(1) << (*it & 63);

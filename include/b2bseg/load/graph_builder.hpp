@@ -113,9 +113,13 @@ class graph_builder {
     std::vector<entity_table> tables(schema_.entities.size());
     std::vector<bool> built(schema_.entities.size(), false);
     std::vector<detail::deferred_link> deferred;
-    constexpr bool knows_parents = requires(const Rows& r) {
-      r.parents(entity_id{}, 0u);
-    };
+    // Whether the source names any parent (a source type may offer `parents` and name none).
+    bool knows_parents = false;
+    if constexpr (requires(const Rows& r) { r.parents(entity_id{}, 0u); }) {
+      for (entity_id e = 0; e < schema_.entities.size(); ++e)
+        for (std::uint32_t l = 0; l < schema_.entities[e].links.size(); ++l)
+          knows_parents = knows_parents || !src.parents(e, l).empty();
+    }
     std::vector<std::vector<std::uint32_t>> local_numbering;
     if (knows_parents && !numbering) numbering = &local_numbering;
     if (numbering) numbering->assign(schema_.entities.size(), {});
@@ -143,8 +147,8 @@ class graph_builder {
       const auto targets = detail::link_targets(schema_, e, tables, built);
       const std::string file = def.name + " rows";
       std::vector<known_parents> known;
-      if constexpr (knows_parents) {
-        for (std::uint32_t l = 0; l < def.links.size(); ++l) {
+      if constexpr (requires(const Rows& r) { r.parents(entity_id{}, 0u); }) {
+        for (std::uint32_t l = 0; knows_parents && l < def.links.size(); ++l) {
           if (targets[l])
             known.push_back({src.parents(e, l), row_of_slot[def.links[l].target]});
           else
@@ -170,7 +174,7 @@ class graph_builder {
           if (src.fields(e, i)) slot_of.push_back(static_cast<std::uint32_t>(i));
         if (slot_of.size() < slots)
           for (std::uint32_t& x : (*numbering)[e]) x = slot_of[x];
-        if constexpr (knows_parents) {
+        if (knows_parents) {
           row_of_slot[e].assign(slots, no_row);
           const auto& num = (*numbering)[e];
           for (std::size_t r = 0; r < num.size(); ++r)
