@@ -333,15 +333,25 @@ TEST(Store, InMemoryBuildsOverManyPartsMatchTheCsvLoad) {
   }
 }
 
+namespace {
+
+/// Keyed accounts and keyed people clustered by account (a person's texts: id, score, link): the
+/// schema of the in-memory build tests below.
+schema accounts_and_people() {
+  return parse_schema(R"({"entities": {
+    "account": {"file": "a.csv", "key": "id", "attributes": {}},
+    "person": {"file": "p.csv", "key": "id", "attributes": {"score": "int"},
+               "links": {"account": {"to": "account", "column": "account_id"}}}}})",
+                      "s.json");
+}
+
+}  // namespace
+
 TEST(Store, InMemoryBuildNumbersEachRowBySlot) {
   // Keyed rows are numbered by key, so the graph's order is not the slots': `numbering` says
   // which slot each row came from. Accounts cluster their people, so people
   // are numbered by account, then by key.
-  const schema s = parse_schema(R"({"entities": {
-    "account": {"file": "a.csv", "key": "id", "attributes": {}},
-    "person": {"file": "p.csv", "key": "id", "attributes": {"score": "int"},
-               "links": {"account": {"to": "account", "column": "account_id"}}}}})",
-                                "s.json");
+  const schema s = accounts_and_people();
   std::vector<std::vector<std::vector<std::string>>> slots(2);  // [entity][slot]: id, score, link
   std::mt19937 rng(5);
   auto name = [](char c, std::uint64_t x) {  // (not "A" + to_string: g++ 12 warns, -Wrestrict)
@@ -395,11 +405,7 @@ TEST(Store, InMemoryBuildTakesTheParentsItsSourceNames) {
   // builder the key look-ups. Every link must come out as its text says, where the source knows
   // (a slot), does not know (no_row, or past its span) or leaves a row out. What it names is
   // taken unchecked (the contract): the last part proves that the look-up was skipped.
-  const schema s = parse_schema(R"({"entities": {
-    "account": {"file": "a.csv", "key": "id", "attributes": {}},
-    "person": {"file": "p.csv", "key": "id", "attributes": {"score": "int"},
-               "links": {"account": {"to": "account", "column": "account_id"}}}}})",
-                                "s.json");
+  const schema s = accounts_and_people();
   std::vector<std::vector<std::vector<std::string>>> slots(2);  // [entity][slot]: id, score, link
   std::mt19937 rng(7);
   for (int i = 0; i < 500; ++i) {
