@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tbb/enumerable_thread_specific.h>
@@ -898,13 +899,13 @@ class live_engine {
     const entity_id e = held.entity;
     const column& c = g.attribute(e, held.attribute);
     const std::size_t n = g.rows(e), before = rows_.rows(e);
-    std::vector<row_id> now(before, no_row);  // the row before -> its row in g (dead: none)
+    // The row before -> its row in g, for the rows that keep their place in `held` (dead rows
+    // and the delta's rows: none).
+    std::vector<row_id> now(before, no_row);
     for (std::size_t r = 0; r < n; ++r) now[from[r]] = static_cast<row_id>(r);
-    std::vector<std::uint8_t> changed(before, 0);
     std::vector<std::pair<std::int64_t, row_id>> added;
     view_->for_each_delta_row(e, [&](row_id r) {
-      changed[r] = 1;
-      const row_id x = now[r];
+      const row_id x = std::exchange(now[r], no_row);
       if (x != no_row && !c.is_null(x)) added.emplace_back(c.ints()[x], x);
     });
     std::sort(added.begin(), added.end());
@@ -914,7 +915,7 @@ class live_engine {
     std::size_t j = 0;
     for (row_id r : held.rows) {
       const row_id x = now[r];
-      if (changed[r] || x == no_row) continue;
+      if (x == no_row) continue;
       for (; j < added.size() && added[j].first < v[x]; ++j) out.rows.push_back(added[j].second);
       out.rows.push_back(x);
     }

@@ -114,8 +114,11 @@ class graph_builder {
     std::vector<bool> built(schema_.entities.size(), false);
     std::vector<detail::deferred_link> deferred;
     // Whether the source names any parent (a source type may offer `parents` and name none).
+    constexpr bool offers_parents = requires(const Rows& r) {
+      r.parents(entity_id{}, 0u);
+    };
     bool knows_parents = false;
-    if constexpr (requires(const Rows& r) { r.parents(entity_id{}, 0u); }) {
+    if constexpr (offers_parents) {
       for (entity_id e = 0; e < schema_.entities.size(); ++e)
         for (std::uint32_t l = 0; l < schema_.entities[e].links.size(); ++l)
           knows_parents = knows_parents || !src.parents(e, l).empty();
@@ -147,7 +150,7 @@ class graph_builder {
       const auto targets = detail::link_targets(schema_, e, tables, built);
       const std::string file = def.name + " rows";
       std::vector<known_parents> known;
-      if constexpr (requires(const Rows& r) { r.parents(entity_id{}, 0u); }) {
+      if constexpr (offers_parents) {
         for (std::uint32_t l = 0; knows_parents && l < def.links.size(); ++l) {
           if (targets[l])
             known.push_back({src.parents(e, l), row_of_slot[def.links[l].target]});
