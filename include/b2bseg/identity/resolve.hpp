@@ -68,28 +68,33 @@ struct identity_entry {
 
 /// Profiles of a set of rows: which rows form each, ranked, and the identity values of each.
 /// Rows are numbered 0..rows-1 by the caller; profiles 0..profiles()-1 in the order of their
-/// first ranked row's group (deterministic for a given numbering).
+/// smallest rows (deterministic for a given numbering).
 struct resolution {
   std::unique_ptr<identity_entry[]> entries;  ///< run_starts.back() of them, by (key, value, row)
   std::vector<std::uint32_t> run_starts;   ///< entries of one (ns, value): [run_starts[i], [i+1])
-  std::vector<std::uint32_t> run_profile;  ///< per run: its profile
+  std::vector<std::uint32_t> row_profile;  ///< per row: its profile
   std::vector<std::uint32_t> order;        ///< rows grouped by profile, ranked within one
   std::vector<std::uint32_t> starts;       ///< profile p: order[starts[p], starts[p + 1])
 
   std::size_t profiles() const noexcept { return starts.empty() ? 0 : starts.size() - 1; }
   std::size_t rows_of(std::size_t p) const noexcept { return starts[p + 1] - starts[p]; }
+  std::size_t runs() const noexcept { return run_starts.empty() ? 0 : run_starts.size() - 1; }
   const identity_entry& run_entry(std::uint32_t run) const noexcept {
     return entries[run_starts[run]];
   }
   std::uint32_t run_size(std::uint32_t run) const noexcept {
     return run_starts[run + 1] - run_starts[run];
   }
+  /// The profile of run `run` (every row of a run is in one profile). O(1).
+  std::uint32_t run_profile(std::uint32_t run) const noexcept {
+    return row_profile[run_entry(run).row];
+  }
   /// The run of profile `p` shared by the most rows; ties: the lowest ns, then the smallest
   /// value. For messages about one profile: O(runs).
   std::uint32_t widest_run(std::size_t p) const noexcept {
     std::uint32_t w = ~0u;
-    for (std::uint32_t r = 0; r + 1 < run_starts.size(); ++r) {
-      if (run_profile[r] != p) continue;
+    for (std::uint32_t r = 0; r < runs(); ++r) {
+      if (run_profile(r) != p) continue;
       const identity_entry& e = run_entry(r);
       if (w == ~0u || run_size(r) > run_size(w) ||
           (run_size(r) == run_size(w) &&
@@ -103,11 +108,22 @@ struct resolution {
 
 namespace detail {
 
-/// A union-find over row numbers with path halving; the smaller row becomes the root.
+/// A union-find over row numbers with path halving; the smaller row becomes the root, so every
+/// row's parent is that row or a smaller one.
 class union_find {
  public:
   explicit union_find(std::size_t n) : parent_(n) {
     for (std::size_t i = 0; i < n; ++i) parent_[i] = static_cast<std::uint32_t>(i);
+  }
+  /// Numbers the sets 0, 1, ... in the order of their smallest rows and returns, per row, the
+  /// number of its set; the union-find is used up. One pass, no find: a row's parent is smaller,
+  /// so it is numbered before the row. `sets` receives the number of sets.
+  std::vector<std::uint32_t> number_sets(std::size_t& sets) && {
+    std::uint32_t next = 0;
+    for (std::size_t i = 0; i < parent_.size(); ++i)
+      parent_[i] = parent_[i] == i ? next++ : parent_[parent_[i]];
+    sets = next;
+    return std::move(parent_);
   }
   std::uint32_t find(std::uint32_t x) noexcept {
     while (parent_[x] != x) {
@@ -243,26 +259,19 @@ resolution resolve_identities(std::size_t slices, ForEachValue for_each_value,
   for (std::size_t r = 0; r < runs; ++r)
     for (std::uint32_t i = out.run_starts[r] + 1; i < out.run_starts[r + 1]; ++i)
       uf.unite(es[out.run_starts[r]].row, es[i].row);
-  std::vector<std::uint32_t> root(rows);
-  for (std::size_t i = 0; i < rows; ++i) root[i] = uf.find(static_cast<std::uint32_t>(i));
 
-  // Rows grouped by root (the smallest row of the profile, so profiles come in the order of
-  // their first rows) with a counting sort, then ranked within each group.
-  std::vector<std::uint32_t> profile_of_root(rows, ~0u);
-  for (std::size_t i = 0; i < rows; ++i)
-    if (root[i] == i) {
-      profile_of_root[i] = static_cast<std::uint32_t>(out.starts.size());
-      out.starts.push_back(0);
-    }
-  const std::size_t profiles = out.starts.size();
-  out.starts.push_back(0);
-  for (std::size_t i = 0; i < rows; ++i) ++out.starts[profile_of_root[root[i]] + 1];
+  // Profiles numbered in the order of their smallest rows, then the rows grouped by profile with
+  // a counting sort, and ranked within each group.
+  std::size_t profiles = 0;
+  out.row_profile = std::move(uf).number_sets(profiles);
+  out.starts.assign(profiles + 1, 0);
+  for (std::size_t i = 0; i < rows; ++i) ++out.starts[out.row_profile[i] + 1];
   for (std::size_t p = 0; p < profiles; ++p) out.starts[p + 1] += out.starts[p];
   out.order.resize(rows);
   {
     std::vector<std::uint32_t> fill(out.starts.begin(), out.starts.end() - 1);
     for (std::size_t i = 0; i < rows; ++i)
-      out.order[fill[profile_of_root[root[i]]]++] = static_cast<std::uint32_t>(i);
+      out.order[fill[out.row_profile[i]]++] = static_cast<std::uint32_t>(i);
   }
   b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, profiles, 1024),
                                [&](const tbb::blocked_range<std::size_t>& g) {
@@ -270,14 +279,6 @@ resolution resolve_identities(std::size_t slices, ForEachValue for_each_value,
                                    if (out.starts[p + 1] - out.starts[p] > 1)
                                      std::sort(out.order.begin() + out.starts[p],
                                                out.order.begin() + out.starts[p + 1], rank_less);
-                               });
-
-  out.run_profile.resize(runs);
-  b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, runs, 4096),
-                               [&](const tbb::blocked_range<std::size_t>& g) {
-                                 for (std::size_t r = g.begin(); r < g.end(); ++r)
-                                   out.run_profile[r] =
-                                       profile_of_root[root[es[out.run_starts[r]].row]];
                                });
   return out;
 }
@@ -293,10 +294,10 @@ class identity_index {
   /// Indexes every run of `res`; `profile_of` maps a resolution profile to what lookups return
   /// (~0u: the profile is gone, lookups miss). O(runs).
   identity_index(const resolution& res, const std::vector<std::uint32_t>& profile_of) {
-    const std::size_t runs = res.run_profile.size();
+    const std::size_t runs = res.runs();
     values_.reserve(runs);
     for (std::uint32_t r = 0; r < runs; ++r) {
-      const std::uint32_t p = profile_of[res.run_profile[r]];
+      const std::uint32_t p = profile_of[res.run_profile(r)];
       if (p == ~0u) continue;
       const identity_entry& e = res.run_entry(r);
       values_.push_back({e.key, p, e.size, e.data});

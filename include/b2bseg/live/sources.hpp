@@ -291,8 +291,8 @@ inline source_table read_source_table(const std::shared_ptr<const schema>& sp, e
       row.slots.reserve(w);
       for (std::size_t j = 0; j < w; ++j) row.slots.emplace_back(r.row_fields[g][j].view());
       row.seq = g;
-      row.updated = blk.updated[k];
-      row.has_updated = blk.has_updated[k] != 0;
+      row.updated = r.updated[g];
+      row.has_updated = r.has_updated[g] != 0;
       t.append(std::move(row));
     }
   }

@@ -60,7 +60,7 @@ struct row_block {
   std::deque<std::string_view> spilled;     ///< the field views too long to pack
   std::vector<std::uint32_t> id_columns;    ///< rows * identities: byte column of each identity
   std::vector<std::uint32_t> link_columns;  ///< rows * links: byte column of each link
-  std::vector<std::int64_t> updated;        ///< per row; meaningful where has_updated
+  std::vector<std::int64_t> updated;        ///< per row, until read_sources flattens them
   std::vector<std::uint8_t> has_updated;
   std::unique_ptr<string_arena> arena = std::make_unique<string_arena>();
   std::optional<data_error> error;  ///< the first error of the chunk, strict mode
@@ -84,6 +84,8 @@ struct resolved_entity {
   std::vector<std::size_t> base;  ///< first global row of each block; base.back() = rows
   std::vector<std::uint32_t> source_of;        ///< per global row
   std::vector<const packed_view*> row_fields;  ///< per global row: its field slots
+  std::vector<std::int64_t> updated;           ///< per global row; meaningful where has_updated
+  std::vector<std::uint8_t> has_updated;       ///< per global row
   resolution res;
   std::size_t entry_bytes = 0;            ///< what the resolution's entries held, for the report
   std::vector<std::uint32_t> kept_index;  ///< per resolution profile: index among kept, or ~0u
@@ -307,8 +309,10 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
   const std::size_t rows = out.base.back();
   if (rows >= 0xFFFFFFFFu) throw data_error(out.name, 0, 0, "too many source rows");
   out.source_of.resize(rows);
-  std::vector<std::int64_t> updated(rows);
-  std::vector<std::uint8_t> has_updated(rows);
+  std::vector<std::int64_t>& updated = out.updated;
+  std::vector<std::uint8_t>& has_updated = out.has_updated;
+  updated.resize(rows);
+  has_updated.resize(rows);
   out.row_fields.resize(rows);
   const std::size_t blocks = out.blocks.size();
   std::size_t max_values = 0;
@@ -325,6 +329,11 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
       has_updated[g] = blk.has_updated[i];
     }
   });
+  // The blocks' copies go back to the heap, for the resolution's arrays to reuse.
+  for (row_block& blk : out.blocks) {
+    std::vector<std::int64_t>().swap(blk.updated);
+    std::vector<std::uint8_t>().swap(blk.has_updated);
+  }
   // The identity values of every row, in parts of whole blocks: a few parts per worker.
   const std::size_t parts =
       std::max<std::size_t>(1, std::min<std::size_t>(blocks, 2 * std::size_t(workers)));
@@ -446,16 +455,18 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
                                          key_bytes_needed[p + 1] - key_bytes_needed[p]);
         }
       });
-  std::vector<std::uint32_t> self(profiles);
-  for (std::size_t p = 0; p < profiles; ++p)
-    self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
-  if (index_needed) out.index = identity_index(res, self);
+  if (index_needed) {
+    std::vector<std::uint32_t> self(profiles);
+    for (std::size_t p = 0; p < profiles; ++p)
+      self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
+    out.index = identity_index(res, self);
+  }
   // The entries and their runs served the guardrail and the index: their room goes back to the
   // heap for the merge and the build (the report still counts what resolving held).
   out.entry_bytes = out.res.run_starts.back() * sizeof(identity_entry);
   out.res.entries.reset();
   std::vector<std::uint32_t>().swap(out.res.run_starts);
-  std::vector<std::uint32_t>().swap(out.res.run_profile);
+  std::vector<std::uint32_t>().swap(out.res.row_profile);
 }
 
 /// Builds the table of resolved entity `r.entity`: merges every kept profile's attributes and
@@ -474,12 +485,16 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   const std::size_t na = def.attributes.size(), nl = def.links.size();
   const std::size_t rows = r.base.back();
 
-  // Every row's links as the text the table reads: the target's key (a namespace's value turned
-  // into its profile key), checked where the target is known now; empty: null. Where the target
-  // is built (`targets`), also its row, so that each link is looked up once.
+  // Every row's links, checked where the target is known now. Where the target is built
+  // (`targets`), the row the link names (no_row: null), so that each link is looked up once;
+  // elsewhere the text the table reads: the target's key (a namespace's value turned into its
+  // profile key), empty: null. Each array is kept only if some link needs it.
   const std::vector<const key_index*> targets = link_targets(s, e, tables, built);
-  std::vector<std::string_view> link_text(rows * nl);
-  std::vector<row_id> link_parent(rows * nl, no_row);
+  const bool any_text = std::find(targets.begin(), targets.end(), nullptr) != targets.end();
+  const bool any_parent =
+      std::any_of(targets.begin(), targets.end(), [](const key_index* t) { return t != nullptr; });
+  std::vector<std::string_view> link_text(any_text ? rows * nl : 0);
+  std::vector<row_id> link_parent(any_parent ? rows * nl : 0, no_row);
   struct failure {
     std::size_t row = ~std::size_t(0);
     std::optional<data_error> error;
@@ -520,10 +535,12 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
               found = parent != no_row;
             }  // else: a plain target built later, checked when it is (a deferred link)
             if (found) {
-              link_text[row * nl + f.index] = text;
+              // A found link to a built target names a row of it (its key is in that table).
               if (targets[f.index])
                 link_parent[row * nl + f.index] =
                     parent != no_row ? parent : targets[f.index]->find(text);
+              else
+                link_text[row * nl + f.index] = text;
               continue;
             }
             const auto [b, i] = r.locate(row);
@@ -608,7 +625,8 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
       for (std::size_t l = 0; l < nl; ++l) {
         std::uint32_t from = ~0u;
         for (const std::uint32_t* it = begin; it != end && from == ~0u; ++it)
-          if (!link_text[*it * nl + l].empty()) from = *it;
+          if (targets[l] ? link_parent[*it * nl + l] != no_row : !link_text[*it * nl + l].empty())
+            from = *it;
         r.link_origin[out * nl + l] = from;
         if (targets[l]) {
           ch.link_parents[l].push_back(from == ~0u ? no_row : link_parent[from * nl + l]);
@@ -655,11 +673,11 @@ inline entity_table build_resolved(const schema& s, resolved_entity& r,
   for (row_block& b : r.blocks) {
     std::vector<packed_view>().swap(b.fields);
     std::vector<std::uint32_t>().swap(b.id_columns);
-    std::vector<std::int64_t>().swap(b.updated);
-    std::vector<std::uint8_t>().swap(b.has_updated);
   }
   std::vector<const packed_view*>().swap(r.row_fields);
   std::vector<std::uint32_t>().swap(r.source_of);
+  std::vector<std::int64_t>().swap(r.updated);
+  std::vector<std::uint8_t>().swap(r.has_updated);
 
   // Keys are unique: each is an identity value of one profile.
   return build_table(s, e, chunks, r.name, tables, built, lenient, rep, deferred, true);
