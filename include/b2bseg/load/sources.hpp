@@ -410,7 +410,20 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
                          " rows (first: " + what + ")");
   }
 
-  // Keys, the identity index, and what each source fed.
+  // The identity index (only when some link looks this entity up), then the entries and their
+  // runs, which served the guardrail and the index, go back to the heap for the keys, the merge
+  // and the build to reuse (the report still counts what resolving held).
+  if (index_needed) {
+    std::vector<std::uint32_t> self(profiles);
+    for (std::size_t p = 0; p < profiles; ++p)
+      self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
+    out.index = identity_index(res, self);
+  }
+  out.entry_bytes = out.res.run_starts.back() * sizeof(identity_entry);
+  out.res.entries.reset();
+  std::vector<std::uint32_t>().swap(out.res.run_starts);
+  std::vector<std::uint32_t>().swap(out.res.row_profile);
+
   // A profile's key: its value of the first namespace in `identities` order that it has, the
   // smallest by bytes (SPEC 2.3). Found from its rows' fields, profiles in parallel.
   out.keys.assign(profiles, {});
@@ -455,18 +468,6 @@ inline void read_sources(const schema& s, entity_id e, const std::vector<std::st
                                          key_bytes_needed[p + 1] - key_bytes_needed[p]);
         }
       });
-  if (index_needed) {
-    std::vector<std::uint32_t> self(profiles);
-    for (std::size_t p = 0; p < profiles; ++p)
-      self[p] = out.kept_index[p] == ~0u ? ~0u : static_cast<std::uint32_t>(p);
-    out.index = identity_index(res, self);
-  }
-  // The entries and their runs served the guardrail and the index: their room goes back to the
-  // heap for the merge and the build (the report still counts what resolving held).
-  out.entry_bytes = out.res.run_starts.back() * sizeof(identity_entry);
-  out.res.entries.reset();
-  std::vector<std::uint32_t>().swap(out.res.run_starts);
-  std::vector<std::uint32_t>().swap(out.res.row_profile);
 }
 
 /// Builds the table of resolved entity `r.entity`: merges every kept profile's attributes and
