@@ -283,11 +283,9 @@ inline source_table read_source_table(const std::shared_ptr<const schema>& sp, e
     if (r.kept_index[p] == ~0u) continue;  // an oversized profile a lenient load dropped
     for (std::uint32_t i = r.res.starts[p]; i < r.res.starts[p + 1]; ++i) {
       const std::uint32_t g = r.res.order[i];
-      const auto [b, k] = r.locate(g);
-      const row_block& blk = r.blocks[b];
       source_row row;
-      row.source = static_cast<std::uint32_t>(blk.source);
-      const std::size_t w = r.sources[blk.source].width;
+      row.source = r.source_of[g];
+      const std::size_t w = r.sources[row.source].width;
       row.slots.reserve(w);
       for (std::size_t j = 0; j < w; ++j) row.slots.emplace_back(r.row_fields[g][j].view());
       row.seq = g;
