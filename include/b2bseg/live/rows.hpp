@@ -52,6 +52,24 @@ class key_table {
     }
   }
 
+  /// A look-up asked for ahead, in two steps (see live_rows::prefetch): `home(k)` asks for the
+  /// line of `k`'s first slot and returns `k`'s hash; `candidate(h)`, once that line has come,
+  /// is the row of the first slot of `h`'s cluster that carries `h`'s tag (most likely the row
+  /// whose key is `k`, whose key a look-up then reads; `no_row`: none). Neither compares a key
+  /// nor changes anything. O(1) expected.
+  std::uint64_t home(std::string_view k) const noexcept {
+    const std::uint64_t h = hash_bytes(k);
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+    return h;
+  }
+  row_id candidate(std::uint64_t h) const noexcept {
+    if (slots_.empty()) return no_row;
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const slot& s = slots_[i];
+      if (s.row == no_row || s.tag == tag(h)) return s.row;
+    }
+  }
+
   /// Adds row `r` under key `k`, which no row in the table has.
   template <class KeyOf>
   void insert(std::string_view k, row_id r, const KeyOf& key_of) {
@@ -800,6 +818,47 @@ class live_rows {
   /// The live row of `e` with key `key`, or `no_row`. O(1) expected.
   row_id find(entity_id e, std::string_view key) const {
     return tables_[e].keys.find(key, key_of(e));
+  }
+
+  /// Asks ahead for the memory that applying `changes` will read to look keys up (the key table
+  /// slots of their keys and link values, then the rows those slots name, then the rows' keys),
+  /// in three passes over them, so that applying them one after another does not wait for each
+  /// cache miss in turn: at 1M people, the look-ups of a batch of events took a third of its
+  /// time, three dependent misses each. Reads only; nothing it finds is used. Give it as many
+  /// changes as are applied next (a few hundred: the lines must still be there when they are).
+  /// O(changes).
+  void prefetch(std::span<const change> changes) const {
+    struct ahead {
+      entity_id e;
+      std::uint64_t h;
+      row_id r;
+    };
+    std::vector<ahead> at;
+    at.reserve(changes.size() * 2);
+    auto ask = [&](entity_id e, std::string_view k) {
+      if (!k.empty() && !sources_[e]) at.push_back({e, tables_[e].keys.home(k), no_row});
+    };
+    for (const change& c : changes) {
+      if (c.source != ~0u || c.entity >= tables_.size()) continue;
+      if (c.op == change_op::erase) {
+        ask(c.entity, c.key);
+        continue;
+      }
+      if (c.op != change_op::upsert && c.op != change_op::insert) continue;
+      if (c.op == change_op::upsert) ask(c.entity, c.key);
+      const auto& def = original_->entities[c.entity];
+      const auto& cols = layout_.entities[c.entity];
+      for (const auto& f : c.fields)
+        for (std::uint32_t l = 0; l < def.links.size(); ++l)
+          if (cols.link_column[l] == f.column) ask(def.links[l].target, f.value);
+    }
+    for (ahead& a : at) {
+      a.r = tables_[a.e].keys.candidate(a.h);
+      if (a.r != no_row) __builtin_prefetch(&tables_[a.e].rows[a.r]);
+    }
+    for (const ahead& a : at)
+      if (const int key = layout_.entities[a.e].key; a.r != no_row && key >= 0)
+        __builtin_prefetch(tables_[a.e].rows[a.r].data() + key);
   }
 
  private:
