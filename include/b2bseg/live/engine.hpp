@@ -199,6 +199,18 @@ class live_engine {
     std::uint64_t indexed_scans = 0;      ///< window scans a tick moved, done through a value index
     std::uint64_t cached_aggregates = 0;  ///< min/max tests a tick moved, re-tested from a cache
     std::uint64_t carried_indexes = 0;    ///< time indexes carried over a compaction, not sorted
+
+    counters& operator+=(const counters& o) noexcept {
+      incremental += o.incremental;
+      compactions += o.compactions;
+      full_nodes += o.full_nodes;
+      rows_evaluated += o.rows_evaluated;
+      counted_rows += o.counted_rows;
+      indexed_scans += o.indexed_scans;
+      cached_aggregates += o.cached_aggregates;
+      carried_indexes += o.carried_indexes;
+      return *this;
+    }
   };
   const counters& stats() const noexcept { return counters_; }
 
@@ -406,10 +418,15 @@ class live_engine {
       s->segments[i] = {r.name, r.entity, std::make_shared<const Roaring>(std::move(r.members))};
     }
     s->base_rows.reserve(g->schema().entities.size());
-    std::vector<words> seen(g->schema().entities.size());
-    for (entity_id e = 0; e < seen.size(); ++e) {
+    // The calling thread's marks, sized and touched now rather than in the first batches (the
+    // other threads' grow when first used). Scratch, all clear between uses: replacing them
+    // before the swap changes nothing if what follows throws.
+    marks_.clear();
+    std::vector<words>& marks = marks_.local();
+    marks.resize(g->schema().entities.size());
+    for (entity_id e = 0; e < marks.size(); ++e) {
       const std::size_t n = g->rows(e);
-      seen[e].assign((n + n / 8 + 64) / 64, 0);  // touched now, not in the first batches
+      marks[e].assign((n + n / 8 + 64) / 64, 0);
     }
 
     // The swap: moves only, but for the rows' texts (a table of keys is made).
@@ -437,7 +454,6 @@ class live_engine {
     bits_ = std::move(bits);
     counts_ = std::move(counts);
     counted_ = std::move(counted);
-    seen_ = std::move(seen);
     // The extremes of the min/max nodes that move with `now`, so that no tick reads children.
     // (No allocation: the caches were sized above.)
     row_evaluator<live_view> eval(*view_);
@@ -584,17 +600,23 @@ class live_engine {
       prepared_ = std::move(next_prepared);  // roots stay: the shape is the same
     }
 
-    // 3. Node by node, in id order (inputs first): the candidates, recomputed one by one.
+    // 3. Node by node: the candidates, recomputed one by one. A node's inputs come before it,
+    // so the plan falls into levels (a node's level: one more than its inputs' highest) whose
+    // nodes are independent; a segments file's plan is wide (at 1M people, the bench suite's
+    // batches spend most of this step in its first three levels), so each level's nodes run on
+    // the arena's threads. Each node writes only its own set, changes, counts and caches.
     std::vector<std::vector<row_id>> changed(plan_.nodes.size());
-    row_evaluator<live_view> eval(*view_);
     kept_bits in{&bits_};
     const bool any_dirty = dirty_total > 0;
-    std::vector<row_id> cand;
-    std::vector<std::uint8_t> verdicts;
-    // The parallel path's evaluators, one per thread, made when first needed and kept for every
-    // node of this batch (their scratch vectors with them).
-    std::optional<tbb::enumerable_thread_specific<row_evaluator<live_view>>> evals;
-    for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
+    // Evaluators, one per thread: each keeps only scratch between calls, and a call never waits
+    // for other tasks, so no thread is ever in two calls of its own at once.
+    tbb::enumerable_thread_specific<row_evaluator<live_view>> evals(
+        [&] { return row_evaluator<live_view>(*view_); });
+    std::vector<counters> tally(plan_.nodes.size());  // per node; added up once all have run
+    auto run_node = [&](std::uint32_t i) {
+      counters& c = tally[i];
+      row_evaluator<live_view>& eval = evals.local();
+      std::vector<row_id> cand;
       const plan_node& n = plan_.nodes[i];
       const entity_id e = n.entity;
       words& w = bits_[i];
@@ -609,12 +631,12 @@ class live_engine {
                                 (!n.pred.left.path.empty() || !n.pred.right.path.empty());
       if (rerun[i] && n.op == plan_op::scan && !(path_compare && view_->delta_rows() > 0)) {
         if (!window_candidates(i, old_ranges[i], cand)) {
-          rerun_scan(i, changed[i]);
-          continue;
+          rerun_scan(i, changed[i], c);
+          return;
         }
         // The rows whose base value lies between an old and a new window edge, and the
         // delta's rows (whose values may differ from the base's): nothing else can flip.
-        ++counters_.indexed_scans;
+        ++c.indexed_scans;
         view_->for_each_delta_row(e, [&](row_id r) { cand.push_back(r); });
       } else if (n.op == plan_op::and_ || n.op == plan_op::or_) {
         // Only input bits matter: a row born or killed flips the inputs it is (was) in, and
@@ -632,17 +654,17 @@ class live_engine {
         cnt.resize(view_->rows(e), 0);
         recount(n, changed[n.inputs[0]], moved[n.source][n.link], cnt, cand);
         if (cand.size() > 1) distinct(e, view_->rows(e), cand);
-        counters_.counted_rows += cand.size();
+        c.counted_rows += cand.size();
         for (row_id r : cand)
           set_to(r, view_->alive(e, r) &&
                         row_evaluator<live_view>::count_passes(prepared_[i], std::int64_t{cnt[r]}));
-        continue;
+        return;
       }
       if (n.op == plan_op::top) {
         // A rank depends on the whole group: any row of the entity changed or moved in or out
         // of the condition re-ranks everything, in one sort (top_rows), not row by row.
         if (!dirty[e].empty() || !changed[n.inputs[0]].empty() || rerun[i]) {
-          ++counters_.full_nodes;
+          ++c.full_nodes;
           const std::size_t rows = view_->rows(e);
           std::vector<row_id> top;
           top_rows(
@@ -650,9 +672,9 @@ class live_engine {
           std::vector<std::uint8_t> member(rows, 0);
           for (row_id r : top) member[r] = 1;
           for (row_id r = 0; r < rows; ++r) set_to(r, member[r] != 0);
-          counters_.rows_evaluated += rows;
+          c.rows_evaluated += rows;
         }
-        continue;
+        return;
       }
       // A compare through links reads other rows' values, and a node whose literals moved may
       // change anywhere: every row is recomputed (an extreme is cached while at it).
@@ -665,7 +687,7 @@ class live_engine {
       if ((path_compare && (any_dirty || rerun[i])) ||
           (rerun[i] && n.op != plan_op::scan && !cached) ||
           (float_sum && order_changed(n.source))) {
-        ++counters_.full_nodes;
+        ++c.full_nodes;
         const std::size_t rows = view_->rows(e);
         if (xc.on) {
           xc.value.assign(rows, 0);
@@ -674,8 +696,8 @@ class live_engine {
         }
         for (row_id r = 0; r < rows; ++r)
           set_to(r, xc.on ? refresh_extreme(eval, i, r, in) : eval(n, prepared_[i], r, in));
-        counters_.rows_evaluated += rows;
-        continue;
+        c.rows_evaluated += rows;
+        return;
       }
       switch (n.op) {
         case plan_op::and_:
@@ -719,40 +741,60 @@ class live_engine {
           break;
       }
       if (cand.size() > 1) distinct(e, view_->rows(e), cand);
-      counters_.rows_evaluated += cand.size();
+      c.rows_evaluated += cand.size();
       if (!cached) {
         if (cand.size() >= parallel_candidates_ && arena_.max_concurrency() > 1) {
           // Many candidates (a batch of event inserts brings as many people to each node that
           // counts events): tested on the arena's threads, an evaluator each, which only read
           // the view and the inputs' sets; then set in order, here.
-          verdicts.resize(cand.size());
-          if (!evals) evals.emplace([&] { return row_evaluator<live_view>(*view_); });
+          std::vector<std::uint8_t> verdicts(cand.size());
           arena_.execute([&] {
             b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, cand.size(), 128),
                                          [&](const tbb::blocked_range<std::size_t>& g) {
-                                           row_evaluator<live_view>& ev = evals->local();
+                                           row_evaluator<live_view>& ev = evals.local();
                                            for (std::size_t k = g.begin(); k < g.end(); ++k)
                                              verdicts[k] = ev(n, prepared_[i], cand[k], in);
                                          });
           });
           for (std::size_t k = 0; k < cand.size(); ++k) set_to(cand[k], verdicts[k] != 0);
-          continue;
+          return;
         }
         for (row_id r : cand) set_to(r, eval(n, prepared_[i], r, in));
-        continue;
+        return;
       }
       xc.value.resize(view_->rows(e), 0);
       xc.has.resize(view_->rows(e), 0);
       if (!rerun[i]) {
         for (row_id r : cand) set_to(r, refresh_extreme(eval, i, r, in));
-        continue;
+        return;
       }
       // A moved test over cached extremes: the candidates' values first, then every row's test.
-      ++counters_.cached_aggregates;
+      ++c.cached_aggregates;
       for (row_id r : cand) refresh_extreme(eval, i, r, in);
       for (row_id r = 0; r < view_->rows(e); ++r)
         set_to(r, xc.has[r] && row_evaluator<live_view>::passes(n, prepared_[i], xc.value[r]));
+    };
+    std::vector<std::uint32_t> level(plan_.nodes.size(), 0);
+    std::vector<std::vector<std::uint32_t>> levels;
+    for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
+      for (auto j : plan_.nodes[i].inputs) level[i] = std::max(level[i], level[j] + 1);
+      if (levels.size() <= level[i]) levels.resize(level[i] + 1);
+      levels[level[i]].push_back(i);
     }
+    for (const auto& nodes : levels) {
+      if (nodes.size() == 1 || arena_.max_concurrency() == 1) {
+        for (std::uint32_t i : nodes) run_node(i);
+        continue;
+      }
+      arena_.execute([&] {
+        b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, nodes.size(), 1),
+                                     [&](const tbb::blocked_range<std::size_t>& g) {
+                                       for (std::size_t k = g.begin(); k < g.end(); ++k)
+                                         run_node(nodes[k]);
+                                     });
+      });
+    }
+    for (const counters& c : tally) counters_ += c;
     ++counters_.incremental;
 
     // 4. The roots' changes become entered and exited keys; changed members are copied.
@@ -762,24 +804,39 @@ class live_engine {
     s->eval_ms = before.eval_ms;
     s->segments = before.segments;
     publish_frame(*s);
-    std::vector<std::pair<std::string_view, bool>> keys;
-    for (std::size_t k = 0; k < file_.segments.size(); ++k) {
+    // The members of each segment that changed, copied and moved forward: segments on the
+    // arena's threads, as copying a million people's sets is most of this step.
+    std::vector<std::size_t> moved_segments;
+    for (std::size_t k = 0; k < file_.segments.size(); ++k)
+      if (!changed[plan_.roots[root_index_[k]].node].empty()) moved_segments.push_back(k);
+    auto forward = [&](std::size_t j) {
+      const std::size_t k = moved_segments[j];
       const std::uint32_t node = plan_.roots[root_index_[k]].node;
-      const auto& ch = changed[node];
-      if (ch.empty()) continue;
-      auto& seg = s->segments[k];
-      auto members = std::make_shared<Roaring>(*seg.members);
-      const int key = rows_.layout().entities[seg.entity].key;
-      keys.clear();
-      for (row_id r : ch) {
-        const bool now_in = detail::live::test_bit(bits_[node], r);
-        if (now_in)
+      auto members = std::make_shared<Roaring>(*s->segments[k].members);
+      for (row_id r : changed[node])
+        if (detail::live::test_bit(bits_[node], r))
           members->add(r);
         else
           members->remove(r);
-        keys.emplace_back(rows_.field(seg.entity, r, static_cast<std::uint32_t>(key)), now_in);
-      }
-      seg.members = std::move(members);
+      s->segments[k].members = std::move(members);
+    };
+    if (moved_segments.size() > 1 && arena_.max_concurrency() > 1)
+      arena_.execute([&] {
+        b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, moved_segments.size(), 1),
+                                     [&](const tbb::blocked_range<std::size_t>& g) {
+                                       for (std::size_t j = g.begin(); j < g.end(); ++j) forward(j);
+                                     });
+      });
+    else
+      for (std::size_t j = 0; j < moved_segments.size(); ++j) forward(j);
+    std::vector<std::pair<std::string_view, bool>> keys;
+    for (std::size_t k : moved_segments) {
+      const std::uint32_t node = plan_.roots[root_index_[k]].node;
+      const entity_id e = s->segments[k].entity;
+      const auto key = static_cast<std::uint32_t>(rows_.layout().entities[e].key);
+      keys.clear();
+      for (row_id r : changed[node])
+        keys.emplace_back(rows_.field(e, r, key), detail::live::test_bit(bits_[node], r));
       // A key deleted and created again that stays a member makes no change.
       std::sort(keys.begin(), keys.end());
       for (std::size_t a = 0; a < keys.size(); ++a) {
@@ -954,10 +1011,10 @@ class live_engine {
 
   /// Node `i`, a scan whose literals moved: the kernel over the base rows, the delta's rows one
   /// by one; `changed` gets the rows whose bit flipped.
-  void rerun_scan(std::uint32_t i, std::vector<row_id>& changed) {
+  void rerun_scan(std::uint32_t i, std::vector<row_id>& changed, counters& c) {
     const plan_node& n = plan_.nodes[i];
     const entity_id e = n.entity;
-    ++counters_.full_nodes;
+    ++c.full_nodes;
     bitset fresh = detail::eval_scan(view_->base(), e, n.pred);
     words w;
     w.reserve(bits_[i].capacity());  // keep the room for added rows
@@ -969,7 +1026,7 @@ class live_engine {
       const bool v = eval(n, prepared_[i], r, in);
       const std::uint64_t bit = std::uint64_t(1) << (r & 63);
       w[r >> 6] = v ? (w[r >> 6] | bit) : (w[r >> 6] & ~bit);
-      ++counters_.rows_evaluated;
+      ++c.rows_evaluated;
     });
     const words& old = bits_[i];
     for (std::size_t k = 0; k < w.size(); ++k) {
@@ -1029,7 +1086,9 @@ class live_engine {
     const words& in = bits_[n.inputs[0]];
     if (!moves.empty()) {
       // `distinct`'s marks (all clear between uses) mark the flipped children meanwhile.
-      words& mark = seen_[n.source];
+      std::vector<words>& marks = marks_.local();
+      if (marks.size() <= n.source) marks.resize(n.source + 1);
+      words& mark = marks[n.source];
       const std::size_t rows = view_->rows(n.source);
       if (mark.size() * 64 < rows) mark.resize((rows + rows / 8 + 64) / 64, 0);
       for (row_id c : flipped) mark[c >> 6] |= std::uint64_t(1) << (c & 63);
@@ -1042,15 +1101,26 @@ class live_engine {
       for (row_id c : flipped) mark[c >> 6] &= ~(std::uint64_t(1) << (c & 63));
       add_moved_parents(moves, cand);
     }
+    // The parents first, their counts asked for ahead: a million parents' counts are larger
+    // than the cache and a batch's children have parents anywhere, so the counts' misses
+    // overlap instead of coming one after another.
+    const std::size_t first = cand.size();
     for (row_id c : flipped) {
       const row_id p = view_->parent(n.source, n.link, c);
+      cand.push_back(p);
+      if (p != no_row) __builtin_prefetch(&cnt[p]);
+    }
+    std::size_t k = first;
+    for (std::size_t j = 0; j < flipped.size(); ++j) {
+      const row_id p = cand[first + j];
       if (p == no_row) continue;
-      if (detail::live::test_bit(in, c))
+      if (detail::live::test_bit(in, flipped[j]))
         ++cnt[p];
       else
         --cnt[p];
-      cand.push_back(p);
+      cand[k++] = p;
     }
+    cand.resize(k);
   }
 
   /// Node `n` (a `rev_count`) over `g`, whose rows are all alive: per parent row, how many of
@@ -1074,8 +1144,9 @@ class live_engine {
   /// Removes repeated rows from `v` (rows of `e`, fewer than `rows`), keeping first ones: a bit
   /// per row marks them and is cleared again (cheaper than sorting, and no order is needed).
   void distinct(entity_id e, std::size_t rows, std::vector<row_id>& v) {
-    if (seen_.size() <= e) seen_.resize(e + 1);
-    words& m = seen_[e];
+    std::vector<words>& marks = marks_.local();
+    if (marks.size() <= e) marks.resize(e + 1);
+    words& m = marks[e];
     if (m.size() * 64 < rows) m.resize((rows + rows / 8 + 64) / 64, 0);
     std::size_t k = 0;
     for (row_id r : v) {
@@ -1149,7 +1220,9 @@ class live_engine {
   std::vector<value_index> indexes_;     ///< of the base, for the window scans
   std::vector<int> node_index_;          ///< per plan node: its value index, or -1
   std::vector<extreme_cache> extremes_;  ///< per plan node; `on` for min/max moved by ticks
-  std::vector<words> seen_;              ///< per entity, all clear: `distinct`'s marks
+  /// Per thread, per entity, a bit per row, all clear between uses: the marks of `distinct` and
+  /// `recount` (nodes run on several threads; neither waits for other tasks while marking).
+  tbb::enumerable_thread_specific<std::vector<words>> marks_;
   counters counters_;
   std::size_t compact_after_ = 0;
   std::size_t parallel_candidates_ = 512;
