@@ -749,7 +749,10 @@ void check_random_feed(std::uint64_t seed, int batches, bool lenient, feed_total
   const bound_file& f = *fp;
   live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = lenient, .threads = 2});
   eng.set_compact_after(compact_after);
-  if (parallel_candidates) eng.set_parallel_candidates(parallel_candidates);
+  if (parallel_candidates) {
+    eng.set_parallel_candidates(parallel_candidates);
+    eng.set_parallel_nodes(1);
+  }
   const auto start = eng.stats();
   change_parser parser(eng.schema());
   shadow_rows shadow(ds.graph);
@@ -901,8 +904,9 @@ TEST(LiveEngine, RandomFeedsMatchAcrossCompactions) {
 }
 
 TEST(LiveEngine, RandomFeedsMatchWhenCandidatesAreTestedInParallel) {
-  // Every node with two candidates or more tests them on the engine's two threads (the default
-  // waits for 512, which these small graphs seldom reach).
+  // Every node with two candidates or more tests them on the engine's two threads, and the nodes
+  // of each level of the plan run side by side (the defaults wait for 512 candidates and 64
+  // changed rows, which these small graphs and batches seldom reach).
   feed_totals t;
   for (std::uint64_t seed = 41; seed <= 46; ++seed) {
     check_random_feed(seed, 10, /*lenient=*/seed % 2 == 0, t, /*compact_after=*/0,
@@ -952,6 +956,7 @@ TEST(LiveEngine, ReadersOnOtherThreadsSeeWholeBatchesOnly) {
   live_engine eng(ds.graph, fp, {.as_of = ds.as_of, .lenient = true, .threads = 2});
   eng.set_compact_after(40);
   eng.set_parallel_candidates(2);  // the writer's threads test candidates while the reader reads
+  eng.set_parallel_nodes(1);       // and run nodes side by side
   std::atomic<bool> done{false};
   std::atomic<int> reads{0}, bad{0};
   std::thread reader([&] {
