@@ -444,6 +444,7 @@ class live_engine {
       ++counters_.compactions;
     }
     view_ = std::move(view);
+    evals_.reset();  // they read the view that went
     rows_.set_child_finder(
         [this](entity_id ce, std::uint32_t l, row_id p, std::vector<row_id>& out) {
           const entity_id to = rows_.schema().entities[ce].links[l].target;
@@ -614,10 +615,9 @@ class live_engine {
     std::vector<std::vector<row_id>> changed(plan_.nodes.size());
     kept_bits in{&bits_};
     const bool any_dirty = dirty_total > 0;
-    // Evaluators, one per thread: each keeps only scratch between calls, and a call never waits
-    // for other tasks, so no thread is ever in two calls of its own at once.
-    tbb::enumerable_thread_specific<row_evaluator<live_view>> evals(
-        [&] { return row_evaluator<live_view>(*view_); });
+    if (!evals_)
+      evals_ = std::make_unique<evaluators>([this] { return row_evaluator<live_view>(*view_); });
+    evaluators& evals = *evals_;
     std::vector<counters> tally(plan_.nodes.size());  // per node; added up once all have run
     auto run_node = [&](std::uint32_t i) {
       counters& c = tally[i];
@@ -1214,6 +1214,11 @@ class live_engine {
   const bound_file& file_;
   live_options opts_;
   std::unique_ptr<live_view> view_;
+  /// Row evaluators over `view_`, one per thread, made when first used and dropped with the view.
+  /// Each keeps only scratch between calls, and a call never waits for other tasks, so no thread
+  /// is ever in two calls of its own at once.
+  using evaluators = tbb::enumerable_thread_specific<row_evaluator<live_view>>;
+  std::unique_ptr<evaluators> evals_;
   std::shared_ptr<detail::live::key_tail> tail_;
   plan plan_;
   std::vector<prepared_node> prepared_;
