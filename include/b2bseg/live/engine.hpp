@@ -417,6 +417,7 @@ class live_engine {
     std::vector<std::uint32_t> root_index(file_.segments.size(), 0);
     for (std::size_t k = 0; k < p.roots.size(); ++k)
       root_index[p.roots[k].segment] = static_cast<std::uint32_t>(k);
+    std::vector<std::vector<std::uint32_t>> levels = plan_levels(p);
     auto s = std::make_shared<live_state>();
     s->segments.resize(file_.segments.size());
     for (auto& r : ev.segments) {
@@ -455,6 +456,7 @@ class live_engine {
     plan_ = std::move(p);
     prepared_ = std::move(prepared);
     root_index_ = std::move(root_index);
+    levels_ = std::move(levels);
     indexes_ = std::move(aids.indexes);
     node_index_ = std::move(aids.node_index);
     extremes_ = std::move(aids.extremes);
@@ -780,26 +782,13 @@ class live_engine {
       for (row_id r = 0; r < view_->rows(e); ++r)
         set_to(r, xc.has[r] && row_evaluator<live_view>::passes(n, prepared_[i], xc.value[r]));
     };
-    std::vector<std::uint32_t> level(plan_.nodes.size(), 0);
-    std::vector<std::vector<std::uint32_t>> levels;
-    for (std::uint32_t i = 0; i < plan_.nodes.size(); ++i) {
-      for (auto j : plan_.nodes[i].inputs) level[i] = std::max(level[i], level[j] + 1);
-      if (levels.size() <= level[i]) levels.resize(level[i] + 1);
-      levels[level[i]].push_back(i);
-    }
-    const bool wide = arena_.max_concurrency() > 1 && (dirty_total >= parallel_nodes_ || now_moved);
-    for (const auto& nodes : levels) {
-      if (nodes.size() == 1 || !wide) {
+    // A tick's new plan has the same shape (checked above), so the levels stay.
+    const bool wide = dirty_total >= parallel_nodes_ || now_moved;
+    for (const auto& nodes : levels_) {
+      if (wide)
+        on_threads(nodes.size(), [&](std::size_t k) { run_node(nodes[k]); });
+      else
         for (std::uint32_t i : nodes) run_node(i);
-        continue;
-      }
-      arena_.execute([&] {
-        b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, nodes.size(), 1),
-                                     [&](const tbb::blocked_range<std::size_t>& g) {
-                                       for (std::size_t k = g.begin(); k < g.end(); ++k)
-                                         run_node(nodes[k]);
-                                     });
-      });
     }
     for (const counters& c : tally) counters_ += c;
     ++counters_.incremental;
@@ -811,39 +800,24 @@ class live_engine {
     s->eval_ms = before.eval_ms;
     s->segments = before.segments;
     publish_frame(*s);
-    // The members of each segment that changed, copied and moved forward: segments on the
-    // arena's threads, as copying a million people's sets is most of this step.
-    std::vector<std::size_t> moved_segments;
-    for (std::size_t k = 0; k < file_.segments.size(); ++k)
-      if (!changed[plan_.roots[root_index_[k]].node].empty()) moved_segments.push_back(k);
-    auto forward = [&](std::size_t j) {
-      const std::size_t k = moved_segments[j];
+    std::vector<std::pair<std::string_view, bool>> keys;
+    for (std::size_t k = 0; k < file_.segments.size(); ++k) {
       const std::uint32_t node = plan_.roots[root_index_[k]].node;
-      auto members = std::make_shared<Roaring>(*s->segments[k].members);
-      for (row_id r : changed[node])
-        if (detail::live::test_bit(bits_[node], r))
+      const auto& ch = changed[node];
+      if (ch.empty()) continue;
+      auto& seg = s->segments[k];
+      auto members = std::make_shared<Roaring>(*seg.members);
+      const int key = rows_.layout().entities[seg.entity].key;
+      keys.clear();
+      for (row_id r : ch) {
+        const bool now_in = detail::live::test_bit(bits_[node], r);
+        if (now_in)
           members->add(r);
         else
           members->remove(r);
-      s->segments[k].members = std::move(members);
-    };
-    if (moved_segments.size() > 1 && arena_.max_concurrency() > 1)
-      arena_.execute([&] {
-        b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, moved_segments.size(), 1),
-                                     [&](const tbb::blocked_range<std::size_t>& g) {
-                                       for (std::size_t j = g.begin(); j < g.end(); ++j) forward(j);
-                                     });
-      });
-    else
-      for (std::size_t j = 0; j < moved_segments.size(); ++j) forward(j);
-    std::vector<std::pair<std::string_view, bool>> keys;
-    for (std::size_t k : moved_segments) {
-      const std::uint32_t node = plan_.roots[root_index_[k]].node;
-      const entity_id e = s->segments[k].entity;
-      const auto key = static_cast<std::uint32_t>(rows_.layout().entities[e].key);
-      keys.clear();
-      for (row_id r : changed[node])
-        keys.emplace_back(rows_.field(e, r, key), detail::live::test_bit(bits_[node], r));
+        keys.emplace_back(rows_.field(seg.entity, r, static_cast<std::uint32_t>(key)), now_in);
+      }
+      seg.members = std::move(members);
       // A key deleted and created again that stays a member makes no change.
       std::sort(keys.begin(), keys.end());
       for (std::size_t a = 0; a < keys.size(); ++a) {
@@ -857,6 +831,35 @@ class live_engine {
       }
     }
     return s;
+  }
+
+  /// Calls f(0), ..., f(n - 1) on the arena's threads, or one after another on the caller's when
+  /// the arena has one thread or n < 2.
+  template <class F>
+  void on_threads(std::size_t n, F&& f) {
+    if (n < 2 || arena_.max_concurrency() < 2) {
+      for (std::size_t k = 0; k < n; ++k) f(k);
+      return;
+    }
+    arena_.execute([&] {
+      b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1),
+                                   [&](const tbb::blocked_range<std::size_t>& g) {
+                                     for (std::size_t k = g.begin(); k < g.end(); ++k) f(k);
+                                   });
+    });
+  }
+
+  /// The nodes of `p` by level: a node's level is one more than its inputs' highest (0 for a
+  /// node without inputs), so the nodes of one level are independent. O(nodes).
+  static std::vector<std::vector<std::uint32_t>> plan_levels(const plan& p) {
+    std::vector<std::uint32_t> level(p.nodes.size(), 0);
+    std::vector<std::vector<std::uint32_t>> out;
+    for (std::uint32_t i = 0; i < p.nodes.size(); ++i) {
+      for (auto j : p.nodes[i].inputs) level[i] = std::max(level[i], level[j] + 1);
+      if (out.size() <= level[i]) out.resize(level[i] + 1);
+      out[level[i]].push_back(i);
+    }
+    return out;
   }
 
   /// A min or max node's value per row (`has`: some child counts), valid once filled.
@@ -1223,7 +1226,8 @@ class live_engine {
   plan plan_;
   std::vector<prepared_node> prepared_;
   std::vector<std::uint32_t> root_index_;  ///< per segment (file order): its index in roots
-  std::vector<words> bits_;                ///< every plan node's set, over live ids
+  std::vector<std::vector<std::uint32_t>> levels_;  ///< plan_levels(plan_)
+  std::vector<words> bits_;                         ///< every plan node's set, over live ids
   /// Per plan node: for a `rev_count` node (`counted_`), each parent row's number of children
   /// (over the node's link) in the input's set, kept in step with `bits_`; else empty. 4 bytes
   /// a parent row per such node.
