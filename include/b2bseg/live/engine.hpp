@@ -439,8 +439,10 @@ class live_engine {
     // The swap: moves only, but for the rows' texts (a table of keys is made).
     if (fresh) {
       renumbered_ = true;
-      live_rows moved(*g, std::move(rows_), from);
-      rows_ = std::move(moved);
+      // The entities' rows move side by side (the live_rows constructor's parallel_for).
+      std::optional<live_rows> moved;
+      arena_.execute([&] { moved.emplace(*g, std::move(rows_), from); });
+      rows_ = std::move(*moved);
       if (numbering) *numbering = std::move(from);
       ++counters_.compactions;
     }
@@ -910,6 +912,14 @@ class live_engine {
     const plan later = build_plan(g.schema(), file_, rows_.now() + 3'600'000'000);
     if (!same_shape(p, later)) return out;
     using K = scan_pred::kind;
+    // The columns to index first (each once, however many scans test it), then their indexes
+    // made side by side: each reads only `g`, the indexes held and the view.
+    struct wanted {
+      entity_id entity;
+      std::uint32_t attribute;
+      const value_index* held;  ///< the index to carry over, or null: sort the column
+    };
+    std::vector<wanted> wants;
     for (std::size_t i = 0; i < p.nodes.size(); ++i) {
       const plan_node& n = p.nodes[i];
       if (n.key == later.nodes[i].key) continue;
@@ -923,24 +933,30 @@ class live_engine {
       if (n.pred.k != K::compare && n.pred.k != K::between) continue;
       const value_type t = g.schema().entities[n.entity].attributes[n.pred.attribute].type;
       if (t != value_type::integer && t != value_type::timestamp) continue;
-      auto it = std::find_if(out.indexes.begin(), out.indexes.end(), [&](const value_index& x) {
+      auto it = std::find_if(wants.begin(), wants.end(), [&](const wanted& x) {
         return x.entity == n.entity && x.attribute == n.pred.attribute;
       });
-      if (it == out.indexes.end()) {
+      if (it == wants.end()) {
         const auto held = std::find_if(indexes_.begin(), indexes_.end(), [&](const value_index& x) {
           return x.entity == n.entity && x.attribute == n.pred.attribute;
         });
-        out.indexes.push_back(from && held != indexes_.end()
-                                  ? carried_by_value(g, *held, (*from)[n.entity])
-                                  : sorted_by_value(g, n.entity, n.pred.attribute));
-        it = std::prev(out.indexes.end());
+        wants.push_back({n.entity, n.pred.attribute,
+                         from && held != indexes_.end() ? &*held : nullptr});
+        it = std::prev(wants.end());
       }
-      out.node_index[i] = static_cast<int>(it - out.indexes.begin());
+      out.node_index[i] = static_cast<int>(it - wants.begin());
     }
+    out.indexes.resize(wants.size());
+    on_threads(wants.size(), [&](std::size_t k) {
+      const wanted& w = wants[k];
+      out.indexes[k] = w.held ? carried_by_value(g, *w.held, (*from)[w.entity])
+                              : sorted_by_value(g, w.entity, w.attribute);
+    });
+    for (const wanted& w : wants) counters_.carried_indexes += w.held ? 1 : 0;
     return out;
   }
 
-  value_index sorted_by_value(const graph& g, entity_id e, std::uint32_t a) const {
+  value_index sorted_by_value(const graph& g, entity_id e, std::uint32_t a) {
     const column& c = g.attribute(e, a);
     const std::size_t n = g.rows(e);
     std::vector<std::uint8_t> null(n, 0);
@@ -949,9 +965,7 @@ class live_engine {
     by_value.reserve(n - c.nulls().cardinality());
     for (std::size_t r = 0; r < n; ++r)
       if (!null[r]) by_value.emplace_back(c.ints()[r], static_cast<row_id>(r));
-    tbb::task_arena arena(opts_.threads ? static_cast<int>(opts_.threads)
-                                        : tbb::task_arena::automatic);
-    arena.execute([&] { detail::parallel_sort(by_value.begin(), by_value.end(), std::less<>()); });
+    arena_.execute([&] { detail::parallel_sort(by_value.begin(), by_value.end(), std::less<>()); });
     value_index out{e, a, {}};
     out.rows.reserve(by_value.size());
     for (const auto& [v, r] : by_value) out.rows.push_back(r);
@@ -963,10 +977,10 @@ class live_engine {
   /// from). The base rows the view never changed kept their values, so they keep their order,
   /// renumbered; the rows changed or added since (the view's delta) are sorted and merged in.
   /// The same rows as `sorted_by_value` (rows of one value may come in another order).
-  /// O(rows + changed log changed), against a sort of every row.
+  /// O(rows + changed log changed), against a sort of every row. Reads only; safe to run beside
+  /// other indexes' calls.
   value_index carried_by_value(const graph& g, const value_index& held,
-                               const std::vector<std::uint32_t>& from) {
-    ++counters_.carried_indexes;
+                               const std::vector<std::uint32_t>& from) const {
     const entity_id e = held.entity;
     const column& c = g.attribute(e, held.attribute);
     const std::size_t n = g.rows(e), before = rows_.rows(e);
@@ -984,10 +998,25 @@ class live_engine {
     out.rows.reserve(held.rows.size() + added.size());
     const int_array& v = c.ints();
     std::size_t j = 0;
-    for (row_id r : held.rows) {
-      const row_id x = now[r];
+    // `held` in order: each row's new id and (while added rows remain to merge) its value are
+    // random reads of large arrays, asked for ahead (the new ids twice as far) so that their
+    // cache misses overlap.
+    constexpr std::size_t ahead = 16;
+    const std::size_t m = held.rows.size();
+    const std::uint8_t* bytes = v.bytes().data();
+    const std::size_t width = v.width();
+    for (std::size_t k = 0; k < m; ++k) {
+      if (k + 2 * ahead < m) __builtin_prefetch(&now[held.rows[k + 2 * ahead]]);
+      if (k + ahead < m && j < added.size())
+        if (const row_id y = now[held.rows[k + ahead]]; y != no_row)
+          __builtin_prefetch(bytes + y * width);
+      const row_id x = now[held.rows[k]];
       if (x == no_row) continue;
-      for (; j < added.size() && added[j].first < v[x]; ++j) out.rows.push_back(added[j].second);
+      if (j < added.size()) {
+        const std::int64_t value = v[x];
+        for (; j < added.size() && added[j].first < value; ++j)
+          out.rows.push_back(added[j].second);
+      }
       out.rows.push_back(x);
     }
     for (; j < added.size(); ++j) out.rows.push_back(added[j].second);
