@@ -940,8 +940,8 @@ class live_engine {
         const auto held = std::find_if(indexes_.begin(), indexes_.end(), [&](const value_index& x) {
           return x.entity == n.entity && x.attribute == n.pred.attribute;
         });
-        wants.push_back({n.entity, n.pred.attribute,
-                         from && held != indexes_.end() ? &*held : nullptr});
+        wants.push_back(
+            {n.entity, n.pred.attribute, from && held != indexes_.end() ? &*held : nullptr});
         it = std::prev(wants.end());
       }
       out.node_index[i] = static_cast<int>(it - wants.begin());
@@ -1014,8 +1014,7 @@ class live_engine {
       if (x == no_row) continue;
       if (j < added.size()) {
         const std::int64_t value = v[x];
-        for (; j < added.size() && added[j].first < value; ++j)
-          out.rows.push_back(added[j].second);
+        for (; j < added.size() && added[j].first < value; ++j) out.rows.push_back(added[j].second);
       }
       out.rows.push_back(x);
     }
