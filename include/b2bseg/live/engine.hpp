@@ -1245,15 +1245,15 @@ class live_engine {
   const bound_file& file_;
   live_options opts_;
   std::unique_ptr<live_view> view_;
-  /// Row evaluators over `view_`, one per thread, made when first used and dropped with the view.
-  /// Each keeps only scratch between calls, and a call never waits for other tasks, so no thread
-  /// is ever in two calls of its own at once.
   /// Per-thread values kept as long as the engine. Their elements live in memory from the
   /// standard allocator: TBB's default allocator takes them from tbbmalloc when it is installed,
   /// whose pages a leak checker does not scan, so what an element owns showed as leaked in the
   /// fuzz targets (which keep one engine until exit).
   template <class T>
   using per_thread = tbb::enumerable_thread_specific<T, std::allocator<T>>;
+  /// Row evaluators over `view_`, one per thread, made when first used and dropped with the view.
+  /// Each keeps only scratch between calls, and a call never waits for other tasks, so no thread
+  /// is ever in two calls of its own at once.
   using evaluators = per_thread<row_evaluator<live_view>>;
   std::unique_ptr<evaluators> evals_;
   std::shared_ptr<detail::live::key_tail> tail_;
