@@ -753,18 +753,15 @@ class live_engine {
       if (cand.size() > 1) distinct(e, view_->rows(e), cand);
       c.rows_evaluated += cand.size();
       if (!cached) {
-        if (cand.size() >= parallel_candidates_ && arena_.max_concurrency() > 1) {
+        if (cand.size() >= parallel_candidates_) {
           // Many candidates (a batch of event inserts brings as many people to each node that
           // counts events): tested on the arena's threads, an evaluator each, which only read
           // the view and the inputs' sets; then set in order, here.
           std::vector<std::uint8_t> verdicts(cand.size());
-          arena_.execute([&] {
-            b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, cand.size(), 128),
-                                         [&](const tbb::blocked_range<std::size_t>& g) {
-                                           row_evaluator<live_view>& ev = evals.local();
-                                           for (std::size_t k = g.begin(); k < g.end(); ++k)
-                                             verdicts[k] = ev(n, prepared_[i], cand[k], in);
-                                         });
+          on_threads(cand.size(), 128, [&](std::size_t begin, std::size_t end) {
+            row_evaluator<live_view>& ev = evals.local();
+            for (std::size_t k = begin; k < end; ++k)
+              verdicts[k] = ev(n, prepared_[i], cand[k], in);
           });
           for (std::size_t k = 0; k < cand.size(); ++k) set_to(cand[k], verdicts[k] != 0);
           return;
@@ -788,7 +785,9 @@ class live_engine {
     const bool wide = dirty_total >= parallel_nodes_ || now_moved;
     for (const auto& nodes : levels_) {
       if (wide)
-        on_threads(nodes.size(), [&](std::size_t k) { run_node(nodes[k]); });
+        on_threads(nodes.size(), 1, [&](std::size_t begin, std::size_t end) {
+          for (std::size_t k = begin; k < end; ++k) run_node(nodes[k]);
+        });
       else
         for (std::uint32_t i : nodes) run_node(i);
     }
@@ -835,19 +834,18 @@ class live_engine {
     return s;
   }
 
-  /// Calls f(0), ..., f(n - 1) on the arena's threads, or one after another on the caller's when
-  /// the arena has one thread or n < 2.
+  /// Calls f(begin, end) over parts of [0, n) of at least `grain` (but for the last) on the
+  /// arena's threads, or f(0, n) on the caller's when the arena has one thread or n <= grain.
   template <class F>
-  void on_threads(std::size_t n, F&& f) {
-    if (n < 2 || arena_.max_concurrency() < 2) {
-      for (std::size_t k = 0; k < n; ++k) f(k);
+  void on_threads(std::size_t n, std::size_t grain, F&& f) {
+    if (n <= grain || arena_.max_concurrency() < 2) {
+      if (n) f(std::size_t{0}, n);
       return;
     }
     arena_.execute([&] {
-      b2bseg::detail::parallel_for(tbb::blocked_range<std::size_t>(0, n, 1),
-                                   [&](const tbb::blocked_range<std::size_t>& g) {
-                                     for (std::size_t k = g.begin(); k < g.end(); ++k) f(k);
-                                   });
+      b2bseg::detail::parallel_for(
+          tbb::blocked_range<std::size_t>(0, n, grain),
+          [&](const tbb::blocked_range<std::size_t>& g) { f(g.begin(), g.end()); });
     });
   }
 
@@ -947,10 +945,12 @@ class live_engine {
       out.node_index[i] = static_cast<int>(it - wants.begin());
     }
     out.indexes.resize(wants.size());
-    on_threads(wants.size(), [&](std::size_t k) {
-      const wanted& w = wants[k];
-      out.indexes[k] = w.held ? carried_by_value(g, *w.held, (*from)[w.entity])
-                              : sorted_by_value(g, w.entity, w.attribute);
+    on_threads(wants.size(), 1, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t k = begin; k < end; ++k) {
+        const wanted& w = wants[k];
+        out.indexes[k] = w.held ? carried_by_value(g, *w.held, (*from)[w.entity])
+                                : sorted_by_value(g, w.entity, w.attribute);
+      }
     });
     for (const wanted& w : wants) counters_.carried_indexes += w.held ? 1 : 0;
     return out;
