@@ -369,15 +369,22 @@ class live_engine {
     if (g) {
       // the rows were read from it
     } else if (rebuild) {
+      // A view that has seen every change also knows which base rows none touched: their
+      // values are copied from the base graph's columns instead of parsed from their texts.
       live_rows::link_parents known;
+      live_rows::base_values unchanged;
       if (view_current) {
         const b2bseg::schema& sc = rows_.schema();
         known.resize(sc.entities.size());
-        for (entity_id e = 0; e < sc.entities.size(); ++e)
+        unchanged.graph = &view_->base();
+        for (entity_id e = 0; e < sc.entities.size(); ++e) {
           for (std::uint32_t l = 0; l < sc.entities[e].links.size(); ++l)
             known[e].push_back(view_->parents(e, l));
+          unchanged.changed.push_back(view_->changed(e));
+        }
       }
-      g = std::make_shared<const graph>(rows_.build(&from, view_current ? &known : nullptr));
+      g = std::make_shared<const graph>(
+          rows_.build(&from, view_current ? &known : nullptr, view_current ? &unchanged : nullptr));
     } else {
       g = view_->base_ptr();
     }

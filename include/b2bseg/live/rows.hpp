@@ -780,22 +780,37 @@ class live_rows {
   /// its link value is (`no_row`: none or not known): what a `live_view` keeps.
   using link_parents = std::vector<std::vector<std::span<const row_id>>>;
 
+  /// Values a build may copy instead of parsing them: `graph`, whose row r of each entity holds
+  /// the values of this store's row r wherever `changed[e][r]` is 0 (rows past the span are
+  /// parsed). What a `live_view` knows of its base graph (`live_view::changed`).
+  struct base_values {
+    const b2bseg::graph* graph = nullptr;
+    std::vector<std::span<const std::uint8_t>> changed;
+  };
+
   /// The live rows (loaded rows first, in their order, then added rows in the order they came)
   /// as an indexed graph under the dataset's schema. `from`, when given, receives per entity,
   /// for each row of the graph, the row of this store it was built from (what the moving
   /// constructor takes). `parents`, when given, must name for every live row the row its link
   /// values are the keys of (they are not checked): the build then takes them instead of looking
-  /// each key up. Throws data_error only on a broken invariant. O(cells).
+  /// each key up. `unchanged`, when given, names the rows whose values the build copies from a
+  /// graph instead of parsing their texts (not checked either; the graph must stay alive until
+  /// this returns). Throws data_error only on a broken invariant. O(cells).
   graph build(std::vector<std::vector<std::uint32_t>>* from = nullptr,
-              const link_parents* parents = nullptr) const {
+              const link_parents* parents = nullptr, const base_values* unchanged = nullptr) const {
     // The texts are read in place (`graph_builder::build_from`: no copy, parsed on all cores),
     // dead rows left out.
     struct live_slots {
       const live_rows& x;
       const link_parents* known;
+      const base_values* same;
       std::size_t rows(entity_id e) const noexcept { return x.tables_[e].rows.size(); }
       std::span<const row_id> parents(entity_id e, std::uint32_t l) const noexcept {
         return known ? (*known)[e][l] : std::span<const row_id>();
+      }
+      const b2bseg::graph* values_from() const noexcept { return same ? same->graph : nullptr; }
+      bool unchanged(entity_id e, std::size_t i) const noexcept {
+        return e < same->changed.size() && i < same->changed[e].size() && !same->changed[e][i];
       }
       const std::string* fields(entity_id e, std::size_t i) const noexcept {
         const table& t = x.tables_[e];
@@ -808,7 +823,7 @@ class live_rows {
     // Built under the flat schema (every entity one plain table), given the dataset's own: a
     // snapshot of it then keeps the sources, and a feed read against it names them.
     return graph_builder(flat_)
-        .build_from(live_slots{*this, parents}, {}, nullptr, from)
+        .build_from(live_slots{*this, parents, unchanged}, {}, nullptr, from)
         .with_schema(*original_);
   }
 

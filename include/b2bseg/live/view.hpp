@@ -69,6 +69,9 @@ class live_view {
   std::size_t base_rows(entity_id e) const noexcept { return entities_[e].base_rows; }
   /// The link whose parents order `e`'s rows in a graph built from the rows (`before`), or -1.
   int cluster_link(entity_id e) const noexcept { return entities_[e].cluster; }
+  /// Per base row of `e`, 1 when its values are read from its texts (a change touched it), 0
+  /// when they are the base graph's: valid while the view is. O(1).
+  std::span<const std::uint8_t> changed(entity_id e) const noexcept { return entities_[e].changed; }
   /// Rows added or changed since the base was built, over all entities.
   std::size_t delta_rows() const noexcept { return delta_rows_; }
 

@@ -1,6 +1,8 @@
 // Building a graph from rows held in memory, with the same checks and indexes as a CSV load.
 #pragma once
 
+#include <algorithm>
+#include <concepts>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -99,7 +101,16 @@ class graph_builder {
   ///
   /// (`no_row`, a slot past the span or a slot left out: not known, the key is looked up). The
   /// source vouches for the slots it names, which are not checked: what spares the live
-  /// engine's compaction a key look-up per link value.
+  /// engine's compaction a key look-up per link value. It may also offer
+  ///
+  ///     const graph* values_from();                 // a graph built from earlier texts
+  ///     bool unchanged(entity_id e, std::size_t i); // slot i's attribute values are those
+  ///                                                 // of row i of values_from()'s e
+  ///
+  /// and the attribute values of those slots are then copied from that graph's columns rather
+  /// than parsed from their texts (an entity whose table there has other attribute types, or
+  /// none, is parsed): what spares a compaction the parse of the rows no change touched. The
+  /// source vouches for them too, and the graph must stay alive until this returns.
   ///
   /// Texts as `add_row` takes them, alive until this returns. Errors as `build` says, the line
   /// being the 1-based slot number. Ignores the rows added with `add_row`. `numbering`, when
@@ -158,6 +169,8 @@ class graph_builder {
             known.push_back({});
         }
       }
+      const entity_table* copied = nullptr;
+      if constexpr (copies_values<Rows>) copied = same_attributes(src.values_from(), e);
       b2bseg::detail::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t c) {
         slot_reader<Rows> reader{src,
                                  e,
@@ -165,6 +178,7 @@ class graph_builder {
                                  c * part,
                                  std::min(slots, (c + 1) * part),
                                  known.empty() ? nullptr : known.data()};
+        if (copied) reader.copy_from(*copied, def.attributes.size());
         detail::parse_records(reader, def, fm, nullptr, nullptr, file, opts.lenient, targets, {},
                               chunks[c]);
       });
@@ -199,9 +213,30 @@ class graph_builder {
     std::span<const row_id> rows;
   };
 
+  /// Whether a `build_from` source may name a graph to copy unchanged slots' values from.
+  template <class Rows>
+  static constexpr bool copies_values = requires(const Rows& r) {
+    { r.values_from() } -> std::convertible_to<const graph*>;
+    { r.unchanged(entity_id{}, std::size_t{}) } -> std::convertible_to<bool>;
+  };
+
+  /// `g`'s table of entity `e` when its columns have the types of `e`'s attributes here, one
+  /// for one (values can be copied from it), else nullptr.
+  const entity_table* same_attributes(const graph* g, entity_id e) const {
+    if (!g || e >= g->schema().entities.size()) return nullptr;
+    const auto& attributes = schema_.entities[e].attributes;
+    const entity_table& t = g->table(e);
+    if (t.columns.size() != attributes.size()) return nullptr;
+    for (std::size_t a = 0; a < attributes.size(); ++a)
+      if (t.columns[a].type() != attributes[a].type || t.columns[a].size() != t.rows)
+        return nullptr;
+    return &t;
+  }
+
   /// Yields slots [pos, end) of one entity of a `build_from` source as field views, skipping
   /// the slots it leaves out; line() is the 1-based slot number. `known`, one per link, is
-  /// null for a source that names no parents.
+  /// null for a source that names no parents. After `copy_from`, the attribute values of the
+  /// slots the source calls unchanged are copied from a table (`copy_value`).
   template <class Rows>
   struct slot_reader {
     const Rows& src;
@@ -209,6 +244,55 @@ class graph_builder {
     std::size_t width, pos, end;
     const known_parents* known = nullptr;
     std::size_t at = 0;
+
+    slot_reader(const Rows& s, entity_id entity, std::size_t w, std::size_t begin, std::size_t stop,
+                const known_parents* k) noexcept
+        : src(s), e(entity), width(w), pos(begin), end(stop), known(k), first(begin) {}
+
+    /// Copies unchanged slots' values from `t` (their rows there are their slot numbers),
+    /// which has `attributes` columns.
+    void copy_from(const entity_table& t, std::size_t attributes) {
+      from = &t;
+      copied_end = std::min(end, t.rows);
+      columns.resize(attributes);
+    }
+    /// Appends the value of attribute `a` of the last slot to `rc` from the table given to
+    /// `copy_from`, as `detail::append_value` appends its text; false (nothing appended) when
+    /// the slot's values are not copied. O(1) amortized (the first call per attribute lists
+    /// the part's nulls and trues: O(part)).
+    bool copy_value(std::size_t a, detail::raw_column& rc) {
+      if (!copying) return false;
+      const b2bseg::column& c = from->columns[a];
+      copied_column& cc = columns[a];
+      const auto r = static_cast<row_id>(at - 1);
+      if (!cc.ready) cc.start(c, first, copied_end);
+      // A nearly unique string column's values would be read from its dictionary in random
+      // order, one cache miss each: its texts, laid out in row order, parse faster.
+      if (cc.random_reads) return false;
+      const bool null = copied_column::holds(cc.nulls, cc.next_null, r);
+      switch (c.type()) {
+        case value_type::integer:
+        case value_type::timestamp:
+          rc.ints.push_back(null ? 0 : c.ints()[r]);
+          rc.flags.push_back(null);
+          break;
+        case value_type::floating:
+          rc.floats.push_back(null ? 0 : c.floats()[r]);
+          rc.flags.push_back(null);
+          break;
+        case value_type::boolean:
+          rc.flags.push_back(null ? 2 : copied_column::holds(cc.trues, cc.next_true, r) ? 1 : 0);
+          break;
+        case value_type::string:
+          rc.codes.push_back(null ? ~0u : cc.code(c, c.codes()[r], rc));
+          break;
+        case value_type::string_list:
+          for (std::uint32_t k : c.list_at(r)) rc.codes.push_back(cc.code(c, k, rc));
+          rc.list_offsets.push_back(static_cast<std::uint32_t>(rc.codes.size()));
+          break;
+      }
+      return true;
+    }
     /// The row of the target of link `l` that the last record's value names, or no_row when
     /// the source does not say (the key is looked up then).
     row_id parent(std::size_t l) const noexcept {
@@ -224,6 +308,9 @@ class graph_builder {
         const std::string* row = src.fields(e, pos);
         if (!row) continue;
         f.assign(row, row + width);
+        if constexpr (copies_values<Rows>) {
+          copying = from && pos < copied_end && src.unchanged(e, pos);
+        }
         at = ++pos;
         return true;
       }
@@ -231,6 +318,53 @@ class graph_builder {
     }
     std::size_t line() const noexcept { return at; }
     std::size_t column(std::size_t i) const noexcept { return i + 1; }
+
+   private:
+    /// What copying one attribute's values needs, made at its first copy.
+    struct copied_column {
+      bool ready = false;
+      std::vector<std::uint32_t> nulls, trues;  ///< the table's, among the part's rows
+      std::size_t next_null = 0, next_true = 0;
+      /// The table's dictionary code -> 1 + the chunk's code (0: not interned yet), for a
+      /// dictionary not much larger than a part.
+      std::vector<std::uint32_t> memo;
+      bool random_reads = false;  ///< a larger dictionary: the values are parsed, not copied
+
+      void start(const b2bseg::column& c, std::size_t lo, std::size_t hi) {
+        ready = true;
+        if (c.type() == value_type::string || c.type() == value_type::string_list) {
+          const std::size_t dictionary = c.dictionary().size();
+          random_reads = dictionary > 2 * (hi - lo) + 1024;
+          if (random_reads) return;
+          memo.assign(dictionary, 0);
+        }
+        auto list = [&](const Roaring& b, std::vector<std::uint32_t>& out) {
+          if (lo >= hi) return;
+          const std::uint64_t below = lo ? b.rank(static_cast<std::uint32_t>(lo - 1)) : 0;
+          const std::uint64_t upto = b.rank(static_cast<std::uint32_t>(hi - 1));
+          out.resize(upto - below);
+          if (!out.empty()) b.rangeUint32Array(out.data(), below, out.size());
+        };
+        list(c.nulls(), nulls);
+        if (c.type() == value_type::boolean) list(c.trues(), trues);
+      }
+      /// Whether sorted `v` holds `r`, `i` its cursor (rows are asked in increasing order).
+      static bool holds(const std::vector<std::uint32_t>& v, std::size_t& i, row_id r) {
+        while (i < v.size() && v[i] < r) ++i;
+        return i < v.size() && v[i] == r;
+      }
+      /// The chunk's code of the table's dictionary value `k` (its bytes live in the table).
+      std::uint32_t code(const b2bseg::column& c, std::uint32_t k, detail::raw_column& rc) {
+        std::uint32_t& m = memo[k];
+        if (!m) m = rc.dict.insert(c.dictionary()[k]) + 1;
+        return m - 1;
+      }
+    };
+    std::size_t first;  ///< the part's first slot
+    const entity_table* from = nullptr;
+    std::size_t copied_end = 0;  ///< slots below it may be copied
+    bool copying = false;        ///< the last slot's values are copied
+    std::vector<copied_column> columns;
   };
 
   int index_of(entity_id e, const std::string& c) const {

@@ -273,7 +273,10 @@ bool append_value(raw_column& rc, value_type t, std::string_view v, Keep&& keep)
 /// Parses the records a `Reader` yields into `out`. A Reader has `bool next(std::vector<
 /// std::string_view>&)`, `line()` and `column(i)`, and may have `row_id parent(l)`: the row of
 /// link `l`'s target that the last record's link value is the key of, or `no_row` to have it
-/// looked up (the reader vouches for the rows it names: they are not checked). Views that do not
+/// looked up (the reader vouches for the rows it names: they are not checked), and `bool
+/// copy_value(a, rc)`: appends the last record's value of attribute `a` to `rc` as
+/// `append_value` would from its text and returns true, or returns false to have the text
+/// parsed (the reader vouches for the values it appends: they are not checked). Views that do not
 /// point into [stable_begin, stable_end) are copied into the chunk's arena (a null `stable_begin`
 /// means every view the reader yields outlives the build). With `copy_kept`, the range is alive
 /// only while the chunk is parsed (a copy of the chunk, reused after: csv_file::copy_chunk): every
@@ -360,8 +363,11 @@ void parse_records(Reader& reader, const entity_def& def, const field_map& fm,
         out.link_parents[l].push_back(p);
       }
       for (std::size_t a = 0; a < def.attributes.size(); ++a) {
-        std::string_view v = f[fm.attributes[a]];
         raw_column& rc = out.attributes[a];
+        if constexpr (requires { reader.copy_value(a, rc); }) {
+          if (reader.copy_value(a, rc)) continue;
+        }
+        std::string_view v = f[fm.attributes[a]];
         const value_type t = def.attributes[a].type;
         const bool bad = !append_value(rc, t, v, stable);
         if (bad) {
