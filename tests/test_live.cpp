@@ -185,6 +185,37 @@ TEST(KeyTable, AgreesWithAStdMapThroughRandomInsertsAndErases) {
   EXPECT_GT(want.size(), 1000u);
 }
 
+TEST(DeltaRuns, FindsEveryPairInARangeAndKeepsLogarithmicallyManyRuns) {
+  // Batches of 0 to 300 pairs (values from a small range, so runs share values); after each,
+  // random ranges are asked and compared with a scan of every pair added.
+  detail::live::delta_runs d;
+  std::vector<detail::live::delta_runs::pair> all;
+  std::mt19937_64 rng(29);
+  for (int batch = 0; batch < 400; ++batch) {
+    for (std::size_t k = rng() % 301; k > 0; --k) {
+      all.push_back(
+          {static_cast<std::int64_t>(rng() % 5000) - 2500, static_cast<row_id>(all.size())});
+      d.push(all.back().value, all.back().row);
+    }
+    d.seal();
+    ASSERT_EQ(d.size(), all.size());
+    std::size_t bound = 2;
+    for (std::size_t n = all.size(); n > 1; n /= 2) ++bound;
+    ASSERT_LE(d.runs(), bound) << all.size() << " pairs";
+    for (int q = 0; q < 5; ++q) {
+      std::int64_t lo = static_cast<std::int64_t>(rng() % 6000) - 3000;
+      std::int64_t hi = lo + static_cast<std::int64_t>(rng() % 400);
+      std::vector<row_id> got, want;
+      d.rows_between(lo, hi, [&](row_id r) { got.push_back(r); });
+      for (const auto& p : all)
+        if (p.value >= lo && p.value <= hi) want.push_back(p.row);
+      std::sort(got.begin(), got.end());
+      ASSERT_EQ(got, want) << "[" << lo << ", " << hi << "] after batch " << batch;
+    }
+  }
+  EXPECT_GT(all.size(), 50000u);
+}
+
 // --- parsing -------------------------------------------------------------------------------------
 
 TEST(ChangeParser, ReadsValuesByTheCsvRules) {

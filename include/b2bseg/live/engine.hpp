@@ -89,6 +89,73 @@ class key_tail {
   std::vector<std::vector<std::unique_ptr<std::string[]>>> chunks_;
 };
 
+/// The values of one indexed column in the rows the delta holds (added, or changed since the
+/// base was built), by value, for ticks: (value, row) pairs in sorted runs laid end to end,
+/// each run more than twice as long as the next newer one. A batch's pairs are sorted into a
+/// run of their own, then merged with the newest runs while those are not that much longer (as
+/// a binary counter carries), so a column holds O(log pairs) runs and a pair is merged O(log
+/// pairs) times. A row changed in several batches is listed once per batch, under each value
+/// it had; readers test the rows found again, so a stale pair costs a test, never a wrong
+/// answer. 16 bytes a pair, and as much again for the merges' room, which is kept: a batch
+/// allocates nothing once they have grown (fresh pages were most of a batch's cost here).
+class delta_runs {
+ public:
+  struct pair {
+    std::int64_t value;
+    row_id row;
+    friend bool operator<(const pair& a, const pair& b) noexcept {
+      return a.value != b.value ? a.value < b.value : a.row < b.row;
+    }
+  };
+
+  /// Adds a pair to the run `seal` makes next. O(1) amortized.
+  void push(std::int64_t value, row_id row) { pairs_.push_back({value, row}); }
+
+  /// Makes the pairs pushed since the last call a run, then merges. O(p log p) for its p pairs,
+  /// plus the merges: amortized O(log pairs) a pair, the longest O(pairs).
+  void seal() {
+    const std::size_t begin = ends_.empty() ? 0 : ends_.back();
+    if (pairs_.size() == begin) return;
+    std::sort(pairs_.begin() + static_cast<std::ptrdiff_t>(begin), pairs_.end());
+    ends_.push_back(pairs_.size());
+    while (ends_.size() >= 2) {
+      const std::size_t n = ends_.size(), b_end = ends_[n - 1], a_end = ends_[n - 2];
+      const std::size_t a_begin = n >= 3 ? ends_[n - 3] : 0;
+      if (a_end - a_begin > 2 * (b_end - a_end)) break;
+      if (scratch_.size() < b_end - a_begin) scratch_.resize(b_end - a_begin);
+      auto at = [&](std::size_t i) { return pairs_.begin() + static_cast<std::ptrdiff_t>(i); };
+      std::merge(at(a_begin), at(a_end), at(a_end), at(b_end), scratch_.begin());
+      std::copy_n(scratch_.begin(), b_end - a_begin, at(a_begin));
+      ends_.pop_back();
+      ends_.back() = b_end;
+    }
+  }
+
+  /// Calls f(row) for every sealed pair whose value lies in [lo, hi]. O(runs x log pairs +
+  /// found).
+  template <class F>
+  void rows_between(std::int64_t lo, std::int64_t hi, F&& f) const {
+    std::size_t begin = 0;
+    for (const std::size_t end : ends_) {
+      auto it = std::partition_point(pairs_.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     pairs_.begin() + static_cast<std::ptrdiff_t>(end),
+                                     [&](const pair& x) { return x.value < lo; });
+      for (; it != pairs_.begin() + static_cast<std::ptrdiff_t>(end) && it->value <= hi; ++it)
+        f(it->row);
+      begin = end;
+    }
+  }
+
+  /// Sealed pairs.
+  std::size_t size() const noexcept { return ends_.empty() ? 0 : ends_.back(); }
+  std::size_t runs() const noexcept { return ends_.size(); }
+
+ private:
+  std::vector<pair> pairs_;
+  std::vector<std::size_t> ends_;  ///< where each run ends in `pairs_`, oldest first
+  std::vector<pair> scratch_;      ///< room for the merges
+};
+
 inline bool test_bit(const std::vector<std::uint64_t>& w, std::size_t i) noexcept {
   return (w[i >> 6] >> (i & 63)) & 1;
 }
@@ -580,6 +647,15 @@ class live_engine {
       diff_across(before, *s, from, res);
       return s;
     }
+    // The time indexes learn the current values of the rows the batch added or changed (before
+    // a tick below looks for the rows crossing a window edge).
+    for (value_index& x : indexes_) {
+      const entity_id e = x.entity;
+      for (row_id r : dirty[e])
+        if (view_->alive(e, r) && !view_->is_null(e, x.attribute, r))
+          x.delta.push(view_->int_at(e, x.attribute, r), r);
+      x.delta.seal();
+    }
     // Float sums add children in the order a fresh load numbers them, which follows the cluster
     // links of the entities above the children's: when a row there moved, every parent is
     // summed again (a moved child of the children's own entity is a candidate anyway).
@@ -651,10 +727,11 @@ class live_engine {
           rerun_scan(i, changed[i], c);
           return;
         }
-        // The rows whose base value lies between an old and a new window edge, and the
-        // delta's rows (whose values may differ from the base's): nothing else can flip.
+        // The rows whose value lies between an old and a new window edge, and those the batch
+        // changed (tested as any batch tests them): nothing else can flip.
         ++c.indexed_scans;
-        view_->for_each_delta_row(e, [&](row_id r) { cand.push_back(r); });
+        cand.insert(cand.end(), dirty[e].begin(), dirty[e].end());
+        if (cand.size() > 1) distinct(e, view_->rows(e), cand);
       } else if (n.op == plan_op::and_ || n.op == plan_op::or_) {
         // Only input bits matter: a row born or killed flips the inputs it is (was) in, and
         // one in none of them stays out.
@@ -890,7 +967,8 @@ class live_engine {
   struct value_index {
     entity_id entity = no_entity;
     std::uint32_t attribute = 0;
-    std::vector<row_id> rows;
+    std::vector<row_id> rows;        ///< the base rows not null there, by their base value
+    detail::live::delta_runs delta;  ///< the delta's rows by their current value
   };
 
   /// What ticks need, built at compaction for the nodes whose literals move with `now` (those
@@ -973,7 +1051,7 @@ class live_engine {
     for (std::size_t r = 0; r < n; ++r)
       if (!null[r]) by_value.emplace_back(c.ints()[r], static_cast<row_id>(r));
     arena_.execute([&] { detail::parallel_sort(by_value.begin(), by_value.end(), std::less<>()); });
-    value_index out{e, a, {}};
+    value_index out{e, a, {}, {}};
     out.rows.reserve(by_value.size());
     for (const auto& [v, r] : by_value) out.rows.push_back(r);
     return out;
@@ -1001,7 +1079,7 @@ class live_engine {
       if (x != no_row && !c.is_null(x)) added.emplace_back(c.ints()[x], x);
     });
     std::sort(added.begin(), added.end());
-    value_index out{e, held.attribute, {}};
+    value_index out{e, held.attribute, {}, {}};
     out.rows.reserve(held.rows.size() + added.size());
     const int_array& v = c.ints();
     std::size_t j = 0;
@@ -1029,9 +1107,11 @@ class live_engine {
     return out;
   }
 
-  /// Node `i`, a scan whose range moved from `old` to its prepared one: sets `cand` to the base
-  /// rows whose value lies in the part of either range the other lacks (with its edges), found
-  /// in the node's value index. False when the node has no index or a range is not one interval.
+  /// Node `i`, a scan whose range moved from `old` to its prepared one: sets `cand` to the rows
+  /// whose value lies in the part of either range the other lacks (with its edges), found in
+  /// the node's value index: the base rows by their base value, the delta's by their current
+  /// one (a changed base row may come twice). False when the node has no index or a range is
+  /// not one interval.
   bool window_candidates(std::uint32_t i, const detail::int_range& old,
                          std::vector<row_id>& cand) const {
     cand.clear();
@@ -1043,6 +1123,7 @@ class live_engine {
       auto first =
           std::partition_point(x.rows.begin(), x.rows.end(), [&](row_id r) { return v[r] < lo; });
       for (auto it = first; it != x.rows.end() && v[*it] <= hi; ++it) cand.push_back(*it);
+      x.delta.rows_between(lo, hi, [&](row_id r) { cand.push_back(r); });
     };
     if (old.empty || now.empty) {
       if (!old.empty) add(old.lo, old.hi);
