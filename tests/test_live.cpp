@@ -185,10 +185,12 @@ TEST(KeyTable, AgreesWithAStdMapThroughRandomInsertsAndErases) {
   EXPECT_GT(want.size(), 1000u);
 }
 
-TEST(DeltaRuns, FindsEveryPairInARangeAndKeepsLogarithmicallyManyRuns) {
-  // Batches of 0 to 300 pairs (values from a small range, so runs share values); after each,
-  // random ranges are asked and compared with a scan of every pair added.
-  detail::live::delta_runs d;
+namespace {
+
+/// Batches of 0 to 300 pairs (values from a small range, so runs share values) into `d`, whose
+/// runs stop merging at `max_run` pairs; after each, random ranges are asked and compared with a
+/// scan of every pair added, and the runs counted.
+void check_delta_runs(detail::live::delta_runs d, std::size_t max_run) {
   std::vector<detail::live::delta_runs::pair> all;
   std::mt19937_64 rng(29);
   for (int batch = 0; batch < 400; ++batch) {
@@ -199,8 +201,11 @@ TEST(DeltaRuns, FindsEveryPairInARangeAndKeepsLogarithmicallyManyRuns) {
     }
     d.seal();
     ASSERT_EQ(d.size(), all.size());
+    // Logarithmically many runs below max_run; past it, a few more per max_run pairs (without
+    // merges there would be one per batch: 400 at the end).
     std::size_t bound = 2;
-    for (std::size_t n = all.size(); n > 1; n /= 2) ++bound;
+    for (std::size_t n = std::min(all.size(), max_run); n > 1; n /= 2) ++bound;
+    bound += 4 * all.size() / max_run;
     ASSERT_LE(d.runs(), bound) << all.size() << " pairs";
     for (int q = 0; q < 5; ++q) {
       std::int64_t lo = static_cast<std::int64_t>(rng() % 6000) - 3000;
@@ -214,6 +219,16 @@ TEST(DeltaRuns, FindsEveryPairInARangeAndKeepsLogarithmicallyManyRuns) {
     }
   }
   EXPECT_GT(all.size(), 50000u);
+}
+
+}  // namespace
+
+TEST(DeltaRuns, FindsEveryPairInARangeAndKeepsLogarithmicallyManyRuns) {
+  check_delta_runs(detail::live::delta_runs(), std::size_t{1} << 17);
+}
+
+TEST(DeltaRuns, StopsMergingAtTheLongestRunAndStillFindsEveryPair) {
+  check_delta_runs(detail::live::delta_runs(2048), 2048);
 }
 
 // --- parsing -------------------------------------------------------------------------------------

@@ -94,12 +94,19 @@ class key_tail {
 /// each run more than twice as long as the next newer one. A batch's pairs are sorted into a
 /// run of their own, then merged with the newest runs while those are not that much longer (as
 /// a binary counter carries), so a column holds O(log pairs) runs and a pair is merged O(log
-/// pairs) times. A row changed in several batches is listed once per batch, under each value
-/// it had; readers test the rows found again, so a stale pair costs a test, never a wrong
-/// answer. 16 bytes a pair, and as much again for the merges' room, which is kept: a batch
-/// allocates nothing once they have grown (fresh pages were most of a batch's cost here).
+/// pairs) times. Runs stop merging at `max_run` pairs, so that no batch merges more (the merge
+/// of 800k pairs stalled one batch in a thousand for tens of milliseconds at 1M people): past
+/// that, a column holds about pairs / (max_run / 2) runs more. A row changed in several batches
+/// is listed once per batch, under each value it had; readers test the rows found again, so a
+/// stale pair costs a test, never a wrong answer. 16 bytes a pair, and as much again for the
+/// merges' room, which is kept: a batch allocates nothing once they have grown (fresh pages
+/// were most of a batch's cost here).
 class delta_runs {
  public:
+  delta_runs() = default;
+  /// Runs of at most `max_run` pairs are made by merges (at least 2).
+  explicit delta_runs(std::size_t max_run) : max_run_(std::max<std::size_t>(2, max_run)) {}
+
   struct pair {
     std::int64_t value;
     row_id row;
@@ -107,6 +114,10 @@ class delta_runs {
       return a.value != b.value ? a.value < b.value : a.row < b.row;
     }
   };
+
+  /// Room for `n` pairs in all: pushing that many never moves the pairs (a move of a million
+  /// into fresh pages stalled a batch). Costs no page until used.
+  void reserve(std::size_t n) { pairs_.reserve(n); }
 
   /// Adds a pair to the run `seal` makes next. O(1) amortized.
   void push(std::int64_t value, row_id row) { pairs_.push_back({value, row}); }
@@ -121,7 +132,7 @@ class delta_runs {
     while (ends_.size() >= 2) {
       const std::size_t n = ends_.size(), b_end = ends_[n - 1], a_end = ends_[n - 2];
       const std::size_t a_begin = n >= 3 ? ends_[n - 3] : 0;
-      if (a_end - a_begin > 2 * (b_end - a_end)) break;
+      if (a_end - a_begin > 2 * (b_end - a_end) || b_end - a_begin > max_run_) break;
       if (scratch_.size() < b_end - a_begin) scratch_.resize(b_end - a_begin);
       auto at = [&](std::size_t i) { return pairs_.begin() + static_cast<std::ptrdiff_t>(i); };
       std::merge(at(a_begin), at(a_end), at(a_end), at(b_end), scratch_.begin());
@@ -154,6 +165,7 @@ class delta_runs {
   std::vector<pair> pairs_;
   std::vector<std::size_t> ends_;  ///< where each run ends in `pairs_`, oldest first
   std::vector<pair> scratch_;      ///< room for the merges
+  std::size_t max_run_ = std::size_t{1} << 17;
 };
 
 inline bool test_bit(const std::vector<std::uint64_t>& w, std::size_t i) noexcept {
@@ -462,11 +474,12 @@ class live_engine {
     std::vector<bitset> kept;
     evaluation ev = ex.run(p, file_, &kept);
     std::vector<words> bits(kept.size());
+    const std::size_t total = detail::live::total_rows(*g);
     for (std::size_t i = 0; i < kept.size(); ++i) {
       // Room for the rows the delta may add before the next compaction, so growing a set by a
       // word does not copy it.
       const std::size_t n = (kept[i].size() + 63) / 64;
-      bits[i].reserve(n + n / 8 + 16);
+      bits[i].reserve((detail::live::with_room(kept[i].size(), total) + 63) / 64);
       bits[i].assign(kept[i].words(), kept[i].words() + n);
     }
     kept.clear();
@@ -506,8 +519,7 @@ class live_engine {
     std::vector<words>& marks = marks_.local();
     marks.resize(g->schema().entities.size());
     for (entity_id e = 0; e < marks.size(); ++e) {
-      const std::size_t n = g->rows(e);
-      marks[e].assign((n + n / 8 + 64) / 64, 0);
+      marks[e].assign((detail::live::with_room(g->rows(e), total) + 63) / 64, 0);
     }
 
     // The swap: moves only, but for the rows' texts (a table of keys is made).
@@ -1030,11 +1042,14 @@ class live_engine {
       out.node_index[i] = static_cast<int>(it - wants.begin());
     }
     out.indexes.resize(wants.size());
+    const std::size_t total = detail::live::total_rows(g);
     on_threads(wants.size(), 1, [&](std::size_t begin, std::size_t end) {
       for (std::size_t k = begin; k < end; ++k) {
         const wanted& w = wants[k];
         out.indexes[k] = w.held ? carried_by_value(g, *w.held, (*from)[w.entity])
                                 : sorted_by_value(g, w.entity, w.attribute);
+        const std::size_t n = g.rows(w.entity);
+        out.indexes[k].delta.reserve(detail::live::with_room(n, total) - n);
       }
     });
     for (const wanted& w : wants) counters_.carried_indexes += w.held ? 1 : 0;
@@ -1256,7 +1271,7 @@ class live_engine {
                                                    const words& in) {
     const std::size_t parents = g.rows(n.entity), children = g.rows(n.source);
     std::vector<std::uint32_t> out;
-    out.reserve(parents + parents / 8 + 16);
+    out.reserve(detail::live::with_room(parents, detail::live::total_rows(g)));
     out.assign(parents, 0);
     const row_id* par = g.link(n.source, n.link).parents().data();
     for (std::size_t w = 0; w < in.size(); ++w)
