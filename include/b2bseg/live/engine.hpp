@@ -623,7 +623,7 @@ class live_engine {
     for (entity_id e = 0; e < n_entities; ++e)
       fits = fits && detail::live::key_tail::fits(rows_.rows(e) - view_->base_rows(e));
     const std::size_t limit =
-        compact_after_ ? compact_after_ : std::max<std::size_t>(1024, base_total / 8);
+        compact_after_ ? compact_after_ : detail::live::compaction_bound(base_total);
     if (!fits) {  // the table of added rows' keys is full: they cannot go into the view
       std::vector<std::vector<std::uint32_t>> from;
       auto s = compact(true, before.batch + 1, nullptr, false, &from);

@@ -129,13 +129,19 @@ class key_table {
   std::size_t size_ = 0;
 };
 
+/// The rows the delta may hold before live_engine compacts by default, when the graph of the
+/// last compaction has `total` rows: an eighth of them, at least 1,024. O(1).
+inline std::size_t compaction_bound(std::size_t total) noexcept {
+  return std::max<std::size_t>(1024, total / 8);
+}
+
 /// The rows an entity's arrays keep room for, between two compactions, when it has `rows` and
-/// the graph `total`: a compaction comes once the delta holds an eighth of all rows (live_engine's
-/// default bound), and every one of those may be added to this entity, so that appending never
-/// moves every row (a batch that moved 10M events' texts took half a second). The room of an
-/// entity smaller than the bound is its own size: moving it costs less. O(1).
+/// the graph `total`: every row the delta may add before the next compaction
+/// (`compaction_bound`) may be one of this entity's, so appending never moves every row (a batch
+/// that moved 10M events' texts took half a second). The room of an entity smaller than the
+/// bound is its own size: moving it costs less. O(1).
 inline std::size_t with_room(std::size_t rows, std::size_t total) noexcept {
-  return rows + std::min(rows, std::max<std::size_t>(1024, total / 8)) + 16;
+  return rows + std::min(rows, compaction_bound(total)) + 16;
 }
 
 /// Rows of every entity of `g`. O(entities).

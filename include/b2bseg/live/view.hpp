@@ -52,9 +52,10 @@ class live_view {
         const auto ps = base_->link(e, l).parents();
         // Room for the rows the delta may hold before the next compaction: appends and puts
         // never move these (a move into fresh pages stalled a batch for 60 ms at 1M rows).
-        t.links[l].parents.reserve(detail::live::with_room(ps.size(), total));
+        const std::size_t room = detail::live::with_room(ps.size(), total);
+        t.links[l].parents.reserve(room);
         t.links[l].parents.assign(ps.begin(), ps.end());
-        t.links[l].extra.reserve(detail::live::with_room(ps.size(), total) - ps.size());
+        t.links[l].extra.reserve(room - ps.size());
         t.links[l].moved.assign(t.base_rows, 0);
         const entity_id to = def.links[l].target;
         // Sized (and touched) now: the first batches then fault no pages in.
